@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Everything the test suite needs, idempotent; quiet and fast (< 2 s) when all is present.
+#   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip (+ maven and a JDK if missing)
+#   - Python clients: confluent-kafka, kafka-python (pinned)
+#   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
+# Prints the Kafka distribution path as the last line of stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
+
+CONFLUENT_KAFKA_VERSION=2.16.1
+KAFKA_PYTHON_VERSION=3.0.12
+
+# --- Debian packages --------------------------------------------------------------------------
+missing=()
+for pkg in kcat librdkafka-dev cmake pkg-config unzip; do
+    if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
+        missing+=("$pkg")
+    fi
+done
+command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
+command -v mvn >/dev/null || missing+=(maven)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    command -v apt-get >/dev/null || fail "missing packages (${missing[*]}) and no apt-get to install them"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || fail "missing packages (${missing[*]}); run as root or install sudo"
+        SUDO="sudo"
+    fi
+    echo "install-test-deps.sh: apt-get install ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    log=$(mktemp)
+    if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"
+        fail "apt-get install ${missing[*]} failed"
+    fi
+    rm -f "$log"
+fi
+for c in kcat java mvn unzip pkg-config; do
+    command -v "$c" >/dev/null || fail "'$c' still not found after installing packages"
+done
+
+# --- Python clients ---------------------------------------------------------------------------
+command -v python3 >/dev/null || fail "python3 not found"
+if ! python3 - "$CONFLUENT_KAFKA_VERSION" "$KAFKA_PYTHON_VERSION" <<'EOF' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(0 if (version("confluent-kafka"), version("kafka-python")) == (sys.argv[1], sys.argv[2]) else 1)
+EOF
+then
+    echo "install-test-deps.sh: pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION kafka-python==$KAFKA_PYTHON_VERSION" >&2
+    log=$(mktemp)
+    pipflags=(--quiet --disable-pip-version-check --no-input)
+    # Debian's system python refuses global installs (PEP 668) unless told otherwise.
+    if python3 -c 'import sys; sys.exit(0 if sys.prefix == sys.base_prefix else 1)' \
+        && ls "$(python3 -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')"/EXTERNALLY-MANAGED >/dev/null 2>&1; then
+        pipflags+=(--break-system-packages)
+    fi
+    if ! python3 -m pip install "${pipflags[@]}" \
+            "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "kafka-python==$KAFKA_PYTHON_VERSION" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"
+        fail "pip install of the Python Kafka clients failed"
+    fi
+    rm -f "$log"
+    python3 -c 'import confluent_kafka, kafka' || fail "Python Kafka clients do not import after pip install"
+fi
+
+# --- the stock Kafka tools --------------------------------------------------------------------
+dist=$(bash "$here/kafka-dist.sh" | tail -n1) || fail "scripts/kafka-dist.sh failed"
+[ -x "$dist/bin/kafka-topics.sh" ] || fail "no Kafka tools at '$dist'"
+echo "$dist"

@@ -1,0 +1,143 @@
+//! The broker context shared by every connection: identity, config, metadata and partitions.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::BrokerConfig;
+use crate::metadata::{Controller, LocalMetadataStore, MetadataImage};
+use crate::partition::ReplicaManager;
+
+/// The metadata log inside the first log directory.
+const METADATA_LOG: &str = "__milena_metadata.log";
+
+/// Network limits the server enforces, lifted out of the config once.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub socket_request_max_bytes: usize,
+    pub connections_max_idle_ms: u64,
+}
+
+/// Where clients are told to connect.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: i32,
+}
+
+pub struct Broker {
+    pub config: BrokerConfig,
+    pub node_id: i32,
+    pub cluster_id: String,
+    pub advertised: Endpoint,
+    pub limits: Limits,
+    pub log_dir: PathBuf,
+    pub controller: Controller,
+    pub replicas: ReplicaManager,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("log directory {path}: {source}")]
+    LogDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    MetaProperties(String),
+    #[error(transparent)]
+    Metadata(#[from] crate::metadata::MetadataError),
+    #[error("opening partition logs: {0}")]
+    Log(#[from] crate::log::LogError),
+}
+
+impl Broker {
+    /// Opens the data directory: identity, metadata replay, then every hosted partition's log
+    /// (with recovery where the last shutdown was not clean).
+    pub fn open(config: BrokerConfig, advertised: Endpoint) -> Result<Arc<Self>, StartError> {
+        let log_dir = config.log_dirs.first().cloned().unwrap_or_else(|| PathBuf::from("./data"));
+        let io = |source| StartError::LogDir {
+            path: log_dir.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&log_dir).map_err(io)?;
+        let cluster_id = meta_properties(&log_dir, config.node_id, config.cluster_id.as_deref())?;
+        let store = Arc::new(LocalMetadataStore::open(&log_dir.join(METADATA_LOG))?);
+        let controller = Controller::new(store);
+        let replicas = ReplicaManager::new(&log_dir);
+        let image = controller.image();
+        replicas.remove_stray_directories(&image).map_err(io)?;
+        replicas.sync(&image, &config)?;
+        let limits = Limits {
+            max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX).min(1 << 20),
+            socket_request_max_bytes: usize::try_from(config.socket_request_max_bytes).unwrap_or(0),
+            connections_max_idle_ms: u64::try_from(config.connections_max_idle_ms).unwrap_or(600_000),
+        };
+        Ok(Arc::new(Self {
+            node_id: config.node_id,
+            cluster_id,
+            advertised,
+            limits,
+            log_dir,
+            controller,
+            replicas,
+            config,
+        }))
+    }
+
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.controller.image()
+    }
+
+    /// The brokers that can host replicas: just this one until cluster mode.
+    pub fn live_brokers(&self) -> Vec<i32> {
+        vec![self.node_id]
+    }
+
+    /// Applies the current metadata image to the hosted partitions; called after every change.
+    pub fn apply_metadata(&self) -> Result<(), crate::log::LogError> {
+        self.replicas.sync(&self.controller.image(), &self.config)
+    }
+}
+
+/// Reads or writes Kafka's `meta.properties` (cluster ID, node ID) in the log directory. A
+/// directory written by another node ID is refused, as Kafka refuses it.
+fn meta_properties(dir: &Path, node_id: i32, configured: Option<&str>) -> Result<String, StartError> {
+    let path = dir.join("meta.properties");
+    let err = |m: String| StartError::MetaProperties(format!("{}: {m}", path.display()));
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let value = |key: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+                .map(|v| v.trim().to_string())
+        };
+        let cluster_id = value("cluster.id").ok_or_else(|| err("no cluster.id".into()))?;
+        if let Some(stored) = value("node.id") {
+            if stored != node_id.to_string() {
+                return Err(err(format!(
+                    "the directory belongs to node.id {stored}, but this broker is node.id {node_id}"
+                )));
+            }
+        }
+        if let Some(configured) = configured {
+            if configured != cluster_id {
+                return Err(err(format!(
+                    "the directory belongs to cluster {cluster_id}, but cluster.id is {configured}"
+                )));
+            }
+        }
+        return Ok(cluster_id);
+    }
+    let cluster_id = configured
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::partition::manager::topic_id_string(&uuid::Uuid::new_v4()));
+    let directory_id = crate::partition::manager::topic_id_string(&uuid::Uuid::new_v4());
+    let tmp = dir.join("meta.properties.tmp");
+    std::fs::write(
+        &tmp,
+        format!("#\n#Written by Milena\ncluster.id={cluster_id}\ndirectory.id={directory_id}\nnode.id={node_id}\nversion=1\n"),
+    )
+    .and_then(|_| std::fs::rename(&tmp, &path))
+    .map_err(|e| err(e.to_string()))?;
+    Ok(cluster_id)
+}

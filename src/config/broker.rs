@@ -1,0 +1,593 @@
+//! `BrokerConfig`: the typed broker settings Milena acts on, plus the raw keys as they were given.
+//!
+//! Values start from Kafka's defaults (see `broker_keys.rs`, which also notes where Milena chose a
+//! different default), then `server.properties`, then `KAFKA_*` environment variables (see
+//! [`BrokerConfig::load`]). Every recognised key is validated by its Kafka type and range even when
+//! Milena ignores it, so a typo'd number fails at start-up exactly as it would on Kafka. The raw map
+//! keeps what the operator wrote, because DescribeConfigs reports those keys as
+//! `STATIC_BROKER_CONFIG` with their text as given.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::broker_keys::broker_key;
+use super::entry::{ConfigSource, ConfigSynonym};
+use super::listener::{parse_listeners, Listener};
+use super::log_types::{CleanupPolicy, CompressionType, TimestampType};
+use super::value::canonical;
+use super::ConfigError;
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// Broker settings, typed. Field docs give the Kafka key and its default.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BrokerConfig {
+    /// `node.id`, else `broker.id`; default 1 (Milena's choice: Kafka has none).
+    pub node_id: i32,
+    /// `cluster.id` (Milena-specific; the Docker image's `CLUSTER_ID` also sets it). `None`: the
+    /// server generates one on first start and stores it with the data.
+    pub cluster_id: Option<String>,
+    /// `listeners`; default `PLAINTEXT://:9092` (empty host = all interfaces).
+    pub listeners: Vec<Listener>,
+    /// `advertised.listeners`; empty when not set, which lets the server derive the addresses
+    /// clients get from `listeners` and the address they connected to.
+    pub advertised_listeners: Vec<Listener>,
+    /// `log.dirs`, else `log.dir`; default `./data` (Milena's choice, Kafka's is `/tmp/kafka-logs`).
+    pub log_dirs: Vec<PathBuf>,
+    /// `num.partitions`; default 1.
+    pub num_partitions: i32,
+    /// `default.replication.factor`; default 1.
+    pub default_replication_factor: i16,
+    /// `auto.create.topics.enable`; default true.
+    pub auto_create_topics_enable: bool,
+    /// `delete.topic.enable`; default true.
+    pub delete_topic_enable: bool,
+    /// `message.max.bytes`; default 1048588.
+    pub message_max_bytes: i32,
+    /// `socket.request.max.bytes`; default 104857600.
+    pub socket_request_max_bytes: i32,
+    /// `log.segment.bytes`; default 1 GiB.
+    pub log_segment_bytes: i32,
+    /// `log.roll.ms`, else `log.roll.hours` (168).
+    pub log_roll_ms: i64,
+    /// `log.retention.ms`, else `.minutes`, else `.hours` (168); -1 keeps data forever.
+    pub log_retention_ms: i64,
+    /// `log.retention.bytes`; default -1 (no limit).
+    pub log_retention_bytes: i64,
+    /// `log.retention.check.interval.ms`; default 300000.
+    pub log_retention_check_interval_ms: i64,
+    /// `log.flush.interval.messages`; default `i64::MAX` (leave flushing to the OS).
+    pub log_flush_interval_messages: i64,
+    /// `log.flush.interval.ms`, else `log.flush.scheduler.interval.ms`; default `i64::MAX`.
+    pub log_flush_interval_ms: i64,
+    /// `log.index.interval.bytes`; default 4096.
+    pub log_index_interval_bytes: i32,
+    /// `log.message.timestamp.type`; default CreateTime.
+    pub log_message_timestamp_type: TimestampType,
+    /// `log.cleanup.policy`; default delete.
+    pub log_cleanup_policy: CleanupPolicy,
+    /// `min.insync.replicas`; default 1.
+    pub min_insync_replicas: i32,
+    /// `compression.type`; default producer.
+    pub compression_type: CompressionType,
+    /// `max.connections`; default `i32::MAX`.
+    pub max_connections: i32,
+    /// `connections.max.idle.ms`; default 600000.
+    pub connections_max_idle_ms: i64,
+    /// `group.initial.rebalance.delay.ms`; default 3000.
+    pub group_initial_rebalance_delay_ms: i32,
+    /// `offsets.topic.num.partitions`; default 50.
+    pub offsets_topic_num_partitions: i32,
+    /// `transaction.state.log.num.partitions`; default 50.
+    pub transaction_state_log_num_partitions: i32,
+    /// `milena.flush.on.ack`; default false. When true a produce is acknowledged only after its
+    /// data is fsynced; the fsyncs of concurrent appends are grouped into one.
+    pub flush_on_ack: bool,
+    /// Every key set in the file or environment, value as written (later sources win).
+    raw: BTreeMap<String, String>,
+}
+
+impl Default for BrokerConfig {
+    /// Kafka's defaults with Milena's documented exceptions; equal to loading nothing.
+    fn default() -> Self {
+        BrokerConfig {
+            node_id: 1,
+            cluster_id: None,
+            listeners: vec![Listener {
+                name: "PLAINTEXT".into(),
+                host: String::new(),
+                port: 9092,
+            }],
+            advertised_listeners: Vec::new(),
+            log_dirs: vec![PathBuf::from("./data")],
+            num_partitions: 1,
+            default_replication_factor: 1,
+            auto_create_topics_enable: true,
+            delete_topic_enable: true,
+            message_max_bytes: 1_048_588,
+            socket_request_max_bytes: 104_857_600,
+            log_segment_bytes: 1_073_741_824,
+            log_roll_ms: 168 * HOUR_MS,
+            log_retention_ms: 168 * HOUR_MS,
+            log_retention_bytes: -1,
+            log_retention_check_interval_ms: 300_000,
+            log_flush_interval_messages: i64::MAX,
+            log_flush_interval_ms: i64::MAX,
+            log_index_interval_bytes: 4096,
+            log_message_timestamp_type: TimestampType::CreateTime,
+            log_cleanup_policy: CleanupPolicy::default(),
+            min_insync_replicas: 1,
+            compression_type: CompressionType::Producer,
+            max_connections: i32::MAX,
+            connections_max_idle_ms: 600_000,
+            group_initial_rebalance_delay_ms: 3000,
+            offsets_topic_num_partitions: 50,
+            transaction_state_log_num_partitions: 50,
+            flush_on_ack: false,
+            raw: BTreeMap::new(),
+        }
+    }
+}
+
+impl BrokerConfig {
+    /// Builds the config from raw keys (already merged from file and environment). Unknown keys
+    /// must have been filtered or warned about by the caller; they are kept but not interpreted.
+    pub fn from_raw(raw: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut canon = BTreeMap::new();
+        for (key, value) in &raw {
+            if let Some(k) = broker_key(key) {
+                canon.insert(key.as_str(), canonical(key, k.kind, k.check, value)?);
+            }
+        }
+        let v = Values {
+            raw: &raw,
+            canon: &canon,
+        };
+        let mut c = BrokerConfig::default();
+
+        c.node_id = match (v.num::<i32>("node.id")?, v.num::<i32>("broker.id")?) {
+            (Some(node), Some(broker)) if node != broker => {
+                return Err(ConfigError::invalid(
+                    "broker.id",
+                    &broker.to_string(),
+                    format!("must equal node.id ({node}) when both are set"),
+                ))
+            }
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => c.node_id,
+        };
+        if let Some(id) = v.text("cluster.id") {
+            check_cluster_id(id)?;
+            c.cluster_id = Some(id.to_string());
+        }
+        if let Some(text) = v.canonical("listeners") {
+            c.listeners = parse_listeners("listeners", text)?;
+            if c.listeners.is_empty() {
+                return Err(ConfigError::invalid(
+                    "listeners",
+                    text,
+                    "at least one listener is needed",
+                ));
+            }
+        }
+        if let Some(text) = v.text("advertised.listeners") {
+            c.advertised_listeners = check_advertised(text, &c.listeners)?;
+        }
+        if let Some(dirs) = v.text("log.dirs").or_else(|| v.text("log.dir")) {
+            c.log_dirs = dirs.split(',').map(PathBuf::from).collect();
+        }
+        v.set(&mut c.num_partitions, "num.partitions")?;
+        if let Some(rf) = v.num::<i32>("default.replication.factor")? {
+            c.default_replication_factor = i16::try_from(rf).map_err(|_| {
+                ConfigError::invalid(
+                    "default.replication.factor",
+                    &rf.to_string(),
+                    "must be at most 32767",
+                )
+            })?;
+        }
+        v.set(
+            &mut c.auto_create_topics_enable,
+            "auto.create.topics.enable",
+        )?;
+        v.set(&mut c.delete_topic_enable, "delete.topic.enable")?;
+        v.set(&mut c.message_max_bytes, "message.max.bytes")?;
+        v.set(&mut c.socket_request_max_bytes, "socket.request.max.bytes")?;
+        v.set(&mut c.log_segment_bytes, "log.segment.bytes")?;
+        c.log_roll_ms = match v.num::<i64>("log.roll.ms")? {
+            Some(ms) => ms,
+            None => v
+                .num::<i64>("log.roll.hours")?
+                .map_or(c.log_roll_ms, |h| h * HOUR_MS),
+        };
+        c.log_retention_ms = retention_ms(&v)?.unwrap_or(c.log_retention_ms);
+        v.set(&mut c.log_retention_bytes, "log.retention.bytes")?;
+        v.set(
+            &mut c.log_retention_check_interval_ms,
+            "log.retention.check.interval.ms",
+        )?;
+        v.set(
+            &mut c.log_flush_interval_messages,
+            "log.flush.interval.messages",
+        )?;
+        v.set(
+            &mut c.log_flush_interval_ms,
+            "log.flush.scheduler.interval.ms",
+        )?;
+        v.set(&mut c.log_flush_interval_ms, "log.flush.interval.ms")?;
+        v.set(&mut c.log_index_interval_bytes, "log.index.interval.bytes")?;
+        if let Some(t) = v.canonical("log.message.timestamp.type") {
+            c.log_message_timestamp_type = TimestampType::from_canonical(t);
+        }
+        if let Some(p) = v.canonical("log.cleanup.policy") {
+            c.log_cleanup_policy = CleanupPolicy::from_canonical(p);
+        }
+        v.set(&mut c.min_insync_replicas, "min.insync.replicas")?;
+        if let Some(t) = v.canonical("compression.type") {
+            c.compression_type = CompressionType::from_canonical(t);
+        }
+        v.set(&mut c.max_connections, "max.connections")?;
+        v.set(&mut c.connections_max_idle_ms, "connections.max.idle.ms")?;
+        v.set(
+            &mut c.group_initial_rebalance_delay_ms,
+            "group.initial.rebalance.delay.ms",
+        )?;
+        v.set(
+            &mut c.offsets_topic_num_partitions,
+            "offsets.topic.num.partitions",
+        )?;
+        v.set(
+            &mut c.transaction_state_log_num_partitions,
+            "transaction.state.log.num.partitions",
+        )?;
+        v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
+        c.raw = raw;
+        Ok(c)
+    }
+
+    /// The keys set in the file or environment, with their text as written.
+    pub fn raw(&self) -> &BTreeMap<String, String> {
+        &self.raw
+    }
+
+    /// The text of `key` as written, if it was set.
+    pub fn raw_value(&self, key: &str) -> Option<&str> {
+        self.raw.get(key).map(String::as_str)
+    }
+
+    /// Where a broker key's value comes from: the file/environment, or the built-in default.
+    pub fn source_of(&self, key: &str) -> ConfigSource {
+        if self.raw.contains_key(key) {
+            ConfigSource::StaticBroker
+        } else {
+            ConfigSource::Default
+        }
+    }
+
+    /// Kafka's synonym chain for a broker key group (`keys[0]` is the key being described, the
+    /// rest are lower-precedence spellings such as `log.retention.hours`): static values first,
+    /// then defaults, each in key order; like Kafka, everything before the first entry named
+    /// `keys[0]` is dropped, so a group whose main key is unset reports no synonyms.
+    pub(crate) fn synonym_chain(&self, keys: &[&str]) -> Vec<ConfigSynonym> {
+        let mut chain = Vec::new();
+        for &key in keys {
+            if let Some(value) = self.raw.get(key) {
+                chain.push(ConfigSynonym {
+                    name: key.to_string(),
+                    value: Some(value.clone()),
+                    source: ConfigSource::StaticBroker,
+                });
+            }
+        }
+        for &key in keys {
+            if let Some(default) = broker_key(key).and_then(|k| k.default) {
+                chain.push(ConfigSynonym {
+                    name: key.to_string(),
+                    value: Some(default.to_string()),
+                    source: ConfigSource::Default,
+                });
+            }
+        }
+        let first = keys.first().copied().unwrap_or_default();
+        match chain.iter().position(|s| s.name == first) {
+            Some(start) => chain.split_off(start),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// Validated values by key: canonical text for recognised keys that were set.
+struct Values<'a> {
+    raw: &'a BTreeMap<String, String>,
+    canon: &'a BTreeMap<&'a str, String>,
+}
+
+impl Values<'_> {
+    fn canonical(&self, key: &str) -> Option<&str> {
+        self.canon.get(key).map(String::as_str)
+    }
+
+    /// The trimmed text if not empty, for keys whose structure is parsed here (ids, paths); an
+    /// empty value means "not set" for these, as Kafka treats an empty optional string.
+    fn text(&self, key: &str) -> Option<&str> {
+        self.canonical(key).filter(|s| !s.is_empty())
+    }
+
+    fn num<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, ConfigError> {
+        match self.canonical(key) {
+            None => Ok(None),
+            Some(text) => text.parse().map(Some).map_err(|_| {
+                let raw = self.raw.get(key).map(String::as_str).unwrap_or_default();
+                ConfigError::invalid(key, raw, "out of range for this setting")
+            }),
+        }
+    }
+
+    fn set<T: std::str::FromStr>(&self, field: &mut T, key: &str) -> Result<(), ConfigError> {
+        if let Some(value) = self.num(key)? {
+            *field = value;
+        }
+        Ok(())
+    }
+}
+
+/// `log.retention.ms`, else minutes, else hours; any negative result means forever (-1) and 0 is
+/// refused, as Kafka does.
+fn retention_ms(v: &Values<'_>) -> Result<Option<i64>, ConfigError> {
+    let picked = if let Some(ms) = v.num::<i64>("log.retention.ms")? {
+        Some(("log.retention.ms", ms))
+    } else if let Some(m) = v.num::<i64>("log.retention.minutes")? {
+        Some(("log.retention.minutes", m * 60_000))
+    } else {
+        v.num::<i64>("log.retention.hours")?
+            .map(|h| ("log.retention.hours", h * HOUR_MS))
+    };
+    match picked {
+        Some((key, 0)) => Err(ConfigError::invalid(
+            key,
+            "0",
+            "must be -1 (forever) or positive",
+        )),
+        Some((_, ms)) => Ok(Some(if ms < 0 { -1 } else { ms })),
+        None => Ok(None),
+    }
+}
+
+fn check_advertised(text: &str, listeners: &[Listener]) -> Result<Vec<Listener>, ConfigError> {
+    let key = "advertised.listeners";
+    let advertised = parse_listeners(key, text)?;
+    for l in &advertised {
+        if !listeners.iter().any(|b| b.name == l.name) {
+            return Err(ConfigError::invalid(
+                key,
+                text,
+                format!("{} is not in listeners", l.name),
+            ));
+        }
+        if matches!(l.host.as_str(), "0.0.0.0" | "::") {
+            return Err(ConfigError::invalid(
+                key,
+                text,
+                format!("{l} is a wildcard address clients cannot connect to"),
+            ));
+        }
+    }
+    Ok(advertised)
+}
+
+/// Kafka cluster ids are 16-byte UUIDs in unpadded URL-safe base64: 22 characters. Keeping that
+/// form lets Milena's data directory carry an id Kafka's tools accept.
+fn check_cluster_id(id: &str) -> Result<(), ConfigError> {
+    let ok = id.len() == 22
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::invalid(
+            "cluster.id",
+            id,
+            "must be a 22-character base64 UUID such as the output of kafka-storage.sh random-uuid",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<BrokerConfig, ConfigError> {
+        BrokerConfig::from_raw(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    fn err(pairs: &[(&str, &str)]) -> String {
+        cfg(pairs).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn empty_raw_is_default() {
+        assert_eq!(cfg(&[]).expect("defaults load"), BrokerConfig::default());
+    }
+
+    #[test]
+    fn node_id_falls_back_to_broker_id() {
+        assert_eq!(cfg(&[("broker.id", "7")]).expect("ok").node_id, 7);
+        assert_eq!(cfg(&[("node.id", "3")]).expect("ok").node_id, 3);
+        assert_eq!(
+            cfg(&[("node.id", "3"), ("broker.id", "3")])
+                .expect("ok")
+                .node_id,
+            3
+        );
+        assert!(err(&[("node.id", "3"), ("broker.id", "4")]).contains("broker.id"));
+        assert!(err(&[("node.id", "-1")]).contains("node.id"));
+    }
+
+    #[test]
+    fn retention_precedence_and_forever() {
+        assert_eq!(
+            cfg(&[("log.retention.hours", "1")])
+                .expect("ok")
+                .log_retention_ms,
+            HOUR_MS
+        );
+        let c = cfg(&[("log.retention.hours", "1"), ("log.retention.minutes", "2")]).expect("ok");
+        assert_eq!(c.log_retention_ms, 120_000);
+        let c = cfg(&[("log.retention.minutes", "2"), ("log.retention.ms", "5")]).expect("ok");
+        assert_eq!(c.log_retention_ms, 5);
+        assert_eq!(
+            cfg(&[("log.retention.ms", "-1")])
+                .expect("ok")
+                .log_retention_ms,
+            -1
+        );
+        assert_eq!(
+            cfg(&[("log.retention.hours", "-5")])
+                .expect("ok")
+                .log_retention_ms,
+            -1
+        );
+        assert!(err(&[("log.retention.ms", "0")]).contains("log.retention.ms"));
+    }
+
+    #[test]
+    fn roll_and_flush_fallbacks() {
+        assert_eq!(
+            cfg(&[("log.roll.hours", "2")]).expect("ok").log_roll_ms,
+            2 * HOUR_MS
+        );
+        let c = cfg(&[("log.roll.hours", "2"), ("log.roll.ms", "10")]).expect("ok");
+        assert_eq!(c.log_roll_ms, 10);
+        let c = cfg(&[("log.flush.scheduler.interval.ms", "500")]).expect("ok");
+        assert_eq!(c.log_flush_interval_ms, 500);
+        let c = cfg(&[
+            ("log.flush.scheduler.interval.ms", "500"),
+            ("log.flush.interval.ms", "7"),
+        ])
+        .expect("ok");
+        assert_eq!(c.log_flush_interval_ms, 7);
+    }
+
+    #[test]
+    fn log_dirs_win_over_log_dir() {
+        let c = cfg(&[("log.dir", "/a"), ("log.dirs", "/b, /c")]).expect("ok");
+        assert_eq!(c.log_dirs, vec![PathBuf::from("/b"), PathBuf::from("/c")]);
+        assert_eq!(
+            cfg(&[("log.dir", "/a")]).expect("ok").log_dirs,
+            vec![PathBuf::from("/a")]
+        );
+        assert!(err(&[("log.dirs", "/a,/a")]).contains("log.dirs"));
+    }
+
+    #[test]
+    fn typed_values() {
+        let c = cfg(&[
+            ("num.partitions", "3"),
+            ("default.replication.factor", "2"),
+            ("auto.create.topics.enable", "FALSE"),
+            ("log.message.timestamp.type", "LogAppendTime"),
+            ("log.cleanup.policy", "compact,delete"),
+            ("compression.type", "zstd"),
+            ("milena.flush.on.ack", "true"),
+        ])
+        .expect("ok");
+        assert_eq!(c.num_partitions, 3);
+        assert_eq!(c.default_replication_factor, 2);
+        assert!(!c.auto_create_topics_enable);
+        assert_eq!(c.log_message_timestamp_type, TimestampType::LogAppendTime);
+        assert!(c.log_cleanup_policy.compact && c.log_cleanup_policy.delete);
+        assert_eq!(c.compression_type, CompressionType::Zstd);
+        assert!(c.flush_on_ack);
+        assert_eq!(c.raw_value("auto.create.topics.enable"), Some("FALSE"));
+        assert_eq!(c.source_of("num.partitions"), ConfigSource::StaticBroker);
+        assert_eq!(c.source_of("log.segment.bytes"), ConfigSource::Default);
+    }
+
+    #[test]
+    fn invalid_values_name_key_and_value() {
+        for (key, value) in [
+            ("num.partitions", "many"),
+            ("num.partitions", "0"),
+            ("log.segment.bytes", "1000"),
+            ("message.max.bytes", "99999999999"),
+            ("default.replication.factor", "40000"),
+            ("compression.type", "brotli"),
+            ("log.cleanup.policy", "delete,forever"),
+            ("num.io.threads", "zero"),
+            ("offsets.topic.replication.factor", "0"),
+            ("cluster.id", "short"),
+        ] {
+            let msg = err(&[(key, value)]);
+            assert!(msg.contains(key) && msg.contains(value), "{msg}");
+        }
+    }
+
+    #[test]
+    fn listeners_and_advertised() {
+        let c = cfg(&[
+            ("listeners", "PLAINTEXT://:9092,EXTERNAL://0.0.0.0:29092"),
+            (
+                "advertised.listeners",
+                "PLAINTEXT://broker:9092,EXTERNAL://localhost:29092",
+            ),
+        ])
+        .expect("ok");
+        assert_eq!(c.listeners.len(), 2);
+        assert_eq!(c.advertised_listeners[1].host, "localhost");
+        assert!(err(&[("listeners", "")]).contains("listeners"));
+        assert!(err(&[("advertised.listeners", "OTHER://h:1")]).contains("not in listeners"));
+        assert!(err(&[("advertised.listeners", "PLAINTEXT://0.0.0.0:9092")]).contains("wildcard"));
+    }
+
+    #[test]
+    fn cluster_id_accepts_kafka_uuids() {
+        let c = cfg(&[("cluster.id", "MkU3OEVBNTcwNTJENDM2Qk")]).expect("ok");
+        assert_eq!(c.cluster_id.as_deref(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
+    }
+
+    #[test]
+    fn synonym_chain_follows_kafka() {
+        let keys = [
+            "log.retention.ms",
+            "log.retention.minutes",
+            "log.retention.hours",
+        ];
+        // Main key unset: Kafka drops the hour default, so there are no synonyms at all.
+        assert!(cfg(&[("log.retention.hours", "1")])
+            .expect("ok")
+            .synonym_chain(&keys)
+            .is_empty());
+        let c = cfg(&[("log.retention.ms", "5"), ("log.retention.hours", "1")]).expect("ok");
+        let chain: Vec<_> = c
+            .synonym_chain(&keys)
+            .into_iter()
+            .map(|s| (s.name, s.value.unwrap_or_default(), s.source))
+            .collect();
+        assert_eq!(
+            chain,
+            vec![
+                (
+                    "log.retention.ms".into(),
+                    "5".into(),
+                    ConfigSource::StaticBroker
+                ),
+                (
+                    "log.retention.hours".into(),
+                    "1".into(),
+                    ConfigSource::StaticBroker
+                ),
+                (
+                    "log.retention.hours".into(),
+                    "168".into(),
+                    ConfigSource::Default
+                ),
+            ]
+        );
+    }
+}

@@ -1,0 +1,199 @@
+//! The table of broker-level keys Milena recognises: Kafka 4.1's names, types and defaults, and two
+//! keys of Milena's own (`cluster.id`, `milena.flush.on.ack`).
+//!
+//! A key in this table is accepted from the file or environment and validated by its type; whether
+//! Milena acts on it is up to [`super::BrokerConfig`] (keys such as `num.io.threads` or
+//! `listener.security.protocol.map` are accepted so that a stock Kafka `server.properties` loads
+//! without noise, and ignored). Defaults are Kafka's text except where the comment says Milena
+//! chose otherwise. `dynamic` marks keys Kafka lets AlterConfigs change on a running broker; Kafka
+//! reports all the others as read-only, whatever their source.
+
+use super::value::ConfigType::{Boolean, Double, Int, List, Long, Short, String as Str};
+use super::value::{Check, ConfigType};
+
+/// One broker-level key.
+#[derive(Debug)]
+pub(crate) struct BrokerKey {
+    pub name: &'static str,
+    pub kind: ConfigType,
+    /// Kafka's default as text; `None` where Kafka has no default (the key is then absent).
+    pub default: Option<&'static str>,
+    pub check: Check,
+    pub dynamic: bool,
+    pub doc: &'static str,
+}
+
+const fn key(
+    name: &'static str,
+    kind: ConfigType,
+    default: Option<&'static str>,
+    check: Check,
+    dynamic: bool,
+    doc: &'static str,
+) -> BrokerKey {
+    BrokerKey {
+        name,
+        kind,
+        default,
+        check,
+        dynamic,
+        doc,
+    }
+}
+
+pub(crate) const LONG_MAX: &str = "9223372036854775807";
+pub(crate) const INT_MAX: &str = "2147483647";
+const CLEANUP_POLICIES: &[&str] = &["compact", "delete"];
+pub(crate) const COMPRESSION_TYPES: &[&str] =
+    &["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"];
+pub(crate) const TIMESTAMP_TYPES: &[&str] = &["CreateTime", "LogAppendTime"];
+/// zstd accepts negative "fast" levels down to -(1 << 17).
+pub(crate) const ZSTD_LEVELS: Check = Check::Between(-131072, 22);
+pub(crate) const LZ4_LEVELS: Check = Check::Between(1, 17);
+
+use Check::{Any, AtLeast};
+
+/// Every broker key Milena recognises, grouped as in Kafka's documentation.
+pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
+    // Identity and KRaft roles. Milena runs as a combined broker+controller; the KRaft keys are
+    // accepted so Kafka's sample files load, and ignored.
+    // Milena default: node 1 (Kafka has no default and refuses to start without one).
+    key("node.id", Int, Some("1"), AtLeast(0), false, "Identifier of this node in the cluster."),
+    key("broker.id", Int, None, AtLeast(0), false, "Older name of node.id; used only when node.id is absent."),
+    key("cluster.id", Str, None, Any, false, "Milena: fixed cluster id (22-character base64 UUID); generated and stored on first start when absent."),
+    key("process.roles", List, Some(""), Check::ListOf(&["broker", "controller"]), false, "KRaft roles of this process (accepted, ignored: Milena is always both)."),
+    key("controller.quorum.voters", List, Some(""), Any, false, "Static controller quorum (accepted, ignored)."),
+    key("controller.quorum.bootstrap.servers", List, Some(""), Any, false, "Controller endpoints to bootstrap from (accepted, ignored)."),
+    key("controller.listener.names", Str, None, Any, false, "Listeners used by the controller (accepted, ignored)."),
+    key("metadata.log.dir", Str, None, Any, false, "Separate directory for the metadata log (accepted, ignored)."),
+    key("broker.rack", Str, None, Any, false, "Rack of this broker, for rack-aware placement."),
+    // Network.
+    key("listeners", Str, Some("PLAINTEXT://:9092"), Any, true, "Comma-separated NAME://host:port addresses to listen on; an empty host means all interfaces."),
+    key("advertised.listeners", Str, None, Any, true, "Addresses given to clients in metadata; defaults to the listeners."),
+    key("listener.security.protocol.map", Str, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Any, true, "Security protocol of each listener name (accepted; Milena serves PLAINTEXT)."),
+    key("inter.broker.listener.name", Str, None, Any, false, "Listener used between brokers (accepted, ignored)."),
+    key("num.network.threads", Int, Some("3"), AtLeast(1), true, "Network thread count (accepted, ignored: Milena uses async tasks)."),
+    key("num.io.threads", Int, Some("8"), AtLeast(1), true, "Request handler thread count (accepted, ignored)."),
+    key("background.threads", Int, Some("10"), AtLeast(1), true, "Background thread count (accepted, ignored)."),
+    key("queued.max.requests", Int, Some("500"), AtLeast(1), false, "Queued request bound (accepted, ignored)."),
+    key("socket.send.buffer.bytes", Int, Some("102400"), Any, false, "SO_SNDBUF for client sockets (accepted, ignored)."),
+    key("socket.receive.buffer.bytes", Int, Some("102400"), Any, false, "SO_RCVBUF for client sockets (accepted, ignored)."),
+    key("socket.request.max.bytes", Int, Some("104857600"), AtLeast(1), false, "Largest request frame accepted; bigger frames close the connection."),
+    key("max.connections", Int, Some(INT_MAX), AtLeast(0), true, "Most client connections open at once."),
+    key("connections.max.idle.ms", Long, Some("600000"), Any, false, "Idle connections are closed after this long."),
+    // Log directories and topic defaults.
+    // Milena default: ./data (Kafka's is /tmp/kafka-logs, which many systems wipe at boot).
+    key("log.dir", List, Some("./data"), Check::NonEmptyUniqueList, false, "Data directory, used when log.dirs is absent."),
+    key("log.dirs", List, None, Check::NonEmptyUniqueList, false, "Comma-separated data directories."),
+    key("num.partitions", Int, Some("1"), AtLeast(1), false, "Partition count of auto-created topics and of CreateTopics without a count."),
+    key("default.replication.factor", Int, Some("1"), AtLeast(1), false, "Replication factor of auto-created topics and of CreateTopics without one."),
+    key("auto.create.topics.enable", Boolean, Some("true"), Any, false, "Create a topic when a client asks for metadata of or produces to an unknown one."),
+    key("delete.topic.enable", Boolean, Some("true"), Any, false, "Allow DeleteTopics."),
+    key("message.max.bytes", Int, Some("1048588"), AtLeast(0), true, "Largest record batch accepted; default of max.message.bytes."),
+    key("log.segment.bytes", Int, Some("1073741824"), AtLeast(1048576), true, "Segment size before rolling; default of segment.bytes."),
+    key("log.roll.ms", Long, None, AtLeast(1), true, "Segment age before rolling; wins over log.roll.hours."),
+    key("log.roll.hours", Int, Some("168"), AtLeast(1), false, "Segment age before rolling, in hours."),
+    key("log.roll.jitter.ms", Long, None, AtLeast(0), true, "Random slack subtracted from the roll time; wins over log.roll.jitter.hours."),
+    key("log.roll.jitter.hours", Int, Some("0"), AtLeast(0), false, "Random roll slack, in hours."),
+    key("log.retention.ms", Long, None, Any, true, "How long to keep data; -1 keeps it forever. Wins over minutes and hours."),
+    key("log.retention.minutes", Int, None, Any, false, "Retention in minutes; wins over log.retention.hours."),
+    key("log.retention.hours", Int, Some("168"), Any, false, "Retention in hours."),
+    key("log.retention.bytes", Long, Some("-1"), Any, true, "Size a partition may reach before old segments go; -1 means no limit."),
+    key("log.retention.check.interval.ms", Long, Some("300000"), AtLeast(1), false, "How often retention is enforced."),
+    key("log.cleanup.policy", List, Some("delete"), Check::ListOf(CLEANUP_POLICIES), true, "Default cleanup policy: delete, compact, or both."),
+    key("log.index.size.max.bytes", Int, Some("10485760"), AtLeast(4), true, "Largest offset index file; default of segment.index.bytes."),
+    key("log.index.interval.bytes", Int, Some("4096"), AtLeast(0), true, "Bytes of log between offset index entries."),
+    key("log.flush.interval.messages", Long, Some(LONG_MAX), AtLeast(1), true, "Messages appended before a forced fsync."),
+    key("log.flush.interval.ms", Long, None, Any, true, "Time data may wait before a forced fsync; falls back to log.flush.scheduler.interval.ms."),
+    key("log.flush.scheduler.interval.ms", Long, Some(LONG_MAX), Any, false, "How often the flusher checks for logs to fsync."),
+    key("log.flush.offset.checkpoint.interval.ms", Int, Some("60000"), AtLeast(0), false, "How often recovery points are checkpointed."),
+    key("log.flush.start.offset.checkpoint.interval.ms", Int, Some("60000"), AtLeast(0), false, "How often log start offsets are checkpointed."),
+    key("log.segment.delete.delay.ms", Long, Some("60000"), AtLeast(0), true, "Delay before a deleted segment's files are removed."),
+    key("log.preallocate", Boolean, Some("false"), Any, true, "Preallocate segment files."),
+    key("log.message.timestamp.type", Str, Some("CreateTime"), Check::OneOf(TIMESTAMP_TYPES), true, "Default timestamp type of records: producer's CreateTime or broker's LogAppendTime."),
+    key("log.message.timestamp.before.max.ms", Long, Some(LONG_MAX), AtLeast(0), true, "How far in the past a CreateTime timestamp may be."),
+    key("log.message.timestamp.after.max.ms", Long, Some("3600000"), AtLeast(0), true, "How far in the future a CreateTime timestamp may be."),
+    key("log.local.retention.ms", Long, Some("-2"), AtLeast(-2), true, "Local retention with tiered storage; -2 means use retention.ms."),
+    key("log.local.retention.bytes", Long, Some("-2"), AtLeast(-2), true, "Local size limit with tiered storage; -2 means use retention.bytes."),
+    key("num.recovery.threads.per.data.dir", Int, Some("2"), AtLeast(1), true, "Recovery threads per directory (accepted, ignored)."),
+    key("compression.type", Str, Some("producer"), Check::OneOf(COMPRESSION_TYPES), true, "Default final compression of topics; producer keeps the producer's codec."),
+    key("compression.gzip.level", Int, Some("-1"), Check::GzipLevel, true, "gzip level when the broker compresses."),
+    key("compression.lz4.level", Int, Some("9"), LZ4_LEVELS, true, "lz4 level when the broker compresses."),
+    key("compression.zstd.level", Int, Some("3"), ZSTD_LEVELS, true, "zstd level when the broker compresses."),
+    key("min.insync.replicas", Int, Some("1"), AtLeast(1), true, "Replicas that must have a write before acks=all succeeds."),
+    key("unclean.leader.election.enable", Boolean, Some("false"), Any, true, "Allow an out-of-sync replica to become leader."),
+    key("auto.leader.rebalance.enable", Boolean, Some("true"), Any, false, "Move leadership back to preferred replicas."),
+    key("replica.lag.time.max.ms", Long, Some("30000"), Any, false, "A follower silent this long leaves the ISR."),
+    key("num.replica.fetchers", Int, Some("1"), Any, true, "Fetcher threads per source broker (accepted, ignored)."),
+    // Log cleaner (compaction).
+    key("log.cleaner.enable", Boolean, Some("true"), Any, false, "Run the log cleaner (accepted; compaction follows cleanup.policy)."),
+    key("log.cleaner.threads", Int, Some("1"), AtLeast(0), true, "Cleaner thread count."),
+    key("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), Any, true, "Memory for compaction deduplication."),
+    key("log.cleaner.backoff.ms", Long, Some("15000"), AtLeast(0), true, "Cleaner sleep when there is nothing to clean."),
+    key("log.cleaner.delete.retention.ms", Long, Some("86400000"), AtLeast(0), true, "How long tombstones survive compaction."),
+    key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), AtLeast(0), true, "Minimum age before a record may be compacted."),
+    key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), AtLeast(1), true, "Maximum age before a record must be eligible for compaction."),
+    key("log.cleaner.min.cleanable.ratio", Double, Some("0.5"), Check::Fraction(0.0, 1.0), true, "Dirty share of a log that triggers compaction."),
+    // Group and transaction coordinators.
+    key("group.initial.rebalance.delay.ms", Int, Some("3000"), Any, false, "Wait for more members before the first rebalance of an empty group."),
+    key("group.min.session.timeout.ms", Int, Some("6000"), Any, false, "Smallest session timeout a member may ask for."),
+    key("group.max.session.timeout.ms", Int, Some("1800000"), Any, false, "Largest session timeout a member may ask for."),
+    key("offsets.topic.num.partitions", Int, Some("50"), AtLeast(1), false, "Partitions of __consumer_offsets."),
+    key("offsets.topic.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __consumer_offsets (capped at the live broker count by Milena)."),
+    key("offsets.retention.minutes", Int, Some("10080"), AtLeast(1), false, "How long committed offsets of an empty group are kept."),
+    key("transaction.state.log.num.partitions", Int, Some("50"), AtLeast(1), false, "Partitions of __transaction_state."),
+    key("transaction.state.log.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __transaction_state (capped at the live broker count by Milena)."),
+    key("transaction.state.log.min.isr", Int, Some("2"), AtLeast(1), false, "min.insync.replicas of __transaction_state."),
+    key("transaction.max.timeout.ms", Int, Some("900000"), AtLeast(1), false, "Largest transaction timeout a producer may ask for."),
+    key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1), true, "Idle time after which a transactional id is forgotten."),
+    key("share.coordinator.state.topic.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __share_group_state (accepted, ignored)."),
+    key("share.coordinator.state.topic.min.isr", Short, Some("2"), AtLeast(1), false, "min.insync.replicas of __share_group_state (accepted, ignored)."),
+    // Milena's own.
+    key("milena.flush.on.ack", Boolean, Some("false"), Any, false, "Milena: fsync before acknowledging a produce; fsyncs of concurrent appends are grouped."),
+];
+
+/// Keys Kafka 4.1 no longer defines that old files still carry; harmless, so accepted in silence,
+/// kept in the raw map, and not reported by DescribeConfigs (Kafka would not report them either).
+pub(crate) static LEGACY_KEYS: &[&str] = &[
+    "zookeeper.connect",
+    "zookeeper.connection.timeout.ms",
+    "zookeeper.session.timeout.ms",
+    "inter.broker.protocol.version",
+    "log.message.format.version",
+    "log.message.downconversion.enable",
+    "log.message.timestamp.difference.max.ms",
+];
+
+/// Looks up a broker key.
+pub(crate) fn broker_key(name: &str) -> Option<&'static BrokerKey> {
+    BROKER_KEYS.iter().find(|k| k.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::value::canonical;
+
+    #[test]
+    fn names_are_unique() {
+        for (n, k) in BROKER_KEYS.iter().enumerate() {
+            assert!(
+                BROKER_KEYS[..n].iter().all(|o| o.name != k.name),
+                "{} twice",
+                k.name
+            );
+            assert!(!LEGACY_KEYS.contains(&k.name), "{} is also legacy", k.name);
+        }
+    }
+
+    #[test]
+    fn defaults_pass_their_own_validation_and_are_canonical() {
+        for k in BROKER_KEYS {
+            if let Some(default) = k.default {
+                let canon = canonical(k.name, k.kind, k.check, default)
+                    .unwrap_or_else(|e| panic!("default of {}: {e}", k.name));
+                assert_eq!(canon, default, "default of {} is not canonical", k.name);
+            }
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! ApiVersions: the supported ranges from `protocol::apis::SUPPORTED`, and the KIP-511 answer to
+//! a version newer than ours.
+
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::ResponseError;
+
+use crate::protocol::apis::SUPPORTED;
+use crate::protocol::RequestContext;
+
+fn api_keys() -> Vec<ApiVersion> {
+    SUPPORTED
+        .iter()
+        .map(|s| {
+            ApiVersion::default()
+                .with_api_key(s.key as i16)
+                .with_min_version(s.advertised_min)
+                .with_max_version(s.max)
+        })
+        .collect()
+}
+
+pub async fn handle(ctx: &RequestContext, request: ApiVersionsRequest) -> ApiVersionsResponse {
+    let mut response = ApiVersionsResponse::default().with_api_keys(api_keys());
+    if ctx.api_version >= 3
+        && !(valid_software_field(&request.client_software_name)
+            && valid_software_field(&request.client_software_version))
+    {
+        response.error_code = ResponseError::InvalidRequest.code();
+    }
+    response
+}
+
+/// The answer to an ApiVersions version we do not speak: encoded as v0.
+pub fn unsupported_version() -> ApiVersionsResponse {
+    ApiVersionsResponse::default()
+        .with_error_code(ResponseError::UnsupportedVersion.code())
+        .with_api_keys(api_keys())
+}
+
+/// KIP-511: alphanumerics, '-' and '.', starting and ending with an alphanumeric.
+fn valid_software_field(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    !bytes.is_empty()
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'.')
+}

@@ -1,0 +1,126 @@
+//! Fetch: whole batches from each requested partition, answered as soon as `min_bytes` are
+//! available or `max_wait_ms` has passed.
+//!
+//! Fetch sessions (KIP-227) are not created: every answer carries session ID 0, which tells the
+//! client to keep sending full fetch requests. That is a correct sessionless broker.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::ResponseError;
+
+use crate::protocol::{errors, RequestContext};
+
+/// A long poll never parks a connection longer than this, whatever the client asks.
+const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
+
+pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
+    if request.session_id != 0 || request.session_epoch > 0 {
+        // We never hand out sessions, so an incremental fetch names one we do not have.
+        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+    }
+    let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
+    let deadline = Instant::now() + wait;
+    let mut arrivals = ctx.broker.replicas.subscribe();
+    loop {
+        // Mark the current state seen before reading, so data that lands during the read wakes us.
+        arrivals.borrow_and_update();
+        let (response, bytes, any_error) = read_all(ctx, &request);
+        let now = Instant::now();
+        if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
+            return response;
+        }
+        if tokio::time::timeout(deadline - now, arrivals.changed()).await.is_err() {
+            // Timed out: answer with whatever is there now.
+            return read_all(ctx, &request).0;
+        }
+    }
+}
+
+fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+    let image = ctx.broker.image();
+    let version = ctx.api_version;
+    let read_committed = request.isolation_level == 1;
+    let mut budget = request.max_bytes.max(0) as usize;
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut responses = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let resolved = if version >= 13 {
+            image.topic_by_id(&topic.topic_id)
+        } else {
+            image.topic(&topic.topic.0)
+        };
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let mut data = PartitionData::default()
+                .with_partition_index(p.partition)
+                .with_high_watermark(-1)
+                .with_last_stable_offset(-1)
+                .with_log_start_offset(-1)
+                .with_preferred_read_replica(BrokerId(-1))
+                .with_records(Some(Bytes::new()));
+            if read_committed {
+                data.aborted_transactions = Some(Vec::new());
+            }
+            let partition = resolved.and_then(|t| ctx.broker.replicas.get(&t.name, p.partition));
+            let Some(partition) = partition else {
+                data.error_code = if version >= 13 && resolved.is_none() {
+                    ResponseError::UnknownTopicId.code()
+                } else {
+                    ResponseError::UnknownTopicOrPartition.code()
+                };
+                any_error = true;
+                partitions.push(data);
+                continue;
+            };
+            let high_watermark = partition.high_watermark();
+            data.high_watermark = high_watermark;
+            data.last_stable_offset = high_watermark;
+            data.log_start_offset = partition.log_start_offset();
+            if let Some(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch) {
+                data.error_code = code;
+                any_error = true;
+                partitions.push(data);
+                continue;
+            }
+            let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
+            // The first partition with data returns at least one whole batch, so a batch larger
+            // than the limits still makes progress (KIP-74).
+            match partition.read(p.fetch_offset, limit, total == 0) {
+                Ok(read) => {
+                    let len = read.records.len();
+                    total += len;
+                    budget = budget.saturating_sub(len);
+                    data.records = Some(read.records);
+                }
+                Err(e) => {
+                    data.error_code = errors::log_error(&e).code;
+                    any_error = true;
+                }
+            }
+            partitions.push(data);
+        }
+        responses.push(
+            FetchableTopicResponse::default()
+                .with_topic(topic.topic.clone())
+                .with_topic_id(topic.topic_id)
+                .with_partitions(partitions),
+        );
+    }
+    (FetchResponse::default().with_responses(responses), total, any_error)
+}
+
+/// A client that knows a newer epoch than ours has seen a leader we have not heard of yet; one
+/// with an older epoch is behind. -1 means the client does not check.
+pub fn check_leader_epoch(requested: i32, current: i32) -> Option<i16> {
+    if requested < 0 || requested == current {
+        None
+    } else if requested > current {
+        Some(ResponseError::UnknownLeaderEpoch.code())
+    } else {
+        Some(ResponseError::FencedLeaderEpoch.code())
+    }
+}

@@ -1,0 +1,75 @@
+//! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), and the
+//! first offset at or after a timestamp, found through the time index.
+
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
+use kafka_protocol::ResponseError;
+
+use super::fetch::check_leader_epoch;
+use crate::partition::Partition;
+use crate::protocol::{errors, RequestContext};
+
+const LATEST: i64 = -1;
+const EARLIEST: i64 = -2;
+const MAX_TIMESTAMP: i64 = -3;
+const EARLIEST_LOCAL: i64 = -4;
+const EARLIEST_PENDING_UPLOAD: i64 = -5;
+
+pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let response = ListOffsetsPartitionResponse::default()
+                        .with_partition_index(p.partition_index)
+                        .with_timestamp(-1)
+                        .with_offset(-1);
+                    match ctx.broker.replicas.get(&topic.name.0, p.partition_index) {
+                        None => response.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
+                        Some(partition) => match check_leader_epoch(p.current_leader_epoch, partition.leader_epoch) {
+                            Some(code) => response.with_error_code(code),
+                            None => lookup(&partition, p.timestamp, response, ctx.api_version),
+                        },
+                    }
+                })
+                .collect();
+            ListOffsetsTopicResponse::default()
+                .with_name(topic.name)
+                .with_partitions(partitions)
+        })
+        .collect();
+    ListOffsetsResponse::default().with_topics(topics)
+}
+
+fn lookup(
+    partition: &Partition,
+    timestamp: i64,
+    response: ListOffsetsPartitionResponse,
+    version: i16,
+) -> ListOffsetsPartitionResponse {
+    // The leader epoch field exists from v4 on; encoding it earlier fails.
+    let epoch = if version >= 4 { partition.leader_epoch } else { -1 };
+    let found = |offset: i64, ts: i64| response.clone().with_offset(offset).with_timestamp(ts).with_leader_epoch(epoch);
+    match timestamp {
+        LATEST => found(partition.high_watermark(), -1),
+        EARLIEST | EARLIEST_LOCAL => found(partition.log_start_offset(), -1),
+        // No tiered storage: nothing is pending upload.
+        EARLIEST_PENDING_UPLOAD => response,
+        MAX_TIMESTAMP => match partition.max_timestamp() {
+            Some((offset, ts)) => found(offset, ts),
+            None => response,
+        },
+        target if target >= 0 => match partition.offset_for_timestamp(target) {
+            Ok(Some((offset, ts))) => found(offset, ts),
+            Ok(None) => response,
+            Err(e) => response.with_error_code(errors::log_error(&e).code),
+        },
+        _ => response.with_error_code(ResponseError::InvalidRequest.code()),
+    }
+}

@@ -1,0 +1,132 @@
+//! Metadata: brokers, controller, topics and partitions; auto-creates requested topics when
+//! `auto.create.topics.enable` and the request allow it.
+
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::{BrokerId, MetadataRequest, MetadataResponse};
+use kafka_protocol::ResponseError;
+use uuid::Uuid;
+
+use super::{str_bytes, topic_name, topics};
+use crate::metadata::{MetadataImage, TopicImage};
+use crate::protocol::{errors, RequestContext};
+
+/// Kafka's bit set of the operations allowed on a topic (without ACLs, all of them): READ,
+/// WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
+const ALL_TOPIC_OPERATIONS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+
+pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
+    let broker = &ctx.broker;
+    let version = ctx.api_version;
+    let mut image = broker.image();
+    // v0 has no null: an empty list means every topic.
+    let all_topics = request.topics.is_none() || (version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty));
+    let allow_auto_create = (version < 4 || request.allow_auto_topic_creation)
+        && broker.config.auto_create_topics_enable;
+
+    let mut topics = Vec::new();
+    if all_topics {
+        for topic in image.topics.values() {
+            topics.push(topic_metadata(ctx, topic, &request));
+        }
+    } else {
+        for requested in request.topics.iter().flatten() {
+            let name = match &requested.name {
+                Some(name) => name.0.to_string(),
+                None => match image.topic_by_id(&requested.topic_id) {
+                    Some(topic) => topic.name.clone(),
+                    None => {
+                        topics.push(
+                            MetadataResponseTopic::default()
+                                .with_topic_id(requested.topic_id)
+                                .with_error_code(ResponseError::UnknownTopicId.code()),
+                        );
+                        continue;
+                    }
+                },
+            };
+            if image.topic(&name).is_none() && allow_auto_create {
+                match topics::auto_create(broker, &name) {
+                    Ok(()) => image = broker.image(),
+                    Err(e) => {
+                        let code = errors::metadata_error(&e).code;
+                        // A concurrent creation won the race: serve the topic.
+                        if code != ResponseError::TopicAlreadyExists.code() {
+                            topics.push(unknown(&name, code));
+                            continue;
+                        }
+                        image = broker.image();
+                    }
+                }
+            }
+            match image.topic(&name) {
+                Some(topic) => topics.push(topic_metadata(ctx, topic, &request)),
+                None => {
+                    let code = if crate::metadata::controller::validate_topic_name(&name).is_err() {
+                        ResponseError::InvalidTopicException.code()
+                    } else {
+                        ResponseError::UnknownTopicOrPartition.code()
+                    };
+                    topics.push(unknown(&name, code));
+                }
+            }
+        }
+    }
+
+    MetadataResponse::default()
+        .with_brokers(vec![MetadataResponseBroker::default()
+            .with_node_id(BrokerId(broker.node_id))
+            .with_host(str_bytes(broker.advertised.host.clone()))
+            .with_port(broker.advertised.port)])
+        .with_cluster_id(Some(str_bytes(broker.cluster_id.clone())))
+        .with_controller_id(BrokerId(broker.node_id))
+        .with_topics(topics)
+}
+
+fn unknown(name: &str, code: i16) -> MetadataResponseTopic {
+    MetadataResponseTopic::default()
+        .with_name(Some(topic_name(name)))
+        .with_error_code(code)
+}
+
+fn topic_metadata(ctx: &RequestContext, topic: &TopicImage, request: &MetadataRequest) -> MetadataResponseTopic {
+    let node = BrokerId(ctx.broker.node_id);
+    let partitions = (0..topic.partitions)
+        .map(|index| {
+            let leader_epoch = ctx
+                .broker
+                .replicas
+                .get(&topic.name, index)
+                .map(|p| p.leader_epoch)
+                .unwrap_or(0);
+            MetadataResponsePartition::default()
+                .with_partition_index(index)
+                .with_leader_id(node)
+                .with_leader_epoch(leader_epoch)
+                .with_replica_nodes(vec![node])
+                .with_isr_nodes(vec![node])
+        })
+        .collect();
+    let mut result = MetadataResponseTopic::default()
+        .with_name(Some(topic_name(topic.name.clone())))
+        .with_topic_id(topic.id)
+        .with_is_internal(is_internal(&topic.name))
+        .with_partitions(partitions);
+    if ctx.api_version >= 8 && request.include_topic_authorized_operations {
+        result.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+    }
+    result
+}
+
+pub fn is_internal(name: &str) -> bool {
+    name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+/// Resolves a topic by name or (newer versions) ID; used by APIs that accept either.
+pub fn resolve<'a>(image: &'a MetadataImage, name: Option<&str>, id: &Uuid) -> Option<&'a TopicImage> {
+    match name {
+        Some(name) if !name.is_empty() => image.topic(name),
+        _ => image.topic_by_id(id),
+    }
+}

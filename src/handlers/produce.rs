@@ -1,0 +1,97 @@
+//! Produce: append each partition's batches as leader and report offsets. The batches stay the
+//! request's bytes until the log's single copy into the segment (ARCHITECTURE, performance).
+//!
+//! acks=0 requests get no response (the protocol layer drops it), acks=1 and acks=-1 are
+//! answered once the append is done: with one broker the in-sync replica set is {self}, so
+//! "all replicas" is this one. With `milena.flush.on.ack` the log is fsynced first.
+
+use kafka_protocol::messages::produce_request::PartitionProduceData;
+use kafka_protocol::messages::produce_response::{
+    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+};
+use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::ResponseError;
+
+use super::str_bytes;
+use crate::log::LogError;
+use crate::partition::manager::now_ms;
+use crate::protocol::{errors, RequestContext};
+
+pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
+    let broker = &ctx.broker;
+    let valid_acks = matches!(request.acks, -1..=1);
+    let flush = broker.config.flush_on_ack;
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    for topic in request.topic_data {
+        let name = topic.name.0.to_string();
+        let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
+        for data in topic.partition_data {
+            let response = if !valid_acks {
+                failed(data.index, ResponseError::InvalidRequiredAcks.code(), None)
+            } else if super::metadata::is_internal(&name) {
+                failed(
+                    data.index,
+                    ResponseError::InvalidTopicException.code(),
+                    Some(format!("Cannot append to internal topic {name}")),
+                )
+            } else {
+                produce_partition(ctx, &name, data, flush)
+            };
+            partition_responses.push(response);
+        }
+        responses.push(
+            TopicProduceResponse::default()
+                .with_name(topic.name)
+                .with_topic_id(topic.topic_id)
+                .with_partition_responses(partition_responses),
+        );
+    }
+    ProduceResponse::default().with_responses(responses)
+}
+
+fn produce_partition(
+    ctx: &RequestContext,
+    topic: &str,
+    data: PartitionProduceData,
+    flush: bool,
+) -> PartitionProduceResponse {
+    let Some(partition) = ctx.broker.replicas.get(topic, data.index) else {
+        return failed(data.index, ResponseError::UnknownTopicOrPartition.code(), None);
+    };
+    let Some(records) = data.records else {
+        return failed(data.index, ResponseError::CorruptMessage.code(), None);
+    };
+    let append = || partition.append(records, now_ms(), flush);
+    // An fsync can take milliseconds: keep it off the async worker's hot loop.
+    let result = if flush { tokio::task::block_in_place(append) } else { append() };
+    match result {
+        Ok(info) => PartitionProduceResponse::default()
+            .with_index(data.index)
+            .with_base_offset(info.first_offset)
+            .with_log_append_time_ms(info.log_append_time_ms)
+            .with_log_start_offset(info.log_start_offset),
+        Err(e) => {
+            if !matches!(e, LogError::OutOfOrderSequence { .. } | LogError::InvalidProducerEpoch { .. }) {
+                tracing::warn!(topic, partition = data.index, error = %e, "produce refused");
+            }
+            let error = errors::log_error(&e);
+            let mut response = failed(data.index, error.code, error.message.clone());
+            if matches!(e, LogError::InvalidRecord { .. } | LogError::CorruptRecord(_)) && ctx.api_version >= 8 {
+                response.record_errors = vec![BatchIndexAndErrorMessage::default()
+                    .with_batch_index(0)
+                    .with_batch_index_error_message(error.message.map(str_bytes))];
+            }
+            response
+        }
+    }
+}
+
+fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {
+    PartitionProduceResponse::default()
+        .with_index(index)
+        .with_error_code(code)
+        .with_base_offset(-1)
+        .with_log_append_time_ms(-1)
+        .with_log_start_offset(-1)
+        .with_error_message(message.map(str_bytes))
+}

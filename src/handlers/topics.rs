@@ -1,0 +1,235 @@
+//! CreateTopics, DeleteTopics and CreatePartitions (and Metadata's auto-creation). Each change
+//! goes through the controller, then the hosted partitions are brought in line with it.
+
+use std::collections::{BTreeMap, HashSet};
+
+use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
+use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
+use kafka_protocol::messages::*;
+use kafka_protocol::ResponseError;
+
+use super::{str_bytes, topic_name};
+use crate::broker::Broker;
+use crate::config::topic::{describe_topic_configs, validate_topic_config};
+use crate::metadata::controller::{NewTopic, TopicDefaults};
+use crate::metadata::MetadataError;
+use crate::protocol::{errors, RequestContext};
+
+fn topic_defaults<'a>(broker: &Broker, live_brokers: &'a [i32]) -> TopicDefaults<'a> {
+    TopicDefaults {
+        num_partitions: broker.config.num_partitions,
+        replication_factor: broker.config.default_replication_factor,
+        live_brokers,
+    }
+}
+
+fn validate_config(key: &str, value: &str) -> Result<(), String> {
+    validate_topic_config(key, value).map_err(|e| e.to_string())
+}
+
+/// Creates a topic with the broker's defaults, as Metadata does for an unknown topic.
+pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
+    let live = broker.live_brokers();
+    let topic = NewTopic {
+        name: name.to_string(),
+        num_partitions: -1,
+        replication_factor: -1,
+        assignments: vec![],
+        configs: BTreeMap::new(),
+    };
+    broker
+        .controller
+        .create_topic(topic, &topic_defaults(broker, &live), false, validate_config)?;
+    tracing::info!(topic = name, "auto-created topic");
+    apply(broker);
+    Ok(())
+}
+
+fn apply(broker: &Broker) {
+    if let Err(e) = broker.apply_metadata() {
+        tracing::error!(error = %e, "applying metadata to partition logs failed");
+    }
+}
+
+pub async fn create_topics(ctx: &RequestContext, request: CreateTopicsRequest) -> CreateTopicsResponse {
+    let broker = &ctx.broker;
+    let live = broker.live_brokers();
+    let defaults = topic_defaults(broker, &live);
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .map(|t| t.name.0.to_string())
+        .filter(|n| !seen.insert(n.clone()))
+        .collect();
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.to_string();
+        let mut result = CreatableTopicResult::default()
+            .with_name(topic.name.clone())
+            .with_num_partitions(-1)
+            .with_replication_factor(-1);
+        if duplicates.contains(&name) {
+            result.error_code = ResponseError::InvalidRequest.code();
+            result.error_message = Some(str_bytes(format!(
+                "Create topics request from client contains multiple entries for the following topics: {name}"
+            )));
+            results.push(result);
+            continue;
+        }
+        let mut configs = BTreeMap::new();
+        let mut null_config = None;
+        for config in &topic.configs {
+            match &config.value {
+                Some(value) => {
+                    configs.insert(config.name.to_string(), value.to_string());
+                }
+                None => null_config = Some(config.name.to_string()),
+            }
+        }
+        if let Some(key) = null_config {
+            result.error_code = ResponseError::InvalidConfig.code();
+            result.error_message = Some(str_bytes(format!("Null value not supported for topic configs: {key}")));
+            results.push(result);
+            continue;
+        }
+        let new_topic = NewTopic {
+            name: name.clone(),
+            num_partitions: topic.num_partitions,
+            replication_factor: topic.replication_factor,
+            assignments: topic
+                .assignments
+                .iter()
+                .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect()))
+                .collect(),
+            configs,
+        };
+        let rf = if topic.replication_factor == -1 { defaults.replication_factor } else { topic.replication_factor };
+        match broker
+            .controller
+            .create_topic(new_topic, &defaults, request.validate_only, validate_config)
+        {
+            Ok(created) => {
+                result.topic_id = created.id;
+                result.num_partitions = created.partitions;
+                result.replication_factor = if topic.assignments.is_empty() {
+                    rf
+                } else {
+                    topic.assignments.first().map_or(rf, |a| a.broker_ids.len() as i16)
+                };
+                if ctx.api_version >= 5 {
+                    result.configs = Some(
+                        describe_topic_configs(&created.configs, &broker.config)
+                            .into_iter()
+                            .map(|entry| {
+                                CreatableTopicConfigs::default()
+                                    .with_name(str_bytes(entry.name))
+                                    .with_value(entry.value.map(str_bytes))
+                                    .with_read_only(entry.read_only)
+                                    .with_config_source(entry.source as i8)
+                                    .with_is_sensitive(entry.is_sensitive)
+                            })
+                            .collect(),
+                    );
+                }
+                if !request.validate_only {
+                    tracing::info!(topic = %name, partitions = created.partitions, "created topic");
+                }
+            }
+            Err(e) => {
+                let error = errors::metadata_error(&e);
+                result.error_code = error.code;
+                result.error_message = error.message.map(str_bytes);
+            }
+        }
+        results.push(result);
+    }
+    if !request.validate_only {
+        apply(broker);
+    }
+    CreateTopicsResponse::default().with_topics(results)
+}
+
+pub async fn delete_topics(ctx: &RequestContext, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+    let broker = &ctx.broker;
+    // v6 names topics by name or ID; older versions only by name.
+    let targets: Vec<(Option<String>, uuid::Uuid)> = if ctx.api_version >= 6 {
+        request
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().map(|n| n.0.to_string()), t.topic_id))
+            .collect()
+    } else {
+        request
+            .topic_names
+            .iter()
+            .map(|n| (Some(n.0.to_string()), uuid::Uuid::nil()))
+            .collect()
+    };
+    let mut results = Vec::with_capacity(targets.len());
+    let mut changed = false;
+    for (name, id) in targets {
+        let image = broker.image();
+        let mut result = DeletableTopicResult::default()
+            .with_name(name.clone().map(topic_name))
+            .with_topic_id(id);
+        let topic = super::metadata::resolve(&image, name.as_deref(), &id);
+        let Some(topic) = topic else {
+            result.error_code = if name.is_some() {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else {
+                ResponseError::UnknownTopicId.code()
+            };
+            results.push(result);
+            continue;
+        };
+        result.name = Some(topic_name(topic.name.clone()));
+        result.topic_id = topic.id;
+        if !broker.config.delete_topic_enable {
+            result.error_code = ResponseError::TopicDeletionDisabled.code();
+            results.push(result);
+            continue;
+        }
+        match broker.controller.delete_topic(&topic.name) {
+            Ok(_) => {
+                changed = true;
+                tracing::info!(topic = %topic.name, "deleted topic");
+            }
+            Err(e) => {
+                let error = errors::metadata_error(&e);
+                result.error_code = error.code;
+                result.error_message = error.message.map(str_bytes);
+            }
+        }
+        results.push(result);
+    }
+    if changed {
+        apply(broker);
+    }
+    DeleteTopicsResponse::default().with_responses(results)
+}
+
+pub async fn create_partitions(
+    ctx: &RequestContext,
+    request: CreatePartitionsRequest,
+) -> CreatePartitionsResponse {
+    let broker = &ctx.broker;
+    let mut results = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let mut result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        if let Err(e) = broker
+            .controller
+            .create_partitions(&topic.name.0, topic.count, request.validate_only)
+        {
+            let error = errors::metadata_error(&e);
+            result.error_code = error.code;
+            result.error_message = error.message.map(str_bytes);
+        }
+        results.push(result);
+    }
+    if !request.validate_only {
+        apply(broker);
+    }
+    CreatePartitionsResponse::default().with_results(results)
+}

@@ -1,0 +1,32 @@
+//! Milena: a Kafka-compatible broker in one binary.
+//!
+//! # Layout
+//!
+//! The path of a request, left to right:
+//!
+//! ```text
+//! socket ─▶ server/ ─▶ protocol/ ─▶ handlers/<api family>.rs ─▶ partition/ + log/   (data)
+//!  frames    decode      dispatch      domain calls only         metadata/          (topics, configs)
+//! ```
+//!
+//! - [`server`]: accept loop, one task per connection, size-prefixed frames and their limits.
+//! - [`protocol`]: the only layer that sees the wire; one table of supported APIs drives both
+//!   dispatch and the ApiVersions answer; the one place Kafka error codes are chosen.
+//! - [`handlers`]: one file per API family; they take the broker context and a decoded request and
+//!   return the response, never touching sockets.
+//! - [`partition`]: a partition is its log plus the high watermark and the waiters on it.
+//! - [`log`]: the partition log on disk in Kafka's own segment format.
+//! - [`metadata`]: topics, configs and node identity as an immutable image rebuilt by replaying a
+//!   local metadata log.
+//! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
+//! - [`broker`]: the context shared by every connection.
+
+pub mod broker;
+pub mod config;
+pub mod handlers;
+pub mod log;
+pub mod metadata;
+pub mod partition;
+pub mod protocol;
+pub mod server;
+pub mod testing;

@@ -1,0 +1,229 @@
+//! The write path: leader appends, segment rolls and flushes.
+//!
+//! An append is all or nothing: every batch of the request is validated and every idempotent
+//! producer check passes before a byte is written. The producer's bytes are copied once into a
+//! buffer where base_offset and partition_leader_epoch are rewritten (outside the CRC) and, for
+//! LogAppendTime topics, the timestamp (inside it, so the CRC is recomputed); that buffer is
+//! written to the active segment with a single positional write.
+
+use bytes::{Bytes, BytesMut};
+
+use super::batch::{self, BatchHeader, BatchIter};
+use super::checkpoint;
+use super::error::LogError;
+use super::producer_state::SequenceCheck;
+use super::segment::Segment;
+use super::Log;
+
+/// Result of a successful (or duplicate) append.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendInfo {
+    pub first_offset: i64,
+    pub last_offset: i64,
+    /// The broker time stamped on the batches, -1 unless the topic uses LogAppendTime.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: i64,
+    pub record_count: u64,
+    /// The request was a retry of batches already in the log: nothing was written and the
+    /// offsets are the original's.
+    pub duplicate: bool,
+}
+
+/// Highest compression codec id Kafka defines (zstd).
+const MAX_COMPRESSION_CODEC: i16 = 4;
+
+/// Checks Kafka applies to batches coming from clients, beyond the structural ones.
+fn validate_client_batch(h: &BatchHeader) -> Result<(), LogError> {
+    let invalid = |reason| Err(LogError::InvalidRecord { reason });
+    if h.is_control() {
+        return invalid("clients may not write control batches");
+    }
+    if h.compression() > MAX_COMPRESSION_CODEC {
+        return invalid("unknown compression codec");
+    }
+    if h.records_count == 0 {
+        return invalid("batch has no records");
+    }
+    if i64::from(h.records_count) != i64::from(h.last_offset_delta) + 1 {
+        return invalid("records_count does not match last_offset_delta");
+    }
+    if h.has_producer_id() && h.base_sequence < 0 {
+        return invalid("idempotent batch without a base sequence");
+    }
+    if h.is_transactional() && !h.has_producer_id() {
+        return invalid("transactional batch without a producer id");
+    }
+    Ok(())
+}
+
+impl Log {
+    /// Appends a Produce request's batches for this partition, as the leader.
+    pub fn append_as_leader(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.last_now_ms = self.last_now_ms.max(now_ms);
+        if records.is_empty() {
+            return Err(LogError::InvalidRecord {
+                reason: "no record batches",
+            });
+        }
+        let max_batch = self.config.max_message_bytes as usize;
+        let mut positions = Vec::new();
+        let mut at = 0;
+        for item in BatchIter::new(records.clone()) {
+            let (h, slice) = item?;
+            if slice.len() > max_batch {
+                return Err(LogError::RecordTooLarge {
+                    size: slice.len(),
+                    max: max_batch,
+                });
+            }
+            validate_client_batch(&h)?;
+            positions.push(at);
+            at += slice.len();
+        }
+        let max_total = self.config.segment_bytes.min(i32::MAX as u64) as usize;
+        if records.len() > max_total {
+            return Err(LogError::RecordTooLarge {
+                size: records.len(),
+                max: max_total,
+            });
+        }
+
+        // The one copy: offsets, leader epoch and maybe LogAppendTime are rewritten in it.
+        let log_append = self.config.message_timestamp_type_log_append;
+        let mut buf = BytesMut::from(&records[..]);
+        let mut next_offset = self.log_end_offset;
+        let mut batches = Vec::with_capacity(positions.len());
+        let mut producer_append = self.producers.begin_append();
+        let mut record_count = 0u64;
+        for &at in &positions {
+            let slice = &mut buf[at..];
+            batch::set_base_offset(slice, next_offset)?;
+            batch::set_partition_leader_epoch(slice, leader_epoch)?;
+            let mut h = BatchHeader::parse(slice)?;
+            if log_append {
+                let end = at + h.size_in_bytes();
+                batch::set_log_append_time(&mut buf[at..end], now_ms)?;
+                h = BatchHeader::parse(&buf[at..])?;
+            }
+            if h.has_producer_id() {
+                if let SequenceCheck::Duplicate(original) = producer_append.check(&h)? {
+                    return Ok(AppendInfo {
+                        first_offset: original.first_offset,
+                        last_offset: original.last_offset,
+                        log_append_time_ms: if log_append { original.timestamp } else { -1 },
+                        log_start_offset: self.log_start_offset,
+                        record_count: 0,
+                        duplicate: true,
+                    });
+                }
+            }
+            record_count += h.records_count as u64;
+            next_offset = h.last_offset() + 1;
+            batches.push((h, at));
+        }
+        let staged = producer_append.into_staged();
+
+        let first_offset = self.log_end_offset;
+        if self.should_roll(buf.len(), next_offset - 1, now_ms) {
+            self.roll()?;
+        }
+        let interval = self.config.index_interval_bytes;
+        self.active.append(&buf, &batches, interval, now_ms)?;
+        self.log_end_offset = next_offset;
+        self.producers.commit(staged);
+
+        self.unflushed_messages = self.unflushed_messages.saturating_add(record_count);
+        if self.unflushed_messages >= self.config.flush_interval_messages || self.flush_due(now_ms)
+        {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            first_offset,
+            last_offset: next_offset - 1,
+            log_append_time_ms: if log_append { now_ms } else { -1 },
+            log_start_offset: self.log_start_offset,
+            record_count,
+            duplicate: false,
+        })
+    }
+
+    fn flush_due(&self, now_ms: i64) -> bool {
+        self.unflushed_messages > 0
+            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms
+    }
+
+    /// Whether appending `bytes` ending at `last_offset` needs a new active segment first.
+    fn should_roll(&self, bytes: usize, last_offset: i64, now_ms: i64) -> bool {
+        let a = &self.active;
+        if a.size() == 0 {
+            // Only an offset gap too wide for the index can force rolling an empty segment.
+            return a.base_offset != self.log_end_offset && a.would_overflow(bytes, last_offset);
+        }
+        a.size() + bytes as u64 > self.config.segment_bytes
+            || self.time_to_roll(now_ms)
+            || a.would_overflow(bytes, last_offset)
+    }
+
+    fn time_to_roll(&self, now_ms: i64) -> bool {
+        self.active.size() > 0
+            && self
+                .active
+                .rolling_base_ms()
+                .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms)
+    }
+
+    /// Seals the active segment and starts a new one at log_end_offset.
+    fn roll(&mut self) -> Result<(), LogError> {
+        let new_base = self.log_end_offset;
+        self.active.seal()?;
+        let new = Segment::create(&self.dir, new_base)?;
+        let mut old = std::mem::replace(&mut self.active, new);
+        if old.size() == 0 {
+            for path in old.rename_for_delete()? {
+                checkpoint::remove_if_exists(&path)?;
+            }
+        } else {
+            self.sealed.insert(old.base_offset, old);
+        }
+        checkpoint::sync_dir(&self.dir)?;
+        // Everything below new_base is now fsynced: advance the recovery point with it, and
+        // snapshot producer state there so a restart replays only the new segment.
+        self.producers.write_snapshot(&self.dir, new_base)?;
+        self.write_recovery_point(new_base)?;
+        tracing::debug!(dir = %self.dir.display(), new_base, "rolled log segment");
+        Ok(())
+    }
+
+    fn write_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
+        if offset != self.recovery_point {
+            checkpoint::write_offset(&self.dir, checkpoint::RECOVERY_POINT_FILE, offset)?;
+            self.recovery_point = offset;
+        }
+        Ok(())
+    }
+
+    /// fsync the active segment and its indexes, then advance the recovery point.
+    pub fn flush(&mut self) -> Result<(), LogError> {
+        self.active.flush()?;
+        self.unflushed_messages = 0;
+        self.last_flush_ms = self.last_now_ms;
+        self.write_recovery_point(self.log_end_offset)
+    }
+
+    /// Periodic duty: `flush.ms` flushes, `segment.ms` rolls, delayed file deletions.
+    pub fn maybe_roll_and_flush(&mut self, now_ms: i64) -> Result<(), LogError> {
+        self.last_now_ms = self.last_now_ms.max(now_ms);
+        if self.time_to_roll(now_ms) {
+            self.roll()?;
+        }
+        if self.flush_due(now_ms) {
+            self.flush()?;
+        }
+        self.remove_expired_files(now_ms)
+    }
+}

@@ -1,0 +1,47 @@
+//! Per-topic log configuration, with Apache Kafka's defaults.
+//!
+//! Field names follow the topic configs they mirror (`segment.bytes`, `retention.ms`, ...).
+//! Changed at run time through `Log::set_config`; a change applies from the next operation.
+
+/// Topic-level settings the log obeys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// `segment.bytes`: roll when the active segment would grow past this.
+    pub segment_bytes: u64,
+    /// `segment.ms`: roll when the active segment's first append is older than this.
+    pub segment_ms: i64,
+    /// `retention.ms`: delete sealed segments whose newest timestamp is older; -1 keeps forever.
+    pub retention_ms: i64,
+    /// `retention.bytes`: delete the oldest sealed segments while the log is larger; -1: no limit.
+    pub retention_bytes: i64,
+    /// `index.interval.bytes`: bytes of log between two index entries.
+    pub index_interval_bytes: u32,
+    /// `max.message.bytes`: largest accepted record batch.
+    pub max_message_bytes: u32,
+    /// `message.timestamp.type=LogAppendTime`: the broker stamps batches with its clock.
+    pub message_timestamp_type_log_append: bool,
+    /// `flush.messages`: fsync after this many records.
+    pub flush_interval_messages: u64,
+    /// `flush.ms`: fsync when the last flush is older than this.
+    pub flush_interval_ms: i64,
+    /// `file.delete.delay.ms`: how long `*.deleted` files stay before removal.
+    pub file_delete_delay_ms: i64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+        LogConfig {
+            segment_bytes: 1024 * 1024 * 1024,
+            segment_ms: 7 * DAY_MS,
+            retention_ms: 7 * DAY_MS,
+            retention_bytes: -1,
+            index_interval_bytes: 4096,
+            max_message_bytes: 1_048_588,
+            message_timestamp_type_log_append: false,
+            flush_interval_messages: u64::MAX,
+            flush_interval_ms: i64::MAX,
+            file_delete_delay_ms: 60_000,
+        }
+    }
+}

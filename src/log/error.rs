@@ -1,0 +1,91 @@
+//! Errors of the log layer.
+//!
+//! `BatchError` describes why a byte range is not a valid v2 record batch; it is a value, not an
+//! I/O failure, so recovery can tell a torn tail from a disk error. `LogError` is what the `Log`
+//! API returns; the protocol layer maps each variant to a Kafka error code in one place.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why bytes do not form a valid v2 record batch.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BatchError {
+    #[error("{available} bytes are too few for a batch header")]
+    TooShort { available: usize },
+    #[error("batch_length {batch_length} is impossible")]
+    InvalidLength { batch_length: i32 },
+    #[error("batch needs {needed} bytes but only {available} remain")]
+    Truncated { needed: usize, available: usize },
+    #[error("unsupported magic {0} (only v2 batches are stored)")]
+    UnsupportedMagic(i8),
+    #[error("CRC mismatch: stored {stored:#010x}, computed {computed:#010x}")]
+    CrcMismatch { stored: u32, computed: u32 },
+    #[error("negative records_count {0}")]
+    NegativeRecordCount(i32),
+    #[error("negative last_offset_delta {0}")]
+    NegativeLastOffsetDelta(i32),
+}
+
+/// Errors of the partition log.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// A produced batch failed structural validation (length, magic, CRC).
+    #[error("corrupt record batch: {0}")]
+    CorruptRecord(#[from] BatchError),
+    /// A produced batch is well formed but not acceptable (e.g. count mismatch, control batch).
+    #[error("invalid record batch: {reason}")]
+    InvalidRecord { reason: &'static str },
+    #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
+    RecordTooLarge { size: usize, max: usize },
+    #[error("offset {offset} is outside [{log_start_offset}, {log_end_offset}]")]
+    OffsetOutOfRange {
+        offset: i64,
+        log_start_offset: i64,
+        log_end_offset: i64,
+    },
+    /// Damage that recovery must not silently drop (not a torn tail): start-up stops.
+    #[error("corrupt log segment {path} at position {position}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        position: u64,
+        reason: String,
+    },
+    #[error("producer {producer_id} epoch {epoch} is older than current epoch {current_epoch}")]
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current_epoch: i16,
+    },
+    #[error("producer {producer_id} sent sequence {found}, expected {expected}")]
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        found: i32,
+    },
+}
+
+impl LogError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> Self {
+        LogError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// Shorthand to attach a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn at(self, path: &Path) -> Result<T, LogError>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, path: &Path) -> Result<T, LogError> {
+        self.map_err(|e| LogError::io(path, e))
+    }
+}

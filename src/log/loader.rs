@@ -1,0 +1,171 @@
+//! Opening a partition directory: loading segments and recovering after a crash.
+//!
+//! Steps: remove stray files (`*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, indexes without a
+//! `.log`); open segments in offset order; scan (validate every batch, rebuild indexes) the last
+//! segment always, every segment holding offsets at or after the recovery point when the
+//! clean-shutdown marker is absent, and any segment whose indexes fail their sanity checks.
+//!
+//! What invalid bytes mean depends on where they are. In the last segment, or in a segment
+//! followed only by empty segments, they are a torn tail: cut off with a warning, and the empty
+//! followers removed. Anywhere else valid data follows the damage, so dropping it would lose
+//! acknowledged records: `LogError::Corrupt` stops start-up for an operator to decide.
+//!
+//! Finally producer state is reloaded (snapshot + replay), recovered segments are fsynced, the
+//! recovery point is advanced, and the clean-shutdown marker is removed so that a crash from
+//! here on is detected at the next start.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use super::checkpoint::{self, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::config::LogConfig;
+use super::error::{IoContext, LogError};
+use super::producer_state::ProducerStateManager;
+use super::segment::{file_name, Segment};
+use super::Log;
+
+const STRAY_SUFFIXES: [&str; 4] = [".deleted", ".cleaned", ".swap", ".tmp"];
+
+impl Log {
+    /// Opens (creating if missing) the partition directory `dir`, recovering it if needed.
+    pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
+        fs::create_dir_all(dir).at(dir)?;
+        let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
+        let bases = list_segments(dir)?;
+        let recovery_point = if clean {
+            i64::MAX
+        } else {
+            checkpoint::read_offset(dir, RECOVERY_POINT_FILE)?.unwrap_or(0)
+        };
+        if !clean && !bases.is_empty() {
+            tracing::info!(dir = %dir.display(), recovery_point, "recovering log after unclean shutdown");
+        }
+
+        let mut segments = Vec::with_capacity(bases.len());
+        for (i, &base) in bases.iter().enumerate() {
+            let next = bases.get(i + 1).copied();
+            let needs_scan = next.is_none_or(|n| n > recovery_point);
+            let (mut seg, trusted) = Segment::open(dir, base, next.filter(|_| !needs_scan))?;
+            let mut torn = false;
+            if !trusted {
+                let outcome = seg.recover(config.index_interval_bytes)?;
+                if let Some(reason) = outcome.invalid {
+                    if followed_by_data(dir, &bases[i + 1..])? {
+                        return Err(seg.corrupt(outcome.valid_bytes, reason));
+                    }
+                    tracing::warn!(
+                        segment = %seg.log_path().display(),
+                        position = outcome.valid_bytes,
+                        bytes_dropped = seg.size() - outcome.valid_bytes,
+                        %reason,
+                        "truncating torn tail of log segment"
+                    );
+                    seg.truncate_bytes(outcome.valid_bytes)?;
+                    torn = true;
+                }
+                if let Some(n) = next.filter(|n| seg.next_offset() > *n) {
+                    let reason = format!(
+                        "segment ends at offset {} past the next base {n}",
+                        seg.next_offset()
+                    );
+                    return Err(seg.corrupt(seg.size(), reason));
+                }
+                seg.flush()?;
+            }
+            segments.push(seg);
+            if torn {
+                for &empty in &bases[i + 1..] {
+                    for ext in ["log", "index", "timeindex"] {
+                        checkpoint::remove_if_exists(&dir.join(file_name(empty, ext)))?;
+                    }
+                }
+                break;
+            }
+        }
+
+        let checkpointed_start = checkpoint::read_offset(dir, LOG_START_OFFSET_FILE)?;
+        let active = match segments.pop() {
+            Some(seg) => seg,
+            None => Segment::create(dir, checkpointed_start.unwrap_or(0))?,
+        };
+        let sealed: BTreeMap<i64, Segment> =
+            segments.into_iter().map(|s| (s.base_offset, s)).collect();
+        let log_end_offset = active.next_offset();
+        let first_base = sealed.keys().next().copied().unwrap_or(active.base_offset);
+        let log_start_offset = checkpointed_start
+            .unwrap_or(0)
+            .max(first_base)
+            .min(log_end_offset);
+
+        let mut log = Log {
+            dir: dir.to_path_buf(),
+            config,
+            sealed,
+            active,
+            log_start_offset,
+            log_end_offset,
+            recovery_point: -1,
+            producers: ProducerStateManager::default(),
+            unflushed_messages: 0,
+            last_flush_ms: now_ms,
+            last_now_ms: now_ms,
+            pending_deletes: Vec::new(),
+        };
+        log.rebuild_producer_state()?;
+        checkpoint::write_offset(dir, RECOVERY_POINT_FILE, log_end_offset)?;
+        log.recovery_point = log_end_offset;
+        checkpoint::remove_if_exists(&dir.join(CLEAN_SHUTDOWN_FILE))?;
+        checkpoint::sync_dir(dir)?;
+        Ok(log)
+    }
+}
+
+/// Whether any of these segments holds data (then damage before them is interior).
+fn followed_by_data(dir: &Path, later: &[i64]) -> Result<bool, LogError> {
+    for &base in later {
+        let path = dir.join(file_name(base, "log"));
+        if fs::metadata(&path).at(&path)?.len() > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Base offsets of the segments in `dir`, ascending, after removing stray files.
+fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
+    let mut bases = Vec::new();
+    let mut indexes = Vec::new();
+    for entry in fs::read_dir(dir).at(dir)? {
+        let path = entry.at(dir)?.path();
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        if STRAY_SUFFIXES.iter().any(|s| name.ends_with(s)) {
+            tracing::info!(file = %path.display(), "removing stray file");
+            checkpoint::remove_if_exists(&path)?;
+            continue;
+        }
+        let Some((stem, ext)) = name.split_once('.') else {
+            continue;
+        };
+        if stem.len() != 20 || !stem.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(base) = stem.parse::<i64>() else {
+            continue;
+        };
+        match ext {
+            "log" => bases.push(base),
+            "index" | "timeindex" => indexes.push((base, path)),
+            _ => {}
+        }
+    }
+    bases.sort_unstable();
+    for (base, path) in indexes {
+        if bases.binary_search(&base).is_err() {
+            checkpoint::remove_if_exists(&path)?;
+        }
+    }
+    Ok(bases)
+}

@@ -1,0 +1,129 @@
+//! The partition log on disk: record batches in, bytes out. No wire types.
+//!
+//! One directory per partition, `<log.dirs>/<topic>-<partition>/`, in Apache Kafka's format:
+//!
+//! ```text
+//! 00000000000000000000.log        v2 record batches exactly as on the wire   (segment.rs)
+//! 00000000000000000000.index      relative offset i32 | position i32         (index.rs)
+//! 00000000000000000000.timeindex  timestamp i64 | relative offset i32        (index.rs)
+//! 00000000000000000042.snapshot   idempotent producer state at offset 42     (producer_state.rs)
+//! recovery-point-checkpoint       offset below which all is fsynced          (checkpoint.rs)
+//! log-start-offset-checkpoint     log_start_offset after DeleteRecords       (checkpoint.rs)
+//! clean-shutdown                  present only between close() and open()    (checkpoint.rs)
+//! ```
+//!
+//! Roles: `batch` parses and rewrites batch headers; `segment` + `index` own one segment's
+//! files; `loader` opens and recovers a directory; `append`, `read` and `retention` are the
+//! `Log` operations; `producer_state` checks idempotent producers.
+//!
+//! Concurrency: ONE WRITER PER PARTITION. `Log` has no internal locking; its owner (the
+//! partition) wraps it in a mutex. Reads take `&self` and use positional reads, so they never
+//! move a shared file cursor.
+//!
+//! Invariants: offsets increase across segments; the active segment is the last one and always
+//! exists; `log_start_offset <= log_end_offset`; everything below the recovery point is fsynced;
+//! indexes are derived data and are rebuilt whenever they cannot be trusted.
+
+mod append;
+mod batch;
+mod checkpoint;
+mod config;
+mod error;
+mod index;
+mod loader;
+mod producer_state;
+mod read;
+mod records;
+mod retention;
+mod scan;
+mod segment;
+
+#[cfg(test)]
+mod test_util;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use append::AppendInfo;
+pub use batch::{
+    increment_sequence, set_base_offset, set_log_append_time, set_partition_leader_epoch,
+    validate_batch, BatchHeader, BatchIter, BATCH_HEADER_SIZE,
+};
+pub use config::LogConfig;
+pub use error::{BatchError, LogError};
+pub use producer_state::{BatchMetadata, ProducerEntry};
+pub use read::ReadInfo;
+
+use producer_state::ProducerStateManager;
+use segment::Segment;
+
+/// The log of one partition. See the module docs for the single-writer rule.
+pub struct Log {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Segments before the active one, by base offset; sealed (fsynced, final time index entry).
+    sealed: BTreeMap<i64, Segment>,
+    /// The segment appends go to.
+    active: Segment,
+    log_start_offset: i64,
+    /// Next offset to assign.
+    log_end_offset: i64,
+    /// Offsets below this are fsynced; recovery rescans from here after an unclean shutdown.
+    recovery_point: i64,
+    producers: ProducerStateManager,
+    /// Records appended since the last fsync (for `flush.messages`).
+    unflushed_messages: u64,
+    last_flush_ms: i64,
+    /// Latest clock reading seen, so `flush()` (which takes no clock) can stamp the flush time.
+    last_now_ms: i64,
+    /// `*.deleted` files and when they may be removed (`file.delete.delay.ms`).
+    pending_deletes: Vec<(PathBuf, i64)>,
+}
+
+impl Log {
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+    /// The next offset to be assigned.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset
+    }
+    pub fn size_in_bytes(&self) -> u64 {
+        self.segments().map(Segment::size).sum()
+    }
+    pub fn segment_count(&self) -> usize {
+        self.sealed.len() + 1
+    }
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+    /// Takes effect from the next append, roll or retention pass.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+    /// Idempotence state of one producer (for InitProducerId/DescribeProducers later, and tests).
+    pub fn producer_entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
+        self.producers.entry(producer_id)
+    }
+
+    /// All segments, oldest first.
+    fn segments(&self) -> impl Iterator<Item = &Segment> {
+        self.sealed.values().chain(std::iter::once(&self.active))
+    }
+
+    /// Segments from the one that holds `offset` on (offset at or above log_start_offset).
+    fn segments_from(&self, offset: i64) -> impl Iterator<Item = &Segment> {
+        let first = self
+            .sealed
+            .range(..=offset)
+            .next_back()
+            .or_else(|| self.sealed.first_key_value())
+            .map_or(self.active.base_offset, |(b, _)| *b);
+        self.sealed
+            .range(first..)
+            .map(|(_, s)| s)
+            .chain(std::iter::once(&self.active))
+    }
+}

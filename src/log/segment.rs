@@ -1,0 +1,461 @@
+//! One log segment: `<base>.log` plus its `.index` and `.timeindex` (see `index.rs`).
+//!
+//! File names are the 20-digit zero-padded base offset. The `.log` holds v2 record batches exactly
+//! as on the wire, offsets increasing, the first batch at or after the base offset. Relative
+//! offsets and positions must fit in i32 (the index format), which the log enforces by rolling.
+//!
+//! Appends write at `size` with positional writes, so a failed write can be cut back to the last
+//! good size; reads are positional too, so a `&Segment` can be read while no one writes.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
+use super::error::{IoContext, LogError};
+use super::index::{self, IndexFile, OffsetEntry, TimeEntry};
+use super::scan::{Scanned, SegmentScanner};
+
+pub(crate) fn file_name(base_offset: i64, ext: &str) -> String {
+    format!("{base_offset:020}.{ext}")
+}
+
+/// Where a recovery scan stopped.
+pub(crate) struct RecoverOutcome {
+    pub valid_bytes: u64,
+    /// Why the bytes after `valid_bytes` are not valid batches (None: the whole file is valid).
+    pub invalid: Option<String>,
+}
+
+pub(crate) struct Segment {
+    pub(crate) base_offset: i64,
+    log_path: PathBuf,
+    log: File,
+    size: u64,
+    offset_index: IndexFile<OffsetEntry>,
+    time_index: IndexFile<TimeEntry>,
+    /// Next offset after the last batch. Exact for scanned segments (always the active one).
+    next_offset: i64,
+    /// Largest batch max_timestamp and the last offset of the first batch reaching it (-1: none).
+    max_timestamp: i64,
+    offset_of_max_timestamp: i64,
+    /// When the first batch was appended: segment.ms counts from here. After a restart the first
+    /// batch's max_timestamp stands in, as the append time is not stored.
+    rolling_base_ms: Option<i64>,
+    bytes_since_last_index_entry: u64,
+}
+
+impl Segment {
+    /// A new, empty segment (the files are created or emptied).
+    pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
+        let log_path = dir.join(file_name(base_offset, "log"));
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&log_path)
+            .at(&log_path)?;
+        Ok(Segment {
+            base_offset,
+            log_path,
+            log,
+            size: 0,
+            offset_index: IndexFile::create(dir.join(file_name(base_offset, "index")))?,
+            time_index: IndexFile::create(dir.join(file_name(base_offset, "timeindex")))?,
+            next_offset: base_offset,
+            max_timestamp: -1,
+            offset_of_max_timestamp: -1,
+            rolling_base_ms: None,
+            bytes_since_last_index_entry: 0,
+        })
+    }
+
+    /// Opens an existing segment. With `next_base` (the following segment's base) it tries the
+    /// index files and returns `true` if they pass the sanity checks; otherwise (or for the last
+    /// segment) the indexes are emptied and the caller must `recover()`.
+    pub(crate) fn open(
+        dir: &Path,
+        base_offset: i64,
+        next_base: Option<i64>,
+    ) -> Result<(Segment, bool), LogError> {
+        let log_path = dir.join(file_name(base_offset, "log"));
+        let log = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&log_path)
+            .at(&log_path)?;
+        let size = log.metadata().at(&log_path)?.len();
+        let index_path = dir.join(file_name(base_offset, "index"));
+        let time_path = dir.join(file_name(base_offset, "timeindex"));
+        let loaded = match next_base {
+            Some(next) => {
+                let max_rel = next - base_offset;
+                load_indexes(
+                    &log,
+                    &log_path,
+                    size,
+                    base_offset,
+                    &index_path,
+                    &time_path,
+                    max_rel,
+                )?
+            }
+            None => None,
+        };
+        let trusted = loaded.is_some();
+        let (offset_index, time_index) = match loaded {
+            Some((o, t)) => (
+                IndexFile::open_with(index_path, o)?,
+                IndexFile::open_with(time_path, t)?,
+            ),
+            None => (
+                IndexFile::create(index_path)?,
+                IndexFile::create(time_path)?,
+            ),
+        };
+        let (max_timestamp, offset_of_max_timestamp) = time_index.last().map_or((-1, -1), |t| {
+            (t.timestamp, base_offset + i64::from(t.relative_offset))
+        });
+        let seg = Segment {
+            base_offset,
+            log_path,
+            log,
+            size,
+            offset_index,
+            time_index,
+            next_offset: next_base.unwrap_or(base_offset),
+            max_timestamp,
+            offset_of_max_timestamp,
+            rolling_base_ms: None,
+            bytes_since_last_index_entry: 0,
+        };
+        Ok((seg, trusted))
+    }
+
+    /// Scans the whole `.log`, validating every batch, and rebuilds both indexes from the valid
+    /// prefix. Does not cut anything: the caller decides what invalid bytes mean.
+    pub(crate) fn recover(
+        &mut self,
+        index_interval_bytes: u32,
+    ) -> Result<RecoverOutcome, LogError> {
+        self.next_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.offset_of_max_timestamp = -1;
+        self.rolling_base_ms = None;
+        self.bytes_since_last_index_entry = 0;
+        let (mut offsets, mut times) = (Vec::new(), Vec::new());
+        let log_path = self.log_path.clone();
+        let mut scanner = SegmentScanner::open(&log_path, 0)?;
+        let outcome = loop {
+            let (position, header) = match scanner.next_batch()? {
+                Scanned::End => {
+                    break RecoverOutcome {
+                        valid_bytes: self.size,
+                        invalid: None,
+                    }
+                }
+                Scanned::Invalid { position, reason } => {
+                    break RecoverOutcome {
+                        valid_bytes: position,
+                        invalid: Some(reason.to_string()),
+                    }
+                }
+                Scanned::Batch { position, header } => (position, header),
+            };
+            if header.base_offset < self.next_offset
+                || header.last_offset() - self.base_offset > i64::from(i32::MAX)
+            {
+                break RecoverOutcome {
+                    valid_bytes: position,
+                    invalid: Some(format!(
+                        "batch offsets {}..={} do not follow {}",
+                        header.base_offset,
+                        header.last_offset(),
+                        self.next_offset
+                    )),
+                };
+            }
+            self.rolling_base_ms.get_or_insert(header.max_timestamp);
+            if let Some((o, t)) = self.track_batch(position, &header, index_interval_bytes) {
+                offsets.push(o);
+                times.extend(t);
+            }
+        };
+        self.offset_index.replace(offsets)?;
+        self.time_index.replace(times)?;
+        Ok(outcome)
+    }
+
+    /// Bookkeeping for one batch at `position`: max timestamp, next offset and, every
+    /// `index_interval_bytes`, the index entries to add (Kafka's placement rule).
+    fn track_batch(
+        &mut self,
+        position: u64,
+        h: &BatchHeader,
+        index_interval_bytes: u32,
+    ) -> Option<(OffsetEntry, Option<TimeEntry>)> {
+        if h.max_timestamp > self.max_timestamp {
+            self.max_timestamp = h.max_timestamp;
+            self.offset_of_max_timestamp = h.last_offset();
+        }
+        self.next_offset = h.last_offset() + 1;
+        let mut entries = None;
+        if self.bytes_since_last_index_entry > u64::from(index_interval_bytes) {
+            let o = OffsetEntry {
+                relative_offset: (h.last_offset() - self.base_offset) as i32,
+                position: position as i32,
+            };
+            entries = Some((o, self.time_entry_if_increased()));
+            self.bytes_since_last_index_entry = 0;
+        }
+        self.bytes_since_last_index_entry += h.size_in_bytes() as u64;
+        entries
+    }
+
+    fn time_entry_if_increased(&self) -> Option<TimeEntry> {
+        let last = self.time_index.last().map_or(-1, |t| t.timestamp);
+        (self.max_timestamp > last && self.max_timestamp >= 0).then(|| TimeEntry {
+            timestamp: self.max_timestamp,
+            relative_offset: (self.offset_of_max_timestamp - self.base_offset) as i32,
+        })
+    }
+
+    /// Cuts the `.log` to `size` bytes (recovery of a torn tail, truncation).
+    pub(crate) fn truncate_bytes(&mut self, size: u64) -> Result<(), LogError> {
+        self.log.set_len(size).at(&self.log_path)?;
+        self.size = size;
+        Ok(())
+    }
+
+    /// Appends already validated batches (`data`, with each batch's header and offset within
+    /// `data`, final offsets assigned) and indexes them.
+    pub(crate) fn append(
+        &mut self,
+        data: &[u8],
+        batches: &[(BatchHeader, usize)],
+        index_interval_bytes: u32,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        if let Err(e) = self.log.write_all_at(data, self.size) {
+            // Leave no partial batch behind for the next append to follow.
+            let _ = self.log.set_len(self.size);
+            return Err(LogError::io(&self.log_path, e));
+        }
+        let start = self.size;
+        self.size += data.len() as u64;
+        self.rolling_base_ms.get_or_insert(now_ms);
+        for (h, at) in batches {
+            if let Some((o, t)) = self.track_batch(start + *at as u64, h, index_interval_bytes) {
+                self.offset_index.append(o)?;
+                if let Some(t) = t {
+                    self.time_index.append(t)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Header of the batch at `position`; `None` at or past the end of the data.
+    pub(crate) fn header_at(&self, position: u64) -> Result<Option<BatchHeader>, LogError> {
+        read_header(&self.log, &self.log_path, self.size, position)
+    }
+
+    /// Position and header of the first batch whose last offset is >= `offset`.
+    pub(crate) fn find_batch(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let rel = (offset - self.base_offset).clamp(0, i64::from(i32::MAX)) as i32;
+        self.scan_from(self.offset_index.lookup(rel), |h| h.last_offset() >= offset)
+    }
+
+    /// Scans headers from `position` for the first batch satisfying `pred`.
+    pub(crate) fn scan_from(
+        &self,
+        mut position: u64,
+        pred: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        while let Some(h) = self.header_at(position)? {
+            if pred(&h) {
+                return Ok(Some((position, h)));
+            }
+            position += h.size_in_bytes() as u64;
+        }
+        Ok(None)
+    }
+
+    /// Calls `f` with every batch whose base offset is >= `from`, CRC-checked (state rebuilds).
+    pub(crate) fn for_each_batch_from(
+        &self,
+        from: i64,
+        mut f: impl FnMut(&BatchHeader),
+    ) -> Result<(), LogError> {
+        let start = if from <= self.base_offset {
+            0
+        } else {
+            let rel = (from - self.base_offset).min(i64::from(i32::MAX)) as i32;
+            self.offset_index.lookup(rel)
+        };
+        let mut scanner = SegmentScanner::open(&self.log_path, start)?;
+        loop {
+            match scanner.next_batch()? {
+                Scanned::End => return Ok(()),
+                Scanned::Batch { header, .. } if header.base_offset >= from => f(&header),
+                Scanned::Batch { .. } => {}
+                Scanned::Invalid { position, reason } => {
+                    return Err(self.corrupt(position, reason.to_string()))
+                }
+            }
+        }
+    }
+
+    /// Position to start a scan for the first batch with max_timestamp >= `target_ms`.
+    pub(crate) fn time_lookup_position(&self, target_ms: i64) -> u64 {
+        match self.time_index.lookup(target_ms) {
+            Some(rel) => self.offset_index.lookup(rel),
+            None => 0,
+        }
+    }
+
+    pub(crate) fn read_bytes(&self, position: u64, len: usize) -> Result<Vec<u8>, LogError> {
+        let mut buf = vec![0u8; len];
+        self.log
+            .read_exact_at(&mut buf, position)
+            .at(&self.log_path)?;
+        Ok(buf)
+    }
+
+    pub(crate) fn corrupt(&self, position: u64, reason: String) -> LogError {
+        LogError::Corrupt {
+            path: self.log_path.clone(),
+            position,
+            reason,
+        }
+    }
+
+    pub(crate) fn size(&self) -> u64 {
+        self.size
+    }
+    pub(crate) fn next_offset(&self) -> i64 {
+        self.next_offset
+    }
+    pub(crate) fn log_path(&self) -> &Path {
+        &self.log_path
+    }
+    pub(crate) fn rolling_base_ms(&self) -> Option<i64> {
+        self.rolling_base_ms
+    }
+    /// (max timestamp, offset) of the segment, None if it has no timestamped batch.
+    pub(crate) fn max_timestamp(&self) -> Option<(i64, i64)> {
+        (self.max_timestamp >= 0).then_some((self.offset_of_max_timestamp, self.max_timestamp))
+    }
+    /// Timestamp retention.ms compares against: the max timestamp, else the file's mtime.
+    pub(crate) fn retention_timestamp(&self) -> i64 {
+        if self.max_timestamp >= 0 {
+            return self.max_timestamp;
+        }
+        self.log
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map_or(-1, |d| d.as_millis() as i64)
+    }
+    /// Whether one more index position or relative offset would overflow i32.
+    pub(crate) fn would_overflow(&self, extra_bytes: usize, last_offset: i64) -> bool {
+        self.size + extra_bytes as u64 > i32::MAX as u64
+            || last_offset - self.base_offset > i64::from(i32::MAX)
+    }
+
+    /// fsync the `.log` and both indexes.
+    pub(crate) fn flush(&self) -> Result<(), LogError> {
+        self.log.sync_data().at(&self.log_path)?;
+        self.offset_index.flush()?;
+        self.time_index.flush()
+    }
+
+    /// Called when a newer segment takes over: the time index's last entry must hold the
+    /// segment's max timestamp, because that is what a later load reads it from.
+    pub(crate) fn seal(&mut self) -> Result<(), LogError> {
+        if let Some(t) = self.time_entry_if_increased() {
+            self.time_index.append(t)?;
+        }
+        self.flush()
+    }
+
+    /// Renames the three files to `*.deleted`; returns the new paths for later removal.
+    pub(crate) fn rename_for_delete(&mut self) -> Result<Vec<PathBuf>, LogError> {
+        let mut out = Vec::with_capacity(3);
+        for path in [
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ] {
+            let mut name = path.clone().into_os_string();
+            name.push(".deleted");
+            let target = PathBuf::from(name);
+            match std::fs::rename(&path, &target) {
+                Ok(()) => out.push(target),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(LogError::io(&path, e)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn read_header(
+    log: &File,
+    log_path: &Path,
+    size: u64,
+    position: u64,
+) -> Result<Option<BatchHeader>, LogError> {
+    if position + BATCH_HEADER_SIZE as u64 > size {
+        return Ok(None);
+    }
+    let mut head = [0u8; BATCH_HEADER_SIZE];
+    log.read_exact_at(&mut head, position).at(log_path)?;
+    BatchHeader::parse(&head)
+        .map(Some)
+        .map_err(|e| LogError::Corrupt {
+            path: log_path.to_path_buf(),
+            position,
+            reason: e.to_string(),
+        })
+}
+
+type LoadedIndexes = (Vec<OffsetEntry>, Vec<TimeEntry>);
+
+/// Reads and sanity-checks a closed segment's indexes; `None` means "rebuild them".
+fn load_indexes(
+    log: &File,
+    log_path: &Path,
+    size: u64,
+    base_offset: i64,
+    index_path: &Path,
+    time_path: &Path,
+    max_rel: i64,
+) -> Result<Option<LoadedIndexes>, LogError> {
+    let (Some(offsets), Some(times)) = (
+        IndexFile::<OffsetEntry>::read_entries(index_path)?,
+        IndexFile::<TimeEntry>::read_entries(time_path)?,
+    ) else {
+        return Ok(None);
+    };
+    // A sealed non-empty segment always ends its time index with its max timestamp (see
+    // `seal`), unless no batch carried a timestamp; an empty file there most likely was lost.
+    if !index::offset_entries_sane(&offsets, size, max_rel)
+        || !index::time_entries_sane(&times, max_rel)
+        || (size > 0 && times.is_empty())
+    {
+        return Ok(None);
+    }
+    // The last offset entry must point at the batch it names; catches plausible garbage.
+    if let Some(last) = offsets.last() {
+        let target = base_offset + i64::from(last.relative_offset);
+        match read_header(log, log_path, size, last.position as u64) {
+            Ok(Some(h)) if h.base_offset <= target && target <= h.last_offset() => {}
+            _ => return Ok(None),
+        }
+    }
+    Ok(Some((offsets, times)))
+}

@@ -1,0 +1,158 @@
+//! The `milena` binary: parse the command line, load `server.properties`, open the data
+//! directory, serve until SIGINT or SIGTERM, then close every log cleanly.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use milena::broker::{Broker, Endpoint};
+use milena::config::BrokerConfig;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+/// A Kafka-compatible broker: one binary, no JVM, no ZooKeeper.
+///
+/// Reads Kafka's `server.properties` names; `KAFKA_*` environment variables override them as in
+/// the official Docker images (KAFKA_ADVERTISED_LISTENERS sets advertised.listeners).
+#[derive(Debug, Parser)]
+#[command(name = "milena", version)]
+struct Cli {
+    /// The broker's properties file, as given to kafka-server-start.sh. Without one, Milena
+    /// reads config/server.properties if it exists, else runs on the built-in defaults
+    /// (localhost:9092, data under ./data).
+    config: Option<PathBuf>,
+
+    /// Overrides one property, like kafka-server-start.sh --override (repeatable).
+    #[arg(long = "override", value_name = "KEY=VALUE")]
+    overrides: Vec<String>,
+}
+
+const DEFAULT_CONFIG: &str = "config/server.properties";
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_from_env("MILENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let path = cli.config.clone().or_else(|| {
+        let default = PathBuf::from(DEFAULT_CONFIG);
+        default.exists().then_some(default)
+    });
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    for item in &cli.overrides {
+        let (key, value) = item
+            .split_once('=')
+            .with_context(|| format!("--override expects KEY=VALUE, got '{item}'"))?;
+        // Overrides win over the environment: feed them last, spelled as environment variables.
+        env.push((milena::config::env_name_for(key.trim()), value.trim().to_string()));
+    }
+    let (config, warnings) = BrokerConfig::load(path.as_deref(), env.into_iter())?;
+    match &path {
+        Some(path) => tracing::info!(config = %path.display(), "loaded configuration"),
+        None => tracing::info!("no {DEFAULT_CONFIG}; using built-in defaults"),
+    }
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(config))
+}
+
+async fn run(config: BrokerConfig) -> anyhow::Result<()> {
+    let listener_cfg = config
+        .listeners
+        .first()
+        .cloned()
+        .context("listeners is empty")?;
+    let bind_host = if listener_cfg.host.is_empty() { "0.0.0.0".to_string() } else { listener_cfg.host.clone() };
+    let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
+        .await
+        .with_context(|| format!("cannot listen on {bind_host}:{}", listener_cfg.port))?;
+    let bound_port = listener.local_addr()?.port();
+    let advertised = match config.advertised_listeners.first() {
+        Some(l) => Endpoint { host: l.host.clone(), port: i32::from(l.port) },
+        None => Endpoint {
+            // Kafka advertises the listener's host; for a wildcard one, clients on this machine
+            // reach it as localhost.
+            host: match listener_cfg.host.as_str() {
+                "" | "0.0.0.0" | "::" => "localhost".to_string(),
+                host => host.to_string(),
+            },
+            port: i32::from(bound_port),
+        },
+    };
+    let started = std::time::Instant::now();
+    let broker = Broker::open(config, advertised).context("cannot open the data directory")?;
+    tracing::info!(
+        node_id = broker.node_id,
+        cluster_id = %broker.cluster_id,
+        listener = %format!("{bind_host}:{bound_port}"),
+        advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
+        log_dir = %broker.log_dir.display(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "Milena started"
+    );
+
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
+    let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = shutdown_tx.send(true);
+    let _ = server.await;
+    let _ = housekeeping.await;
+    // Connections end at their next read; give in-flight requests a moment to finish.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let broker_for_close = broker.clone();
+    tokio::task::spawn_blocking(move || broker_for_close.replicas.shutdown()).await?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Retention, time-based segment rolls and time-based flushes, for every partition.
+async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1000) as u64);
+    let mut last_retention = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let check_retention = last_retention.elapsed() >= retention_every;
+        if check_retention {
+            last_retention = std::time::Instant::now();
+        }
+        let broker = broker.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            let now = milena::partition::manager::now_ms();
+            for partition in broker.replicas.all() {
+                if let Err(e) = partition.housekeeping(now, check_retention) {
+                    tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "log housekeeping failed");
+                }
+            }
+        });
+        let _ = done.await;
+    }
+}

@@ -1,0 +1,159 @@
+//! Partitions: a partition is its log, its leader epoch and its high watermark.
+//!
+//! With one broker the in-sync replica set is {self}, so the high watermark is the log end
+//! offset once an append is acknowledged-ready (written, and fsynced when the broker is asked to
+//! fsync before acknowledging). Replication will change who moves the high watermark, not what
+//! reads it.
+//!
+//! One writer per log (invariant 2): appends take the log's write lock; reads take its read lock
+//! and use positional reads, so fetches run side by side. No lock is held across an `.await`.
+
+pub mod manager;
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use uuid::Uuid;
+
+use crate::log::{AppendInfo, Log, LogConfig, LogError, ReadInfo};
+
+pub use manager::ReplicaManager;
+
+pub struct Partition {
+    pub topic: Arc<str>,
+    pub index: i32,
+    pub topic_id: Uuid,
+    /// Bumped when leadership moves; always 0 on a single node.
+    pub leader_epoch: i32,
+    log: RwLock<Log>,
+    /// Offsets below this are readable by consumers (committed).
+    high_watermark: AtomicI64,
+    /// Mirrors of the log's bounds so that Metadata, ListOffsets and Fetch read them lock-free.
+    log_start_offset: AtomicI64,
+    log_end_offset: AtomicI64,
+    /// Woken whenever the high watermark moves (long-poll Fetch).
+    data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Partition {
+    pub fn new(
+        topic: Arc<str>,
+        index: i32,
+        topic_id: Uuid,
+        log: Log,
+        data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    ) -> Self {
+        let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        Self {
+            topic,
+            index,
+            topic_id,
+            leader_epoch: 0,
+            log: RwLock::new(log),
+            high_watermark: AtomicI64::new(end),
+            log_start_offset: AtomicI64::new(start),
+            log_end_offset: AtomicI64::new(end),
+            data_arrived,
+        }
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset.load(Ordering::Acquire)
+    }
+
+    pub fn log_end_offset(&self) -> i64 {
+        self.log_end_offset.load(Ordering::Acquire)
+    }
+
+    fn write_log(&self) -> std::sync::RwLockWriteGuard<'_, Log> {
+        self.log.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn read_log(&self) -> std::sync::RwLockReadGuard<'_, Log> {
+        self.log.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Appends a producer's batches as leader. With `flush` the log is fsynced before the high
+    /// watermark moves, so an acknowledged write survives a power loss.
+    pub fn append(&self, records: Bytes, now_ms: i64, flush: bool) -> Result<AppendInfo, LogError> {
+        let mut log = self.write_log();
+        let info = log.append_as_leader(records, self.leader_epoch, now_ms)?;
+        if flush && !info.duplicate {
+            log.flush()?;
+        }
+        self.publish(&log);
+        Ok(info)
+    }
+
+    fn publish(&self, log: &Log) {
+        self.log_start_offset
+            .store(log.log_start_offset(), Ordering::Release);
+        self.log_end_offset
+            .store(log.log_end_offset(), Ordering::Release);
+        let previous = self
+            .high_watermark
+            .swap(log.log_end_offset(), Ordering::AcqRel);
+        if previous != log.log_end_offset() {
+            self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    /// Reads whole batches from `fetch_offset`, never past the high watermark.
+    pub fn read(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadInfo, LogError> {
+        let hw = self.high_watermark();
+        self.read_log()
+            .read(fetch_offset, max_bytes, min_one_batch, Some(hw))
+    }
+
+    pub fn offset_for_timestamp(&self, target_ms: i64) -> Result<Option<(i64, i64)>, LogError> {
+        self.read_log().offset_for_timestamp(target_ms)
+    }
+
+    pub fn max_timestamp(&self) -> Option<(i64, i64)> {
+        self.read_log().max_timestamp()
+    }
+
+    pub fn size_in_bytes(&self) -> u64 {
+        self.read_log().size_in_bytes()
+    }
+
+    pub fn delete_records_before(&self, offset: i64) -> Result<i64, LogError> {
+        let mut log = self.write_log();
+        let start = log.delete_records_before(offset)?;
+        self.publish(&log);
+        Ok(start)
+    }
+
+    pub fn set_config(&self, config: LogConfig) {
+        self.write_log().set_config(config);
+    }
+
+    /// Periodic housekeeping: retention, time-based roll and flush.
+    pub fn housekeeping(&self, now_ms: i64, check_retention: bool) -> Result<(), LogError> {
+        let mut log = self.write_log();
+        log.maybe_roll_and_flush(now_ms)?;
+        if check_retention {
+            let deleted = log.enforce_retention(now_ms)?;
+            if deleted > 0 {
+                tracing::info!(topic = %self.topic, partition = self.index, segments = deleted, "retention deleted segments");
+            }
+        }
+        self.publish(&log);
+        Ok(())
+    }
+
+    /// Takes the log out for close or delete; the partition is unusable afterwards.
+    fn into_log(self) -> Log {
+        self.log.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}

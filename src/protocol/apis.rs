@@ -1,0 +1,54 @@
+//! The one table of supported APIs. It drives both dispatch (a request outside its range is
+//! refused before decoding) and the ApiVersions answer, so the two cannot disagree.
+//!
+//! Ranges are what the handlers really serve, clipped to what the `kafka-protocol` structs can
+//! decode. What is not served is not advertised: clients use ApiVersions for feature detection.
+
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::Message;
+
+/// One supported API: the versions advertised, and the lowest one that is decodable.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiSpec {
+    pub key: ApiKey,
+    /// Advertised minimum. Produce advertises 0 although 0-2 are refused, as Kafka 4 does
+    /// (KAFKA-18659): librdkafka only compresses when it sees the versions it looks for.
+    pub advertised_min: i16,
+    pub min: i16,
+    pub max: i16,
+}
+
+const fn spec<R: Message>(key: ApiKey, advertised_min: i16, min: i16, max: i16) -> ApiSpec {
+    // Clip to what the structs decode (crate 0.18 lists unstable versions it cannot decode
+    // in ApiKey::valid_versions; the struct ranges are the truth).
+    let min = if min < R::VERSIONS.min { R::VERSIONS.min } else { min };
+    let max = if max > R::VERSIONS.max { R::VERSIONS.max } else { max };
+    ApiSpec {
+        key,
+        advertised_min: if advertised_min < min { advertised_min } else { min },
+        min,
+        max,
+    }
+}
+
+pub const SUPPORTED: &[ApiSpec] = &[
+    spec::<ProduceRequest>(ApiKey::Produce, 0, 3, 12),
+    spec::<FetchRequest>(ApiKey::Fetch, 4, 4, 16),
+    spec::<ListOffsetsRequest>(ApiKey::ListOffsets, 1, 1, 10),
+    spec::<MetadataRequest>(ApiKey::Metadata, 0, 0, 13),
+    spec::<ApiVersionsRequest>(ApiKey::ApiVersions, 0, 0, 4),
+    spec::<CreateTopicsRequest>(ApiKey::CreateTopics, 2, 2, 7),
+    spec::<DeleteTopicsRequest>(ApiKey::DeleteTopics, 1, 1, 6),
+    spec::<InitProducerIdRequest>(ApiKey::InitProducerId, 0, 0, 5),
+    spec::<DescribeConfigsRequest>(ApiKey::DescribeConfigs, 1, 1, 4),
+    spec::<AlterConfigsRequest>(ApiKey::AlterConfigs, 0, 0, 2),
+    spec::<IncrementalAlterConfigsRequest>(ApiKey::IncrementalAlterConfigs, 0, 0, 1),
+    spec::<CreatePartitionsRequest>(ApiKey::CreatePartitions, 0, 0, 3),
+    spec::<DeleteRecordsRequest>(ApiKey::DeleteRecords, 0, 0, 2),
+    spec::<DescribeLogDirsRequest>(ApiKey::DescribeLogDirs, 1, 1, 4),
+    spec::<DescribeClusterRequest>(ApiKey::DescribeCluster, 0, 0, 1),
+];
+
+pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {
+    SUPPORTED.iter().find(|s| s.key == key)
+}

@@ -1,0 +1,81 @@
+//! The one place where domain errors become Kafka error codes (invariant 4). Callers pass the
+//! request version where older clients need older codes.
+
+use kafka_protocol::ResponseError;
+
+use crate::log::LogError;
+use crate::metadata::MetadataError;
+
+/// A Kafka error code with the message Kafka would put beside it (where the API has one).
+pub struct KafkaError {
+    pub code: i16,
+    pub message: Option<String>,
+}
+
+impl KafkaError {
+    pub fn new(error: ResponseError) -> Self {
+        Self {
+            code: error.code(),
+            message: None,
+        }
+    }
+
+    pub fn with_message(error: ResponseError, message: impl Into<String>) -> Self {
+        Self {
+            code: error.code(),
+            message: Some(message.into()),
+        }
+    }
+}
+
+pub fn metadata_error(e: &MetadataError) -> KafkaError {
+    use MetadataError::*;
+    let code = match e {
+        TopicAlreadyExists(name) => {
+            return KafkaError::with_message(
+                ResponseError::TopicAlreadyExists,
+                format!("Topic '{name}' already exists."),
+            )
+        }
+        UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
+        InvalidTopic(_) => ResponseError::InvalidTopicException,
+        InvalidPartitions(_) => ResponseError::InvalidPartitions,
+        InvalidReplicationFactor(_) => ResponseError::InvalidReplicationFactor,
+        InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+        InvalidRequest(_) => ResponseError::InvalidRequest,
+        InvalidConfig(_) => ResponseError::InvalidConfig,
+        Io(_) | Corrupt { .. } => ResponseError::KafkaStorageError,
+    };
+    let message = match e {
+        InvalidTopic(m) | InvalidPartitions(m) | InvalidReplicationFactor(m)
+        | InvalidReplicaAssignment(m) | InvalidRequest(m) | InvalidConfig(m) => Some(m.clone()),
+        UnknownTopic(_) => Some("This server does not host this topic-partition.".into()),
+        other => Some(other.to_string()),
+    };
+    KafkaError {
+        code: code.code(),
+        message,
+    }
+}
+
+pub fn log_error(e: &LogError) -> KafkaError {
+    let code = match e {
+        LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+        LogError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,
+        LogError::CorruptRecord(_) => ResponseError::CorruptMessage,
+        LogError::InvalidRecord { .. } => ResponseError::InvalidRecord,
+        LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+        LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+        _ => ResponseError::KafkaStorageError,
+    };
+    KafkaError {
+        code: code.code(),
+        message: Some(e.to_string()),
+    }
+}
+
+pub const NONE: i16 = 0;
+
+pub fn code(error: ResponseError) -> i16 {
+    error.code()
+}

@@ -1,0 +1,204 @@
+//! The wire layer: the only code that sees `kafka_protocol` request and response framing.
+//!
+//! A frame (the bytes after the 4-byte size) starts with api key, api version and correlation id
+//! at fixed offsets; they are read directly, since the crate's header decoder panics on short
+//! input. The version is checked against [`apis::SUPPORTED`] before the body is decoded; the
+//! body must decode exactly, with nothing left over. The crate is patched so that impossible
+//! array counts fail before allocating (vendor/kafka-protocol/PATCHED.md).
+
+pub mod apis;
+pub mod errors;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::*;
+use kafka_protocol::protocol::{Decodable, Encodable};
+
+use crate::broker::Broker;
+use crate::handlers;
+
+/// What a handler knows about the request besides its body.
+pub struct RequestContext {
+    pub broker: Arc<Broker>,
+    pub api_version: i16,
+    pub client_id: Option<String>,
+    pub peer: SocketAddr,
+}
+
+/// Why a connection must be closed (after a log line) instead of answered.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("frame of {0} bytes is too short for a request header")]
+    ShortFrame(usize),
+    #[error("unknown api key {0}")]
+    UnknownApiKey(i16),
+    #[error("unsupported version {version} of {key:?}")]
+    UnsupportedVersion { key: ApiKey, version: i16 },
+    #[error("malformed {key:?} v{version} request: {reason}")]
+    Malformed {
+        key: ApiKey,
+        version: i16,
+        reason: String,
+    },
+    #[error("could not encode the {key:?} v{version} response: {reason}")]
+    Encode {
+        key: ApiKey,
+        version: i16,
+        reason: String,
+    },
+}
+
+/// The fixed-offset start of every request frame.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameHeader {
+    pub api_key: i16,
+    pub api_version: i16,
+    pub correlation_id: i32,
+}
+
+impl FrameHeader {
+    pub fn peek(frame: &[u8]) -> Result<Self, ProtocolError> {
+        if frame.len() < 8 {
+            return Err(ProtocolError::ShortFrame(frame.len()));
+        }
+        Ok(Self {
+            api_key: i16::from_be_bytes([frame[0], frame[1]]),
+            api_version: i16::from_be_bytes([frame[2], frame[3]]),
+            correlation_id: i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]),
+        })
+    }
+}
+
+/// Handles one request frame. `Ok(None)` means no response is sent (Produce with acks=0).
+pub async fn handle_frame(
+    broker: &Arc<Broker>,
+    peer: SocketAddr,
+    frame: Bytes,
+) -> Result<Option<BytesMut>, ProtocolError> {
+    let header = FrameHeader::peek(&frame)?;
+    let key = ApiKey::try_from(header.api_key)
+        .map_err(|_| ProtocolError::UnknownApiKey(header.api_key))?;
+    let version = header.api_version;
+    let supported = apis::lookup(key).filter(|s| version >= s.min && version <= s.max);
+    if supported.is_none() {
+        if key == ApiKey::ApiVersions {
+            // KIP-511: answer a too-new ApiVersions with a v0 body, error 35 and our ranges,
+            // so the client retries with a version we speak.
+            let response = handlers::api_versions::unsupported_version();
+            return encode_response(key, header.correlation_id, 0, 0, &response).map(Some);
+        }
+        return Err(ProtocolError::UnsupportedVersion { key, version });
+    }
+    let mut body = frame;
+    let request_header = RequestHeader::decode(&mut body, key.request_header_version(version))
+        .map_err(|e| malformed(key, version, e))?;
+    let ctx = RequestContext {
+        broker: broker.clone(),
+        api_version: version,
+        client_id: request_header
+            .client_id
+            .as_ref()
+            .map(|s| s.as_str().to_string()),
+        peer,
+    };
+    let cid = header.correlation_id;
+
+    macro_rules! serve {
+        ($req:ty, $handler:path) => {{
+            let request: $req = decode_body(key, version, &mut body)?;
+            let response = $handler(&ctx, request).await;
+            encode_response(key, cid, version, key.response_header_version(version), &response).map(Some)
+        }};
+    }
+
+    match key {
+        ApiKey::Produce => {
+            let request: ProduceRequest = decode_body(key, version, &mut body)?;
+            let acks = request.acks;
+            let response = handlers::produce::handle(&ctx, request).await;
+            if acks == 0 {
+                return Ok(None);
+            }
+            encode_response(key, cid, version, key.response_header_version(version), &response)
+                .map(Some)
+        }
+        ApiKey::Fetch => serve!(FetchRequest, handlers::fetch::handle),
+        ApiKey::ListOffsets => serve!(ListOffsetsRequest, handlers::list_offsets::handle),
+        ApiKey::Metadata => serve!(MetadataRequest, handlers::metadata::handle),
+        ApiKey::ApiVersions => serve!(ApiVersionsRequest, handlers::api_versions::handle),
+        ApiKey::CreateTopics => serve!(CreateTopicsRequest, handlers::topics::create_topics),
+        ApiKey::DeleteTopics => serve!(DeleteTopicsRequest, handlers::topics::delete_topics),
+        ApiKey::CreatePartitions => {
+            serve!(CreatePartitionsRequest, handlers::topics::create_partitions)
+        }
+        ApiKey::InitProducerId => {
+            serve!(InitProducerIdRequest, handlers::producer_id::handle)
+        }
+        ApiKey::DescribeConfigs => {
+            serve!(DescribeConfigsRequest, handlers::configs::describe_configs)
+        }
+        ApiKey::AlterConfigs => serve!(AlterConfigsRequest, handlers::configs::alter_configs),
+        ApiKey::IncrementalAlterConfigs => serve!(
+            IncrementalAlterConfigsRequest,
+            handlers::configs::incremental_alter_configs
+        ),
+        ApiKey::DeleteRecords => {
+            serve!(DeleteRecordsRequest, handlers::records::delete_records)
+        }
+        ApiKey::DescribeLogDirs => {
+            serve!(DescribeLogDirsRequest, handlers::log_dirs::describe_log_dirs)
+        }
+        ApiKey::DescribeCluster => {
+            serve!(DescribeClusterRequest, handlers::cluster::describe_cluster)
+        }
+        // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
+        _ => Err(ProtocolError::UnsupportedVersion { key, version }),
+    }
+}
+
+fn malformed(key: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::Malformed {
+        key,
+        version,
+        reason: e.to_string(),
+    }
+}
+
+fn decode_body<T: Decodable>(key: ApiKey, version: i16, body: &mut Bytes) -> Result<T, ProtocolError> {
+    let request = T::decode(body, version).map_err(|e| malformed(key, version, e))?;
+    if body.has_remaining() {
+        return Err(malformed(
+            key,
+            version,
+            format!("{} bytes left over after the body", body.remaining()),
+        ));
+    }
+    Ok(request)
+}
+
+/// Encodes `size | response header | body` into one buffer.
+pub fn encode_response<R: Encodable>(
+    key: ApiKey,
+    correlation_id: i32,
+    version: i16,
+    header_version: i16,
+    response: &R,
+) -> Result<BytesMut, ProtocolError> {
+    let encode_err = |e: anyhow::Error| ProtocolError::Encode {
+        key,
+        version,
+        reason: e.to_string(),
+    };
+    let mut buf = BytesMut::with_capacity(64);
+    buf.put_i32(0);
+    ResponseHeader::default()
+        .with_correlation_id(correlation_id)
+        .encode(&mut buf, header_version)
+        .map_err(encode_err)?;
+    response.encode(&mut buf, version).map_err(encode_err)?;
+    let size = (buf.len() - 4) as i32;
+    buf[..4].copy_from_slice(&size.to_be_bytes());
+    Ok(buf)
+}
