@@ -42,8 +42,12 @@ fn topics_tool_create_list_describe_alter_delete() {
     let text = assert_success(&out, "describe");
     assert!(text.contains("PartitionCount: 3"), "{text}");
     assert!(text.contains("ReplicationFactor: 1"), "{text}");
+    // Kafka 4.1 prints this exact line (DescribeTopicPartitions, with empty ELR lists).
     for p in 0..3 {
-        assert!(text.contains(&format!("Partition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1")), "{text}");
+        assert!(
+            text.contains(&format!("\tTopic: test\tPartition: {p}\tLeader: 1\tReplicas: 1\tIsr: 1\tElr: \tLastKnownElr: \n")),
+            "{text}"
+        );
     }
 
     // Creating it again is refused, as Kafka refuses it.
@@ -138,4 +142,22 @@ fn metadata_auto_creates_topics_when_enabled() {
     let off = Broker::start_with(&[("auto.create.topics.enable", "false")]);
     let out = kcat(&["-L", "-b", &off.bootstrap(), "-t", "missing"]);
     assert!(stdout_of(&out).contains("Broker: Unknown topic or partition"), "{}", stdout_of(&out));
+}
+
+#[test]
+fn flush_on_ack_serves_what_it_acknowledged() {
+    let broker = Broker::start_with(&[("milena.flush.on.ack", "true")]);
+    assert_success(&topics(&broker, &["--create", "--partitions", "2", "--topic", "durable"]), "create");
+    let input: String = (0..300).map(|i| format!("d-{i}\n")).collect();
+    // Two producers at once so that their fsyncs can be grouped.
+    let bootstrap = broker.bootstrap();
+    let second = {
+        let bootstrap = bootstrap.clone();
+        let input = input.clone();
+        std::thread::spawn(move || kafka_tool_stdin("kafka-console-producer.sh", &["--bootstrap-server", &bootstrap, "--topic", "durable"], &input))
+    };
+    assert_success(&kafka_tool_stdin("kafka-console-producer.sh", &["--bootstrap-server", &bootstrap, "--topic", "durable"], &input), "producer 1");
+    assert_success(&second.join().unwrap(), "producer 2");
+    let total: usize = consume_all(&broker, "durable").values().map(Vec::len).sum();
+    assert_eq!(total, 600);
 }

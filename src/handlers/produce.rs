@@ -61,7 +61,7 @@ fn produce_partition(
     let Some(records) = data.records else {
         return failed(data.index, ResponseError::CorruptMessage.code(), None);
     };
-    let append = || partition.append(records, now_ms(), flush);
+    let append = || partition.append(records, now_ms());
     // An fsync can take milliseconds: keep it off the async worker's hot loop.
     let result = if flush { tokio::task::block_in_place(append) } else { append() };
     match result {

@@ -108,6 +108,14 @@ impl Log {
         self.producers.entry(producer_id)
     }
 
+    /// What an fsync outside the log's lock needs: a handle on the active segment's `.log` and
+    /// the offset up to which syncing it makes the log durable. Sealed segments were fsynced when
+    /// they were rolled, so the active one is all that can hold unsynced data. Indexes need no
+    /// sync here: after a crash they are rebuilt from the log above the recovery point.
+    pub fn sync_target(&self) -> Result<(std::fs::File, i64), LogError> {
+        Ok((self.active.log_file_handle()?, self.log_end_offset))
+    }
+
     /// All segments, oldest first.
     fn segments(&self) -> impl Iterator<Item = &Segment> {
         self.sealed.values().chain(std::iter::once(&self.active))

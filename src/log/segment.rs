@@ -366,6 +366,11 @@ impl Segment {
             || last_offset - self.base_offset > i64::from(i32::MAX)
     }
 
+    /// A second handle on the `.log`, so that it can be fsynced without the log's lock.
+    pub(crate) fn log_file_handle(&self) -> Result<File, LogError> {
+        self.log.try_clone().at(&self.log_path)
+    }
+
     /// fsync the `.log` and both indexes.
     pub(crate) fn flush(&self) -> Result<(), LogError> {
         self.log.sync_data().at(&self.log_path)?;

@@ -110,6 +110,7 @@ impl ReplicaManager {
                     topic.id,
                     log,
                     self.data_arrived.clone(),
+                    broker.flush_on_ack,
                 )));
             }
         }

@@ -1,9 +1,13 @@
 //! Partitions: a partition is its log, its leader epoch and its high watermark.
 //!
 //! With one broker the in-sync replica set is {self}, so the high watermark is the log end
-//! offset once an append is acknowledged-ready (written, and fsynced when the broker is asked to
-//! fsync before acknowledging). Replication will change who moves the high watermark, not what
-//! reads it.
+//! offset, or with `milena.flush.on.ack` the end of what is fsynced. Replication will change who
+//! moves the high watermark, not what reads it.
+//!
+//! Fsync before acknowledging is a group commit: appends take the write lock only to write; the
+//! fsync happens outside it on a second file handle, under a separate flush lock. Whoever holds
+//! the flush lock syncs everything appended so far, so producers that queued behind it find
+//! their data already durable and return without an fsync of their own.
 //!
 //! One writer per log (invariant 2): appends take the log's write lock; reads take its read lock
 //! and use positional reads, so fetches run side by side. No lock is held across an `.await`.
@@ -34,6 +38,12 @@ pub struct Partition {
     log_end_offset: AtomicI64,
     /// Woken whenever the high watermark moves (long-poll Fetch).
     data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    /// `milena.flush.on.ack`: acknowledge and expose only fsynced data.
+    flush_on_ack: bool,
+    /// Offsets below this are fsynced (meaningful with `flush_on_ack`).
+    flushed_offset: AtomicI64,
+    /// Serialises the group-commit fsyncs.
+    flush_lock: std::sync::Mutex<()>,
 }
 
 impl Partition {
@@ -43,6 +53,7 @@ impl Partition {
         topic_id: Uuid,
         log: Log,
         data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+        flush_on_ack: bool,
     ) -> Self {
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
         Self {
@@ -55,6 +66,10 @@ impl Partition {
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
             data_arrived,
+            flush_on_ack,
+            // What the log holds at open is what recovery kept: treat it as durable.
+            flushed_offset: AtomicI64::new(end),
+            flush_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -78,16 +93,38 @@ impl Partition {
         self.log.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Appends a producer's batches as leader. With `flush` the log is fsynced before the high
-    /// watermark moves, so an acknowledged write survives a power loss.
-    pub fn append(&self, records: Bytes, now_ms: i64, flush: bool) -> Result<AppendInfo, LogError> {
-        let mut log = self.write_log();
-        let info = log.append_as_leader(records, self.leader_epoch, now_ms)?;
-        if flush && !info.duplicate {
-            log.flush()?;
+    /// Appends a producer's batches as leader. With `flush_on_ack` it returns only once they are
+    /// fsynced (group commit, see the module docs): call it off the async workers then.
+    pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        let info = {
+            let mut log = self.write_log();
+            let info = log.append_as_leader(records, self.leader_epoch, now_ms)?;
+            self.publish(&log);
+            info
+        };
+        if self.flush_on_ack {
+            // A duplicate waits too: its original may still be in someone else's flush window.
+            self.flush_through(info.last_offset + 1)?;
         }
-        self.publish(&log);
         Ok(info)
+    }
+
+    /// Makes offsets below `offset` durable, fsyncing only if nobody already did.
+    fn flush_through(&self, offset: i64) -> Result<(), LogError> {
+        let _turn = self.flush_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.flushed_offset.load(Ordering::Acquire) >= offset {
+            return Ok(());
+        }
+        // Taken now, after waiting our turn: covers every append that queued up meanwhile.
+        let (file, end) = self.read_log().sync_target()?;
+        file.sync_data().map_err(|source| LogError::Io {
+            path: format!("{}-{} active segment", self.topic, self.index).into(),
+            source,
+        })?;
+        self.flushed_offset.fetch_max(end, Ordering::AcqRel);
+        let log = self.read_log();
+        self.publish(&log);
+        Ok(())
     }
 
     fn publish(&self, log: &Log) {
@@ -95,10 +132,13 @@ impl Partition {
             .store(log.log_start_offset(), Ordering::Release);
         self.log_end_offset
             .store(log.log_end_offset(), Ordering::Release);
-        let previous = self
-            .high_watermark
-            .swap(log.log_end_offset(), Ordering::AcqRel);
-        if previous != log.log_end_offset() {
+        let visible = if self.flush_on_ack {
+            log.log_end_offset().min(self.flushed_offset.load(Ordering::Acquire))
+        } else {
+            log.log_end_offset()
+        };
+        let previous = self.high_watermark.fetch_max(visible, Ordering::AcqRel);
+        if previous < visible {
             self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
         }
     }

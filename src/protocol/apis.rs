@@ -47,6 +47,7 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DeleteRecordsRequest>(ApiKey::DeleteRecords, 0, 0, 2),
     spec::<DescribeLogDirsRequest>(ApiKey::DescribeLogDirs, 1, 1, 4),
     spec::<DescribeClusterRequest>(ApiKey::DescribeCluster, 0, 0, 1),
+    spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

@@ -150,6 +150,10 @@ pub async fn handle_frame(
         ApiKey::DescribeLogDirs => {
             serve!(DescribeLogDirsRequest, handlers::log_dirs::describe_log_dirs)
         }
+        ApiKey::DescribeTopicPartitions => serve!(
+            DescribeTopicPartitionsRequest,
+            handlers::metadata::describe_topic_partitions
+        ),
         ApiKey::DescribeCluster => {
             serve!(DescribeClusterRequest, handlers::cluster::describe_cluster)
         }
