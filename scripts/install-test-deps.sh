@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, idempotent; quiet and fast (< 2 s) when all is present.
-#   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip (+ maven and a JDK if missing)
+#   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip, and the headers the rdkafka
+#     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven and a JDK if missing)
 #   - Python clients: confluent-kafka, kafka-python (pinned)
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
 # Prints the Kafka distribution path as the last line of stdout.
@@ -14,7 +15,7 @@ KAFKA_PYTHON_VERSION=3.0.12
 
 # --- Debian packages --------------------------------------------------------------------------
 missing=()
-for pkg in kcat librdkafka-dev cmake pkg-config unzip; do
+for pkg in kcat librdkafka-dev cmake pkg-config unzip libcurl4-openssl-dev libssl-dev zlib1g-dev libzstd-dev; do
     if [ "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null)" != "install ok installed" ]; then
         missing+=("$pkg")
     fi

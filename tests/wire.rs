@@ -49,3 +49,64 @@ pub fn closed_by_broker(stream: &mut TcpStream) -> bool {
     let mut byte = [0u8; 1];
     matches!(stream.read(&mut byte), Ok(0) | Err(_))
 }
+
+/// Sends one request and decodes its response (checking the correlation id).
+pub fn roundtrip<Req: Encodable, Resp: kafka_protocol::protocol::Decodable>(
+    stream: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    request: &Req,
+) -> Resp {
+    use kafka_protocol::protocol::Decodable;
+    static NEXT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(100);
+    let correlation_id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    send(stream, &request_frame(key, version, correlation_id, request));
+    let mut response = read_response(stream).expect("a response");
+    let header = kafka_protocol::messages::ResponseHeader::decode(&mut response, key.response_header_version(version)).unwrap();
+    assert_eq!(header.correlation_id, correlation_id);
+    Resp::decode(&mut response, version).unwrap()
+}
+
+/// A valid v2 record batch of `count` uncompressed records with values `value-<i>`, timestamps
+/// `timestamp + i`, and the given producer fields.
+pub fn record_batch(count: i32, timestamp: i64, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Bytes {
+    fn varint(out: &mut Vec<u8>, v: i64) {
+        let mut z = ((v << 1) ^ (v >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    let mut records = Vec::new();
+    for i in 0..count {
+        let value = format!("value-{i}");
+        let mut body = vec![0u8]; // attributes
+        varint(&mut body, i as i64); // timestamp delta
+        varint(&mut body, i as i64); // offset delta
+        varint(&mut body, -1); // null key
+        varint(&mut body, value.len() as i64);
+        body.extend_from_slice(value.as_bytes());
+        varint(&mut body, 0); // no headers
+        varint(&mut records, body.len() as i64);
+        records.extend_from_slice(&body);
+    }
+    let mut after_crc = Vec::new();
+    after_crc.extend_from_slice(&0i16.to_be_bytes());
+    after_crc.extend_from_slice(&(count - 1).to_be_bytes());
+    after_crc.extend_from_slice(&timestamp.to_be_bytes());
+    after_crc.extend_from_slice(&(timestamp + count as i64 - 1).to_be_bytes());
+    after_crc.extend_from_slice(&producer_id.to_be_bytes());
+    after_crc.extend_from_slice(&producer_epoch.to_be_bytes());
+    after_crc.extend_from_slice(&base_sequence.to_be_bytes());
+    after_crc.extend_from_slice(&count.to_be_bytes());
+    after_crc.extend_from_slice(&records);
+    let mut batch = Vec::new();
+    batch.extend_from_slice(&0i64.to_be_bytes());
+    batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
+    batch.extend_from_slice(&(-1i32).to_be_bytes());
+    batch.push(2);
+    batch.extend_from_slice(&crc32c::crc32c(&after_crc).to_be_bytes());
+    batch.extend_from_slice(&after_crc);
+    Bytes::from(batch)
+}
