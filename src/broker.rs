@@ -55,7 +55,11 @@ impl Broker {
     /// Opens the data directory: identity, metadata replay, then every hosted partition's log
     /// (with recovery where the last shutdown was not clean).
     pub fn open(config: BrokerConfig, advertised: Endpoint) -> Result<Arc<Self>, StartError> {
-        let log_dir = config.log_dirs.first().cloned().unwrap_or_else(|| PathBuf::from("./data"));
+        let log_dir = config
+            .log_dirs
+            .first()
+            .cloned()
+            .unwrap_or_else(|| PathBuf::from("./data"));
         let io = |source| StartError::LogDir {
             path: log_dir.display().to_string(),
             source,
@@ -69,9 +73,12 @@ impl Broker {
         replicas.remove_stray_directories(&image).map_err(io)?;
         replicas.sync(&image, &config)?;
         let limits = Limits {
-            max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX).min(1 << 20),
+            max_connections: usize::try_from(config.max_connections)
+                .unwrap_or(usize::MAX)
+                .min(1 << 20),
             socket_request_max_bytes: usize::try_from(config.socket_request_max_bytes).unwrap_or(0),
-            connections_max_idle_ms: u64::try_from(config.connections_max_idle_ms).unwrap_or(600_000),
+            connections_max_idle_ms: u64::try_from(config.connections_max_idle_ms)
+                .unwrap_or(600_000),
         };
         Ok(Arc::new(Self {
             node_id: config.node_id,
@@ -102,7 +109,11 @@ impl Broker {
 
 /// Reads or writes Kafka's `meta.properties` (cluster ID, node ID) in the log directory. A
 /// directory written by another node ID is refused, as Kafka refuses it.
-fn meta_properties(dir: &Path, node_id: i32, configured: Option<&str>) -> Result<String, StartError> {
+fn meta_properties(
+    dir: &Path,
+    node_id: i32,
+    configured: Option<&str>,
+) -> Result<String, StartError> {
     let path = dir.join("meta.properties");
     let err = |m: String| StartError::MetaProperties(format!("{}: {m}", path.display()));
     if let Ok(text) = std::fs::read_to_string(&path) {

@@ -33,7 +33,9 @@ const DEFAULT_CONFIG: &str = "config/server.properties";
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_env("MILENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_env("MILENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
@@ -47,7 +49,10 @@ fn main() -> anyhow::Result<()> {
             .split_once('=')
             .with_context(|| format!("--override expects KEY=VALUE, got '{item}'"))?;
         // Overrides win over the environment: feed them last, spelled as environment variables.
-        env.push((milena::config::env_name_for(key.trim()), value.trim().to_string()));
+        env.push((
+            milena::config::env_name_for(key.trim()),
+            value.trim().to_string(),
+        ));
     }
     let (config, warnings) = BrokerConfig::load(path.as_deref(), env.into_iter())?;
     match &path {
@@ -69,13 +74,20 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         .first()
         .cloned()
         .context("listeners is empty")?;
-    let bind_host = if listener_cfg.host.is_empty() { "0.0.0.0".to_string() } else { listener_cfg.host.clone() };
+    let bind_host = if listener_cfg.host.is_empty() {
+        "0.0.0.0".to_string()
+    } else {
+        listener_cfg.host.clone()
+    };
     let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
         .await
         .with_context(|| format!("cannot listen on {bind_host}:{}", listener_cfg.port))?;
     let bound_port = listener.local_addr()?.port();
     let advertised = match config.advertised_listeners.first() {
-        Some(l) => Endpoint { host: l.host.clone(), port: i32::from(l.port) },
+        Some(l) => Endpoint {
+            host: l.host.clone(),
+            port: i32::from(l.port),
+        },
         None => Endpoint {
             // Kafka advertises the listener's host; for a wildcard one, clients on this machine
             // reach it as localhost.
@@ -117,7 +129,10 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
 
 async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+    match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
         (Ok(mut term), Ok(mut int)) => {
             tokio::select! {
                 _ = term.recv() => {}
@@ -132,7 +147,8 @@ async fn wait_for_signal() {
 
 /// Retention, time-based segment rolls and time-based flushes, for every partition.
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1000) as u64);
+    let retention_every =
+        Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1000) as u64);
     let mut last_retention = std::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {

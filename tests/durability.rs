@@ -36,14 +36,29 @@ fn topics(broker: &Broker, args: &[&str]) -> std::process::Output {
 
 /// `partition -> [(offset, value)]` as kcat reads them from the beginning to the end.
 fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>> {
-    let out = kcat(&["-C", "-b", &broker.bootstrap(), "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %s\n"]);
+    let out = kcat(&[
+        "-C",
+        "-b",
+        &broker.bootstrap(),
+        "-t",
+        topic,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-f",
+        "%p %o %s\n",
+    ]);
     let text = assert_success(&out, "kcat -C");
     let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, ' ');
         let p: i32 = parts.next().unwrap().parse().unwrap();
         let o: i64 = parts.next().unwrap().parse().unwrap();
-        by_partition.entry(p).or_default().push((o, parts.next().unwrap_or("").to_string()));
+        by_partition
+            .entry(p)
+            .or_default()
+            .push((o, parts.next().unwrap_or("").to_string()));
     }
     by_partition
 }
@@ -51,7 +66,10 @@ fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>
 #[track_caller]
 fn assert_dense_from_zero(records: &[(i64, String)], what: &str) {
     for (i, (offset, _)) in records.iter().enumerate() {
-        assert_eq!(*offset, i as i64, "{what}: offsets not dense from 0 at index {i}");
+        assert_eq!(
+            *offset, i as i64,
+            "{what}: offsets not dense from 0 at index {i}"
+        );
     }
 }
 
@@ -68,20 +86,53 @@ fn topic_id(describe: &str) -> String {
 #[test]
 fn restart_keeps_records_offsets_topics_configs_and_ids() {
     let mut broker = Broker::start();
-    assert_success(&topics(&broker, &["--create", "--partitions", "3", "--topic", "plain"]), "create plain");
     assert_success(
-        &topics(&broker, &["--create", "--partitions", "1", "--topic", "configured", "--config", "retention.ms=123456789"]),
+        &topics(
+            &broker,
+            &["--create", "--partitions", "3", "--topic", "plain"],
+        ),
+        "create plain",
+    );
+    assert_success(
+        &topics(
+            &broker,
+            &[
+                "--create",
+                "--partitions",
+                "1",
+                "--topic",
+                "configured",
+                "--config",
+                "retention.ms=123456789",
+            ],
+        ),
         "create configured",
     );
     let input: String = (0..300).map(|i| format!("rec-{i}\n")).collect();
     for topic in ["plain", "configured"] {
-        let out = kafka_tool_stdin("kafka-console-producer.sh", &["--bootstrap-server", &broker.bootstrap(), "--topic", topic], &input);
+        let out = kafka_tool_stdin(
+            "kafka-console-producer.sh",
+            &["--bootstrap-server", &broker.bootstrap(), "--topic", topic],
+            &input,
+        );
         assert_success(&out, "console producer");
     }
-    let describe_plain = assert_success(&topics(&broker, &["--describe", "--topic", "plain"]), "describe plain");
-    let describe_configured = assert_success(&topics(&broker, &["--describe", "--topic", "configured"]), "describe configured");
-    assert!(describe_configured.contains("retention.ms=123456789"), "{describe_configured}");
-    let before = [consume_all(&broker, "plain"), consume_all(&broker, "configured")];
+    let describe_plain = assert_success(
+        &topics(&broker, &["--describe", "--topic", "plain"]),
+        "describe plain",
+    );
+    let describe_configured = assert_success(
+        &topics(&broker, &["--describe", "--topic", "configured"]),
+        "describe configured",
+    );
+    assert!(
+        describe_configured.contains("retention.ms=123456789"),
+        "{describe_configured}"
+    );
+    let before = [
+        consume_all(&broker, "plain"),
+        consume_all(&broker, "configured"),
+    ];
 
     broker.restart();
 
@@ -89,16 +140,36 @@ fn restart_keeps_records_offsets_topics_configs_and_ids() {
     let mut listed: Vec<&str> = list.lines().collect();
     listed.sort();
     assert_eq!(listed, ["configured", "plain"]);
-    let after_plain = assert_success(&topics(&broker, &["--describe", "--topic", "plain"]), "describe plain after restart");
-    let after_configured = assert_success(&topics(&broker, &["--describe", "--topic", "configured"]), "describe configured after restart");
-    assert_eq!(topic_id(&after_plain), topic_id(&describe_plain), "TopicId changed across restart");
-    assert_eq!(topic_id(&after_configured), topic_id(&describe_configured), "TopicId changed across restart");
+    let after_plain = assert_success(
+        &topics(&broker, &["--describe", "--topic", "plain"]),
+        "describe plain after restart",
+    );
+    let after_configured = assert_success(
+        &topics(&broker, &["--describe", "--topic", "configured"]),
+        "describe configured after restart",
+    );
+    assert_eq!(
+        topic_id(&after_plain),
+        topic_id(&describe_plain),
+        "TopicId changed across restart"
+    );
+    assert_eq!(
+        topic_id(&after_configured),
+        topic_id(&describe_configured),
+        "TopicId changed across restart"
+    );
     assert_ne!(topic_id(&after_plain), topic_id(&after_configured));
     assert!(after_plain.contains("PartitionCount: 3"), "{after_plain}");
-    assert!(after_configured.contains("retention.ms=123456789"), "{after_configured}");
+    assert!(
+        after_configured.contains("retention.ms=123456789"),
+        "{after_configured}"
+    );
 
     // Every record is served at the same offset as before.
-    let after = [consume_all(&broker, "plain"), consume_all(&broker, "configured")];
+    let after = [
+        consume_all(&broker, "plain"),
+        consume_all(&broker, "configured"),
+    ];
     assert_eq!(after, before, "records or offsets changed across restart");
     let total: usize = after[0].values().map(Vec::len).sum();
     assert_eq!(total, 300);
@@ -111,7 +182,18 @@ fn restart_keeps_records_offsets_topics_configs_and_ids() {
 
     // New records continue each partition's offsets: no reuse, no gap.
     for p in 0..3 {
-        let out = kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "plain", "-p", &p.to_string()], &format!("new-{p}\n"));
+        let out = kcat_stdin(
+            &[
+                "-P",
+                "-b",
+                &broker.bootstrap(),
+                "-t",
+                "plain",
+                "-p",
+                &p.to_string(),
+            ],
+            &format!("new-{p}\n"),
+        );
         assert_success(&out, "kcat -P after restart");
     }
     let again = consume_all(&broker, "plain");
@@ -154,17 +236,29 @@ p.flush(30)
 "#;
 
 /// Kills a child's whole process group when dropped, so a failing test leaves nothing behind.
-struct GroupGuard(u32);
+/// Disarmed (`None`) once the child has been reaped, as its pid may then be reused.
+struct GroupGuard(Option<u32>);
 impl Drop for GroupGuard {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-KILL", "--", &format!("-{}", self.0)]).stderr(Stdio::null()).status();
+        if let Some(pgid) = self.0 {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pgid}")])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
 #[test]
 fn kill9_under_load_loses_no_acknowledged_record() {
     let mut broker = Broker::start();
-    assert_success(&topics(&broker, &["--create", "--partitions", "3", "--topic", "load"]), "create");
+    assert_success(
+        &topics(
+            &broker,
+            &["--create", "--partitions", "3", "--topic", "load"],
+        ),
+        "create",
+    );
 
     let mut child = Command::new("python3")
         .arg("-c")
@@ -176,7 +270,7 @@ fn kill9_under_load_loses_no_acknowledged_record() {
         .process_group(0)
         .spawn()
         .expect("spawn python3");
-    let _guard = GroupGuard(child.id());
+    let mut guard = GroupGuard(Some(child.id()));
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stdout = child.stdout.take().unwrap();
     let sink = acked.clone();
@@ -192,13 +286,22 @@ fn kill9_under_load_loses_no_acknowledged_record() {
         s
     });
 
-    let enough = wait_until(Duration::from_secs(60), || acked.lock().unwrap().len() >= 5000);
-    assert!(enough, "only {} records acknowledged in 60 s", acked.lock().unwrap().len());
+    let enough = wait_until(Duration::from_secs(60), || {
+        acked.lock().unwrap().len() >= 5000
+    });
+    assert!(
+        enough,
+        "only {} records acknowledged in 60 s",
+        acked.lock().unwrap().len()
+    );
     broker.kill9();
 
     // Undelivered records time out after message.timeout.ms (15 s); then the script exits.
-    let exited = wait_until(Duration::from_secs(90), || matches!(child.try_wait(), Ok(Some(_))));
+    let exited = wait_until(Duration::from_secs(90), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     assert!(exited, "producer did not exit within 90 s of the crash");
+    guard.0 = None;
     reader.join().unwrap();
     let producer_stderr = err_reader.join().unwrap();
 
@@ -207,12 +310,20 @@ fn kill9_under_load_loses_no_acknowledged_record() {
     for line in &acked {
         let f: Vec<&str> = line.split(' ').collect();
         assert_eq!(f.len(), 3, "bad producer line {line:?}\n{producer_stderr}");
-        expected.insert(f[0].to_string(), (f[1].parse().unwrap(), f[2].parse().unwrap()));
+        expected.insert(
+            f[0].to_string(),
+            (f[1].parse().unwrap(), f[2].parse().unwrap()),
+        );
     }
     assert!(expected.len() >= 5000);
 
     broker.start_again();
-    assert!(broker.log().contains("recovering log after unclean shutdown"), "no recovery in the broker log");
+    assert!(
+        broker
+            .log()
+            .contains("recovering log after unclean shutdown"),
+        "no recovery in the broker log"
+    );
 
     let served = consume_all(&broker, "load");
     let mut at: HashMap<(i32, i64), &str> = HashMap::new();
@@ -225,11 +336,19 @@ fn kill9_under_load_loses_no_acknowledged_record() {
     let mut lost = Vec::new();
     for (id, (p, o)) in &expected {
         if at.get(&(*p, *o)) != Some(&id.as_str()) {
-            lost.push(format!("{id} acknowledged at {p}:{o}, served {:?}", at.get(&(*p, *o))));
+            lost.push(format!(
+                "{id} acknowledged at {p}:{o}, served {:?}",
+                at.get(&(*p, *o))
+            ));
         }
     }
     lost.sort();
-    assert!(lost.is_empty(), "{} acknowledged records lost or moved, e.g. {:?}", lost.len(), &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged records lost or moved, e.g. {:?}",
+        lost.len(),
+        &lost[..lost.len().min(10)]
+    );
     // No record is served twice (the idempotent producer's retries were deduplicated).
     let mut values: Vec<&str> = at.values().copied().collect();
     values.sort();
@@ -239,14 +358,28 @@ fn kill9_under_load_loses_no_acknowledged_record() {
 
     // New records continue after the recovered end of each partition.
     for p in 0..3 {
-        let out = kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "load", "-p", &p.to_string()], "after-crash\n");
+        let out = kcat_stdin(
+            &[
+                "-P",
+                "-b",
+                &broker.bootstrap(),
+                "-t",
+                "load",
+                "-p",
+                &p.to_string(),
+            ],
+            "after-crash\n",
+        );
         assert_success(&out, "kcat -P after recovery");
     }
     let again = consume_all(&broker, "load");
     for p in 0..3 {
         let end = served.get(&p).map_or(0, Vec::len);
         assert_eq!(again[&p].len(), end + 1, "partition {p}");
-        assert_eq!(again[&p].last().unwrap(), &(end as i64, "after-crash".to_string()));
+        assert_eq!(
+            again[&p].last().unwrap(),
+            &(end as i64, "after-crash".to_string())
+        );
     }
 }
 
@@ -258,16 +391,36 @@ fn active_segment(partition_dir: &Path) -> PathBuf {
         .filter(|p| p.extension().is_some_and(|e| e == "log"))
         .collect();
     logs.sort();
-    logs.pop().unwrap_or_else(|| panic!("no .log in {}", partition_dir.display()))
+    logs.pop()
+        .unwrap_or_else(|| panic!("no .log in {}", partition_dir.display()))
 }
 
 #[test]
 fn torn_tail_after_kill9_is_truncated() {
     let mut broker = Broker::start();
-    assert_success(&topics(&broker, &["--create", "--partitions", "2", "--topic", "torn"]), "create");
+    assert_success(
+        &topics(
+            &broker,
+            &["--create", "--partitions", "2", "--topic", "torn"],
+        ),
+        "create",
+    );
     let input: String = (0..50).map(|i| format!("rec-{i}\n")).collect();
     for p in ["0", "1"] {
-        let out = kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "torn", "-p", p, "-X", "acks=all"], &input);
+        let out = kcat_stdin(
+            &[
+                "-P",
+                "-b",
+                &broker.bootstrap(),
+                "-t",
+                "torn",
+                "-p",
+                p,
+                "-X",
+                "acks=all",
+            ],
+            &input,
+        );
         assert_success(&out, "kcat -P");
     }
     let before = consume_all(&broker, "torn");
@@ -277,8 +430,15 @@ fn torn_tail_after_kill9_is_truncated() {
 
     // Partition 0: garbage after the last batch.
     let seg0 = active_segment(&broker.log_dir().join("torn-0"));
-    let garbage: Vec<u8> = (0..200u32).map(|i| (i.wrapping_mul(0x9E37_79B9) >> 13) as u8).collect();
-    fs::OpenOptions::new().append(true).open(&seg0).unwrap().write_all(&garbage).unwrap();
+    let garbage: Vec<u8> = (0..200u32)
+        .map(|i| (i.wrapping_mul(0x9E37_79B9) >> 13) as u8)
+        .collect();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&seg0)
+        .unwrap()
+        .write_all(&garbage)
+        .unwrap();
     // Partition 1: a torn write, i.e. the first part of a real batch (header intact) whose
     // base offset is the next one, cut short.
     let seg1 = active_segment(&broker.log_dir().join("torn-1"));
@@ -286,16 +446,34 @@ fn torn_tail_after_kill9_is_truncated() {
     let first_batch_len = 12 + i32::from_be_bytes(bytes[8..12].try_into().unwrap()) as usize;
     let mut torn = bytes[..first_batch_len - 7].to_vec();
     torn[..8].copy_from_slice(&50i64.to_be_bytes());
-    fs::OpenOptions::new().append(true).open(&seg1).unwrap().write_all(&torn).unwrap();
+    fs::OpenOptions::new()
+        .append(true)
+        .open(&seg1)
+        .unwrap()
+        .write_all(&torn)
+        .unwrap();
 
     broker.start_again();
-    assert!(broker.log().contains("truncating torn tail"), "no truncation in the broker log");
+    assert!(
+        broker.log().contains("truncating torn tail"),
+        "no truncation in the broker log"
+    );
     let after = consume_all(&broker, "torn");
-    assert_eq!(after, before, "recovered log differs from what was acknowledged");
-    assert_eq!(fs::read(&seg1).unwrap(), bytes, "torn bytes were not cut off");
+    assert_eq!(
+        after, before,
+        "recovered log differs from what was acknowledged"
+    );
+    assert_eq!(
+        fs::read(&seg1).unwrap(),
+        bytes,
+        "torn bytes were not cut off"
+    );
 
     for p in ["0", "1"] {
-        let out = kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "torn", "-p", p], "next\n");
+        let out = kcat_stdin(
+            &["-P", "-b", &broker.bootstrap(), "-t", "torn", "-p", p],
+            "next\n",
+        );
         assert_success(&out, "kcat -P after recovery");
     }
     let again = consume_all(&broker, "torn");
@@ -353,24 +531,39 @@ fn idempotent_batch(producer_id: i64, epoch: i16, base_sequence: i32, values: &[
 }
 
 /// Sends one request on a fresh connection and decodes the response body.
-fn call<Req: kafka_protocol::protocol::Encodable, Resp: Decodable>(port: u16, key: ApiKey, version: i16, body: &Req) -> Resp {
+fn call<Req: kafka_protocol::protocol::Encodable, Resp: Decodable>(
+    port: u16,
+    key: ApiKey,
+    version: i16,
+    body: &Req,
+) -> Resp {
     let mut stream = wire::connect(port);
     wire::send(&mut stream, &wire::request_frame(key, version, 42, body));
     let mut response = wire::read_response(&mut stream).expect("a response");
-    let header = ResponseHeader::decode(&mut response, key.response_header_version(version)).unwrap();
+    let header =
+        ResponseHeader::decode(&mut response, key.response_header_version(version)).unwrap();
     assert_eq!(header.correlation_id, 42);
     let decoded = Resp::decode(&mut response, version).unwrap();
-    assert_eq!(response.remaining(), 0, "bytes left after the response body");
+    assert_eq!(
+        response.remaining(),
+        0,
+        "bytes left after the response body"
+    );
     decoded
 }
 
 /// Produce v9 (acks=-1) of one batch to `topic`-0: (error code, base offset).
 fn produce(port: u16, topic: &'static str, batch: Bytes) -> (i16, i64) {
-    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5000).with_topic_data(vec![
-        produce_request::TopicProduceData::default()
+    let request = ProduceRequest::default()
+        .with_acks(-1)
+        .with_timeout_ms(5000)
+        .with_topic_data(vec![produce_request::TopicProduceData::default()
             .with_name(TopicName(StrBytes::from_static_str(topic)))
-            .with_partition_data(vec![produce_request::PartitionProduceData::default().with_index(0).with_records(Some(batch))]),
-    ]);
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(batch)),
+            ])]);
     let response: ProduceResponse = call(port, ApiKey::Produce, 9, &request);
     let p = &response.responses[0].partition_responses[0];
     (p.error_code, p.base_offset)
@@ -379,13 +572,23 @@ fn produce(port: u16, topic: &'static str, batch: Bytes) -> (i16, i64) {
 #[test]
 fn idempotent_producer_state_survives_restart() {
     let mut broker = Broker::start();
-    assert_success(&topics(&broker, &["--create", "--partitions", "1", "--topic", "idem"]), "create");
+    assert_success(
+        &topics(
+            &broker,
+            &["--create", "--partitions", "1", "--topic", "idem"],
+        ),
+        "create",
+    );
 
     let init: InitProducerIdResponse = call(
         broker.port,
         ApiKey::InitProducerId,
         4,
-        &InitProducerIdRequest::default().with_transactional_id(None).with_transaction_timeout_ms(60_000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1),
+        &InitProducerIdRequest::default()
+            .with_transactional_id(None)
+            .with_transaction_timeout_ms(60_000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
     );
     assert_eq!(init.error_code, 0);
     let pid = init.producer_id.0;
@@ -393,22 +596,41 @@ fn idempotent_producer_state_survives_restart() {
     assert_eq!(init.producer_epoch, 0);
 
     // Something before it, so that the idempotent batch does not sit at offset 0.
-    assert_success(&kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "idem", "-p", "0"], "first\n"), "kcat -P");
+    assert_success(
+        &kcat_stdin(
+            &["-P", "-b", &broker.bootstrap(), "-t", "idem", "-p", "0"],
+            "first\n",
+        ),
+        "kcat -P",
+    );
     let batch = idempotent_batch(pid, 0, 0, &["a", "b", "c"]);
     assert_eq!(produce(broker.port, "idem", batch.clone()), (0, 1));
 
     broker.restart();
 
     // The retried batch is a duplicate: no error, the original base offset, not appended again.
-    assert_eq!(produce(broker.port, "idem", batch), (0, 1), "retry after restart is not recognised as a duplicate");
+    assert_eq!(
+        produce(broker.port, "idem", batch),
+        (0, 1),
+        "retry after restart is not recognised as a duplicate"
+    );
     // A gap in the sequence is refused: OUT_OF_ORDER_SEQUENCE_NUMBER.
     let (error, _) = produce(broker.port, "idem", idempotent_batch(pid, 0, 5, &["gap"]));
-    assert_eq!(error, 45, "sequence 5 after 0..=2 must be OUT_OF_ORDER_SEQUENCE_NUMBER");
+    assert_eq!(
+        error, 45,
+        "sequence 5 after 0..=2 must be OUT_OF_ORDER_SEQUENCE_NUMBER"
+    );
     // The next sequence is accepted right after the first batch.
-    assert_eq!(produce(broker.port, "idem", idempotent_batch(pid, 0, 3, &["d"])), (0, 4));
+    assert_eq!(
+        produce(broker.port, "idem", idempotent_batch(pid, 0, 3, &["d"])),
+        (0, 4)
+    );
 
     let served: Vec<(i64, String)> = consume_all(&broker, "idem").remove(&0).unwrap();
-    let expected: Vec<(i64, String)> =
-        ["first", "a", "b", "c", "d"].iter().enumerate().map(|(i, v)| (i as i64, v.to_string())).collect();
+    let expected: Vec<(i64, String)> = ["first", "a", "b", "c", "d"]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i as i64, v.to_string()))
+        .collect();
     assert_eq!(served, expected);
 }

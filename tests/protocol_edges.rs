@@ -18,7 +18,10 @@ fn api_versions_request() -> ApiVersionsRequest {
 
 fn api_versions(port: u16, version: i16) -> ApiVersionsResponse {
     let mut stream = connect(port);
-    send(&mut stream, &request_frame(ApiKey::ApiVersions, version, 7, &api_versions_request()));
+    send(
+        &mut stream,
+        &request_frame(ApiKey::ApiVersions, version, 7, &api_versions_request()),
+    );
     let mut response = read_response(&mut stream).expect("an ApiVersions response");
     // Response header v0 at every version: just the correlation id.
     assert_eq!(response.get_i32(), 7);
@@ -31,18 +34,38 @@ fn api_versions_at_every_version_and_kip511_fallback() {
     for version in 0..=4 {
         let response = api_versions(broker.port, version);
         assert_eq!(response.error_code, 0, "v{version}");
-        let produce = response.api_keys.iter().find(|k| k.api_key == 0).expect("Produce advertised");
-        assert_eq!(produce.min_version, 0, "Produce advertises min 0 as Kafka 4 does");
-        assert!(response.api_keys.iter().any(|k| k.api_key == ApiKey::Fetch as i16));
+        let produce = response
+            .api_keys
+            .iter()
+            .find(|k| k.api_key == 0)
+            .expect("Produce advertised");
+        assert_eq!(
+            produce.min_version, 0,
+            "Produce advertises min 0 as Kafka 4 does"
+        );
+        assert!(response
+            .api_keys
+            .iter()
+            .any(|k| k.api_key == ApiKey::Fetch as i16));
     }
     // A version from the future gets a v0 body with UNSUPPORTED_VERSION and our ranges.
     let mut stream = connect(broker.port);
-    send(&mut stream, &request_frame(ApiKey::ApiVersions, 4, 9, &api_versions_request()).iter().enumerate().map(|(i, b)| if i == 7 { 99 } else { *b }).collect::<Vec<u8>>());
+    send(
+        &mut stream,
+        &request_frame(ApiKey::ApiVersions, 4, 9, &api_versions_request())
+            .iter()
+            .enumerate()
+            .map(|(i, b)| if i == 7 { 99 } else { *b })
+            .collect::<Vec<u8>>(),
+    );
     let mut response = read_response(&mut stream).expect("a KIP-511 answer");
     assert_eq!(response.get_i32(), 9);
     let body = ApiVersionsResponse::decode(&mut response, 0).unwrap();
     assert_eq!(body.error_code, 35);
-    assert!(body.api_keys.iter().any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
+    assert!(body
+        .api_keys
+        .iter()
+        .any(|k| k.api_key == ApiKey::ApiVersions as i16 && k.max_version == 4));
 }
 
 #[test]
@@ -83,7 +106,9 @@ fn bad_frames_close_only_their_connection() {
 
     // Produce v2 is advertised (min 0) but not served: refused without harm.
     let mut s = connect(port);
-    let mut frame = vec![0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 0];
+    let mut frame = vec![
+        0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 1, 0xff, 0xff, 0, 1, 0, 0, 0x75, 0x30, 0, 0, 0, 0,
+    ];
     let size = (frame.len() - 4) as i32;
     frame[..4].copy_from_slice(&size.to_be_bytes());
     send(&mut s, &frame);
@@ -91,7 +116,12 @@ fn bad_frames_close_only_their_connection() {
 
     // Trailing garbage after a valid body.
     let mut s = connect(port);
-    let mut frame = request_frame(ApiKey::Metadata, 1, 3, &MetadataRequest::default().with_topics(Some(vec![])));
+    let mut frame = request_frame(
+        ApiKey::Metadata,
+        1,
+        3,
+        &MetadataRequest::default().with_topics(Some(vec![])),
+    );
     frame.extend_from_slice(&[1, 2, 3]);
     let size = (frame.len() - 4) as i32;
     frame[..4].copy_from_slice(&size.to_be_bytes());
@@ -111,11 +141,67 @@ fn acks_zero_gets_no_response_and_later_responses_keep_their_order() {
         .with_timeout_ms(1000)
         .with_topic_data(vec![produce_request::TopicProduceData::default()
             .with_name(TopicName(StrBytes::from_static_str("no-such-topic-acks0")))
-            .with_partition_data(vec![produce_request::PartitionProduceData::default()
-                .with_index(0)
-                .with_records(Some(bytes::Bytes::new()))])]);
+            .with_partition_data(vec![
+                produce_request::PartitionProduceData::default()
+                    .with_index(0)
+                    .with_records(Some(bytes::Bytes::new())),
+            ])]);
     send(&mut s, &request_frame(ApiKey::Produce, 9, 1, &produce));
-    send(&mut s, &request_frame(ApiKey::ApiVersions, 3, 2, &api_versions_request()));
+    send(
+        &mut s,
+        &request_frame(ApiKey::ApiVersions, 3, 2, &api_versions_request()),
+    );
     let mut response = read_response(&mut s).expect("the ApiVersions response");
-    assert_eq!(response.get_i32(), 2, "the acks=0 produce must not be answered");
+    assert_eq!(
+        response.get_i32(),
+        2,
+        "the acks=0 produce must not be answered"
+    );
+}
+
+#[test]
+fn find_coordinator_single_and_batched_shapes() {
+    let broker = support::Broker::start();
+    let mut s = connect(broker.port);
+    // v0-3: one key; the answer is this broker, as advertised.
+    let single: FindCoordinatorResponse = roundtrip(
+        &mut s,
+        ApiKey::FindCoordinator,
+        3,
+        &FindCoordinatorRequest::default()
+            .with_key(StrBytes::from_static_str("my-group"))
+            .with_key_type(0),
+    );
+    assert_eq!(
+        (single.error_code, single.node_id.0, single.port),
+        (0, 1, broker.port as i32)
+    );
+    assert_eq!(single.host.as_str(), "localhost");
+    // v4+: a batch of keys, GROUP or TRANSACTION; an unknown key type is refused per key.
+    let batch: FindCoordinatorResponse = roundtrip(
+        &mut s,
+        ApiKey::FindCoordinator,
+        5,
+        &FindCoordinatorRequest::default()
+            .with_key_type(1)
+            .with_coordinator_keys(vec![
+                StrBytes::from_static_str("tx-a"),
+                StrBytes::from_static_str("tx-b"),
+            ]),
+    );
+    let keys: Vec<(&str, i32, i16)> = batch
+        .coordinators
+        .iter()
+        .map(|c| (c.key.as_str(), c.node_id.0, c.error_code))
+        .collect();
+    assert_eq!(keys, vec![("tx-a", 1, 0), ("tx-b", 1, 0)]);
+    let bad: FindCoordinatorResponse = roundtrip(
+        &mut s,
+        ApiKey::FindCoordinator,
+        5,
+        &FindCoordinatorRequest::default()
+            .with_key_type(9)
+            .with_coordinator_keys(vec![StrBytes::from_static_str("x")]),
+    );
+    assert_eq!(bad.coordinators[0].error_code, 42, "INVALID_REQUEST");
 }

@@ -17,14 +17,29 @@ fn topics(broker: &Broker, args: &[&str]) -> std::process::Output {
 
 /// `partition -> [(offset, value)]` as kcat prints them.
 fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>> {
-    let out = kcat(&["-C", "-b", &broker.bootstrap(), "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%p %o %s\n"]);
+    let out = kcat(&[
+        "-C",
+        "-b",
+        &broker.bootstrap(),
+        "-t",
+        topic,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-f",
+        "%p %o %s\n",
+    ]);
     let text = assert_success(&out, "kcat -C");
     let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
     for line in text.lines() {
         let mut parts = line.splitn(3, ' ');
         let p: i32 = parts.next().unwrap().parse().unwrap();
         let o: i64 = parts.next().unwrap().parse().unwrap();
-        by_partition.entry(p).or_default().push((o, parts.next().unwrap_or("").to_string()));
+        by_partition
+            .entry(p)
+            .or_default()
+            .push((o, parts.next().unwrap_or("").to_string()));
     }
     by_partition
 }
@@ -32,7 +47,18 @@ fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>
 #[test]
 fn topics_tool_create_list_describe_alter_delete() {
     let broker = Broker::start();
-    let out = topics(&broker, &["--create", "--replication-factor", "1", "--partitions", "3", "--topic", "test"]);
+    let out = topics(
+        &broker,
+        &[
+            "--create",
+            "--replication-factor",
+            "1",
+            "--partitions",
+            "3",
+            "--topic",
+            "test",
+        ],
+    );
     assert!(assert_success(&out, "create").contains("Created topic test."));
 
     let out = topics(&broker, &["--list"]);
@@ -51,45 +77,113 @@ fn topics_tool_create_list_describe_alter_delete() {
     }
 
     // Creating it again is refused, as Kafka refuses it.
-    let out = topics(&broker, &["--create", "--partitions", "1", "--topic", "test"]);
+    let out = topics(
+        &broker,
+        &["--create", "--partitions", "1", "--topic", "test"],
+    );
     assert!(!out.status.success());
-    assert!(stdout_of(&out).contains("already exists") || stderr_of(&out).contains("already exists"));
+    assert!(
+        stdout_of(&out).contains("already exists") || stderr_of(&out).contains("already exists")
+    );
 
     // A replication factor above the broker count gets Kafka's error.
-    let out = topics(&broker, &["--create", "--replication-factor", "3", "--partitions", "1", "--topic", "rf3"]);
+    let out = topics(
+        &broker,
+        &[
+            "--create",
+            "--replication-factor",
+            "3",
+            "--partitions",
+            "1",
+            "--topic",
+            "rf3",
+        ],
+    );
     assert!(!out.status.success());
-    assert!(format!("{}{}", stdout_of(&out), stderr_of(&out)).contains("InvalidReplicationFactorException"));
+    assert!(format!("{}{}", stdout_of(&out), stderr_of(&out))
+        .contains("InvalidReplicationFactorException"));
 
     // Per-topic configs are stored and shown by --describe.
-    let out = topics(&broker, &["--create", "--partitions", "1", "--topic", "configured", "--config", "retention.ms=123456", "--config", "cleanup.policy=compact"]);
+    let out = topics(
+        &broker,
+        &[
+            "--create",
+            "--partitions",
+            "1",
+            "--topic",
+            "configured",
+            "--config",
+            "retention.ms=123456",
+            "--config",
+            "cleanup.policy=compact",
+        ],
+    );
     assert_success(&out, "create with configs");
-    let text = assert_success(&topics(&broker, &["--describe", "--topic", "configured"]), "describe configured");
+    let text = assert_success(
+        &topics(&broker, &["--describe", "--topic", "configured"]),
+        "describe configured",
+    );
     assert!(text.contains("retention.ms=123456"), "{text}");
     assert!(text.contains("cleanup.policy=compact"), "{text}");
 
     // An unknown config gets INVALID_CONFIG from the broker (the tool itself checks value types).
-    let out = topics(&broker, &["--create", "--partitions", "1", "--topic", "badcfg", "--config", "retention.msx=5"]);
+    let out = topics(
+        &broker,
+        &[
+            "--create",
+            "--partitions",
+            "1",
+            "--topic",
+            "badcfg",
+            "--config",
+            "retention.msx=5",
+        ],
+    );
     assert!(!out.status.success());
-    assert!(format!("{}{}", stdout_of(&out), stderr_of(&out)).contains("InvalidConfigurationException"));
+    assert!(
+        format!("{}{}", stdout_of(&out), stderr_of(&out)).contains("InvalidConfigurationException")
+    );
 
-    let out = topics(&broker, &["--alter", "--topic", "test", "--partitions", "6"]);
+    let out = topics(
+        &broker,
+        &["--alter", "--topic", "test", "--partitions", "6"],
+    );
     assert_success(&out, "alter");
-    let text = assert_success(&topics(&broker, &["--describe", "--topic", "test"]), "describe after alter");
+    let text = assert_success(
+        &topics(&broker, &["--describe", "--topic", "test"]),
+        "describe after alter",
+    );
     assert!(text.contains("PartitionCount: 6"), "{text}");
     assert!(text.contains("Partition: 5\tLeader: 1"), "{text}");
 
     assert_success(&topics(&broker, &["--delete", "--topic", "test"]), "delete");
     assert!(wait_until(std::time::Duration::from_secs(10), || {
-        !stdout_of(&topics(&broker, &["--list"])).lines().any(|l| l == "test")
+        !stdout_of(&topics(&broker, &["--list"]))
+            .lines()
+            .any(|l| l == "test")
     }));
-    assert!(!broker.log_dir().join("test-0").exists(), "deleted topic's directory remains");
+    assert!(
+        !broker.log_dir().join("test-0").exists(),
+        "deleted topic's directory remains"
+    );
 }
 
 #[test]
 fn console_producer_lines_read_back_by_kcat_in_order() {
     let broker = Broker::start();
     assert_success(
-        &topics(&broker, &["--create", "--replication-factor", "1", "--partitions", "3", "--topic", "test"]),
+        &topics(
+            &broker,
+            &[
+                "--create",
+                "--replication-factor",
+                "1",
+                "--partitions",
+                "3",
+                "--topic",
+                "test",
+            ],
+        ),
         "create",
     );
     let lines: Vec<String> = (0..500).map(|i| format!("line-{i}")).collect();
@@ -108,8 +202,14 @@ fn console_producer_lines_read_back_by_kcat_in_order() {
         for (i, (offset, _)) in records.iter().enumerate() {
             assert_eq!(*offset, i as i64);
         }
-        let indexes: Vec<usize> = records.iter().map(|(_, v)| v.trim_start_matches("line-").parse().unwrap()).collect();
-        assert!(indexes.windows(2).all(|w| w[0] < w[1]), "out of order in a partition: {indexes:?}");
+        let indexes: Vec<usize> = records
+            .iter()
+            .map(|(_, v)| v.trim_start_matches("line-").parse().unwrap())
+            .collect();
+        assert!(
+            indexes.windows(2).all(|w| w[0] < w[1]),
+            "out of order in a partition: {indexes:?}"
+        );
         seen.extend(records.iter().map(|(_, v)| v.clone()));
     }
     seen.sort();
@@ -121,42 +221,84 @@ fn console_producer_lines_read_back_by_kcat_in_order() {
 #[test]
 fn kcat_lists_brokers_topics_and_partitions() {
     let broker = Broker::start();
-    assert_success(&topics(&broker, &["--create", "--partitions", "3", "--topic", "test"]), "create");
+    assert_success(
+        &topics(
+            &broker,
+            &["--create", "--partitions", "3", "--topic", "test"],
+        ),
+        "create",
+    );
     let out = kcat(&["-L", "-b", &broker.bootstrap()]);
     let text = assert_success(&out, "kcat -L");
     assert!(text.contains("1 brokers:"), "{text}");
-    assert!(text.contains(&format!("broker 1 at localhost:{}", broker.port)), "{text}");
+    assert!(
+        text.contains(&format!("broker 1 at localhost:{}", broker.port)),
+        "{text}"
+    );
     assert!(text.contains("topic \"test\" with 3 partitions:"), "{text}");
-    assert!(text.contains("partition 2, leader 1, replicas: 1, isrs: 1"), "{text}");
+    assert!(
+        text.contains("partition 2, leader 1, replicas: 1, isrs: 1"),
+        "{text}"
+    );
 }
 
 #[test]
 fn metadata_auto_creates_topics_when_enabled() {
     let broker = Broker::start();
-    let out = kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "auto-created"], "a\nb\n");
+    let out = kcat_stdin(
+        &["-P", "-b", &broker.bootstrap(), "-t", "auto-created"],
+        "a\nb\n",
+    );
     assert_success(&out, "kcat -P to a new topic");
     let records = consume_all(&broker, "auto-created");
-    let values: Vec<&str> = records.values().flatten().map(|(_, v)| v.as_str()).collect();
+    let values: Vec<&str> = records
+        .values()
+        .flatten()
+        .map(|(_, v)| v.as_str())
+        .collect();
     assert_eq!(values, vec!["a", "b"]);
 
     let off = Broker::start_with(&[("auto.create.topics.enable", "false")]);
     let out = kcat(&["-L", "-b", &off.bootstrap(), "-t", "missing"]);
-    assert!(stdout_of(&out).contains("Broker: Unknown topic or partition"), "{}", stdout_of(&out));
+    assert!(
+        stdout_of(&out).contains("Broker: Unknown topic or partition"),
+        "{}",
+        stdout_of(&out)
+    );
 }
 
 #[test]
 fn flush_on_ack_serves_what_it_acknowledged() {
     let broker = Broker::start_with(&[("milena.flush.on.ack", "true")]);
-    assert_success(&topics(&broker, &["--create", "--partitions", "2", "--topic", "durable"]), "create");
+    assert_success(
+        &topics(
+            &broker,
+            &["--create", "--partitions", "2", "--topic", "durable"],
+        ),
+        "create",
+    );
     let input: String = (0..300).map(|i| format!("d-{i}\n")).collect();
     // Two producers at once so that their fsyncs can be grouped.
     let bootstrap = broker.bootstrap();
     let second = {
         let bootstrap = bootstrap.clone();
         let input = input.clone();
-        std::thread::spawn(move || kafka_tool_stdin("kafka-console-producer.sh", &["--bootstrap-server", &bootstrap, "--topic", "durable"], &input))
+        std::thread::spawn(move || {
+            kafka_tool_stdin(
+                "kafka-console-producer.sh",
+                &["--bootstrap-server", &bootstrap, "--topic", "durable"],
+                &input,
+            )
+        })
     };
-    assert_success(&kafka_tool_stdin("kafka-console-producer.sh", &["--bootstrap-server", &bootstrap, "--topic", "durable"], &input), "producer 1");
+    assert_success(
+        &kafka_tool_stdin(
+            "kafka-console-producer.sh",
+            &["--bootstrap-server", &bootstrap, "--topic", "durable"],
+            &input,
+        ),
+        "producer 1",
+    );
     assert_success(&second.join().unwrap(), "producer 2");
     let total: usize = consume_all(&broker, "durable").values().map(Vec::len).sum();
     assert_eq!(total, 600);

@@ -27,17 +27,32 @@ async fn admin_idempotent_producer_and_consumer_round_trip() {
     let admin: AdminClient<DefaultClientContext> = client_config(&broker).create().unwrap();
     let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let created = admin
-        .create_topics(&[NewTopic::new("rd", 3, TopicReplication::Fixed(1)).set("retention.ms", "3600000")], &options)
+        .create_topics(
+            &[NewTopic::new("rd", 3, TopicReplication::Fixed(1)).set("retention.ms", "3600000")],
+            &options,
+        )
         .await
         .unwrap();
     assert!(created[0].is_ok(), "{created:?}");
     let again = admin
-        .create_topics(&[NewTopic::new("rd", 3, TopicReplication::Fixed(1))], &options)
+        .create_topics(
+            &[NewTopic::new("rd", 3, TopicReplication::Fixed(1))],
+            &options,
+        )
         .await
         .unwrap();
-    assert!(matches!(&again[0], Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))), "{again:?}");
+    assert!(
+        matches!(
+            &again[0],
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+        ),
+        "{again:?}"
+    );
 
-    let configs = admin.describe_configs(&[ResourceSpecifier::Topic("rd")], &options).await.unwrap();
+    let configs = admin
+        .describe_configs(&[ResourceSpecifier::Topic("rd")], &options)
+        .await
+        .unwrap();
     let resource = configs[0].as_ref().unwrap();
     let retention = resource.get("retention.ms").unwrap();
     assert_eq!(retention.value.as_deref(), Some("3600000"));
@@ -54,12 +69,23 @@ async fn admin_idempotent_producer_and_consumer_round_trip() {
     for i in 0..300 {
         let key = format!("key-{}", i % 17);
         let value = format!("value-{i}");
-        let headers = OwnedHeaders::new().insert(Header { key: "n", value: Some(&i.to_string()) });
+        let headers = OwnedHeaders::new().insert(Header {
+            key: "n",
+            value: Some(&i.to_string()),
+        });
         let delivery = producer
-            .send(FutureRecord::to("rd").key(&key).payload(&value).headers(headers), Duration::from_secs(10))
+            .send(
+                FutureRecord::to("rd")
+                    .key(&key)
+                    .payload(&value)
+                    .headers(headers),
+                Duration::from_secs(10),
+            )
             .await
             .unwrap_or_else(|(e, _)| panic!("delivery failed: {e}"));
-        sent.entry(delivery.partition).or_default().push((value, delivery.offset));
+        sent.entry(delivery.partition)
+            .or_default()
+            .push((value, delivery.offset));
     }
     // Keys are hashed to partitions: several partitions got records.
     assert!(sent.len() > 1, "{:?}", sent.keys());
@@ -73,7 +99,9 @@ async fn admin_idempotent_producer_and_consumer_round_trip() {
         .unwrap();
     let mut assignment = TopicPartitionList::new();
     for p in 0..3 {
-        assignment.add_partition_offset("rd", p, Offset::Beginning).unwrap();
+        assignment
+            .add_partition_offset("rd", p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&assignment).unwrap();
     let mut received: BTreeMap<i32, Vec<(String, i64)>> = BTreeMap::new();
@@ -87,8 +115,14 @@ async fn admin_idempotent_producer_and_consumer_round_trip() {
             assert_eq!(header.key, "n");
             assert_eq!(header.value, Some(n.to_string().as_bytes()));
             assert_eq!(message.key(), Some(format!("key-{}", n % 17).as_bytes()));
-            received.entry(message.partition()).or_default().push((value, message.offset()));
+            received
+                .entry(message.partition())
+                .or_default()
+                .push((value, message.offset()));
         }
     }
-    assert_eq!(received, sent, "every acknowledged record, at its acknowledged offset, in order");
+    assert_eq!(
+        received, sent,
+        "every acknowledged record, at its acknowledged offset, in order"
+    );
 }

@@ -35,66 +35,168 @@ fn seeds() -> Vec<Vec<u8>> {
     let strip = |f: Vec<u8>| f[4..].to_vec();
     let mut seeds = Vec::new();
     for v in [0, 3, 4] {
-        seeds.push(strip(wire::request_frame(ApiKey::ApiVersions, v, 1, &ApiVersionsRequest::default()
-            .with_client_software_name(StrBytes::from_static_str("fuzz"))
-            .with_client_software_version(StrBytes::from_static_str("1")))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::ApiVersions,
+            v,
+            1,
+            &ApiVersionsRequest::default()
+                .with_client_software_name(StrBytes::from_static_str("fuzz"))
+                .with_client_software_version(StrBytes::from_static_str("1")),
+        )));
     }
     for v in [0, 4, 9, 12] {
-        seeds.push(strip(wire::request_frame(ApiKey::Metadata, v, 2, &MetadataRequest::default()
-            .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default().with_name(Some(name("fuzz")))]))
-            .with_allow_auto_topic_creation(true))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::Metadata,
+            v,
+            2,
+            &MetadataRequest::default()
+                .with_topics(Some(vec![metadata_request::MetadataRequestTopic::default(
+                )
+                .with_name(Some(name("fuzz")))]))
+                .with_allow_auto_topic_creation(true),
+        )));
     }
     for v in [2, 5, 7] {
-        seeds.push(strip(wire::request_frame(ApiKey::CreateTopics, v, 3, &CreateTopicsRequest::default()
-            .with_topics(vec![create_topics_request::CreatableTopic::default()
-                .with_name(name("fuzz2")).with_num_partitions(2).with_replication_factor(1)
-                .with_configs(vec![create_topics_request::CreatableTopicConfig::default()
-                    .with_name(StrBytes::from_static_str("retention.ms"))
-                    .with_value(Some(StrBytes::from_static_str("1000")))])]))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::CreateTopics,
+            v,
+            3,
+            &CreateTopicsRequest::default().with_topics(vec![
+                create_topics_request::CreatableTopic::default()
+                    .with_name(name("fuzz2"))
+                    .with_num_partitions(2)
+                    .with_replication_factor(1)
+                    .with_configs(vec![create_topics_request::CreatableTopicConfig::default()
+                        .with_name(StrBytes::from_static_str("retention.ms"))
+                        .with_value(Some(StrBytes::from_static_str("1000")))]),
+            ]),
+        )));
     }
     let batch = record_batch();
     for v in [3, 9, 12] {
-        seeds.push(strip(wire::request_frame(ApiKey::Produce, v, 4, &ProduceRequest::default()
-            .with_acks(-1).with_timeout_ms(100)
-            .with_topic_data(vec![produce_request::TopicProduceData::default().with_name(name("fuzz"))
-                .with_partition_data(vec![produce_request::PartitionProduceData::default()
-                    .with_index(0).with_records(Some(batch.clone()))])]))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::Produce,
+            v,
+            4,
+            &ProduceRequest::default()
+                .with_acks(-1)
+                .with_timeout_ms(100)
+                .with_topic_data(vec![produce_request::TopicProduceData::default()
+                    .with_name(name("fuzz"))
+                    .with_partition_data(vec![
+                        produce_request::PartitionProduceData::default()
+                            .with_index(0)
+                            .with_records(Some(batch.clone())),
+                    ])]),
+        )));
     }
     for v in [4, 11, 12] {
-        seeds.push(strip(wire::request_frame(ApiKey::Fetch, v, 5, &FetchRequest::default()
-            .with_max_wait_ms(0).with_max_bytes(1 << 20).with_replica_id(BrokerId(-1))
-            .with_session_epoch(-1)
-            .with_topics(vec![fetch_request::FetchTopic::default().with_topic(name("fuzz"))
-                .with_partitions(vec![fetch_request::FetchPartition::default()
-                    .with_partition(0).with_fetch_offset(0).with_partition_max_bytes(1 << 20)])]))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::Fetch,
+            v,
+            5,
+            &FetchRequest::default()
+                .with_max_wait_ms(0)
+                .with_max_bytes(1 << 20)
+                .with_replica_id(BrokerId(-1))
+                .with_session_epoch(-1)
+                .with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(name("fuzz"))
+                    .with_partitions(vec![fetch_request::FetchPartition::default()
+                        .with_partition(0)
+                        .with_fetch_offset(0)
+                        .with_partition_max_bytes(1 << 20)])]),
+        )));
     }
     for v in [1, 4, 8] {
-        seeds.push(strip(wire::request_frame(ApiKey::ListOffsets, v, 6, &ListOffsetsRequest::default()
-            .with_replica_id(BrokerId(-1))
-            .with_topics(vec![list_offsets_request::ListOffsetsTopic::default().with_name(name("fuzz"))
-                .with_partitions(vec![list_offsets_request::ListOffsetsPartition::default()
-                    .with_partition_index(0).with_timestamp(-1)])]))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::ListOffsets,
+            v,
+            6,
+            &ListOffsetsRequest::default()
+                .with_replica_id(BrokerId(-1))
+                .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+                    .with_name(name("fuzz"))
+                    .with_partitions(vec![
+                        list_offsets_request::ListOffsetsPartition::default()
+                            .with_partition_index(0)
+                            .with_timestamp(-1),
+                    ])]),
+        )));
     }
     for v in [1, 4] {
-        seeds.push(strip(wire::request_frame(ApiKey::DescribeConfigs, v, 7, &DescribeConfigsRequest::default()
-            .with_resources(vec![describe_configs_request::DescribeConfigsResource::default()
-                .with_resource_type(2).with_resource_name(StrBytes::from_static_str("fuzz"))]))));
+        seeds.push(strip(wire::request_frame(
+            ApiKey::DescribeConfigs,
+            v,
+            7,
+            &DescribeConfigsRequest::default().with_resources(vec![
+                describe_configs_request::DescribeConfigsResource::default()
+                    .with_resource_type(2)
+                    .with_resource_name(StrBytes::from_static_str("fuzz")),
+            ]),
+        )));
     }
-    seeds.push(strip(wire::request_frame(ApiKey::InitProducerId, 4, 8, &InitProducerIdRequest::default()
-        .with_transaction_timeout_ms(1000).with_producer_id(ProducerId(-1)).with_producer_epoch(-1))));
-    seeds.push(strip(wire::request_frame(ApiKey::CreatePartitions, 3, 9, &CreatePartitionsRequest::default()
-        .with_topics(vec![create_partitions_request::CreatePartitionsTopic::default().with_name(name("fuzz2")).with_count(3)]))));
-    seeds.push(strip(wire::request_frame(ApiKey::IncrementalAlterConfigs, 1, 10, &IncrementalAlterConfigsRequest::default()
-        .with_resources(vec![incremental_alter_configs_request::AlterConfigsResource::default()
-            .with_resource_type(2).with_resource_name(StrBytes::from_static_str("fuzz2"))
-            .with_configs(vec![incremental_alter_configs_request::AlterableConfig::default()
-                .with_name(StrBytes::from_static_str("cleanup.policy")).with_config_operation(2)
-                .with_value(Some(StrBytes::from_static_str("compact")))])]))));
-    seeds.push(strip(wire::request_frame(ApiKey::DescribeLogDirs, 4, 11, &DescribeLogDirsRequest::default())));
-    seeds.push(strip(wire::request_frame(ApiKey::DeleteRecords, 2, 12, &DeleteRecordsRequest::default()
-        .with_topics(vec![delete_records_request::DeleteRecordsTopic::default().with_name(name("fuzz"))
-            .with_partitions(vec![delete_records_request::DeleteRecordsPartition::default().with_partition_index(0).with_offset(-1)])]))));
-    seeds.push(strip(wire::request_frame(ApiKey::DescribeCluster, 1, 13, &DescribeClusterRequest::default().with_endpoint_type(1))));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::InitProducerId,
+        4,
+        8,
+        &InitProducerIdRequest::default()
+            .with_transaction_timeout_ms(1000)
+            .with_producer_id(ProducerId(-1))
+            .with_producer_epoch(-1),
+    )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::CreatePartitions,
+        3,
+        9,
+        &CreatePartitionsRequest::default().with_topics(vec![
+            create_partitions_request::CreatePartitionsTopic::default()
+                .with_name(name("fuzz2"))
+                .with_count(3),
+        ]),
+    )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::IncrementalAlterConfigs,
+        1,
+        10,
+        &IncrementalAlterConfigsRequest::default().with_resources(vec![
+            incremental_alter_configs_request::AlterConfigsResource::default()
+                .with_resource_type(2)
+                .with_resource_name(StrBytes::from_static_str("fuzz2"))
+                .with_configs(vec![
+                    incremental_alter_configs_request::AlterableConfig::default()
+                        .with_name(StrBytes::from_static_str("cleanup.policy"))
+                        .with_config_operation(2)
+                        .with_value(Some(StrBytes::from_static_str("compact"))),
+                ]),
+        ]),
+    )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::DescribeLogDirs,
+        4,
+        11,
+        &DescribeLogDirsRequest::default(),
+    )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::DeleteRecords,
+        2,
+        12,
+        &DeleteRecordsRequest::default().with_topics(vec![
+            delete_records_request::DeleteRecordsTopic::default()
+                .with_name(name("fuzz"))
+                .with_partitions(vec![
+                    delete_records_request::DeleteRecordsPartition::default()
+                        .with_partition_index(0)
+                        .with_offset(-1),
+                ]),
+        ]),
+    )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::DescribeCluster,
+        1,
+        13,
+        &DescribeClusterRequest::default().with_endpoint_type(1),
+    )));
     seeds
 }
 
@@ -125,12 +227,18 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut data = seed.to_vec();
     for _ in 0..=rng.below(4) {
         // Leave the api key and version alone half of the time so decoding is reached.
-        let from = if rng.below(2) == 0 { 8.min(data.len()) } else { 0 };
+        let from = if rng.below(2) == 0 {
+            8.min(data.len())
+        } else {
+            0
+        };
         let at = from + rng.below(data.len().saturating_sub(from).max(1));
         match rng.below(6) {
             0 if at < data.len() => data[at] ^= 1 << rng.below(8),
             1 => data.truncate(at),
-            2 if at + 4 <= data.len() => data[at..at + 4].copy_from_slice(&[0x7f, 0xff, 0xff, rng.next() as u8]),
+            2 if at + 4 <= data.len() => {
+                data[at..at + 4].copy_from_slice(&[0x7f, 0xff, 0xff, rng.next() as u8])
+            }
             3 if at < data.len() => data[at] = 0xff,
             4 => {
                 let n = rng.below(16);
@@ -152,7 +260,8 @@ async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
     let seeds = seeds();
     // Every seed is valid as it stands.
     for seed in &seeds {
-        let answered = milena::protocol::handle_frame(&broker, peer, Bytes::from(seed.clone())).await;
+        let answered =
+            milena::protocol::handle_frame(&broker, peer, Bytes::from(seed.clone())).await;
         assert!(answered.is_ok(), "seed rejected: {:?}", answered.err());
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -172,5 +281,8 @@ async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
     }
     assert!(runs > 1000, "only {runs} runs in the time budget");
     let probe = milena::protocol::handle_frame(&broker, peer, Bytes::from(seeds[1].clone())).await;
-    assert!(matches!(probe, Ok(Some(_))), "broker stopped answering after {runs} fuzzed requests");
+    assert!(
+        matches!(probe, Ok(Some(_))),
+        "broker stopped answering after {runs} fuzzed requests"
+    );
 }

@@ -28,7 +28,10 @@ fn an_invalid_value_stops_start_up_naming_the_key() {
     let out = run_with_timeout(milena().arg(&props), None, Duration::from_secs(10)).unwrap();
     assert!(!out.status.success(), "start-up must fail");
     let stderr = stderr_of(&out);
-    assert!(stderr.contains("num.partitions") && stderr.contains("many"), "{stderr}");
+    assert!(
+        stderr.contains("num.partitions") && stderr.contains("many"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -46,23 +49,43 @@ fn unknown_keys_warn_and_env_and_overrides_apply() {
     let child = milena()
         .arg(&props)
         .args(["--override", "num.partitions=4"])
-        .env("KAFKA_ADVERTISED_LISTENERS", format!("PLAINTEXT://localhost:{port}"))
+        .env(
+            "KAFKA_ADVERTISED_LISTENERS",
+            format!("PLAINTEXT://localhost:{port}"),
+        )
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let up = wait_until(Duration::from_secs(20), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
+    let up = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
     assert!(up, "broker did not start");
     // num.partitions=4 from --override: an auto-created topic gets 4 partitions; the advertised
     // listener from the environment is what kcat is told.
-    let out = kcat_stdin(&["-P", "-b", &format!("localhost:{port}"), "-t", "auto4"], "x\n");
+    let out = kcat_stdin(
+        &["-P", "-b", &format!("localhost:{port}"), "-t", "auto4"],
+        "x\n",
+    );
     assert_success(&out, "kcat -P");
-    let text = assert_success(&kcat(&["-L", "-b", &format!("localhost:{port}"), "-t", "auto4"]), "kcat -L");
+    let text = assert_success(
+        &kcat(&["-L", "-b", &format!("localhost:{port}"), "-t", "auto4"]),
+        "kcat -L",
+    );
     assert!(text.contains("topic \"auto4\" with 4 partitions"), "{text}");
-    assert!(text.contains(&format!("broker 1 at localhost:{port}")), "{text}");
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    assert!(
+        text.contains(&format!("broker 1 at localhost:{port}")),
+        "{text}"
+    );
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "SIGTERM must shut down cleanly");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("not.a.kafka.key"), "unknown key not warned about: {stderr}");
+    assert!(
+        stderr.contains("not.a.kafka.key"),
+        "unknown key not warned about: {stderr}"
+    );
     assert!(stderr.contains("shut down cleanly"), "{stderr}");
 }

@@ -10,7 +10,12 @@ use kafka_protocol::messages::{ApiKey, RequestHeader};
 use kafka_protocol::protocol::{Encodable, StrBytes};
 
 /// `size | header | body` for one request.
-pub fn request_frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i32, body: &R) -> Vec<u8> {
+pub fn request_frame<R: Encodable>(
+    key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    body: &R,
+) -> Vec<u8> {
     let mut buf = BytesMut::new();
     RequestHeader::default()
         .with_request_api_key(key as i16)
@@ -27,7 +32,9 @@ pub fn request_frame<R: Encodable>(key: ApiKey, version: i16, correlation_id: i3
 
 pub fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream
 }
 
@@ -60,16 +67,29 @@ pub fn roundtrip<Req: Encodable, Resp: kafka_protocol::protocol::Decodable>(
     use kafka_protocol::protocol::Decodable;
     static NEXT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(100);
     let correlation_id = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    send(stream, &request_frame(key, version, correlation_id, request));
+    send(
+        stream,
+        &request_frame(key, version, correlation_id, request),
+    );
     let mut response = read_response(stream).expect("a response");
-    let header = kafka_protocol::messages::ResponseHeader::decode(&mut response, key.response_header_version(version)).unwrap();
+    let header = kafka_protocol::messages::ResponseHeader::decode(
+        &mut response,
+        key.response_header_version(version),
+    )
+    .unwrap();
     assert_eq!(header.correlation_id, correlation_id);
     Resp::decode(&mut response, version).unwrap()
 }
 
 /// A valid v2 record batch of `count` uncompressed records with values `value-<i>`, timestamps
 /// `timestamp + i`, and the given producer fields.
-pub fn record_batch(count: i32, timestamp: i64, producer_id: i64, producer_epoch: i16, base_sequence: i32) -> Bytes {
+pub fn record_batch(
+    count: i32,
+    timestamp: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) -> Bytes {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         while z >= 0x80 {

@@ -10,7 +10,10 @@ use crate::protocol::RequestContext;
 /// DescribeCluster's endpoint types: brokers, or (KIP-919) controllers.
 const BROKERS: i8 = 1;
 
-pub async fn describe_cluster(ctx: &RequestContext, request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub async fn describe_cluster(
+    ctx: &RequestContext,
+    request: DescribeClusterRequest,
+) -> DescribeClusterResponse {
     let broker = &ctx.broker;
     let response = DescribeClusterResponse::default().with_endpoint_type(BROKERS);
     if ctx.api_version >= 1 && request.endpoint_type != BROKERS {

@@ -14,7 +14,9 @@ use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::config::topic::{describe_broker_configs, describe_topic_configs, validate_topic_config, ConfigEntry};
+use crate::config::topic::{
+    describe_broker_configs, describe_topic_configs, validate_topic_config, ConfigEntry,
+};
 use crate::metadata::controller::ConfigChange;
 use crate::protocol::errors::{self, KafkaError};
 use crate::protocol::RequestContext;
@@ -28,7 +30,10 @@ const DELETE: i8 = 1;
 const APPEND: i8 = 2;
 const SUBTRACT: i8 = 3;
 
-pub async fn describe_configs(ctx: &RequestContext, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub async fn describe_configs(
+    ctx: &RequestContext,
+    request: DescribeConfigsRequest,
+) -> DescribeConfigsResponse {
     let broker = &ctx.broker;
     let image = broker.image();
     let results = request
@@ -53,9 +58,12 @@ pub async fn describe_configs(ctx: &RequestContext, request: DescribeConfigsRequ
                 BROKER => {
                     let name: &str = &resource.resource_name;
                     if !name.is_empty() && name != broker.node_id.to_string() {
-                        return result.with_error_code(ResponseError::InvalidRequest.code()).with_error_message(Some(
-                            str_bytes(format!("Unexpected broker id, expected {} but received {name}", broker.node_id)),
-                        ));
+                        return result
+                            .with_error_code(ResponseError::InvalidRequest.code())
+                            .with_error_message(Some(str_bytes(format!(
+                                "Unexpected broker id, expected {} but received {name}",
+                                broker.node_id
+                            ))));
                     }
                     describe_broker_configs(&broker.config)
                 }
@@ -63,14 +71,23 @@ pub async fn describe_configs(ctx: &RequestContext, request: DescribeConfigsRequ
                 other => {
                     return result
                         .with_error_code(ResponseError::InvalidRequest.code())
-                        .with_error_message(Some(str_bytes(format!("Unsupported resource type {other}"))))
+                        .with_error_message(Some(str_bytes(format!(
+                            "Unsupported resource type {other}"
+                        ))))
                 }
             };
             let keys = resource.configuration_keys.as_ref();
             let configs = entries
                 .into_iter()
                 .filter(|e| keys.is_none_or(|keys| keys.iter().any(|k| k.as_str() == e.name)))
-                .map(|e| to_wire(e, ctx.api_version, request.include_synonyms, request.include_documentation))
+                .map(|e| {
+                    to_wire(
+                        e,
+                        ctx.api_version,
+                        request.include_synonyms,
+                        request.include_documentation,
+                    )
+                })
                 .collect();
             result.with_configs(configs)
         })
@@ -78,7 +95,12 @@ pub async fn describe_configs(ctx: &RequestContext, request: DescribeConfigsRequ
     DescribeConfigsResponse::default().with_results(results)
 }
 
-fn to_wire(entry: ConfigEntry, version: i16, synonyms: bool, documentation: bool) -> DescribeConfigsResourceResult {
+fn to_wire(
+    entry: ConfigEntry,
+    version: i16,
+    synonyms: bool,
+    documentation: bool,
+) -> DescribeConfigsResourceResult {
     let mut result = DescribeConfigsResourceResult::default()
         .with_name(str_bytes(entry.name))
         .with_value(entry.value.map(str_bytes))
@@ -111,7 +133,14 @@ fn validate(key: &str, value: &str) -> Result<(), String> {
 }
 
 /// Applies `changes` to one resource and says how it went.
-fn alter(ctx: &RequestContext, resource_type: i8, name: &str, changes: Result<Vec<ConfigChange>, KafkaError>, replace_all: bool, validate_only: bool) -> Option<KafkaError> {
+fn alter(
+    ctx: &RequestContext,
+    resource_type: i8,
+    name: &str,
+    changes: Result<Vec<ConfigChange>, KafkaError>,
+    replace_all: bool,
+    validate_only: bool,
+) -> Option<KafkaError> {
     match resource_type {
         TOPIC => {}
         BROKER | BROKER_LOGGER => {
@@ -120,14 +149,25 @@ fn alter(ctx: &RequestContext, resource_type: i8, name: &str, changes: Result<Ve
                 "Milena does not support dynamic broker configs yet; set them in server.properties",
             ))
         }
-        other => return Some(KafkaError::with_message(ResponseError::InvalidRequest, format!("Unsupported resource type {other}"))),
+        other => {
+            return Some(KafkaError::with_message(
+                ResponseError::InvalidRequest,
+                format!("Unsupported resource type {other}"),
+            ))
+        }
     }
     let changes = match changes {
         Ok(changes) => changes,
         Err(e) => return Some(e),
     };
     let broker = &ctx.broker;
-    match broker.controller.alter_topic_configs(name, &changes, replace_all, validate_only, validate) {
+    match broker.controller.alter_topic_configs(
+        name,
+        &changes,
+        replace_all,
+        validate_only,
+        validate,
+    ) {
         Ok(()) => {
             if !validate_only {
                 if let Err(e) = broker.apply_metadata() {
@@ -146,7 +186,10 @@ fn alter(ctx: &RequestContext, resource_type: i8, name: &str, changes: Result<Ve
     }
 }
 
-pub async fn alter_configs(ctx: &RequestContext, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn alter_configs(
+    ctx: &RequestContext,
+    request: AlterConfigsRequest,
+) -> AlterConfigsResponse {
     let responses = request
         .resources
         .iter()
@@ -156,7 +199,14 @@ pub async fn alter_configs(ctx: &RequestContext, request: AlterConfigsRequest) -
                 .iter()
                 .map(|c| (c.name.to_string(), c.value.as_ref().map(|v| v.to_string())))
                 .collect());
-            let error = alter(ctx, resource.resource_type, &resource.resource_name, changes, true, request.validate_only);
+            let error = alter(
+                ctx,
+                resource.resource_type,
+                &resource.resource_name,
+                changes,
+                true,
+                request.validate_only,
+            );
             let mut response = alter_configs_response::AlterConfigsResourceResponse::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
@@ -184,10 +234,18 @@ pub async fn incremental_alter_configs(
                 .map(|t| describe_topic_configs(&t.configs, &ctx.broker.config))
                 .unwrap_or_default();
             let changes = incremental_changes(&resource.configs, &current);
-            let error = alter(ctx, resource.resource_type, &resource.resource_name, changes, false, request.validate_only);
-            let mut response = incremental_alter_configs_response::AlterConfigsResourceResponse::default()
-                .with_resource_type(resource.resource_type)
-                .with_resource_name(resource.resource_name.clone());
+            let error = alter(
+                ctx,
+                resource.resource_type,
+                &resource.resource_name,
+                changes,
+                false,
+                request.validate_only,
+            );
+            let mut response =
+                incremental_alter_configs_response::AlterConfigsResourceResponse::default()
+                    .with_resource_type(resource.resource_type)
+                    .with_resource_name(resource.resource_name.clone());
             if let Some(error) = error {
                 response.error_code = error.code;
                 response.error_message = error.message.map(str_bytes);
@@ -218,7 +276,12 @@ fn incremental_changes(
         let change = match config.config_operation {
             SET => match value {
                 Some(v) => Some(v),
-                None => return Err(KafkaError::with_message(ResponseError::InvalidConfig, format!("Null value not supported for : {name}"))),
+                None => {
+                    return Err(KafkaError::with_message(
+                        ResponseError::InvalidConfig,
+                        format!("Null value not supported for : {name}"),
+                    ))
+                }
             },
             DELETE => None,
             APPEND | SUBTRACT => {
@@ -226,7 +289,9 @@ fn incremental_changes(
                 if entry.is_none_or(|e| e.config_type != 7) {
                     return Err(KafkaError::with_message(
                         ResponseError::InvalidConfig,
-                        format!("Config value append/subtract is not allowed for config key: {name}"),
+                        format!(
+                            "Config value append/subtract is not allowed for config key: {name}"
+                        ),
                     ));
                 }
                 let mut list: Vec<String> = entry
@@ -237,7 +302,12 @@ fn incremental_changes(
                     .filter(|s| !s.is_empty())
                     .map(str::to_string)
                     .collect();
-                let operand: Vec<String> = value.unwrap_or_default().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                let operand: Vec<String> = value
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if config.config_operation == APPEND {
                     for item in operand {
                         if !list.contains(&item) {
@@ -250,7 +320,10 @@ fn incremental_changes(
                 Some(list.join(","))
             }
             other => {
-                return Err(KafkaError::with_message(ResponseError::InvalidRequest, format!("Unknown config operation {other}")))
+                return Err(KafkaError::with_message(
+                    ResponseError::InvalidRequest,
+                    format!("Unknown config operation {other}"),
+                ))
             }
         };
         values.insert(name.clone(), change.clone());

@@ -19,7 +19,8 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
     if request.session_id != 0 || request.session_epoch > 0 {
         // We never hand out sessions, so an incremental fetch names one we do not have.
-        return FetchResponse::default().with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchResponse::default()
+            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
     }
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
@@ -32,7 +33,10 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchRespons
         if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
             return response;
         }
-        if tokio::time::timeout(deadline - now, arrivals.changed()).await.is_err() {
+        if tokio::time::timeout(deadline - now, arrivals.changed())
+            .await
+            .is_err()
+        {
             // Timed out: answer with whatever is there now.
             return read_all(ctx, &request).0;
         }
@@ -110,7 +114,11 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
                 .with_partitions(partitions),
         );
     }
-    (FetchResponse::default().with_responses(responses), total, any_error)
+    (
+        FetchResponse::default().with_responses(responses),
+        total,
+        any_error,
+    )
 }
 
 /// A client that knows a newer epoch than ours has seen a leader we have not heard of yet; one

@@ -31,11 +31,16 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
                         .with_timestamp(-1)
                         .with_offset(-1);
                     match ctx.broker.replicas.get(&topic.name.0, p.partition_index) {
-                        None => response.with_error_code(ResponseError::UnknownTopicOrPartition.code()),
-                        Some(partition) => match check_leader_epoch(p.current_leader_epoch, partition.leader_epoch) {
-                            Some(code) => response.with_error_code(code),
-                            None => lookup(&partition, p.timestamp, response, ctx.api_version),
-                        },
+                        None => {
+                            response.with_error_code(ResponseError::UnknownTopicOrPartition.code())
+                        }
+                        Some(partition) => {
+                            match check_leader_epoch(p.current_leader_epoch, partition.leader_epoch)
+                            {
+                                Some(code) => response.with_error_code(code),
+                                None => lookup(&partition, p.timestamp, response, ctx.api_version),
+                            }
+                        }
                     }
                 })
                 .collect();
@@ -54,8 +59,18 @@ fn lookup(
     version: i16,
 ) -> ListOffsetsPartitionResponse {
     // The leader epoch field exists from v4 on; encoding it earlier fails.
-    let epoch = if version >= 4 { partition.leader_epoch } else { -1 };
-    let found = |offset: i64, ts: i64| response.clone().with_offset(offset).with_timestamp(ts).with_leader_epoch(epoch);
+    let epoch = if version >= 4 {
+        partition.leader_epoch
+    } else {
+        -1
+    };
+    let found = |offset: i64, ts: i64| {
+        response
+            .clone()
+            .with_offset(offset)
+            .with_timestamp(ts)
+            .with_leader_epoch(epoch)
+    };
     match timestamp {
         LATEST => found(partition.high_watermark(), -1),
         EARLIEST | EARLIEST_LOCAL => found(partition.log_start_offset(), -1),

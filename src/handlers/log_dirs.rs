@@ -11,7 +11,10 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 use super::{str_bytes, topic_name};
 use crate::protocol::RequestContext;
 
-pub async fn describe_log_dirs(ctx: &RequestContext, request: DescribeLogDirsRequest) -> DescribeLogDirsResponse {
+pub async fn describe_log_dirs(
+    ctx: &RequestContext,
+    request: DescribeLogDirsRequest,
+) -> DescribeLogDirsResponse {
     let wanted = |topic: &str, partition: i32| match &request.topics {
         None => true,
         Some(topics) => topics
@@ -21,11 +24,14 @@ pub async fn describe_log_dirs(ctx: &RequestContext, request: DescribeLogDirsReq
     let mut by_topic: BTreeMap<String, Vec<DescribeLogDirsPartition>> = BTreeMap::new();
     for partition in ctx.broker.replicas.all() {
         if wanted(&partition.topic, partition.index) {
-            by_topic.entry(partition.topic.to_string()).or_default().push(
-                DescribeLogDirsPartition::default()
-                    .with_partition_index(partition.index)
-                    .with_partition_size(partition.size_in_bytes() as i64),
-            );
+            by_topic
+                .entry(partition.topic.to_string())
+                .or_default()
+                .push(
+                    DescribeLogDirsPartition::default()
+                        .with_partition_index(partition.index)
+                        .with_partition_size(partition.size_in_bytes() as i64),
+                );
         }
     }
     let topics = by_topic
@@ -37,7 +43,8 @@ pub async fn describe_log_dirs(ctx: &RequestContext, request: DescribeLogDirsReq
                 .with_partitions(partitions)
         })
         .collect();
-    let dir = std::fs::canonicalize(&ctx.broker.log_dir).unwrap_or_else(|_| ctx.broker.log_dir.clone());
+    let dir =
+        std::fs::canonicalize(&ctx.broker.log_dir).unwrap_or_else(|_| ctx.broker.log_dir.clone());
     DescribeLogDirsResponse::default().with_results(vec![DescribeLogDirsResult::default()
         .with_log_dir(str_bytes(dir.display().to_string()))
         .with_topics(topics)

@@ -17,14 +17,16 @@ use crate::protocol::{errors, RequestContext};
 
 /// Kafka's bit set of the operations allowed on a topic (without ACLs, all of them): READ,
 /// WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-const ALL_TOPIC_OPERATIONS: i32 = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+const ALL_TOPIC_OPERATIONS: i32 =
+    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 
 pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
     let broker = &ctx.broker;
     let version = ctx.api_version;
     let mut image = broker.image();
     // v0 has no null: an empty list means every topic.
-    let all_topics = request.topics.is_none() || (version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty));
+    let all_topics = request.topics.is_none()
+        || (version == 0 && request.topics.as_ref().is_some_and(Vec::is_empty));
     let allow_auto_create = (version < 4 || request.allow_auto_topic_creation)
         && broker.config.auto_create_topics_enable;
 
@@ -93,7 +95,11 @@ fn unknown(name: &str, code: i16) -> MetadataResponseTopic {
         .with_error_code(code)
 }
 
-fn topic_metadata(ctx: &RequestContext, topic: &TopicImage, request: &MetadataRequest) -> MetadataResponseTopic {
+fn topic_metadata(
+    ctx: &RequestContext,
+    topic: &TopicImage,
+    request: &MetadataRequest,
+) -> MetadataResponseTopic {
     let node = BrokerId(ctx.broker.node_id);
     let partitions = (0..topic.partitions)
         .map(|index| {
@@ -127,7 +133,11 @@ pub fn is_internal(name: &str) -> bool {
 }
 
 /// Resolves a topic by name or (newer versions) ID; used by APIs that accept either.
-pub fn resolve<'a>(image: &'a MetadataImage, name: Option<&str>, id: &Uuid) -> Option<&'a TopicImage> {
+pub fn resolve<'a>(
+    image: &'a MetadataImage,
+    name: Option<&str>,
+    id: &Uuid,
+) -> Option<&'a TopicImage> {
     match name {
         Some(name) if !name.is_empty() => image.topic(name),
         _ => image.topic_by_id(id),
@@ -151,18 +161,31 @@ pub async fn describe_topic_partitions(
     let mut names: Vec<String> = if request.topics.is_empty() {
         image.topics.keys().cloned().collect()
     } else {
-        request.topics.iter().map(|t| t.name.0.to_string()).collect()
+        request
+            .topics
+            .iter()
+            .map(|t| t.name.0.to_string())
+            .collect()
     };
     names.sort();
     names.dedup();
     let (start_topic, mut start_partition) = match &request.cursor {
-        Some(cursor) => (Some(cursor.topic_name.0.to_string()), cursor.partition_index.max(0)),
+        Some(cursor) => (
+            Some(cursor.topic_name.0.to_string()),
+            cursor.partition_index.max(0),
+        ),
         None => (None, 0),
     };
-    let mut budget = request.response_partition_limit.clamp(1, MAX_PARTITIONS_PER_RESPONSE);
+    let mut budget = request
+        .response_partition_limit
+        .clamp(1, MAX_PARTITIONS_PER_RESPONSE);
     let mut topics = Vec::new();
     let mut next_cursor = None;
-    for name in names.iter().filter(|n| start_topic.as_ref().is_none_or(|s| n.as_str() >= s.as_str())) {
+    for name in names.iter().filter(|n| {
+        start_topic
+            .as_ref()
+            .is_none_or(|s| n.as_str() >= s.as_str())
+    }) {
         let Some(topic) = image.topic(name) else {
             topics.push(
                 dtp::DescribeTopicPartitionsResponseTopic::default()
@@ -172,14 +195,22 @@ pub async fn describe_topic_partitions(
             continue;
         };
         if budget == 0 {
-            next_cursor = Some(dtp::Cursor::default().with_topic_name(topic_name(name.clone())).with_partition_index(0));
+            next_cursor = Some(
+                dtp::Cursor::default()
+                    .with_topic_name(topic_name(name.clone()))
+                    .with_partition_index(0),
+            );
             break;
         }
         let first = std::mem::take(&mut start_partition);
         let last = (first + budget).min(topic.partitions);
         let partitions = (first..last)
             .map(|index| {
-                let leader_epoch = ctx.broker.replicas.get(name, index).map_or(0, |p| p.leader_epoch);
+                let leader_epoch = ctx
+                    .broker
+                    .replicas
+                    .get(name, index)
+                    .map_or(0, |p| p.leader_epoch);
                 dtp::DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(index)
                     .with_leader_id(node)
@@ -200,7 +231,11 @@ pub async fn describe_topic_partitions(
                 .with_topic_authorized_operations(ALL_TOPIC_OPERATIONS),
         );
         if last < topic.partitions {
-            next_cursor = Some(dtp::Cursor::default().with_topic_name(topic_name(name.clone())).with_partition_index(last));
+            next_cursor = Some(
+                dtp::Cursor::default()
+                    .with_topic_name(topic_name(name.clone()))
+                    .with_partition_index(last),
+            );
             break;
         }
     }

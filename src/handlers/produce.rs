@@ -56,14 +56,22 @@ fn produce_partition(
     flush: bool,
 ) -> PartitionProduceResponse {
     let Some(partition) = ctx.broker.replicas.get(topic, data.index) else {
-        return failed(data.index, ResponseError::UnknownTopicOrPartition.code(), None);
+        return failed(
+            data.index,
+            ResponseError::UnknownTopicOrPartition.code(),
+            None,
+        );
     };
     let Some(records) = data.records else {
         return failed(data.index, ResponseError::CorruptMessage.code(), None);
     };
     let append = || partition.append(records, now_ms());
     // An fsync can take milliseconds: keep it off the async worker's hot loop.
-    let result = if flush { tokio::task::block_in_place(append) } else { append() };
+    let result = if flush {
+        tokio::task::block_in_place(append)
+    } else {
+        append()
+    };
     match result {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(data.index)
@@ -71,12 +79,19 @@ fn produce_partition(
             .with_log_append_time_ms(info.log_append_time_ms)
             .with_log_start_offset(info.log_start_offset),
         Err(e) => {
-            if !matches!(e, LogError::OutOfOrderSequence { .. } | LogError::InvalidProducerEpoch { .. }) {
+            if !matches!(
+                e,
+                LogError::OutOfOrderSequence { .. } | LogError::InvalidProducerEpoch { .. }
+            ) {
                 tracing::warn!(topic, partition = data.index, error = %e, "produce refused");
             }
             let error = errors::log_error(&e);
             let mut response = failed(data.index, error.code, error.message.clone());
-            if matches!(e, LogError::InvalidRecord { .. } | LogError::CorruptRecord(_)) && ctx.api_version >= 8 {
+            if matches!(
+                e,
+                LogError::InvalidRecord { .. } | LogError::CorruptRecord(_)
+            ) && ctx.api_version >= 8
+            {
                 response.record_errors = vec![BatchIndexAndErrorMessage::default()
                     .with_batch_index(0)
                     .with_batch_index_error_message(error.message.map(str_bytes))];

@@ -7,17 +7,25 @@ use kafka_protocol::ResponseError;
 
 use crate::protocol::{errors, RequestContext};
 
-pub async fn handle(ctx: &RequestContext, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(
+    ctx: &RequestContext,
+    request: InitProducerIdRequest,
+) -> InitProducerIdResponse {
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
-    if request.transactional_id.is_some() {
-        return response.with_error_code(ResponseError::UnsupportedVersion.code());
+    match request.transactional_id.as_deref().map(|id| id.as_str()) {
+        // Kafka refuses an empty transactional ID outright.
+        Some("") => return response.with_error_code(ResponseError::InvalidRequest.code()),
+        Some(_) => return response.with_error_code(ResponseError::UnsupportedVersion.code()),
+        None => {}
     }
     // Without a transactional ID Kafka always hands out a fresh producer ID, even when the
     // producer names its old one (KIP-360 epoch bumps only apply to transactional producers).
     match ctx.broker.controller.allocate_producer_id() {
-        Ok(id) => response.with_producer_id(ProducerId(id)).with_producer_epoch(0),
+        Ok(id) => response
+            .with_producer_id(ProducerId(id))
+            .with_producer_epoch(0),
         Err(e) => {
             tracing::error!(error = %e, "could not allocate a producer id");
             response.with_error_code(errors::metadata_error(&e).code)

@@ -1,12 +1,17 @@
 //! DeleteRecords: moves each partition's log start offset forward (`kafka-delete-records.sh`).
 
-use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::delete_records_response::{
+    DeleteRecordsPartitionResult, DeleteRecordsTopicResult,
+};
 use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
 
 use crate::protocol::{errors, RequestContext};
 
-pub async fn delete_records(ctx: &RequestContext, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn delete_records(
+    ctx: &RequestContext,
+    request: DeleteRecordsRequest,
+) -> DeleteRecordsResponse {
     let topics = request
         .topics
         .into_iter()
@@ -18,11 +23,17 @@ pub async fn delete_records(ctx: &RequestContext, request: DeleteRecordsRequest)
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
-                    let Some(partition) = ctx.broker.replicas.get(&topic.name.0, p.partition_index) else {
-                        return result.with_error_code(ResponseError::UnknownTopicOrPartition.code());
+                    let Some(partition) = ctx.broker.replicas.get(&topic.name.0, p.partition_index)
+                    else {
+                        return result
+                            .with_error_code(ResponseError::UnknownTopicOrPartition.code());
                     };
                     // -1 means "up to the high watermark".
-                    let target = if p.offset == -1 { partition.high_watermark() } else { p.offset };
+                    let target = if p.offset == -1 {
+                        partition.high_watermark()
+                    } else {
+                        p.offset
+                    };
                     if target < 0 || target > partition.high_watermark() {
                         return result.with_error_code(ResponseError::OffsetOutOfRange.code());
                     }

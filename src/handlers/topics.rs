@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
@@ -38,9 +40,12 @@ pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
         assignments: vec![],
         configs: BTreeMap::new(),
     };
-    broker
-        .controller
-        .create_topic(topic, &topic_defaults(broker, &live), false, validate_config)?;
+    broker.controller.create_topic(
+        topic,
+        &topic_defaults(broker, &live),
+        false,
+        validate_config,
+    )?;
     tracing::info!(topic = name, "auto-created topic");
     apply(broker);
     Ok(())
@@ -52,7 +57,10 @@ fn apply(broker: &Broker) {
     }
 }
 
-pub async fn create_topics(ctx: &RequestContext, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn create_topics(
+    ctx: &RequestContext,
+    request: CreateTopicsRequest,
+) -> CreateTopicsResponse {
     let broker = &ctx.broker;
     let live = broker.live_brokers();
     let defaults = topic_defaults(broker, &live);
@@ -90,7 +98,9 @@ pub async fn create_topics(ctx: &RequestContext, request: CreateTopicsRequest) -
         }
         if let Some(key) = null_config {
             result.error_code = ResponseError::InvalidConfig.code();
-            result.error_message = Some(str_bytes(format!("Null value not supported for topic configs: {key}")));
+            result.error_message = Some(str_bytes(format!(
+                "Null value not supported for topic configs: {key}"
+            )));
             results.push(result);
             continue;
         }
@@ -101,22 +111,36 @@ pub async fn create_topics(ctx: &RequestContext, request: CreateTopicsRequest) -
             assignments: topic
                 .assignments
                 .iter()
-                .map(|a| (a.partition_index, a.broker_ids.iter().map(|b| b.0).collect()))
+                .map(|a| {
+                    (
+                        a.partition_index,
+                        a.broker_ids.iter().map(|b| b.0).collect(),
+                    )
+                })
                 .collect(),
             configs,
         };
-        let rf = if topic.replication_factor == -1 { defaults.replication_factor } else { topic.replication_factor };
-        match broker
-            .controller
-            .create_topic(new_topic, &defaults, request.validate_only, validate_config)
-        {
+        let rf = if topic.replication_factor == -1 {
+            defaults.replication_factor
+        } else {
+            topic.replication_factor
+        };
+        match broker.controller.create_topic(
+            new_topic,
+            &defaults,
+            request.validate_only,
+            validate_config,
+        ) {
             Ok(created) => {
                 result.topic_id = created.id;
                 result.num_partitions = created.partitions;
                 result.replication_factor = if topic.assignments.is_empty() {
                     rf
                 } else {
-                    topic.assignments.first().map_or(rf, |a| a.broker_ids.len() as i16)
+                    topic
+                        .assignments
+                        .first()
+                        .map_or(rf, |a| a.broker_ids.len() as i16)
                 };
                 if ctx.api_version >= 5 {
                     result.configs = Some(
@@ -151,7 +175,10 @@ pub async fn create_topics(ctx: &RequestContext, request: CreateTopicsRequest) -
     CreateTopicsResponse::default().with_topics(results)
 }
 
-pub async fn delete_topics(ctx: &RequestContext, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn delete_topics(
+    ctx: &RequestContext,
+    request: DeleteTopicsRequest,
+) -> DeleteTopicsResponse {
     let broker = &ctx.broker;
     // v6 names topics by name or ID; older versions only by name.
     let targets: Vec<(Option<String>, uuid::Uuid)> = if ctx.api_version >= 6 {
@@ -218,9 +245,10 @@ pub async fn create_partitions(
     let mut results = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
-        if let Err(e) = broker
-            .controller
-            .create_partitions(&topic.name.0, topic.count, request.validate_only)
+        if let Err(e) =
+            broker
+                .controller
+                .create_partitions(&topic.name.0, topic.count, request.validate_only)
         {
             let error = errors::metadata_error(&e);
             result.error_code = error.code;

@@ -99,16 +99,15 @@ impl Controller {
                 }
                 n => n,
             };
-            let replication_factor = match topic.replication_factor {
-                -1 => defaults.replication_factor,
-                n if n <= 0 => {
-                    return Err(MetadataError::InvalidReplicationFactor(
+            let replication_factor =
+                match topic.replication_factor {
+                    -1 => defaults.replication_factor,
+                    n if n <= 0 => return Err(MetadataError::InvalidReplicationFactor(
                         "Replication factor must be larger than 0, or -1 to use the default value."
                             .into(),
-                    ))
-                }
-                n => n,
-            };
+                    )),
+                    n => n,
+                };
             if replication_factor as usize > defaults.live_brokers.len() {
                 return Err(MetadataError::InvalidReplicationFactor(format!(
                     "Unable to replicate the partition {replication_factor} time(s): The target replication factor of {replication_factor} cannot be reached because only {} broker(s) are registered.",
@@ -249,7 +248,8 @@ impl Controller {
         let mut block = self.lock();
         if block.next >= block.end {
             let end = block.next + PRODUCER_ID_BLOCK;
-            self.store.commit(&[MetadataRecord::ProducerIds { next: end }])?;
+            self.store
+                .commit(&[MetadataRecord::ProducerIds { next: end }])?;
             block.end = end;
         }
         let id = block.next;
@@ -381,7 +381,10 @@ mod tests {
         ));
         c.create_topic(new_topic("v", 3, 1), &DEFAULTS, true, ok)
             .unwrap();
-        assert!(c.image().topic("v").is_none(), "validate_only must not create");
+        assert!(
+            c.image().topic("v").is_none(),
+            "validate_only must not create"
+        );
     }
 
     #[test]
@@ -389,7 +392,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = {
             let c = controller(dir.path());
-            (c.allocate_producer_id().unwrap(), c.allocate_producer_id().unwrap())
+            (
+                c.allocate_producer_id().unwrap(),
+                c.allocate_producer_id().unwrap(),
+            )
         };
         assert_eq!(first.1, first.0 + 1);
         let c = controller(dir.path());

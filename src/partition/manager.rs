@@ -102,7 +102,10 @@ impl ReplicaManager {
             while (hosted.partitions.len() as i32) < topic.partitions {
                 let index = hosted.partitions.len() as i32;
                 let dir = self.partition_dir(&topic.name, index);
-                ensure_partition_metadata(&dir, &topic.id).map_err(|e| LogError::Io { path: dir.clone(), source: e })?;
+                ensure_partition_metadata(&dir, &topic.id).map_err(|e| LogError::Io {
+                    path: dir.clone(),
+                    source: e,
+                })?;
                 let log = Log::open(&dir, config.clone(), now)?;
                 hosted.partitions.push(Arc::new(Partition::new(
                     Arc::from(topic.name.as_str()),
@@ -119,11 +122,12 @@ impl ReplicaManager {
 
     fn delete_partition_dir(&self, topic: &str, partition: i32, id: &Uuid) {
         let dir = self.partition_dir(topic, partition);
-        let doomed = self.log_dir.join(format!(
-            "{topic}-{partition}.{}-delete",
-            id.simple()
-        ));
-        if let Err(e) = std::fs::rename(&dir, &doomed).and_then(|_| std::fs::remove_dir_all(&doomed)) {
+        let doomed = self
+            .log_dir
+            .join(format!("{topic}-{partition}.{}-delete", id.simple()));
+        if let Err(e) =
+            std::fs::rename(&dir, &doomed).and_then(|_| std::fs::remove_dir_all(&doomed))
+        {
             tracing::warn!(dir = %dir.display(), error = %e, "could not delete partition directory");
         }
     }
@@ -139,7 +143,9 @@ impl ReplicaManager {
             let name = entry.file_name().to_string_lossy().into_owned();
             let keep = match name.rsplit_once('-') {
                 Some((topic, partition)) => match (image.topic(topic), partition.parse::<i32>()) {
-                    (Some(t), Ok(p)) => p < t.partitions && read_topic_id(&entry.path()).is_none_or(|id| id == t.id),
+                    (Some(t), Ok(p)) => {
+                        p < t.partitions && read_topic_id(&entry.path()).is_none_or(|id| id == t.id)
+                    }
                     _ => false,
                 },
                 None => false,
@@ -164,7 +170,9 @@ impl ReplicaManager {
                             tracing::error!(topic = %name, partition = index, error = %e, "closing log failed");
                         }
                     }
-                    Err(_) => tracing::warn!(topic = %name, partition = index, "log still in use at shutdown; recovery will run at next start"),
+                    Err(_) => {
+                        tracing::warn!(topic = %name, partition = index, "log still in use at shutdown; recovery will run at next start")
+                    }
                 }
             }
         }
@@ -205,7 +213,10 @@ fn ensure_partition_metadata(dir: &Path, id: &Uuid) -> std::io::Result<()> {
     let path = dir.join(PARTITION_METADATA);
     if !path.exists() {
         let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-        std::fs::write(&tmp, format!("version: 0\ntopic_id: {}\n", topic_id_string(id)))?;
+        std::fs::write(
+            &tmp,
+            format!("version: 0\ntopic_id: {}\n", topic_id_string(id)),
+        )?;
         std::fs::rename(&tmp, &path)?;
     }
     Ok(())

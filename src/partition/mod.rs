@@ -133,7 +133,8 @@ impl Partition {
         self.log_end_offset
             .store(log.log_end_offset(), Ordering::Release);
         let visible = if self.flush_on_ack {
-            log.log_end_offset().min(self.flushed_offset.load(Ordering::Acquire))
+            log.log_end_offset()
+                .min(self.flushed_offset.load(Ordering::Acquire))
         } else {
             log.log_end_offset()
         };

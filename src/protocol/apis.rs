@@ -21,11 +21,23 @@ pub struct ApiSpec {
 const fn spec<R: Message>(key: ApiKey, advertised_min: i16, min: i16, max: i16) -> ApiSpec {
     // Clip to what the structs decode (crate 0.18 lists unstable versions it cannot decode
     // in ApiKey::valid_versions; the struct ranges are the truth).
-    let min = if min < R::VERSIONS.min { R::VERSIONS.min } else { min };
-    let max = if max > R::VERSIONS.max { R::VERSIONS.max } else { max };
+    let min = if min < R::VERSIONS.min {
+        R::VERSIONS.min
+    } else {
+        min
+    };
+    let max = if max > R::VERSIONS.max {
+        R::VERSIONS.max
+    } else {
+        max
+    };
     ApiSpec {
         key,
-        advertised_min: if advertised_min < min { advertised_min } else { min },
+        advertised_min: if advertised_min < min {
+            advertised_min
+        } else {
+            min
+        },
         min,
         max,
     }
@@ -47,6 +59,7 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DeleteRecordsRequest>(ApiKey::DeleteRecords, 0, 0, 2),
     spec::<DescribeLogDirsRequest>(ApiKey::DescribeLogDirs, 1, 1, 4),
     spec::<DescribeClusterRequest>(ApiKey::DescribeCluster, 0, 0, 1),
+    spec::<FindCoordinatorRequest>(ApiKey::FindCoordinator, 0, 0, 5),
     spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
 ];
 

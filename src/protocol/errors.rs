@@ -47,8 +47,12 @@ pub fn metadata_error(e: &MetadataError) -> KafkaError {
         Io(_) | Corrupt { .. } => ResponseError::KafkaStorageError,
     };
     let message = match e {
-        InvalidTopic(m) | InvalidPartitions(m) | InvalidReplicationFactor(m)
-        | InvalidReplicaAssignment(m) | InvalidRequest(m) | InvalidConfig(m) => Some(m.clone()),
+        InvalidTopic(m)
+        | InvalidPartitions(m)
+        | InvalidReplicationFactor(m)
+        | InvalidReplicaAssignment(m)
+        | InvalidRequest(m)
+        | InvalidConfig(m) => Some(m.clone()),
         UnknownTopic(_) => Some("This server does not host this topic-partition.".into()),
         other => Some(other.to_string()),
     };

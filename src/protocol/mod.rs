@@ -109,7 +109,14 @@ pub async fn handle_frame(
         ($req:ty, $handler:path) => {{
             let request: $req = decode_body(key, version, &mut body)?;
             let response = $handler(&ctx, request).await;
-            encode_response(key, cid, version, key.response_header_version(version), &response).map(Some)
+            encode_response(
+                key,
+                cid,
+                version,
+                key.response_header_version(version),
+                &response,
+            )
+            .map(Some)
         }};
     }
 
@@ -121,8 +128,14 @@ pub async fn handle_frame(
             if acks == 0 {
                 return Ok(None);
             }
-            encode_response(key, cid, version, key.response_header_version(version), &response)
-                .map(Some)
+            encode_response(
+                key,
+                cid,
+                version,
+                key.response_header_version(version),
+                &response,
+            )
+            .map(Some)
         }
         ApiKey::Fetch => serve!(FetchRequest, handlers::fetch::handle),
         ApiKey::ListOffsets => serve!(ListOffsetsRequest, handlers::list_offsets::handle),
@@ -148,12 +161,21 @@ pub async fn handle_frame(
             serve!(DeleteRecordsRequest, handlers::records::delete_records)
         }
         ApiKey::DescribeLogDirs => {
-            serve!(DescribeLogDirsRequest, handlers::log_dirs::describe_log_dirs)
+            serve!(
+                DescribeLogDirsRequest,
+                handlers::log_dirs::describe_log_dirs
+            )
         }
         ApiKey::DescribeTopicPartitions => serve!(
             DescribeTopicPartitionsRequest,
             handlers::metadata::describe_topic_partitions
         ),
+        ApiKey::FindCoordinator => {
+            serve!(
+                FindCoordinatorRequest,
+                handlers::coordinator::find_coordinator
+            )
+        }
         ApiKey::DescribeCluster => {
             serve!(DescribeClusterRequest, handlers::cluster::describe_cluster)
         }
@@ -170,7 +192,11 @@ fn malformed(key: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolEr
     }
 }
 
-fn decode_body<T: Decodable>(key: ApiKey, version: i16, body: &mut Bytes) -> Result<T, ProtocolError> {
+fn decode_body<T: Decodable>(
+    key: ApiKey,
+    version: i16,
+    body: &mut Bytes,
+) -> Result<T, ProtocolError> {
     let request = T::decode(body, version).map_err(|e| malformed(key, version, e))?;
     if body.has_remaining() {
         return Err(malformed(

@@ -16,7 +16,11 @@ use tokio::sync::{watch, Semaphore};
 use crate::broker::Broker;
 
 /// Accepts connections until `shutdown` turns true.
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let limit = broker.limits.max_connections;
     let permits = Arc::new(Semaphore::new(limit));
     loop {

@@ -62,7 +62,10 @@ impl Broker {
         let mut props: Vec<(String, String)> = vec![
             ("node.id".into(), "1".into()),
             ("listeners".into(), format!("PLAINTEXT://127.0.0.1:{port}")),
-            ("advertised.listeners".into(), format!("PLAINTEXT://localhost:{port}")),
+            (
+                "advertised.listeners".into(),
+                format!("PLAINTEXT://localhost:{port}"),
+            ),
             ("log.dirs".into(), log_dirs.display().to_string()),
         ];
         for (k, v) in extra_props {
@@ -132,7 +135,10 @@ impl Broker {
         if let Some(mut child) = self.child.take() {
             signal(child.id(), "KILL");
             let _ = child.wait();
-            self.append_log(&format!("==== test harness: sent SIGKILL to pid {}\n", child.id()));
+            self.append_log(&format!(
+                "==== test harness: sent SIGKILL to pid {}\n",
+                child.id()
+            ));
         }
     }
 
@@ -145,12 +151,16 @@ impl Broker {
     /// SIGTERM, wait at most STOP_TIMEOUT, assert the process exited successfully.
     #[track_caller]
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else { return };
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
         let pid = child.id();
         signal(pid, "TERM");
         match wait_timeout(&mut child, STOP_TIMEOUT) {
             Some(status) => {
-                self.append_log(&format!("==== test harness: pid {pid} exited after SIGTERM: {status}\n"));
+                self.append_log(&format!(
+                    "==== test harness: pid {pid} exited after SIGTERM: {status}\n"
+                ));
                 assert!(
                     status.success(),
                     "broker (pid {pid}) exited with {status} after SIGTERM\n---- broker log ----\n{}",
@@ -169,7 +179,11 @@ impl Broker {
     }
 
     fn append_log(&self, line: &str) {
-        if let Ok(mut f) = OpenOptions::new().create(true).append(true).open(&self.log_path) {
+        if let Ok(mut f) = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)
+        {
             let _ = f.write_all(line.as_bytes());
         }
     }
@@ -204,7 +218,11 @@ impl Broker {
             if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
                 return;
             }
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 self.child = None;
                 panic!(
                     "broker (pid {pid}) exited during start-up with {status}\n---- broker log ----\n{}",
@@ -286,11 +304,19 @@ fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
 /// Runs `cmd` with `stdin` (or /dev/null), capturing stdout and stderr, for at most `timeout`.
 /// The command runs in its own process group; on timeout the whole group gets SIGKILL and the
 /// error (kind TimedOut) carries what it printed so far.
-pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duration) -> io::Result<Output> {
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
+pub fn run_with_timeout(
+    cmd: &mut Command,
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> io::Result<Output> {
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .process_group(0);
     let mut child = cmd.spawn()?;
     let pid = child.id();
 
@@ -325,8 +351,12 @@ pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duratio
     if let Some(w) = writer {
         let _ = w.join();
     }
-    let stdout = out_reader.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
-    let stderr = err_reader.map(|h| h.join().unwrap_or_default()).unwrap_or_default();
+    let stdout = out_reader
+        .map(|h| h.join().unwrap_or_default())
+        .unwrap_or_default();
+    let stderr = err_reader
+        .map(|h| h.join().unwrap_or_default())
+        .unwrap_or_default();
     if timed_out {
         return Err(io::Error::new(
             io::ErrorKind::TimedOut,
@@ -337,7 +367,11 @@ pub fn run_with_timeout(cmd: &mut Command, stdin: Option<&str>, timeout: Duratio
             ),
         ));
     }
-    Ok(Output { status, stdout, stderr })
+    Ok(Output {
+        status,
+        stdout,
+        stderr,
+    })
 }
 
 fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> thread::JoinHandle<Vec<u8>> {
@@ -402,7 +436,12 @@ pub fn kafka_tool_stdin(name: &str, args: &[&str], stdin: &str) -> Output {
 }
 
 /// As `kafka_tool`, with an explicit timeout; Err(TimedOut) carries the partial output.
-pub fn kafka_tool_timeout(name: &str, args: &[&str], stdin: Option<&str>, timeout: Duration) -> io::Result<Output> {
+pub fn kafka_tool_timeout(
+    name: &str,
+    args: &[&str],
+    stdin: Option<&str>,
+    timeout: Duration,
+) -> io::Result<Output> {
     run_with_timeout(&mut kafka_tool_command(name, args), stdin, timeout)
 }
 
