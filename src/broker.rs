@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::BrokerConfig;
+use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::metadata::{Controller, LocalMetadataStore, MetadataImage};
 use crate::partition::ReplicaManager;
 
@@ -34,6 +35,7 @@ pub struct Broker {
     pub log_dir: PathBuf,
     pub controller: Controller,
     pub replicas: ReplicaManager,
+    pub groups: GroupCoordinator,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,7 +82,9 @@ impl Broker {
             connections_max_idle_ms: u64::try_from(config.connections_max_idle_ms)
                 .unwrap_or(600_000),
         };
-        Ok(Arc::new(Self {
+        let groups =
+            GroupCoordinator::new(group_config(&config), config.offsets_topic_num_partitions);
+        let broker = Arc::new(Self {
             node_id: config.node_id,
             cluster_id,
             advertised,
@@ -88,8 +92,11 @@ impl Broker {
             log_dir,
             controller,
             replicas,
+            groups,
             config,
-        }))
+        });
+        broker.groups.load(&broker);
+        Ok(broker)
     }
 
     pub fn image(&self) -> Arc<MetadataImage> {
@@ -151,4 +158,20 @@ fn meta_properties(
     .and_then(|_| std::fs::rename(&tmp, &path))
     .map_err(|e| err(e.to_string()))?;
     Ok(cluster_id)
+}
+
+/// The group coordinator's bounds, from Kafka's `group.*` settings.
+fn group_config(config: &BrokerConfig) -> GroupConfig {
+    let int = |key: &str, default: i32| {
+        config
+            .raw_value(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    GroupConfig {
+        min_session_timeout_ms: int("group.min.session.timeout.ms", 6000),
+        max_session_timeout_ms: int("group.max.session.timeout.ms", 1_800_000),
+        initial_rebalance_delay_ms: config.group_initial_rebalance_delay_ms,
+        max_size: usize::try_from(int("group.max.size", i32::MAX)).unwrap_or(usize::MAX),
+    }
 }

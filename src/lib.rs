@@ -16,6 +16,7 @@
 //!   return the response, never touching sockets.
 //! - [`partition`]: a partition is its log plus the high watermark and the waiters on it.
 //! - [`log`]: the partition log on disk in Kafka's own segment format.
+//! - [`coordinator`]: consumer groups and committed offsets, persisted in `__consumer_offsets`.
 //! - [`metadata`]: topics, configs and node identity as an immutable image rebuilt by replaying a
 //!   local metadata log.
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
@@ -23,6 +24,7 @@
 
 pub mod broker;
 pub mod config;
+pub mod coordinator;
 pub mod handlers;
 pub mod log;
 pub mod metadata;

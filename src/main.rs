@@ -112,6 +112,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
 
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
+    let group_timers = tokio::spawn(group_timers(broker.clone(), shutdown_rx.clone()));
     let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
 
     wait_for_signal().await;
@@ -119,6 +120,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let _ = shutdown_tx.send(true);
     let _ = server.await;
     let _ = housekeeping.await;
+    let _ = group_timers.await;
     // Connections end at their next read; give in-flight requests a moment to finish.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let broker_for_close = broker.clone();
@@ -170,5 +172,18 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
             }
         });
         let _ = done.await;
+    }
+}
+
+/// Session expiry, rebalance timeouts and the initial rebalance delay of consumer groups.
+async fn group_timers(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        broker.groups.tick(&broker);
     }
 }

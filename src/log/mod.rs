@@ -26,6 +26,7 @@
 
 mod append;
 mod batch;
+pub mod builder;
 mod checkpoint;
 mod config;
 mod error;

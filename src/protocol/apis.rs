@@ -60,6 +60,16 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeLogDirsRequest>(ApiKey::DescribeLogDirs, 1, 1, 4),
     spec::<DescribeClusterRequest>(ApiKey::DescribeCluster, 0, 0, 1),
     spec::<FindCoordinatorRequest>(ApiKey::FindCoordinator, 0, 0, 5),
+    spec::<JoinGroupRequest>(ApiKey::JoinGroup, 0, 0, 9),
+    spec::<SyncGroupRequest>(ApiKey::SyncGroup, 0, 0, 5),
+    spec::<HeartbeatRequest>(ApiKey::Heartbeat, 0, 0, 4),
+    spec::<LeaveGroupRequest>(ApiKey::LeaveGroup, 0, 0, 5),
+    spec::<OffsetCommitRequest>(ApiKey::OffsetCommit, 2, 2, 9),
+    spec::<OffsetFetchRequest>(ApiKey::OffsetFetch, 1, 1, 9),
+    spec::<DescribeGroupsRequest>(ApiKey::DescribeGroups, 0, 0, 6),
+    spec::<ListGroupsRequest>(ApiKey::ListGroups, 0, 0, 5),
+    spec::<DeleteGroupsRequest>(ApiKey::DeleteGroups, 0, 0, 2),
+    spec::<OffsetDeleteRequest>(ApiKey::OffsetDelete, 0, 0, 0),
     spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
 ];
 

@@ -170,6 +170,16 @@ pub async fn handle_frame(
             DescribeTopicPartitionsRequest,
             handlers::metadata::describe_topic_partitions
         ),
+        ApiKey::JoinGroup => serve!(JoinGroupRequest, handlers::groups::join_group),
+        ApiKey::SyncGroup => serve!(SyncGroupRequest, handlers::groups::sync_group),
+        ApiKey::Heartbeat => serve!(HeartbeatRequest, handlers::groups::heartbeat),
+        ApiKey::LeaveGroup => serve!(LeaveGroupRequest, handlers::groups::leave_group),
+        ApiKey::DescribeGroups => serve!(DescribeGroupsRequest, handlers::groups::describe_groups),
+        ApiKey::ListGroups => serve!(ListGroupsRequest, handlers::groups::list_groups),
+        ApiKey::DeleteGroups => serve!(DeleteGroupsRequest, handlers::groups::delete_groups),
+        ApiKey::OffsetCommit => serve!(OffsetCommitRequest, handlers::offsets::offset_commit),
+        ApiKey::OffsetFetch => serve!(OffsetFetchRequest, handlers::offsets::offset_fetch),
+        ApiKey::OffsetDelete => serve!(OffsetDeleteRequest, handlers::offsets::offset_delete),
         ApiKey::FindCoordinator => {
             serve!(
                 FindCoordinatorRequest,

@@ -1,0 +1,703 @@
+//! The group coordinator for classic consumer groups: membership (see [`state`]) and committed
+//! offsets, persisted in `__consumer_offsets` with Kafka's own record schemas ([`records`]).
+//!
+//! One coordinator owns every group on this broker; its mutex is the single writer. A commit
+//! is written to the group's `__consumer_offsets` partition (Java's `hashCode` of the group ID
+//! modulo `offsets.topic.num.partitions`, as Kafka places it) and then applied by the same
+//! replay code that rebuilds the state at start. Group metadata is written when a rebalance
+//! settles (Stable with the leader's assignment, or Empty). The topic is created on first use,
+//! as Kafka creates it, compacted.
+//!
+//! Requests that wait (JoinGroup, a follower's SyncGroup) hold no lock while waiting: they await
+//! a oneshot answer from the state machine. A ticker drives session and rebalance timeouts.
+
+pub mod records;
+pub mod state;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use kafka_protocol::ResponseError;
+
+use crate::broker::Broker;
+use crate::log::builder::{build_batch, read_records, NewRecord};
+use crate::log::BatchIter;
+use crate::metadata::controller::{NewTopic, TopicDefaults};
+use crate::partition::manager::now_ms;
+use records::{partition_for, GroupRecord, OffsetValue};
+pub use state::{
+    ClassicGroup, GroupConfig, GroupState, JoinRequest, JoinResult, Reply, SyncResult,
+};
+
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Kafka's `offset.metadata.max.bytes`.
+const MAX_METADATA_BYTES: usize = 4096;
+/// Kafka's `offsets.topic.segment.bytes`: small segments so that compaction can keep up.
+const OFFSETS_SEGMENT_BYTES: &str = "104857600";
+
+/// A committed offset as OffsetFetch reports it.
+#[derive(Debug, Clone)]
+pub struct Committed {
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: String,
+}
+
+/// What DescribeGroups shows of one member.
+pub struct MemberDescription {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub metadata: Bytes,
+    pub assignment: Bytes,
+}
+
+pub struct GroupDescription {
+    pub state: GroupState,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub members: Vec<MemberDescription>,
+}
+
+#[derive(Default)]
+struct Inner {
+    groups: HashMap<String, ClassicGroup>,
+    offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+}
+
+impl Inner {
+    /// Replay: the only way persisted state enters memory.
+    fn apply(&mut self, record: GroupRecord, now: i64) {
+        match record {
+            GroupRecord::Offset {
+                group,
+                topic,
+                partition,
+                value,
+            } => match value {
+                Some(v) => {
+                    self.offsets
+                        .entry(group.clone())
+                        .or_default()
+                        .insert((topic, partition), v);
+                    self.groups
+                        .entry(group.clone())
+                        .or_insert_with(|| ClassicGroup::new(&group, now));
+                }
+                None => {
+                    if let Some(offsets) = self.offsets.get_mut(&group) {
+                        offsets.remove(&(topic, partition));
+                    }
+                }
+            },
+            GroupRecord::Metadata {
+                group,
+                value: Some(value),
+            } => {
+                let loaded = ClassicGroup::from_metadata(&group, &value, now);
+                self.groups.insert(group, loaded);
+            }
+            GroupRecord::Metadata { group, value: None } => {
+                self.groups.remove(&group);
+                self.offsets.remove(&group);
+            }
+        }
+    }
+}
+
+pub struct GroupCoordinator {
+    config: GroupConfig,
+    partitions: i32,
+    inner: Mutex<Inner>,
+}
+
+impl GroupCoordinator {
+    pub fn new(config: GroupConfig, partitions: i32) -> Self {
+        Self {
+            config,
+            partitions: partitions.max(1),
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Rebuilds groups and offsets from `__consumer_offsets` (at start).
+    pub fn load(&self, broker: &Broker) {
+        if broker.image().topic(OFFSETS_TOPIC).is_none() {
+            return;
+        }
+        let now = now_ms();
+        let mut inner = self.lock();
+        let mut count = 0usize;
+        for p in 0..self.partitions {
+            let Some(partition) = broker.replicas.get(OFFSETS_TOPIC, p) else {
+                continue;
+            };
+            let mut offset = partition.log_start_offset();
+            let end = partition.high_watermark();
+            while offset < end {
+                let read = match partition.read(offset, 1 << 20, true) {
+                    Ok(read) => read,
+                    Err(e) => {
+                        tracing::error!(partition = p, offset, error = %e, "reading __consumer_offsets failed; the rest of this partition is not loaded");
+                        break;
+                    }
+                };
+                if read.records.is_empty() {
+                    break;
+                }
+                for item in BatchIter::new(read.records) {
+                    let Ok((header, batch)) = item else {
+                        // The log validated these batches when they were appended.
+                        tracing::warn!(partition = p, offset, "unparsable batch in __consumer_offsets; stopping this partition's load");
+                        offset = end;
+                        break;
+                    };
+                    offset = offset.max(header.last_offset() + 1);
+                    if header.is_control() {
+                        continue;
+                    }
+                    match read_records(batch) {
+                        Ok(records) => {
+                            for r in records {
+                                match GroupRecord::decode(
+                                    r.key.as_deref().unwrap_or_default(),
+                                    r.value.as_deref(),
+                                ) {
+                                    Ok(Some(record)) => {
+                                        inner.apply(record, now);
+                                        count += 1;
+                                    }
+                                    Ok(None) => {}
+                                    Err(e) => {
+                                        tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
+                                    }
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(partition = p, base_offset = header.base_offset, error = %e, "skipping an unreadable __consumer_offsets batch")
+                        }
+                    }
+                }
+            }
+        }
+        if count > 0 {
+            tracing::info!(
+                records = count,
+                groups = inner.groups.len(),
+                "loaded consumer groups from __consumer_offsets"
+            );
+        }
+    }
+
+    /// Creates `__consumer_offsets` the first time a group needs it, as Kafka does.
+    fn ensure_topic(&self, broker: &Broker) -> Result<(), i16> {
+        if broker.image().topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let live = broker.live_brokers();
+        let topic = NewTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            num_partitions: self.partitions,
+            replication_factor: 1,
+            assignments: vec![],
+            configs: [
+                ("cleanup.policy", "compact"),
+                ("segment.bytes", OFFSETS_SEGMENT_BYTES),
+                ("compression.type", "producer"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        };
+        let defaults = TopicDefaults {
+            num_partitions: self.partitions,
+            replication_factor: 1,
+            live_brokers: &live,
+        };
+        match broker
+            .controller
+            .create_topic(topic, &defaults, false, |_, _| Ok(()))
+        {
+            Ok(_) | Err(crate::metadata::MetadataError::TopicAlreadyExists(_)) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "cannot create __consumer_offsets");
+                return Err(ResponseError::CoordinatorNotAvailable.code());
+            }
+        }
+        broker.apply_metadata().map_err(|e| {
+            tracing::error!(error = %e, "cannot open __consumer_offsets");
+            ResponseError::CoordinatorNotAvailable.code()
+        })
+    }
+
+    /// Writes records for one group to its partition; on success the caller applies them.
+    fn write(&self, broker: &Broker, group_id: &str, records: &[GroupRecord]) -> Result<(), i16> {
+        self.ensure_topic(broker)?;
+        let partition = partition_for(group_id, self.partitions);
+        let Some(log) = broker.replicas.get(OFFSETS_TOPIC, partition) else {
+            return Err(ResponseError::CoordinatorNotAvailable.code());
+        };
+        let now = now_ms();
+        let batch: Vec<NewRecord> = records
+            .iter()
+            .map(|r| {
+                let (key, value) = r.encode();
+                NewRecord {
+                    key: Some(key),
+                    value,
+                }
+            })
+            .collect();
+        log.append(build_batch(&batch, now), now).map(|_| ()).map_err(|e| {
+            tracing::error!(group = group_id, error = %e, "writing to __consumer_offsets failed");
+            ResponseError::CoordinatorNotAvailable.code()
+        })
+    }
+
+    pub async fn join(&self, broker: &Broker, group_id: &str, request: JoinRequest) -> JoinResult {
+        if group_id.is_empty() {
+            return JoinResult {
+                error: ResponseError::InvalidGroupId.code(),
+                generation: -1,
+                member_id: request.member_id,
+                ..Default::default()
+            };
+        }
+        if let Err(code) = self.ensure_topic(broker) {
+            return JoinResult {
+                error: code,
+                generation: -1,
+                member_id: request.member_id,
+                ..Default::default()
+            };
+        }
+        let reply = {
+            let mut inner = self.lock();
+            let now = now_ms();
+            let group = inner
+                .groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| ClassicGroup::new(group_id, now));
+            let client_id = request.client_id.clone();
+            group.join(
+                request,
+                || format!("{client_id}-{}", uuid::Uuid::new_v4()),
+                &self.config,
+                now,
+            )
+        };
+        match reply {
+            Reply::Now(result) => result,
+            Reply::Later(rx) => rx.await.unwrap_or_else(|_| JoinResult {
+                error: ResponseError::CoordinatorNotAvailable.code(),
+                generation: -1,
+                ..Default::default()
+            }),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn sync(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+        protocol_type: Option<&str>,
+        protocol_name: Option<&str>,
+        assignments: Vec<(String, Bytes)>,
+    ) -> SyncResult {
+        let reply = {
+            let mut inner = self.lock();
+            let now = now_ms();
+            let Some(group) = inner.groups.get_mut(group_id) else {
+                return SyncResult {
+                    error: ResponseError::UnknownMemberId.code(),
+                    ..Default::default()
+                };
+            };
+            let (reply, store) = group.sync(
+                member_id,
+                instance_id,
+                generation,
+                protocol_type,
+                protocol_name,
+                assignments,
+                now,
+            );
+            if store {
+                let value = group.metadata_value();
+                let record = GroupRecord::Metadata {
+                    group: group_id.to_string(),
+                    value: Some(value),
+                };
+                let written = self.write(broker, group_id, std::slice::from_ref(&record));
+                // Re-borrow: write() does not touch `inner`, but the borrow checker needs a fresh one.
+                if let Some(group) = inner.groups.get_mut(group_id) {
+                    group.finish_sync(written.err(), &self.config, now);
+                }
+            }
+            reply
+        };
+        match reply {
+            Reply::Now(result) => result,
+            Reply::Later(rx) => rx.await.unwrap_or_else(|_| SyncResult {
+                error: ResponseError::RebalanceInProgress.code(),
+                ..Default::default()
+            }),
+        }
+    }
+
+    pub fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation: i32,
+    ) -> i16 {
+        let mut inner = self.lock();
+        match inner.groups.get_mut(group_id) {
+            Some(group) => group.heartbeat(member_id, instance_id, generation, now_ms()),
+            None => ResponseError::UnknownMemberId.code(),
+        }
+    }
+
+    /// LeaveGroup: one result per (member ID, instance ID).
+    pub fn leave(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        members: &[(String, Option<String>)],
+    ) -> Result<Vec<i16>, i16> {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let Some(group) = inner.groups.get_mut(group_id) else {
+            return Err(ResponseError::UnknownMemberId.code());
+        };
+        let codes = members
+            .iter()
+            .map(|(m, i)| group.leave(m, i.as_deref(), &self.config, now))
+            .collect();
+        let became_empty = group.tick(&self.config, now);
+        if became_empty {
+            let value = group.metadata_value();
+            let _ = self.write(
+                broker,
+                group_id,
+                &[GroupRecord::Metadata {
+                    group: group_id.to_string(),
+                    value: Some(value),
+                }],
+            );
+        }
+        Ok(codes)
+    }
+
+    /// Drives timeouts; called periodically.
+    pub fn tick(&self, broker: &Broker) {
+        let mut inner = self.lock();
+        let now = now_ms();
+        let mut emptied = Vec::new();
+        for (id, group) in inner.groups.iter_mut() {
+            if group.tick(&self.config, now) {
+                emptied.push((id.clone(), group.metadata_value()));
+            }
+        }
+        for (id, value) in emptied {
+            let _ = self.write(
+                broker,
+                &id,
+                &[GroupRecord::Metadata {
+                    group: id.clone(),
+                    value: Some(value),
+                }],
+            );
+        }
+    }
+
+    /// OffsetCommit. `offsets`: (topic, partition, offset, leader_epoch, metadata); the answer
+    /// is one code per entry, or one code for the whole request.
+    #[allow(clippy::too_many_arguments)]
+    pub fn commit(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        generation: i32,
+        member_id: &str,
+        instance_id: Option<&str>,
+        offsets: &[(String, i32, i64, i32, Option<String>)],
+    ) -> Result<Vec<i16>, i16> {
+        if group_id.is_empty() {
+            return Err(ResponseError::InvalidGroupId.code());
+        }
+        let mut inner = self.lock();
+        let now = now_ms();
+        match inner.groups.get(group_id) {
+            None if generation >= 0 => return Err(ResponseError::IllegalGeneration.code()),
+            None => {}
+            Some(group) if generation < 0 && member_id.is_empty() => {
+                if !group.is_empty() {
+                    return Err(ResponseError::UnknownMemberId.code());
+                }
+            }
+            Some(group) => {
+                if !group.members.contains_key(member_id) {
+                    return Err(if instance_id.is_some() {
+                        ResponseError::FencedInstanceId.code()
+                    } else {
+                        ResponseError::UnknownMemberId.code()
+                    });
+                }
+                if generation != group.generation {
+                    return Err(ResponseError::IllegalGeneration.code());
+                }
+                if group.state == GroupState::CompletingRebalance {
+                    return Err(ResponseError::RebalanceInProgress.code());
+                }
+            }
+        }
+        let image = broker.image();
+        let mut codes = Vec::with_capacity(offsets.len());
+        let mut records = Vec::new();
+        for (topic, partition, offset, leader_epoch, metadata) in offsets {
+            let metadata = metadata.clone().unwrap_or_default();
+            let code = if image
+                .topic(topic)
+                .is_none_or(|t| *partition < 0 || *partition >= t.partitions)
+            {
+                ResponseError::UnknownTopicOrPartition.code()
+            } else if metadata.len() > MAX_METADATA_BYTES {
+                ResponseError::OffsetMetadataTooLarge.code()
+            } else {
+                records.push(GroupRecord::Offset {
+                    group: group_id.to_string(),
+                    topic: topic.clone(),
+                    partition: *partition,
+                    value: Some(OffsetValue {
+                        offset: *offset,
+                        leader_epoch: *leader_epoch,
+                        metadata,
+                        commit_timestamp: now,
+                        expire_timestamp: -1,
+                    }),
+                });
+                0
+            };
+            codes.push(code);
+        }
+        if !records.is_empty() {
+            self.write(broker, group_id, &records)?;
+            for record in records {
+                inner.apply(record, now);
+            }
+        }
+        Ok(codes)
+    }
+
+    /// OffsetFetch: the committed offsets of the named partitions, or all of the group's.
+    pub fn fetch(
+        &self,
+        group_id: &str,
+        partitions: Option<&[(String, Vec<i32>)]>,
+    ) -> Vec<(String, i32, Option<Committed>)> {
+        let inner = self.lock();
+        let offsets = inner.offsets.get(group_id);
+        let committed = |v: &OffsetValue| Committed {
+            offset: v.offset,
+            leader_epoch: v.leader_epoch,
+            metadata: v.metadata.clone(),
+        };
+        match partitions {
+            Some(wanted) => wanted
+                .iter()
+                .flat_map(|(topic, ps)| ps.iter().map(move |p| (topic.clone(), *p)))
+                .map(|(topic, p)| {
+                    let c = offsets
+                        .and_then(|o| o.get(&(topic.clone(), p)))
+                        .map(committed);
+                    (topic, p, c)
+                })
+                .collect(),
+            None => offsets
+                .into_iter()
+                .flat_map(|o| o.iter())
+                .map(|((topic, p), v)| (topic.clone(), *p, Some(committed(v))))
+                .collect(),
+        }
+    }
+
+    pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
+        let inner = self.lock();
+        let group = inner.groups.get(group_id)?;
+        let protocol = group.protocol_name.clone().unwrap_or_default();
+        Some(GroupDescription {
+            state: group.state,
+            protocol_type: group.protocol_type.clone().unwrap_or_default(),
+            protocol: if group.state == GroupState::Stable {
+                protocol.clone()
+            } else {
+                String::new()
+            },
+            members: group
+                .members
+                .values()
+                .map(|m| MemberDescription {
+                    member_id: m.member_id.clone(),
+                    group_instance_id: m.group_instance_id.clone(),
+                    client_id: m.client_id.clone(),
+                    client_host: m.client_host.clone(),
+                    metadata: m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default(),
+                    assignment: if group.state == GroupState::Stable {
+                        m.assignment.clone()
+                    } else {
+                        Bytes::new()
+                    },
+                })
+                .collect(),
+        })
+    }
+
+    /// ListGroups: (group ID, protocol type, state).
+    pub fn list(&self) -> Vec<(String, String, GroupState)> {
+        let inner = self.lock();
+        let mut groups: Vec<_> = inner
+            .groups
+            .values()
+            .map(|g| {
+                (
+                    g.group_id.clone(),
+                    g.protocol_type.clone().unwrap_or_default(),
+                    g.state,
+                )
+            })
+            .collect();
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        groups
+    }
+
+    /// DeleteGroups for one group: only an empty group can go; its offsets go with it.
+    pub fn delete_group(&self, broker: &Broker, group_id: &str) -> i16 {
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get(group_id) else {
+            return ResponseError::GroupIdNotFound.code();
+        };
+        if !group.is_empty() {
+            return ResponseError::NonEmptyGroup.code();
+        }
+        let mut records: Vec<GroupRecord> = inner
+            .offsets
+            .get(group_id)
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .map(|(topic, partition)| GroupRecord::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+                value: None,
+            })
+            .collect();
+        records.push(GroupRecord::Metadata {
+            group: group_id.to_string(),
+            value: None,
+        });
+        if let Err(code) = self.write(broker, group_id, &records) {
+            return code;
+        }
+        let now = now_ms();
+        for record in records {
+            inner.apply(record, now);
+        }
+        0
+    }
+
+    /// OffsetDelete: drops committed offsets of topics the group does not consume.
+    pub fn delete_offsets(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        partitions: &[(String, Vec<i32>)],
+    ) -> Result<Vec<(String, i32, i16)>, i16> {
+        let mut inner = self.lock();
+        let Some(group) = inner.groups.get(group_id) else {
+            return Err(ResponseError::GroupIdNotFound.code());
+        };
+        let subscribed = subscribed_topics(group);
+        let mut results = Vec::new();
+        let mut records = Vec::new();
+        for (topic, ps) in partitions {
+            for p in ps {
+                if subscribed.iter().any(|t| t == topic) {
+                    results.push((
+                        topic.clone(),
+                        *p,
+                        ResponseError::GroupSubscribedToTopic.code(),
+                    ));
+                    continue;
+                }
+                if inner
+                    .offsets
+                    .get(group_id)
+                    .is_some_and(|o| o.contains_key(&(topic.clone(), *p)))
+                {
+                    records.push(GroupRecord::Offset {
+                        group: group_id.to_string(),
+                        topic: topic.clone(),
+                        partition: *p,
+                        value: None,
+                    });
+                }
+                results.push((topic.clone(), *p, 0));
+            }
+        }
+        if !records.is_empty() {
+            self.write(broker, group_id, &records)?;
+            let now = now_ms();
+            for record in records {
+                inner.apply(record, now);
+            }
+        }
+        Ok(results)
+    }
+}
+
+/// The topics a consumer group's members subscribe to, from their ConsumerProtocolSubscription
+/// metadata (only meaningful for protocol type "consumer").
+fn subscribed_topics(group: &ClassicGroup) -> Vec<String> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    if group.protocol_type.as_deref() != Some("consumer") || group.is_empty() {
+        return Vec::new();
+    }
+    let protocol = group.protocol_name.clone().unwrap_or_default();
+    let mut topics = Vec::new();
+    for m in group.members.values() {
+        let Some((_, metadata)) = m.protocols.iter().find(|(n, _)| *n == protocol) else {
+            continue;
+        };
+        let mut buf = metadata.clone();
+        if buf.len() < 2 {
+            continue;
+        }
+        let version = i16::from_be_bytes([buf[0], buf[1]]);
+        let _ = bytes::Buf::get_i16(&mut buf);
+        if let Ok(subscription) =
+            ConsumerProtocolSubscription::decode(&mut buf, version.clamp(0, 3))
+        {
+            topics.extend(subscription.topics.iter().map(|t| t.to_string()));
+        }
+    }
+    topics
+}

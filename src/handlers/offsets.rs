@@ -1,0 +1,215 @@
+//! Committed offsets: OffsetCommit, OffsetFetch (single-group and batched shapes, and the
+//! all-partitions form) and OffsetDelete.
+
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_delete_response::{
+    OffsetDeleteResponsePartition, OffsetDeleteResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::*;
+use kafka_protocol::messages::*;
+
+use super::{str_bytes, topic_name};
+use crate::coordinator::group::Committed;
+use crate::protocol::RequestContext;
+
+pub async fn offset_commit(
+    ctx: &RequestContext,
+    request: OffsetCommitRequest,
+) -> OffsetCommitResponse {
+    let offsets: Vec<(String, i32, i64, i32, Option<String>)> = request
+        .topics
+        .iter()
+        .flat_map(|t| {
+            t.partitions.iter().map(move |p| {
+                let epoch = if ctx.api_version >= 6 {
+                    p.committed_leader_epoch
+                } else {
+                    -1
+                };
+                (
+                    t.name.0.to_string(),
+                    p.partition_index,
+                    p.committed_offset,
+                    epoch,
+                    p.committed_metadata.as_ref().map(|m| m.to_string()),
+                )
+            })
+        })
+        .collect();
+    let instance = if ctx.api_version >= 7 {
+        request.group_instance_id.as_ref().map(|s| s.to_string())
+    } else {
+        None
+    };
+    let result = ctx.broker.groups.commit(
+        &ctx.broker,
+        &request.group_id,
+        request.generation_id_or_member_epoch,
+        &request.member_id,
+        instance.as_deref(),
+        &offsets,
+    );
+    let mut codes = match result {
+        Ok(codes) => codes.into_iter(),
+        Err(code) => vec![code; offsets.len()].into_iter(),
+    };
+    let topics = request
+        .topics
+        .iter()
+        .map(|t| {
+            OffsetCommitResponseTopic::default()
+                .with_name(t.name.clone())
+                .with_partitions(
+                    t.partitions
+                        .iter()
+                        .map(|p| {
+                            OffsetCommitResponsePartition::default()
+                                .with_partition_index(p.partition_index)
+                                .with_error_code(codes.next().unwrap_or(0))
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// One group's answer in domain terms: (topic, partition, committed).
+fn fetch_group(
+    ctx: &RequestContext,
+    group_id: &str,
+    topics: Option<Vec<(String, Vec<i32>)>>,
+) -> Vec<(String, Vec<(i32, Option<Committed>)>)> {
+    let rows = ctx.broker.groups.fetch(group_id, topics.as_deref());
+    let mut by_topic: Vec<(String, Vec<(i32, Option<Committed>)>)> = Vec::new();
+    for (topic, partition, committed) in rows {
+        match by_topic.iter_mut().find(|(t, _)| *t == topic) {
+            Some((_, ps)) => ps.push((partition, committed)),
+            None => by_topic.push((topic, vec![(partition, committed)])),
+        }
+    }
+    by_topic
+}
+
+pub async fn offset_fetch(
+    ctx: &RequestContext,
+    request: OffsetFetchRequest,
+) -> OffsetFetchResponse {
+    let version = ctx.api_version;
+    // An offset never committed is -1 with empty metadata and no error.
+    let values = |c: Option<Committed>| match c {
+        Some(c) => (
+            c.offset,
+            if version >= 5 { c.leader_epoch } else { -1 },
+            c.metadata,
+        ),
+        None => (-1, -1, String::new()),
+    };
+    if version >= 8 {
+        let groups = request
+            .groups
+            .iter()
+            .map(|g| {
+                let topics = g.topics.as_ref().map(|ts| {
+                    ts.iter()
+                        .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+                        .collect()
+                });
+                let topics = fetch_group(ctx, &g.group_id, topics)
+                    .into_iter()
+                    .map(|(topic, ps)| {
+                        OffsetFetchResponseTopics::default()
+                            .with_name(topic_name(topic))
+                            .with_partitions(
+                                ps.into_iter()
+                                    .map(|(p, c)| {
+                                        let (offset, epoch, metadata) = values(c);
+                                        OffsetFetchResponsePartitions::default()
+                                            .with_partition_index(p)
+                                            .with_committed_offset(offset)
+                                            .with_committed_leader_epoch(epoch)
+                                            .with_metadata(Some(str_bytes(metadata)))
+                                    })
+                                    .collect(),
+                            )
+                    })
+                    .collect();
+                OffsetFetchResponseGroup::default()
+                    .with_group_id(g.group_id.clone())
+                    .with_topics(topics)
+            })
+            .collect();
+        return OffsetFetchResponse::default().with_groups(groups);
+    }
+    let topics = request.topics.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
+            .collect()
+    });
+    let topics = fetch_group(ctx, &request.group_id, topics)
+        .into_iter()
+        .map(|(topic, ps)| {
+            OffsetFetchResponseTopic::default()
+                .with_name(topic_name(topic))
+                .with_partitions(
+                    ps.into_iter()
+                        .map(|(p, c)| {
+                            let (offset, epoch, metadata) = values(c);
+                            let partition = OffsetFetchResponsePartition::default()
+                                .with_partition_index(p)
+                                .with_committed_offset(offset)
+                                .with_metadata(Some(str_bytes(metadata)));
+                            if version >= 5 {
+                                partition.with_committed_leader_epoch(epoch)
+                            } else {
+                                partition
+                            }
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    OffsetFetchResponse::default().with_topics(topics)
+}
+
+pub async fn offset_delete(
+    ctx: &RequestContext,
+    request: OffsetDeleteRequest,
+) -> OffsetDeleteResponse {
+    let wanted: Vec<(String, Vec<i32>)> = request
+        .topics
+        .iter()
+        .map(|t| {
+            (
+                t.name.0.to_string(),
+                t.partitions.iter().map(|p| p.partition_index).collect(),
+            )
+        })
+        .collect();
+    match ctx
+        .broker
+        .groups
+        .delete_offsets(&ctx.broker, &request.group_id, &wanted)
+    {
+        Err(code) => OffsetDeleteResponse::default().with_error_code(code),
+        Ok(rows) => {
+            let mut topics: Vec<OffsetDeleteResponseTopic> = Vec::new();
+            for (topic, partition, code) in rows {
+                let entry = OffsetDeleteResponsePartition::default()
+                    .with_partition_index(partition)
+                    .with_error_code(code);
+                match topics.iter_mut().find(|t| *t.name.0 == *topic) {
+                    Some(t) => t.partitions.push(entry),
+                    None => topics.push(
+                        OffsetDeleteResponseTopic::default()
+                            .with_name(topic_name(topic))
+                            .with_partitions(vec![entry]),
+                    ),
+                }
+            }
+            OffsetDeleteResponse::default().with_topics(topics)
+        }
+    }
+}
