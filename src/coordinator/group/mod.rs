@@ -13,6 +13,8 @@
 
 pub mod records;
 pub mod state;
+#[cfg(test)]
+mod state_tests;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -239,6 +241,11 @@ impl GroupCoordinator {
 
     /// Writes records for one group to its partition; on success the caller applies them.
     fn write(&self, broker: &Broker, group_id: &str, records: &[GroupRecord]) -> Result<(), i16> {
+        // Kafka's schemas hold strings of at most i16::MAX bytes; a client can send longer ones.
+        if let Some(e) = records.iter().find_map(|r| r.validate().err()) {
+            tracing::warn!(group = %group_id.chars().take(64).collect::<String>(), error = %e, "refusing a group record that Kafka's schema cannot hold");
+            return Err(ResponseError::InvalidGroupId.code());
+        }
         self.ensure_topic(broker)?;
         let partition = partition_for(group_id, self.partitions);
         let Some(log) = broker.replicas.get(OFFSETS_TOPIC, partition) else {
@@ -386,8 +393,7 @@ impl GroupCoordinator {
             .iter()
             .map(|(m, i)| group.leave(m, i.as_deref(), &self.config, now))
             .collect();
-        let became_empty = group.tick(&self.config, now);
-        if became_empty {
+        if group.take_emptied() {
             let value = group.metadata_value();
             let _ = self.write(
                 broker,
@@ -407,7 +413,8 @@ impl GroupCoordinator {
         let now = now_ms();
         let mut emptied = Vec::new();
         for (id, group) in inner.groups.iter_mut() {
-            if group.tick(&self.config, now) {
+            group.tick(&self.config, now);
+            if group.take_emptied() {
                 emptied.push((id.clone(), group.metadata_value()));
             }
         }

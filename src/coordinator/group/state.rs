@@ -148,6 +148,8 @@ pub struct ClassicGroup {
     /// The initial-delay window of a rebalance started from Empty (`group.initial.rebalance.delay.ms`).
     initial_delay_until_ms: Option<i64>,
     pub current_state_timestamp: i64,
+    /// Set when a completed rebalance left the group Empty: the caller persists that.
+    emptied: bool,
 }
 
 fn err(e: ResponseError) -> i16 {
@@ -168,6 +170,7 @@ impl ClassicGroup {
             rebalance_deadline_ms: None,
             initial_delay_until_ms: None,
             current_state_timestamp: now,
+            emptied: false,
         }
     }
 
@@ -615,6 +618,7 @@ impl ClassicGroup {
             self.protocol_name = None;
             self.leader = None;
             self.transition(GroupState::Empty, now);
+            self.emptied = true;
             return;
         }
         self.protocol_name = self.select_protocol();
@@ -881,10 +885,14 @@ impl ClassicGroup {
         }
     }
 
-    /// Session expiry, rebalance deadlines and the initial delay. Returns true when the group
-    /// just became Empty through a completed rebalance (the caller persists that).
-    pub fn tick(&mut self, config: &GroupConfig, now: i64) -> bool {
-        let was = (self.state, self.generation);
+    /// Whether a completed rebalance left the group Empty since the last call; the caller then
+    /// persists the group (Kafka writes the empty group's metadata).
+    pub fn take_emptied(&mut self) -> bool {
+        std::mem::take(&mut self.emptied)
+    }
+
+    /// Session expiry, rebalance deadlines and the initial delay.
+    pub fn tick(&mut self, config: &GroupConfig, now: i64) {
         self.pending_members.retain(|_, expiry| *expiry > now);
         let expired: Vec<String> = self
             .members
@@ -921,6 +929,5 @@ impl ClassicGroup {
             }
         }
         self.maybe_complete_join(now);
-        self.state == GroupState::Empty && (self.state, self.generation) != was
     }
 }
