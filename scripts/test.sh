@@ -9,4 +9,13 @@ export MILENA_KAFKA_DIST="$dist"
 echo "test.sh: MILENA_KAFKA_DIST=$MILENA_KAFKA_DIST"
 
 cargo build --release
-cargo test --release -- --test-threads=2
+# Every test binary runs even if an earlier one fails; the summary line totals them all.
+log=$(mktemp)
+set +e
+cargo test --release --no-fail-fast -- --test-threads=2 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($(i) ~ /^passed;?$/) p += $(i-1); if ($(i) ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
