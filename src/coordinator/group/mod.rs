@@ -11,6 +11,12 @@
 //! Requests that wait (JoinGroup, a follower's SyncGroup) hold no lock while waiting: they await
 //! a oneshot answer from the state machine. A ticker drives session and rebalance timeouts.
 
+pub mod assignor;
+pub mod consumer;
+mod consumer_coordinator;
+pub mod consumer_records;
+#[cfg(test)]
+mod consumer_tests;
 pub mod records;
 pub mod state;
 #[cfg(test)]
@@ -33,6 +39,8 @@ pub use state::{
 };
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+/// Kafka's `offsets.retention.check.interval.ms`: how long an empty group without offsets is kept.
+const GROUP_CLEANUP_INTERVAL_MS: i64 = 600_000;
 /// Kafka's `offset.metadata.max.bytes`.
 const MAX_METADATA_BYTES: usize = 4096;
 /// Kafka's `offsets.topic.segment.bytes`: small segments so that compaction can keep up.
@@ -67,6 +75,8 @@ pub struct GroupDescription {
 struct Inner {
     groups: HashMap<String, ClassicGroup>,
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+    /// KIP-848 consumer groups; a group ID is in `groups` or here, not both.
+    consumer: consumer_coordinator::ConsumerGroups,
 }
 
 impl Inner {
@@ -84,9 +94,11 @@ impl Inner {
                         .entry(group.clone())
                         .or_default()
                         .insert((topic, partition), v);
-                    self.groups
-                        .entry(group.clone())
-                        .or_insert_with(|| ClassicGroup::new(&group, now));
+                    if !self.consumer.contains_key(&group) {
+                        self.groups
+                            .entry(group.clone())
+                            .or_insert_with(|| ClassicGroup::new(&group, now));
+                    }
                 }
                 None => {
                     if let Some(offsets) = self.offsets.get_mut(&group) {
@@ -175,7 +187,11 @@ impl GroupCoordinator {
                                         inner.apply(record, now);
                                         count += 1;
                                     }
-                                    Ok(None) => {}
+                                    Ok(None) => inner.replay_consumer(
+                                        r.key.as_deref().unwrap_or_default(),
+                                        r.value.as_deref(),
+                                        now,
+                                    ),
                                     Err(e) => {
                                         tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
                                     }
@@ -278,6 +294,14 @@ impl GroupCoordinator {
             };
         }
         if let Err(code) = self.ensure_topic(broker) {
+            return JoinResult {
+                error: code,
+                generation: -1,
+                member_id: request.member_id,
+                ..Default::default()
+            };
+        }
+        if let Err(code) = self.check_classic_join(broker, group_id) {
             return JoinResult {
                 error: code,
                 generation: -1,
@@ -409,6 +433,7 @@ impl GroupCoordinator {
 
     /// Drives timeouts; called periodically.
     pub fn tick(&self, broker: &Broker) {
+        self.tick_consumer_groups(broker);
         let mut inner = self.lock();
         let now = now_ms();
         let mut emptied = Vec::new();
@@ -417,6 +442,35 @@ impl GroupCoordinator {
             if group.take_emptied() {
                 emptied.push((id.clone(), group.metadata_value()));
             }
+        }
+        // Empty groups without committed offsets are forgotten, as Kafka's periodic cleanup
+        // forgets them: at once if nothing was ever written for them (so a storm of one-off
+        // group IDs does not grow memory), else after the cleanup interval, with a tombstone.
+        let Inner { groups, offsets, .. } = &mut *inner;
+        let mut tombstones = Vec::new();
+        groups.retain(|id, g| {
+            let forgettable = g.is_idle() && offsets.get(id).is_none_or(|o| o.is_empty());
+            if !forgettable {
+                return true;
+            }
+            if g.generation == 0 {
+                return false;
+            }
+            if now - g.current_state_timestamp < GROUP_CLEANUP_INTERVAL_MS {
+                return true;
+            }
+            tombstones.push(id.clone());
+            false
+        });
+        for id in tombstones {
+            let _ = self.write(
+                broker,
+                &id,
+                &[GroupRecord::Metadata {
+                    group: id.clone(),
+                    value: None,
+                }],
+            );
         }
         for (id, value) in emptied {
             let _ = self.write(
@@ -447,7 +501,12 @@ impl GroupCoordinator {
         }
         let mut inner = self.lock();
         let now = now_ms();
+        let consumer = Self::check_consumer_commit(&inner, group_id, member_id, generation);
+        if let Some(Err(code)) = consumer {
+            return Err(code);
+        }
         match inner.groups.get(group_id) {
+            _ if consumer.is_some() => {}
             None if generation >= 0 => return Err(ResponseError::IllegalGeneration.code()),
             None => {}
             Some(group) if generation < 0 && member_id.is_empty() => {

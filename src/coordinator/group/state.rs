@@ -152,6 +152,9 @@ pub struct ClassicGroup {
     emptied: bool,
 }
 
+/// At most this many member IDs handed out by MEMBER_ID_REQUIRED and not yet used, per group.
+const MAX_PENDING_MEMBERS: usize = 10_000;
+
 fn err(e: ResponseError) -> i16 {
     e.code()
 }
@@ -239,6 +242,13 @@ impl ClassicGroup {
 
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
+    }
+
+    /// An Empty group with nothing pending holds no state worth keeping in memory.
+    pub fn is_idle(&self) -> bool {
+        self.state == GroupState::Empty
+            && self.members.is_empty()
+            && self.pending_members.is_empty()
     }
 
     fn transition(&mut self, state: GroupState, now: i64) {
@@ -348,7 +358,15 @@ impl ClassicGroup {
                 return self.replace_static_member(&old_id, member_id, req, config, now);
             }
         } else if req.require_known_member_id {
-            // Give the member its ID and wait for it to come back with it (KIP-394).
+            // Give the member its ID and wait for it to come back with it (KIP-394). Unused IDs
+            // live for a session timeout; a storm of joins must not grow them without bound.
+            if self.pending_members.len() >= MAX_PENDING_MEMBERS.min(config.max_size) {
+                return Reply::Now(JoinResult {
+                    error: err(ResponseError::GroupMaxSizeReached),
+                    generation: -1,
+                    ..Default::default()
+                });
+            }
             let expiry = now + i64::from(req.session_timeout_ms);
             self.pending_members.insert(member_id.clone(), expiry);
             return Reply::Now(JoinResult {

@@ -274,3 +274,23 @@ fn bad_joins_are_refused() {
         ResponseError::UnknownMemberId.code()
     );
 }
+
+#[test]
+fn a_storm_of_joins_is_bounded() {
+    let cfg = config(0);
+    let mut g = ClassicGroup::new("g", 0);
+    let mut n = 0;
+    let mut last = 0;
+    for _ in 0..10_001 {
+        n += 1;
+        last = now_reply(g.join(request("", None), || format!("m{n}"), &cfg, 0)).error;
+    }
+    assert_eq!(last, ResponseError::GroupMaxSizeReached.code());
+    // Unused member IDs expire with the session timeout, and the group is idle again.
+    g.tick(&cfg, 20_000);
+    assert!(g.is_idle());
+    assert_eq!(
+        now_reply(g.join(request("", None), || "fresh".into(), &cfg, 20_000)).error,
+        ResponseError::MemberIdRequired.code()
+    );
+}
