@@ -12,7 +12,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::coordinator::group::{GroupState, JoinRequest};
+use crate::coordinator::group::{GroupState, JoinRequest, SyncRequest};
 use crate::protocol::RequestContext;
 
 fn opt(s: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String> {
@@ -109,12 +109,14 @@ pub async fn sync_group(ctx: &RequestContext, request: SyncGroupRequest) -> Sync
         .sync(
             &ctx.broker,
             &request.group_id,
-            &request.member_id,
-            instance.as_deref(),
-            request.generation_id,
-            protocol_type.as_deref(),
-            protocol_name.as_deref(),
-            assignments,
+            SyncRequest {
+                member_id: request.member_id.to_string(),
+                group_instance_id: instance,
+                generation: request.generation_id,
+                protocol_type,
+                protocol_name,
+                assignments,
+            },
         )
         .await;
     let mut response = SyncGroupResponse::default()

@@ -76,14 +76,17 @@ pub async fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
+/// Committed offsets by topic: (topic, [(partition, committed)]).
+type TopicOffsets = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+
 /// One group's answer in domain terms: (topic, partition, committed).
 fn fetch_group(
     ctx: &RequestContext,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
-) -> Vec<(String, Vec<(i32, Option<Committed>)>)> {
+) -> TopicOffsets {
     let rows = ctx.broker.groups.fetch(group_id, topics.as_deref());
-    let mut by_topic: Vec<(String, Vec<(i32, Option<Committed>)>)> = Vec::new();
+    let mut by_topic: TopicOffsets = Vec::new();
     for (topic, partition, committed) in rows {
         match by_topic.iter_mut().find(|(t, _)| *t == topic) {
             Some((_, ps)) => ps.push((partition, committed)),

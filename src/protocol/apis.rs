@@ -71,6 +71,8 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DeleteGroupsRequest>(ApiKey::DeleteGroups, 0, 0, 2),
     spec::<OffsetDeleteRequest>(ApiKey::OffsetDelete, 0, 0, 0),
     spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
+    spec::<ConsumerGroupHeartbeatRequest>(ApiKey::ConsumerGroupHeartbeat, 0, 0, 1),
+    spec::<ConsumerGroupDescribeRequest>(ApiKey::ConsumerGroupDescribe, 0, 0, 1),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

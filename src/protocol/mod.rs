@@ -175,8 +175,18 @@ pub async fn handle_frame(
         ApiKey::Heartbeat => serve!(HeartbeatRequest, handlers::groups::heartbeat),
         ApiKey::LeaveGroup => serve!(LeaveGroupRequest, handlers::groups::leave_group),
         ApiKey::DescribeGroups => serve!(DescribeGroupsRequest, handlers::groups::describe_groups),
-        ApiKey::ListGroups => serve!(ListGroupsRequest, handlers::groups::list_groups),
-        ApiKey::DeleteGroups => serve!(DeleteGroupsRequest, handlers::groups::delete_groups),
+        ApiKey::ListGroups => serve!(ListGroupsRequest, handlers::consumer_group::list_groups),
+        ApiKey::DeleteGroups => {
+            serve!(DeleteGroupsRequest, handlers::consumer_group::delete_groups)
+        }
+        ApiKey::ConsumerGroupHeartbeat => serve!(
+            ConsumerGroupHeartbeatRequest,
+            handlers::consumer_group::consumer_group_heartbeat
+        ),
+        ApiKey::ConsumerGroupDescribe => serve!(
+            ConsumerGroupDescribeRequest,
+            handlers::consumer_group::consumer_group_describe
+        ),
         ApiKey::OffsetCommit => serve!(OffsetCommitRequest, handlers::offsets::offset_commit),
         ApiKey::OffsetFetch => serve!(OffsetFetchRequest, handlers::offsets::offset_fetch),
         ApiKey::OffsetDelete => serve!(OffsetDeleteRequest, handlers::offsets::offset_delete),

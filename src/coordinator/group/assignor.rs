@@ -45,8 +45,10 @@ fn range(
     members: &BTreeMap<String, MemberSpec>,
     topics: &BTreeMap<Uuid, i32>,
 ) -> BTreeMap<String, Assignment> {
-    let mut out: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut out: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     for (topic, &count) in topics {
         let subscribers: Vec<&String> = members
             .iter()
@@ -142,8 +144,10 @@ fn uniform(
             break;
         }
     }
-    let mut out: BTreeMap<String, Assignment> =
-        members.keys().map(|m| (m.clone(), Assignment::new())).collect();
+    let mut out: BTreeMap<String, Assignment> = members
+        .keys()
+        .map(|m| (m.clone(), Assignment::new()))
+        .collect();
     for ((topic, p), id) in owner {
         if let Some(a) = out.get_mut(id) {
             a.entry(topic).or_default().insert(p);

@@ -179,7 +179,8 @@ fn insert(a: &mut Assignment, topic: Uuid, p: i32) {
 }
 
 fn pairs(a: &Assignment) -> impl Iterator<Item = (Uuid, i32)> + '_ {
-    a.iter().flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
+    a.iter()
+        .flat_map(|(t, ps)| ps.iter().map(move |p| (*t, *p)))
 }
 
 fn is_subset(owned: Option<&Assignment>, of: &Assignment) -> bool {
@@ -237,9 +238,11 @@ impl ConsumerGroup {
             ConsumerGroupState::Empty
         } else if self.group_epoch > self.assignment_epoch {
             ConsumerGroupState::Assigning
-        } else if self.members.values().any(|m| {
-            m.member_epoch != self.assignment_epoch || m.state != MemberState::Stable
-        }) {
+        } else if self
+            .members
+            .values()
+            .any(|m| m.member_epoch != self.assignment_epoch || m.state != MemberState::Stable)
+        {
             ConsumerGroupState::Reconciling
         } else {
             ConsumerGroupState::Stable
@@ -422,8 +425,7 @@ impl ConsumerGroup {
         };
         let fenced = epoch > member.member_epoch
             || (epoch < member.member_epoch
-                && (epoch != member.previous_member_epoch
-                    || !is_subset(owned, &member.assigned)));
+                && (epoch != member.previous_member_epoch || !is_subset(owned, &member.assigned)));
         if fenced {
             return fail(
                 ResponseError::FencedMemberEpoch,
@@ -480,9 +482,9 @@ impl ConsumerGroup {
                     return fail(
                         ResponseError::FencedInstanceId,
                         format!(
-                            "Static member {} with instance id {instance} was fenced by member {old}.",
-                            req.member_id
-                        ),
+                        "Static member {} with instance id {instance} was fenced by member {old}.",
+                        req.member_id
+                    ),
                     )
                 }
                 Some(old) => old,

@@ -114,7 +114,11 @@ impl Inner {
             None => {
                 self.consumer.remove(&record.group);
                 // Offsets that outlive the group keep it listed, as for a classic group.
-                if self.offsets.get(&record.group).is_some_and(|o| !o.is_empty()) {
+                if self
+                    .offsets
+                    .get(&record.group)
+                    .is_some_and(|o| !o.is_empty())
+                {
                     self.groups
                         .entry(record.group.clone())
                         .or_insert_with(|| ClassicGroup::new(&record.group, now));
@@ -169,13 +173,15 @@ impl GroupCoordinator {
         request: Heartbeat,
     ) -> Result<HeartbeatResult, HeartbeatError> {
         if group_id.len() > i16::MAX as usize {
-            return Err(error(ResponseError::InvalidGroupId, "The group id is too long."));
+            return Err(error(
+                ResponseError::InvalidGroupId,
+                "The group id is too long.",
+            ));
         }
-        self.ensure_topic(broker)
-            .map_err(|code| HeartbeatError {
-                code,
-                message: "The coordinator is not available.".into(),
-            })?;
+        self.ensure_topic(broker).map_err(|code| HeartbeatError {
+            code,
+            message: "The coordinator is not available.".into(),
+        })?;
         let config = consumer_config(&broker.config);
         let topics = topics_of(&broker.image());
         let mut inner = self.lock();

@@ -97,14 +97,20 @@ mod tests {
             epoch: None,
         };
         let (k, v) = tomb.encode();
-        assert_eq!(ConsumerGroupMetadata::decode(&k, v.as_deref()), Ok(Some(tomb)));
+        assert_eq!(
+            ConsumerGroupMetadata::decode(&k, v.as_deref()),
+            Ok(Some(tomb))
+        );
         // A Kafka 4.1 value with a metadata hash tag.
         let kafka = [0, 0, 0, 0, 0, 9, 1, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
         assert_eq!(
             ConsumerGroupMetadata::decode(&k, Some(&kafka)).map(|r| r.and_then(|r| r.epoch)),
             Ok(Some(9))
         );
-        assert_eq!(ConsumerGroupMetadata::decode(&[0, 5, 0, 1, b'g'], None), Ok(None));
+        assert_eq!(
+            ConsumerGroupMetadata::decode(&[0, 5, 0, 1, b'g'], None),
+            Ok(None)
+        );
         assert!(ConsumerGroupMetadata::decode(&[0, 3, 0, 9, b'g'], None).is_err());
     }
 }

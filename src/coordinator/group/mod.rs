@@ -13,7 +13,7 @@
 
 pub mod assignor;
 pub mod consumer;
-mod consumer_coordinator;
+pub mod consumer_coordinator;
 pub mod consumer_records;
 #[cfg(test)]
 mod consumer_tests;
@@ -35,7 +35,7 @@ use crate::metadata::controller::{NewTopic, TopicDefaults};
 use crate::partition::manager::now_ms;
 use records::{partition_for, GroupRecord, OffsetValue};
 pub use state::{
-    ClassicGroup, GroupConfig, GroupState, JoinRequest, JoinResult, Reply, SyncResult,
+    ClassicGroup, GroupConfig, GroupState, JoinRequest, JoinResult, Reply, SyncRequest, SyncResult,
 };
 
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
@@ -334,18 +334,7 @@ impl GroupCoordinator {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub async fn sync(
-        &self,
-        broker: &Broker,
-        group_id: &str,
-        member_id: &str,
-        instance_id: Option<&str>,
-        generation: i32,
-        protocol_type: Option<&str>,
-        protocol_name: Option<&str>,
-        assignments: Vec<(String, Bytes)>,
-    ) -> SyncResult {
+    pub async fn sync(&self, broker: &Broker, group_id: &str, request: SyncRequest) -> SyncResult {
         let reply = {
             let mut inner = self.lock();
             let now = now_ms();
@@ -355,15 +344,7 @@ impl GroupCoordinator {
                     ..Default::default()
                 };
             };
-            let (reply, store) = group.sync(
-                member_id,
-                instance_id,
-                generation,
-                protocol_type,
-                protocol_name,
-                assignments,
-                now,
-            );
+            let (reply, store) = group.sync(request, now);
             if store {
                 let value = group.metadata_value();
                 let record = GroupRecord::Metadata {
@@ -446,7 +427,9 @@ impl GroupCoordinator {
         // Empty groups without committed offsets are forgotten, as Kafka's periodic cleanup
         // forgets them: at once if nothing was ever written for them (so a storm of one-off
         // group IDs does not grow memory), else after the cleanup interval, with a tombstone.
-        let Inner { groups, offsets, .. } = &mut *inner;
+        let Inner {
+            groups, offsets, ..
+        } = &mut *inner;
         let mut tombstones = Vec::new();
         groups.retain(|id, g| {
             let forgettable = g.is_idle() && offsets.get(id).is_none_or(|o| o.is_empty());
@@ -509,11 +492,10 @@ impl GroupCoordinator {
             _ if consumer.is_some() => {}
             None if generation >= 0 => return Err(ResponseError::IllegalGeneration.code()),
             None => {}
-            Some(group) if generation < 0 && member_id.is_empty() => {
-                if !group.is_empty() {
-                    return Err(ResponseError::UnknownMemberId.code());
-                }
+            Some(group) if generation < 0 && member_id.is_empty() && !group.is_empty() => {
+                return Err(ResponseError::UnknownMemberId.code());
             }
+            Some(_) if generation < 0 && member_id.is_empty() => {}
             Some(group) => {
                 if !group.members.contains_key(member_id) {
                     return Err(if instance_id.is_some() {

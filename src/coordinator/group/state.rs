@@ -80,6 +80,18 @@ pub struct JoinRequest {
     pub require_known_member_id: bool,
 }
 
+/// A SyncGroup request in domain terms; the protocol fields are checked when given (v5+).
+#[derive(Debug, Clone, Default)]
+pub struct SyncRequest {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub generation: i32,
+    pub protocol_type: Option<String>,
+    pub protocol_name: Option<String>,
+    /// The leader's assignment: member ID → assignment bytes.
+    pub assignments: Vec<(String, Bytes)>,
+}
+
 /// What JoinGroup answers; `members` is filled for the leader only.
 #[derive(Debug, Clone, Default)]
 pub struct JoinResult {
@@ -716,18 +728,19 @@ impl ClassicGroup {
         Ok(())
     }
 
-    /// SyncGroup. `Ok(true)` in the outcome means the leader's assignment made the group Stable
+    /// SyncGroup. `true` in the outcome means the leader's assignment made the group Stable
     /// and the caller must persist it, then call [`Self::finish_sync`].
-    pub fn sync(
-        &mut self,
-        member_id: &str,
-        instance_id: Option<&str>,
-        generation: i32,
-        protocol_type: Option<&str>,
-        protocol_name: Option<&str>,
-        assignments: Vec<(String, Bytes)>,
-        now: i64,
-    ) -> (Reply<SyncResult>, bool) {
+    pub fn sync(&mut self, request: SyncRequest, now: i64) -> (Reply<SyncResult>, bool) {
+        let SyncRequest {
+            member_id,
+            group_instance_id,
+            generation,
+            protocol_type,
+            protocol_name,
+            assignments,
+        } = request;
+        let (member_id, instance_id) = (member_id.as_str(), group_instance_id.as_deref());
+        let (protocol_type, protocol_name) = (protocol_type.as_deref(), protocol_name.as_deref());
         let now_reply = |error: i16| {
             (
                 Reply::Now(SyncResult {

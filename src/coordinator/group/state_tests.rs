@@ -26,6 +26,24 @@ fn request(member_id: &str, instance: Option<&str>) -> JoinRequest {
     }
 }
 
+fn sync_req(
+    member: &str,
+    instance: Option<&str>,
+    generation: i32,
+    protocol_type: Option<&str>,
+    protocol_name: Option<&str>,
+    assignments: Vec<(String, Bytes)>,
+) -> SyncRequest {
+    SyncRequest {
+        member_id: member.into(),
+        group_instance_id: instance.map(str::to_string),
+        generation,
+        protocol_type: protocol_type.map(str::to_string),
+        protocol_name: protocol_name.map(str::to_string),
+        assignments,
+    }
+}
+
 fn now_reply<T: std::fmt::Debug>(reply: Reply<T>) -> T {
     match reply {
         Reply::Now(v) => v,
@@ -72,7 +90,7 @@ fn stable_pair(cfg: &GroupConfig) -> (ClassicGroup, String, String) {
     assert_eq!(ja.members.len(), 2, "the leader sees every member");
     assert!(jb.members.is_empty(), "followers see none");
     assert_eq!(g.state, GroupState::CompletingRebalance);
-    let (follower, store) = g.sync(&b, None, 1, None, None, vec![], 20);
+    let (follower, store) = g.sync(sync_req(&b, None, 1, None, None, vec![]), 20);
     assert!(!store);
     let mut follower = later(follower);
     let assignments = vec![
@@ -80,12 +98,7 @@ fn stable_pair(cfg: &GroupConfig) -> (ClassicGroup, String, String) {
         (b.clone(), Bytes::from_static(b"B")),
     ];
     let (leader, store) = g.sync(
-        &a,
-        None,
-        1,
-        Some("consumer"),
-        Some("range"),
-        assignments,
+        sync_req(&a, None, 1, Some("consumer"), Some("range"), assignments),
         30,
     );
     assert!(store, "the leader's assignment must be persisted");
@@ -217,12 +230,14 @@ fn a_restarted_static_member_gets_its_assignment_back_without_a_rebalance() {
     let mut rx = later(g.join(request("", Some("static-1")), || "s1".into(), &cfg, 0));
     let joined = rx.try_recv().unwrap();
     let (reply, store) = g.sync(
-        "s1",
-        Some("static-1"),
-        1,
-        None,
-        None,
-        vec![("s1".into(), Bytes::from_static(b"P0"))],
+        sync_req(
+            "s1",
+            Some("static-1"),
+            1,
+            None,
+            None,
+            vec![("s1".into(), Bytes::from_static(b"P0"))],
+        ),
         10,
     );
     assert!(store);
@@ -243,7 +258,10 @@ fn a_restarted_static_member_gets_its_assignment_back_without_a_rebalance() {
     assert_eq!(again.generation, 1, "no rebalance");
     assert_eq!(again.member_id, "s1-new");
     assert_eq!(g.state, GroupState::Stable);
-    let (reply, _) = g.sync("s1-new", Some("static-1"), 1, None, None, vec![], 5010);
+    let (reply, _) = g.sync(
+        sync_req("s1-new", Some("static-1"), 1, None, None, vec![]),
+        5010,
+    );
     assert_eq!(now_reply(reply).assignment, Bytes::from_static(b"P0"));
     // The old incarnation is fenced.
     assert_eq!(
@@ -279,10 +297,8 @@ fn bad_joins_are_refused() {
 fn a_storm_of_joins_is_bounded() {
     let cfg = config(0);
     let mut g = ClassicGroup::new("g", 0);
-    let mut n = 0;
     let mut last = 0;
-    for _ in 0..10_001 {
-        n += 1;
+    for n in 0..10_001 {
         last = now_reply(g.join(request("", None), || format!("m{n}"), &cfg, 0)).error;
     }
     assert_eq!(last, ResponseError::GroupMaxSizeReached.code());
