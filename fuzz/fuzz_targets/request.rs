@@ -31,8 +31,11 @@ fuzz_target!(|data: &[u8]| {
     let frame = bytes::Bytes::copy_from_slice(data);
     let peer = "127.0.0.1:1".parse().unwrap();
     // A fuzzed Fetch may long-poll; its wait is not what is being tested.
-    let _ = h.runtime.block_on(tokio::time::timeout(
-        std::time::Duration::from_millis(20),
-        milena::protocol::handle_frame(&h.broker, peer, frame),
-    ));
+    h.runtime.block_on(async {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_millis(20),
+            milena::protocol::handle_frame(&h.broker, peer, frame),
+        )
+        .await;
+    });
 });
