@@ -127,9 +127,15 @@ fn console_consumers_split_a_topic_and_the_survivor_takes_over() {
         c2.dump()
     );
     // The verbose view comes from ConsumerGroupDescribe: epochs and target assignments.
-    let verbose = groups_tool(&broker, &["--describe", "--group", "g", "--members", "--verbose"]);
+    let verbose = groups_tool(
+        &broker,
+        &["--describe", "--group", "g", "--members", "--verbose"],
+    );
     assert!(verbose.contains("TARGET-ASSIGNMENT"), "{verbose}");
-    let state = groups_tool(&broker, &["--describe", "--group", "g", "--state", "--verbose"]);
+    let state = groups_tool(
+        &broker,
+        &["--describe", "--group", "g", "--state", "--verbose"],
+    );
     let row = state.lines().find(|l| l.starts_with("g ")).unwrap_or("");
     assert!(row.contains("uniform") && row.contains("Stable"), "{state}");
 
@@ -137,7 +143,11 @@ fn console_consumers_split_a_topic_and_the_survivor_takes_over() {
     let first = produce(&broker, "t6", "a", 60);
     assert!(
         wait_until(Duration::from_secs(30), || {
-            lines(&c1).union(&lines(&c2)).cloned().collect::<BTreeSet<_>>() == first
+            lines(&c1)
+                .union(&lines(&c2))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                == first
         }),
         "not every record read\n{}{}",
         c1.dump(),
@@ -162,7 +172,12 @@ fn console_consumers_split_a_topic_and_the_survivor_takes_over() {
         let m = members(&broker);
         m.len() == 1 && m.values().all(|&n| n == 6)
     });
-    assert!(took_over, "no takeover: {:?}\n{}", members(&broker), c2.dump());
+    assert!(
+        took_over,
+        "no takeover: {:?}\n{}",
+        members(&broker),
+        c2.dump()
+    );
     assert!(
         wait_until(Duration::from_secs(30), || lines(&c2).is_superset(&second)),
         "records produced after the kill were missed: {:?}\n{}",

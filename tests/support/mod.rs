@@ -6,6 +6,10 @@
 //! `export MILENA_KAFKA_DIST=$(scripts/kafka-dist.sh | tail -n1)`).
 //!
 //! std + tempfile only. Signals are sent with the `kill` command (no libc).
+//!
+//! Reference mode: with `MILENA_TEST_REFERENCE=1`, `Broker` runs the real Apache Kafka 4.1 broker
+//! (scripts/reference-kafka.sh, KRaft, one node) instead of milena, so a test can be validated
+//! against Kafka itself. `restart`, `stop`, `kill9` and `start_again` do the same things to it.
 #![allow(dead_code)]
 
 use std::fs::{self, File, OpenOptions};
@@ -40,7 +44,40 @@ pub struct Broker {
     pub props_path: PathBuf,
     pub log_path: PathBuf,
     child: Option<Child>,
+    /// Set in reference mode (`MILENA_TEST_REFERENCE=1`): the real Kafka broker runs instead.
+    reference: Option<Reference>,
 }
+
+/// The real Kafka broker started by scripts/reference-kafka.sh in `Broker::data_dir`.
+struct Reference {
+    /// `key=value` arguments appended to its server.properties at every start.
+    props: Vec<String>,
+    /// The JVM's pid while it runs (the script reports it and writes `<dir>/kafka.pid`).
+    pid: Option<u32>,
+}
+
+/// Whether `MILENA_TEST_REFERENCE=1`: `Broker` then starts the real Apache Kafka broker.
+pub fn reference_mode() -> bool {
+    std::env::var("MILENA_TEST_REFERENCE").is_ok_and(|v| v == "1")
+}
+
+/// Properties the reference broker always gets (a test setup), unless the test gives its own.
+const REFERENCE_DEFAULT_PROPS: &[(&str, &str)] = &[
+    ("group.initial.rebalance.delay.ms", "0"),
+    ("offsets.topic.replication.factor", "1"),
+];
+/// Set by scripts/reference-kafka.sh itself; a test's value for these is not passed on.
+const REFERENCE_OWN_PROPS: &[&str] = &[
+    "node.id",
+    "listeners",
+    "advertised.listeners",
+    "log.dirs",
+    "controller.quorum.bootstrap.servers",
+];
+/// How long `scripts/reference-kafka.sh start` may take (JVM, storage format, readiness check).
+pub const REFERENCE_START_TIMEOUT: Duration = Duration::from_secs(150);
+/// How long the reference broker may take to exit after SIGTERM (controlled shutdown).
+pub const REFERENCE_STOP_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Broker {
     /// Starts a broker with the default properties on a free port.
@@ -50,6 +87,9 @@ impl Broker {
 
     /// Starts a broker with extra properties; a key given here replaces the default one.
     pub fn start_with(extra_props: &[(&str, &str)]) -> Broker {
+        if reference_mode() {
+            return Broker::start_reference(extra_props);
+        }
         let data_dir = tempfile::Builder::new()
             .prefix("milena-test-")
             .tempdir()
@@ -87,9 +127,50 @@ impl Broker {
             props_path,
             data_dir,
             child: None,
+            reference: None,
         };
         broker.spawn();
         broker
+    }
+
+    /// Reference mode: the real Kafka broker on a free port (its controller on port + 1000).
+    fn start_reference(extra_props: &[(&str, &str)]) -> Broker {
+        let data_dir = tempfile::Builder::new()
+            .prefix("milena-reference-")
+            .tempdir()
+            .expect("create temp dir for the reference broker");
+        let root = data_dir.path().to_path_buf();
+        let mut props: Vec<(String, String)> = REFERENCE_DEFAULT_PROPS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in extra_props {
+            if REFERENCE_OWN_PROPS.contains(k) || k.starts_with("milena.") {
+                continue;
+            }
+            match props.iter_mut().find(|(key, _)| key == k) {
+                Some(entry) => entry.1 = v.to_string(),
+                None => props.push((k.to_string(), v.to_string())),
+            }
+        }
+        let mut broker = Broker {
+            port: free_port_pair(),
+            props_path: root.join("server.properties"),
+            log_path: root.join("broker.log"),
+            data_dir,
+            child: None,
+            reference: Some(Reference {
+                props: props.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                pid: None,
+            }),
+        };
+        broker.spawn();
+        broker
+    }
+
+    /// Whether this is the real Kafka broker (reference mode) rather than milena.
+    pub fn is_reference(&self) -> bool {
+        self.reference.is_some()
     }
 
     /// `localhost:<port>`, for `--bootstrap-server` / `-b`.
@@ -107,10 +188,16 @@ impl Broker {
     }
 
     pub fn pid(&self) -> Option<u32> {
+        if let Some(r) = &self.reference {
+            return r.pid;
+        }
         self.child.as_ref().map(|c| c.id())
     }
 
     pub fn is_running(&mut self) -> bool {
+        if let Some(r) = &self.reference {
+            return r.pid.is_some_and(pid_alive);
+        }
         match self.child.as_mut() {
             Some(c) => matches!(c.try_wait(), Ok(None)),
             None => false,
@@ -118,10 +205,20 @@ impl Broker {
     }
 
     /// Everything the broker wrote to stdout and stderr, over all its runs.
+    /// In reference mode: the harness's notes and the script's output, then the broker's console
+    /// output (`logs/console.out`, which holds what log4j prints).
     pub fn log(&self) -> String {
-        fs::read(&self.log_path)
+        let mut log = fs::read(&self.log_path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if self.reference.is_some() {
+            let console = self.data_dir.path().join("logs").join("console.out");
+            if let Ok(b) = fs::read(&console) {
+                log.push_str(&format!("==== {} ====\n", console.display()));
+                log.push_str(&String::from_utf8_lossy(&b));
+            }
+        }
+        log
     }
 
     /// Clean stop (SIGTERM) then start again on the same port and directory.
@@ -132,6 +229,22 @@ impl Broker {
 
     /// SIGKILL, as a crash. The broker can be started again with `start_again`.
     pub fn kill9(&mut self) {
+        if let Some(pid) = self.reference.as_mut().and_then(|r| r.pid.take()) {
+            signal(pid, "KILL");
+            let port = self.port;
+            let gone = wait_until(Duration::from_secs(10), || {
+                !pid_alive(pid) && !port_open(port) && !port_open(port + 1000)
+            });
+            let _ = fs::remove_file(self.data_dir.path().join("kafka.pid"));
+            self.append_log(&format!(
+                "==== test harness: sent SIGKILL to the reference broker, pid {pid}\n"
+            ));
+            assert!(
+                gone,
+                "reference broker pid {pid} still alive 10 s after SIGKILL"
+            );
+            return;
+        }
         if let Some(mut child) = self.child.take() {
             signal(child.id(), "KILL");
             let _ = child.wait();
@@ -145,12 +258,20 @@ impl Broker {
     /// Starts the broker again after `kill9` or `stop` (same port, same directory).
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "start_again: broker is still running");
+        assert!(
+            self.reference.as_ref().is_none_or(|r| r.pid.is_none()),
+            "start_again: the reference broker is still running"
+        );
         self.spawn();
     }
 
     /// SIGTERM, wait at most STOP_TIMEOUT, assert the process exited successfully.
     #[track_caller]
     pub fn stop(&mut self) {
+        if self.reference.is_some() {
+            self.stop_reference();
+            return;
+        }
         let Some(mut child) = self.child.take() else {
             return;
         };
@@ -188,7 +309,84 @@ impl Broker {
         }
     }
 
+    /// Reference mode `stop`: SIGTERM to the JVM, as `reference-kafka.sh stop` does, waiting for the
+    /// process to end. Done here rather than by the script because the JVM is not our child: where
+    /// nothing reaps orphans, it stays a zombie, which `kill -0` (the script's check) sees as alive.
+    #[track_caller]
+    fn stop_reference(&mut self) {
+        let Some(pid) = self.reference.as_mut().and_then(|r| r.pid.take()) else {
+            return;
+        };
+        let started = Instant::now();
+        signal(pid, "TERM");
+        let port = self.port;
+        let exited = wait_until(REFERENCE_STOP_TIMEOUT, || {
+            !pid_alive(pid) && !port_open(port) && !port_open(port + 1000)
+        });
+        let _ = fs::remove_file(self.data_dir.path().join("kafka.pid"));
+        if !exited {
+            signal(pid, "KILL");
+            panic!(
+                "reference broker (pid {pid}) did not exit within {REFERENCE_STOP_TIMEOUT:?} of SIGTERM (killed)\n---- broker log ----\n{}",
+                tail_lines(&self.log(), 200)
+            );
+        }
+        self.append_log(&format!(
+            "==== test harness: reference broker pid {pid} exited {:?} after SIGTERM\n",
+            started.elapsed()
+        ));
+    }
+
+    /// Reference mode start: `scripts/reference-kafka.sh start <dir> <port> key=value...`, which
+    /// returns once the broker answers `kafka-topics.sh --list`, and prints the JVM's pid.
+    fn spawn_reference(&mut self) {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/reference-kafka.sh");
+        let props = self.reference.as_ref().unwrap().props.clone();
+        self.append_log(&format!(
+            "==== test harness: {script} start {} {} {}\n",
+            self.data_dir.path().display(),
+            self.port,
+            props.join(" ")
+        ));
+        let mut cmd = Command::new("bash");
+        cmd.arg(script)
+            .arg("start")
+            .arg(self.data_dir.path())
+            .arg(self.port.to_string())
+            .args(&props);
+        let result = run_with_timeout(&mut cmd, None, REFERENCE_START_TIMEOUT);
+        let out = match result {
+            Ok(out) => out,
+            Err(e) => {
+                // The JVM is in the script's process group, killed with it on the timeout.
+                panic!(
+                    "reference broker start: {e}\n---- broker log ----\n{}",
+                    tail_lines(&self.log(), 200)
+                )
+            }
+        };
+        self.append_log(&format!("{}{}", stdout_of(&out), stderr_of(&out)));
+        let pid = stdout_of(&out)
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().parse::<u32>().ok());
+        match (out.status.success(), pid) {
+            (true, Some(pid)) => self.reference.as_mut().unwrap().pid = Some(pid),
+            _ => panic!(
+                "scripts/reference-kafka.sh start failed with {}\n---- stdout ----\n{}\n---- stderr ----\n{}\n---- broker log ----\n{}",
+                out.status,
+                stdout_of(&out),
+                stderr_of(&out),
+                tail_lines(&self.log(), 200)
+            ),
+        }
+    }
+
     fn spawn(&mut self) {
+        if self.reference.is_some() {
+            self.spawn_reference();
+            return;
+        }
         self.append_log(&format!(
             "==== test harness: starting {} {}\n",
             env!("CARGO_BIN_EXE_milena"),
@@ -251,14 +449,15 @@ impl Drop for Broker {
             let _ = child.kill(); // SIGKILL
             let _ = child.wait();
         }
+        if let Some(pid) = self.reference.as_mut().and_then(|r| r.pid.take()) {
+            signal(pid, "KILL");
+            wait_until(Duration::from_secs(10), || !pid_alive(pid));
+        }
         if thread::panicking() {
-            let log = self.log();
-            let tail: String = {
-                let lines: Vec<&str> = log.lines().collect();
-                lines[lines.len().saturating_sub(200)..].join("\n")
-            };
+            let tail = tail_lines(&self.log(), 200);
             eprintln!(
-                "---- milena broker log (port {}, last 200 lines of {}) ----\n{tail}\n---- end of broker log ----",
+                "---- {} broker log (port {}, last 200 lines of {}) ----\n{tail}\n---- end of broker log ----",
+                if self.reference.is_some() { "reference Kafka" } else { "milena" },
                 self.port,
                 self.log_path.display()
             );
@@ -272,6 +471,51 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("find a free port")
+}
+
+/// A free port whose port + 1000 is free too (the reference broker's controller listener).
+fn free_port_pair() -> u16 {
+    for _ in 0..100 {
+        let port = free_port();
+        if port <= 64535 && TcpListener::bind(("127.0.0.1", port + 1000)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port p with p + 1000 free too");
+}
+
+/// Whether process `pid` still runs: it exists and is not a zombie whose threads have all ended
+/// (an orphan nobody reaped is dead for our purposes). A thread-group leader shows state Z as soon
+/// as its own thread exits, while the other threads may still hold the process's sockets, so a
+/// zombie with more than one thread still counts as running.
+fn pid_alive(pid: u32) -> bool {
+    let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let zombie = field("State:").starts_with('Z') || field("State:").starts_with('X');
+    let threads: u32 = field("Threads:").parse().unwrap_or(1);
+    !zombie || threads > 1
+}
+
+/// Whether something accepts connections on 127.0.0.1:`port`.
+fn port_open(port: u16) -> bool {
+    TcpStream::connect_timeout(
+        &SocketAddr::from(([127, 0, 0, 1], port)),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+fn tail_lines(text: &str, n: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
 fn signal(pid: u32, sig: &str) {
@@ -513,4 +757,129 @@ pub fn write_file(dir: &Path, name: &str, contents: &str) -> PathBuf {
     let mut f = File::create(&path).expect("create file");
     f.write_all(contents.as_bytes()).expect("write file");
     path
+}
+
+// ------------------------------------------------------------------------------------------------
+// Background processes (consumers that run while a test acts)
+
+/// A child process running in its own process group, stdout and stderr going to files in `dir`,
+/// stdin a pipe that stays open until `close_stdin` (scripts may treat EOF as "stop cleanly").
+/// Dropping it sends SIGKILL to the whole group, so a failing test leaves nothing behind.
+pub struct Background {
+    pub name: String,
+    pub stdout_path: PathBuf,
+    pub stderr_path: PathBuf,
+    child: Option<Child>,
+    stdin: Option<std::process::ChildStdin>,
+}
+
+impl Background {
+    /// Spawns `cmd`; its output goes to `dir/<name>.out` and `dir/<name>.err`.
+    #[track_caller]
+    pub fn spawn(mut cmd: Command, dir: &Path, name: &str) -> Background {
+        let stdout_path = dir.join(format!("{name}.out"));
+        let stderr_path = dir.join(format!("{name}.err"));
+        let out = File::create(&stdout_path).expect("create stdout file");
+        let err = File::create(&stderr_path).expect("create stderr file");
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name} ({cmd:?}): {e}"));
+        let stdin = child.stdin.take();
+        Background {
+            name: name.to_string(),
+            stdout_path,
+            stderr_path,
+            child: Some(child),
+            stdin,
+        }
+    }
+
+    /// `$MILENA_KAFKA_DIST/bin/<tool> args...` in the background (e.g. a console consumer).
+    #[track_caller]
+    pub fn kafka_tool(tool: &str, args: &[&str], dir: &Path, name: &str) -> Background {
+        Background::spawn(kafka_tool_command(tool, args), dir, name)
+    }
+
+    /// `python3 -c <script> args...` in the background.
+    #[track_caller]
+    pub fn python(script: &str, args: &[&str], dir: &Path, name: &str) -> Background {
+        let mut cmd = Command::new("python3");
+        cmd.arg("-c").arg(script).args(args);
+        Background::spawn(cmd, dir, name)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// What it printed to stdout so far.
+    pub fn stdout(&self) -> String {
+        fs::read(&self.stdout_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// What it printed to stderr so far.
+    pub fn stderr(&self) -> String {
+        fs::read(&self.stderr_path)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Closes its stdin (EOF).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits at most `timeout` for it to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let status = wait_timeout(child, timeout);
+        if status.is_some() {
+            self.child = None;
+        }
+        status
+    }
+
+    /// SIGKILL to its process group (the JVM or interpreter and anything it started), then reap.
+    pub fn kill9(&mut self) {
+        self.stdin = None;
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Its stdout and stderr, for failure messages.
+    pub fn dump(&self) -> String {
+        format!(
+            "---- {} stdout ----\n{}\n---- {} stderr (last 60 lines) ----\n{}\n",
+            self.name,
+            self.stdout(),
+            self.name,
+            tail_lines(&self.stderr(), 60)
+        )
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }
