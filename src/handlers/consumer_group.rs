@@ -1,14 +1,9 @@
-//! The KIP-848 consumer group APIs: ConsumerGroupHeartbeat and ConsumerGroupDescribe, plus the
-//! consumer-group half of ListGroups and DeleteGroups (the classic half stays in `groups`).
+//! The KIP-848 consumer group APIs: ConsumerGroupHeartbeat and ConsumerGroupDescribe.
 //! The group coordinator holds the state; these validate requests as Kafka does and map
-//! topic IDs and names.
-
-use std::collections::BTreeSet;
+//! topic IDs and names. ListGroups and DeleteGroups cover both kinds of group in `groups`.
 
 use kafka_protocol::messages::consumer_group_describe_response as describe;
 use kafka_protocol::messages::consumer_group_heartbeat_response as heartbeat;
-use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
-use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
@@ -227,69 +222,4 @@ pub async fn consumer_group_describe(
         })
         .collect();
     ConsumerGroupDescribeResponse::default().with_groups(groups)
-}
-
-/// ListGroups: the classic groups, then the consumer groups with type "consumer".
-pub async fn list_groups(ctx: &RequestContext, request: ListGroupsRequest) -> ListGroupsResponse {
-    let version = ctx.api_version;
-    let states: BTreeSet<String> = if version >= 4 {
-        request
-            .states_filter
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
-    let types: BTreeSet<String> = if version >= 5 {
-        request
-            .types_filter
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect()
-    } else {
-        BTreeSet::new()
-    };
-    let mut response = super::groups::list_groups(ctx, request).await;
-    if response.error_code != 0 || !(types.is_empty() || types.contains("consumer")) {
-        return response;
-    }
-    for (group_id, state) in ctx.broker.groups.list_consumer_groups() {
-        if !(states.is_empty() || states.contains(&state.name().to_lowercase())) {
-            continue;
-        }
-        let mut listed = ListedGroup::default()
-            .with_group_id(GroupId(str_bytes(group_id)))
-            .with_protocol_type(str_bytes("consumer"));
-        if version >= 4 {
-            listed.group_state = str_bytes(state.name());
-        }
-        if version >= 5 {
-            listed.group_type = str_bytes("consumer");
-        }
-        response.groups.push(listed);
-    }
-    response
-}
-
-/// DeleteGroups: consumer groups here, the others through the classic path.
-pub async fn delete_groups(
-    ctx: &RequestContext,
-    request: DeleteGroupsRequest,
-) -> DeleteGroupsResponse {
-    let results = request
-        .groups_names
-        .iter()
-        .map(|group_id| {
-            let code = ctx
-                .broker
-                .groups
-                .delete_consumer_group(&ctx.broker, group_id)
-                .unwrap_or_else(|| ctx.broker.groups.delete_group(&ctx.broker, group_id));
-            DeletableGroupResult::default()
-                .with_group_id(group_id.clone())
-                .with_error_code(code)
-        })
-        .collect();
-    DeleteGroupsResponse::default().with_results(results)
 }

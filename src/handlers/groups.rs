@@ -232,23 +232,19 @@ pub async fn describe_groups(
     DescribeGroupsResponse::default().with_groups(groups)
 }
 
+/// ListGroups over classic and consumer groups, with the state (v4+) and type (v5+) filters.
 pub async fn list_groups(ctx: &RequestContext, request: ListGroupsRequest) -> ListGroupsResponse {
     let version = ctx.api_version;
-    let states: Vec<String> = if version >= 4 {
-        request
-            .states_filter
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect()
+    let lowercase = |filter: &[kafka_protocol::protocol::StrBytes]| -> Vec<String> {
+        filter.iter().map(|s| s.to_lowercase()).collect()
+    };
+    let states = if version >= 4 {
+        lowercase(&request.states_filter)
     } else {
         vec![]
     };
-    let types: Vec<String> = if version >= 5 {
-        request
-            .types_filter
-            .iter()
-            .map(|s| s.to_lowercase())
-            .collect()
+    let types = if version >= 5 {
+        lowercase(&request.types_filter)
     } else {
         vec![]
     };
@@ -257,17 +253,17 @@ pub async fn list_groups(ctx: &RequestContext, request: ListGroupsRequest) -> Li
         .groups
         .list()
         .into_iter()
-        .filter(|(_, _, state)| states.is_empty() || states.contains(&state.name().to_lowercase()))
-        .filter(|_| types.is_empty() || types.iter().any(|t| t == "classic"))
-        .map(|(group_id, protocol_type, state)| {
+        .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
+        .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
+        .map(|g| {
             let mut listed = ListedGroup::default()
-                .with_group_id(GroupId(str_bytes(group_id)))
-                .with_protocol_type(str_bytes(protocol_type));
+                .with_group_id(GroupId(str_bytes(g.group_id)))
+                .with_protocol_type(str_bytes(g.protocol_type));
             if version >= 4 {
-                listed.group_state = str_bytes(state.name());
+                listed.group_state = str_bytes(g.state);
             }
             if version >= 5 {
-                listed.group_type = str_bytes("classic");
+                listed.group_type = str_bytes(g.group_type);
             }
             listed
         })

@@ -175,9 +175,9 @@ pub async fn handle_frame(
         ApiKey::Heartbeat => serve!(HeartbeatRequest, handlers::groups::heartbeat),
         ApiKey::LeaveGroup => serve!(LeaveGroupRequest, handlers::groups::leave_group),
         ApiKey::DescribeGroups => serve!(DescribeGroupsRequest, handlers::groups::describe_groups),
-        ApiKey::ListGroups => serve!(ListGroupsRequest, handlers::consumer_group::list_groups),
+        ApiKey::ListGroups => serve!(ListGroupsRequest, handlers::groups::list_groups),
         ApiKey::DeleteGroups => {
-            serve!(DeleteGroupsRequest, handlers::consumer_group::delete_groups)
+            serve!(DeleteGroupsRequest, handlers::groups::delete_groups)
         }
         ApiKey::ConsumerGroupHeartbeat => serve!(
             ConsumerGroupHeartbeatRequest,

@@ -231,7 +231,7 @@ impl GroupCoordinator {
     }
 
     /// ListGroups: (group ID, state) of every consumer group.
-    pub fn list_consumer_groups(&self) -> Vec<(String, ConsumerGroupState)> {
+    pub(super) fn list_consumer_groups(&self) -> Vec<(String, ConsumerGroupState)> {
         let inner = self.lock();
         let mut groups: Vec<_> = inner
             .consumer
@@ -244,7 +244,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for a consumer group: `None` when `group_id` is not one. Only an empty group
     /// can go; its committed offsets go with it.
-    pub fn delete_consumer_group(&self, broker: &Broker, group_id: &str) -> Option<i16> {
+    pub(super) fn delete_consumer_group(&self, broker: &Broker, group_id: &str) -> Option<i16> {
         let mut inner = self.lock();
         let group = inner.consumer.get(group_id)?;
         if !group.is_empty() {

@@ -54,6 +54,16 @@ pub struct Committed {
     pub metadata: String,
 }
 
+/// What ListGroups shows of one group.
+pub struct ListedGroupInfo {
+    pub group_id: String,
+    pub protocol_type: String,
+    /// The state name Kafka's tools print and ListGroups filters on.
+    pub state: &'static str,
+    /// "classic" or "consumer".
+    pub group_type: &'static str,
+}
+
 /// What DescribeGroups shows of one member.
 pub struct MemberDescription {
     pub member_id: String,
@@ -618,26 +628,44 @@ impl GroupCoordinator {
         })
     }
 
-    /// ListGroups: (group ID, protocol type, state).
-    pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        let inner = self.lock();
-        let mut groups: Vec<_> = inner
-            .groups
-            .values()
-            .map(|g| {
-                (
-                    g.group_id.clone(),
-                    g.protocol_type.clone().unwrap_or_default(),
-                    g.state,
-                )
-            })
-            .collect();
-        groups.sort_by(|a, b| a.0.cmp(&b.0));
+    /// ListGroups: every group, classic and consumer, sorted by ID.
+    pub fn list(&self) -> Vec<ListedGroupInfo> {
+        let classic: Vec<ListedGroupInfo> = {
+            let inner = self.lock();
+            inner
+                .groups
+                .values()
+                .map(|g| ListedGroupInfo {
+                    group_id: g.group_id.clone(),
+                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                    state: g.state.name(),
+                    group_type: "classic",
+                })
+                .collect()
+        };
+        let consumer = self
+            .list_consumer_groups()
+            .into_iter()
+            .map(|(group_id, state)| ListedGroupInfo {
+                group_id,
+                protocol_type: "consumer".to_string(),
+                state: state.name(),
+                group_type: "consumer",
+            });
+        let mut groups: Vec<ListedGroupInfo> = classic.into_iter().chain(consumer).collect();
+        groups.sort_by(|a, b| a.group_id.cmp(&b.group_id));
         groups
     }
 
-    /// DeleteGroups for one group: only an empty group can go; its offsets go with it.
+    /// DeleteGroups for one group of either kind: only an empty group can go, and its
+    /// committed offsets go with it.
     pub fn delete_group(&self, broker: &Broker, group_id: &str) -> i16 {
+        self.delete_consumer_group(broker, group_id)
+            .unwrap_or_else(|| self.delete_classic_group(broker, group_id))
+    }
+
+    /// DeleteGroups for one group: only an empty group can go; its offsets go with it.
+    fn delete_classic_group(&self, broker: &Broker, group_id: &str) -> i16 {
         let mut inner = self.lock();
         let Some(group) = inner.groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();
