@@ -12,7 +12,7 @@
 mod support;
 mod wire;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
@@ -26,42 +26,6 @@ use bytes::{Buf, Bytes};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, StrBytes};
 use support::*;
-
-fn topics(broker: &Broker, args: &[&str]) -> std::process::Output {
-    let bootstrap = broker.bootstrap();
-    let mut all = vec!["--bootstrap-server", bootstrap.as_str()];
-    all.extend_from_slice(args);
-    kafka_tool("kafka-topics.sh", &all)
-}
-
-/// `partition -> [(offset, value)]` as kcat reads them from the beginning to the end.
-fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>> {
-    let out = kcat(&[
-        "-C",
-        "-b",
-        &broker.bootstrap(),
-        "-t",
-        topic,
-        "-o",
-        "beginning",
-        "-e",
-        "-q",
-        "-f",
-        "%p %o %s\n",
-    ]);
-    let text = assert_success(&out, "kcat -C");
-    let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ' ');
-        let p: i32 = parts.next().unwrap().parse().unwrap();
-        let o: i64 = parts.next().unwrap().parse().unwrap();
-        by_partition
-            .entry(p)
-            .or_default()
-            .push((o, parts.next().unwrap_or("").to_string()));
-    }
-    by_partition
-}
 
 #[track_caller]
 fn assert_dense_from_zero(records: &[(i64, String)], what: &str) {

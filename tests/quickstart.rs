@@ -4,45 +4,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-
 use support::*;
-
-fn topics(broker: &Broker, args: &[&str]) -> std::process::Output {
-    let bootstrap = broker.bootstrap();
-    let mut all = vec!["--bootstrap-server", bootstrap.as_str()];
-    all.extend_from_slice(args);
-    kafka_tool("kafka-topics.sh", &all)
-}
-
-/// `partition -> [(offset, value)]` as kcat prints them.
-fn consume_all(broker: &Broker, topic: &str) -> BTreeMap<i32, Vec<(i64, String)>> {
-    let out = kcat(&[
-        "-C",
-        "-b",
-        &broker.bootstrap(),
-        "-t",
-        topic,
-        "-o",
-        "beginning",
-        "-e",
-        "-q",
-        "-f",
-        "%p %o %s\n",
-    ]);
-    let text = assert_success(&out, "kcat -C");
-    let mut by_partition: BTreeMap<i32, Vec<(i64, String)>> = BTreeMap::new();
-    for line in text.lines() {
-        let mut parts = line.splitn(3, ' ');
-        let p: i32 = parts.next().unwrap().parse().unwrap();
-        let o: i64 = parts.next().unwrap().parse().unwrap();
-        by_partition
-            .entry(p)
-            .or_default()
-            .push((o, parts.next().unwrap_or("").to_string()));
-    }
-    by_partition
-}
 
 #[test]
 fn topics_tool_create_list_describe_alter_delete() {

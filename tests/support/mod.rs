@@ -883,3 +883,44 @@ impl Drop for Background {
         self.kill9();
     }
 }
+
+/// `kafka-topics.sh --bootstrap-server <broker> ARGS`.
+pub fn topics(broker: &Broker, args: &[&str]) -> std::process::Output {
+    let bootstrap = broker.bootstrap();
+    let mut all = vec!["--bootstrap-server", bootstrap.as_str()];
+    all.extend_from_slice(args);
+    kafka_tool("kafka-topics.sh", &all)
+}
+
+/// `partition -> [(offset, value)]` as kcat reads them from the beginning to the end.
+pub fn consume_all(
+    broker: &Broker,
+    topic: &str,
+) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
+    let out = kcat(&[
+        "-C",
+        "-b",
+        &broker.bootstrap(),
+        "-t",
+        topic,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+        "-f",
+        "%p %o %s\n",
+    ]);
+    let text = assert_success(&out, "kcat -C");
+    let mut by_partition: std::collections::BTreeMap<i32, Vec<(i64, String)>> =
+        std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let mut parts = line.splitn(3, ' ');
+        let p: i32 = parts.next().unwrap().parse().unwrap();
+        let o: i64 = parts.next().unwrap().parse().unwrap();
+        by_partition
+            .entry(p)
+            .or_default()
+            .push((o, parts.next().unwrap_or("").to_string()));
+    }
+    by_partition
+}
