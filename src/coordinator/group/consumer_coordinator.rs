@@ -250,18 +250,7 @@ impl GroupCoordinator {
         if !group.is_empty() {
             return Some(ResponseError::NonEmptyGroup.code());
         }
-        let offsets: Vec<GroupRecord> = inner
-            .offsets
-            .get(group_id)
-            .into_iter()
-            .flat_map(|o| o.keys())
-            .map(|(topic, partition)| GroupRecord::Offset {
-                group: group_id.to_string(),
-                topic: topic.clone(),
-                partition: *partition,
-                value: None,
-            })
-            .collect();
+        let offsets = inner.offset_tombstones(group_id);
         let tombstone = ConsumerGroupMetadata {
             group: group_id.to_string(),
             epoch: None,

@@ -18,6 +18,7 @@ pub mod consumer_records;
 #[cfg(test)]
 mod consumer_tests;
 pub mod records;
+pub mod requests;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
@@ -90,6 +91,21 @@ struct Inner {
 }
 
 impl Inner {
+    /// Tombstones for every committed offset of a group (deleting the group deletes them).
+    fn offset_tombstones(&self, group_id: &str) -> Vec<GroupRecord> {
+        self.offsets
+            .get(group_id)
+            .into_iter()
+            .flat_map(|o| o.keys())
+            .map(|(topic, partition)| GroupRecord::Offset {
+                group: group_id.to_string(),
+                topic: topic.clone(),
+                partition: *partition,
+                value: None,
+            })
+            .collect()
+    }
+
     /// Replay: the only way persisted state enters memory.
     fn apply(&mut self, record: GroupRecord, now: i64) {
         match record {
@@ -296,28 +312,13 @@ impl GroupCoordinator {
 
     pub async fn join(&self, broker: &Broker, group_id: &str, request: JoinRequest) -> JoinResult {
         if group_id.is_empty() {
-            return JoinResult {
-                error: ResponseError::InvalidGroupId.code(),
-                generation: -1,
-                member_id: request.member_id,
-                ..Default::default()
-            };
+            return JoinResult::failed(ResponseError::InvalidGroupId.code(), request.member_id);
         }
         if let Err(code) = self.ensure_topic(broker) {
-            return JoinResult {
-                error: code,
-                generation: -1,
-                member_id: request.member_id,
-                ..Default::default()
-            };
+            return JoinResult::failed(code, request.member_id);
         }
         if let Err(code) = self.check_classic_join(broker, group_id) {
-            return JoinResult {
-                error: code,
-                generation: -1,
-                member_id: request.member_id,
-                ..Default::default()
-            };
+            return JoinResult::failed(code, request.member_id);
         }
         let reply = {
             let mut inner = self.lock();
@@ -336,10 +337,8 @@ impl GroupCoordinator {
         };
         match reply {
             Reply::Now(result) => result,
-            Reply::Later(rx) => rx.await.unwrap_or_else(|_| JoinResult {
-                error: ResponseError::CoordinatorNotAvailable.code(),
-                generation: -1,
-                ..Default::default()
+            Reply::Later(rx) => rx.await.unwrap_or_else(|_| {
+                JoinResult::failed(ResponseError::CoordinatorNotAvailable.code(), "")
             }),
         }
     }
@@ -349,10 +348,7 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             let now = now_ms();
             let Some(group) = inner.groups.get_mut(group_id) else {
-                return SyncResult {
-                    error: ResponseError::UnknownMemberId.code(),
-                    ..Default::default()
-                };
+                return SyncResult::failed(ResponseError::UnknownMemberId.code());
             };
             let (reply, store) = group.sync(request, now);
             if store {
@@ -371,10 +367,9 @@ impl GroupCoordinator {
         };
         match reply {
             Reply::Now(result) => result,
-            Reply::Later(rx) => rx.await.unwrap_or_else(|_| SyncResult {
-                error: ResponseError::RebalanceInProgress.code(),
-                ..Default::default()
-            }),
+            Reply::Later(rx) => rx
+                .await
+                .unwrap_or_else(|_| SyncResult::failed(ResponseError::RebalanceInProgress.code())),
         }
     }
 
@@ -673,18 +668,7 @@ impl GroupCoordinator {
         if !group.is_empty() {
             return ResponseError::NonEmptyGroup.code();
         }
-        let mut records: Vec<GroupRecord> = inner
-            .offsets
-            .get(group_id)
-            .into_iter()
-            .flat_map(|o| o.keys())
-            .map(|(topic, partition)| GroupRecord::Offset {
-                group: group_id.to_string(),
-                topic: topic.clone(),
-                partition: *partition,
-                value: None,
-            })
-            .collect();
+        let mut records = inner.offset_tombstones(group_id);
         records.push(GroupRecord::Metadata {
             group: group_id.to_string(),
             value: None,

@@ -21,101 +21,8 @@ use indexmap::IndexMap;
 use tokio::sync::oneshot;
 
 use super::records::{GroupMetadataValue, MemberMetadata};
+pub use super::requests::*;
 use kafka_protocol::ResponseError;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GroupState {
-    Empty,
-    PreparingRebalance,
-    CompletingRebalance,
-    Stable,
-    Dead,
-}
-
-impl GroupState {
-    /// The names Kafka's tools print and ListGroups filters on.
-    pub fn name(self) -> &'static str {
-        match self {
-            GroupState::Empty => "Empty",
-            GroupState::PreparingRebalance => "PreparingRebalance",
-            GroupState::CompletingRebalance => "CompletingRebalance",
-            GroupState::Stable => "Stable",
-            GroupState::Dead => "Dead",
-        }
-    }
-}
-
-/// Broker settings that bound group behaviour.
-#[derive(Debug, Clone)]
-pub struct GroupConfig {
-    pub min_session_timeout_ms: i32,
-    pub max_session_timeout_ms: i32,
-    pub initial_rebalance_delay_ms: i32,
-    /// Kafka's `group.max.size`.
-    pub max_size: usize,
-}
-
-impl Default for GroupConfig {
-    fn default() -> Self {
-        Self {
-            min_session_timeout_ms: 6000,
-            max_session_timeout_ms: 1_800_000,
-            initial_rebalance_delay_ms: 3000,
-            max_size: usize::MAX,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct JoinRequest {
-    pub member_id: String,
-    pub group_instance_id: Option<String>,
-    pub client_id: String,
-    pub client_host: String,
-    pub session_timeout_ms: i32,
-    pub rebalance_timeout_ms: i32,
-    pub protocol_type: String,
-    pub protocols: Vec<(String, Bytes)>,
-    /// v4+: an unknown member must first get its member ID (MEMBER_ID_REQUIRED).
-    pub require_known_member_id: bool,
-}
-
-/// A SyncGroup request in domain terms; the protocol fields are checked when given (v5+).
-#[derive(Debug, Clone, Default)]
-pub struct SyncRequest {
-    pub member_id: String,
-    pub group_instance_id: Option<String>,
-    pub generation: i32,
-    pub protocol_type: Option<String>,
-    pub protocol_name: Option<String>,
-    /// The leader's assignment: member ID → assignment bytes.
-    pub assignments: Vec<(String, Bytes)>,
-}
-
-/// What JoinGroup answers; `members` is filled for the leader only.
-#[derive(Debug, Clone, Default)]
-pub struct JoinResult {
-    pub error: i16,
-    pub generation: i32,
-    pub protocol_type: Option<String>,
-    pub protocol_name: Option<String>,
-    pub leader: String,
-    pub member_id: String,
-    pub members: Vec<(String, Option<String>, Bytes)>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct SyncResult {
-    pub error: i16,
-    pub protocol_type: Option<String>,
-    pub protocol_name: Option<String>,
-    pub assignment: Bytes,
-}
-
-pub enum Reply<T> {
-    Now(T),
-    Later(oneshot::Receiver<T>),
-}
 
 #[derive(Debug)]
 pub struct Member {
@@ -329,12 +236,7 @@ impl ClassicGroup {
         now: i64,
     ) -> Reply<JoinResult> {
         let fail = |code: i16, member_id: &str| {
-            Reply::Now(JoinResult {
-                error: code,
-                generation: -1,
-                member_id: member_id.to_string(),
-                ..Default::default()
-            })
+            Reply::Now(JoinResult::failed(code, member_id.to_string()))
         };
         if self.state == GroupState::Dead {
             return fail(err(ResponseError::CoordinatorNotAvailable), &req.member_id);
@@ -373,28 +275,23 @@ impl ClassicGroup {
             // Give the member its ID and wait for it to come back with it (KIP-394). Unused IDs
             // live for a session timeout; a storm of joins must not grow them without bound.
             if self.pending_members.len() >= MAX_PENDING_MEMBERS.min(config.max_size) {
-                return Reply::Now(JoinResult {
-                    error: err(ResponseError::GroupMaxSizeReached),
-                    generation: -1,
-                    ..Default::default()
-                });
+                return Reply::Now(JoinResult::failed(
+                    err(ResponseError::GroupMaxSizeReached),
+                    "",
+                ));
             }
             let expiry = now + i64::from(req.session_timeout_ms);
             self.pending_members.insert(member_id.clone(), expiry);
-            return Reply::Now(JoinResult {
-                error: err(ResponseError::MemberIdRequired),
-                generation: -1,
+            return Reply::Now(JoinResult::failed(
+                err(ResponseError::MemberIdRequired),
                 member_id,
-                ..Default::default()
-            });
+            ));
         }
         if self.members.len() >= config.max_size {
-            return Reply::Now(JoinResult {
-                error: err(ResponseError::GroupMaxSizeReached),
-                generation: -1,
+            return Reply::Now(JoinResult::failed(
+                err(ResponseError::GroupMaxSizeReached),
                 member_id,
-                ..Default::default()
-            });
+            ));
         }
         self.add_member_and_rebalance(member_id, req, config, now)
     }
@@ -408,31 +305,25 @@ impl ClassicGroup {
         let member_id = req.member_id.clone();
         if self.pending_members.remove(&member_id).is_some() {
             if self.members.len() >= config.max_size {
-                return Reply::Now(JoinResult {
-                    error: err(ResponseError::GroupMaxSizeReached),
-                    generation: -1,
+                return Reply::Now(JoinResult::failed(
+                    err(ResponseError::GroupMaxSizeReached),
                     member_id,
-                    ..Default::default()
-                });
+                ));
             }
             return self.add_member_and_rebalance(member_id, req, config, now);
         }
         let Some(member) = self.members.get(&member_id) else {
-            return Reply::Now(JoinResult {
-                error: err(ResponseError::UnknownMemberId),
-                generation: -1,
+            return Reply::Now(JoinResult::failed(
+                err(ResponseError::UnknownMemberId),
                 member_id,
-                ..Default::default()
-            });
+            ));
         };
         if let (Some(instance), Some(known)) = (&req.group_instance_id, &member.group_instance_id) {
             if instance != known {
-                return Reply::Now(JoinResult {
-                    error: err(ResponseError::FencedInstanceId),
-                    generation: -1,
+                return Reply::Now(JoinResult::failed(
+                    err(ResponseError::FencedInstanceId),
                     member_id,
-                    ..Default::default()
-                });
+                ));
             }
         }
         let metadata_changed = member.protocols != req.protocols;
@@ -475,18 +366,13 @@ impl ClassicGroup {
         };
         // The old incarnation is fenced: whatever it waits on is answered FENCED_INSTANCE_ID.
         if let Some(tx) = member.join_waiter.take() {
-            let _ = tx.send(JoinResult {
-                error: err(ResponseError::FencedInstanceId),
-                generation: -1,
-                member_id: old_id.to_string(),
-                ..Default::default()
-            });
+            let _ = tx.send(JoinResult::failed(
+                err(ResponseError::FencedInstanceId),
+                old_id.to_string(),
+            ));
         }
         if let Some(tx) = member.sync_waiter.take() {
-            let _ = tx.send(SyncResult {
-                error: err(ResponseError::FencedInstanceId),
-                ..Default::default()
-            });
+            let _ = tx.send(SyncResult::failed(err(ResponseError::FencedInstanceId)));
         }
         let metadata_changed = member.protocols != req.protocols;
         member.member_id = new_id.clone();
@@ -579,10 +465,7 @@ impl ClassicGroup {
             // Members waiting for the leader's assignment must rejoin.
             for m in self.members.values_mut() {
                 if let Some(tx) = m.sync_waiter.take() {
-                    let _ = tx.send(SyncResult {
-                        error: err(ResponseError::RebalanceInProgress),
-                        ..Default::default()
-                    });
+                    let _ = tx.send(SyncResult::failed(err(ResponseError::RebalanceInProgress)));
                 }
                 m.assignment = Bytes::new();
             }
@@ -741,15 +624,7 @@ impl ClassicGroup {
         } = request;
         let (member_id, instance_id) = (member_id.as_str(), group_instance_id.as_deref());
         let (protocol_type, protocol_name) = (protocol_type.as_deref(), protocol_name.as_deref());
-        let now_reply = |error: i16| {
-            (
-                Reply::Now(SyncResult {
-                    error,
-                    ..Default::default()
-                }),
-                false,
-            )
-        };
+        let now_reply = |error: i16| (Reply::Now(SyncResult::failed(error)), false);
         if self.state == GroupState::Dead {
             return now_reply(err(ResponseError::CoordinatorNotAvailable));
         }
@@ -796,10 +671,7 @@ impl ClassicGroup {
         if let Some(code) = error {
             for m in self.members.values_mut() {
                 if let Some(tx) = m.sync_waiter.take() {
-                    let _ = tx.send(SyncResult {
-                        error: code,
-                        ..Default::default()
-                    });
+                    let _ = tx.send(SyncResult::failed(code));
                 }
             }
             self.state = GroupState::CompletingRebalance;
@@ -890,18 +762,13 @@ impl ClassicGroup {
     fn remove_member(&mut self, member_id: &str, config: &GroupConfig, now: i64) {
         if let Some(mut m) = self.members.shift_remove(member_id) {
             if let Some(tx) = m.join_waiter.take() {
-                let _ = tx.send(JoinResult {
-                    error: err(ResponseError::UnknownMemberId),
-                    generation: -1,
-                    member_id: member_id.to_string(),
-                    ..Default::default()
-                });
+                let _ = tx.send(JoinResult::failed(
+                    err(ResponseError::UnknownMemberId),
+                    member_id.to_string(),
+                ));
             }
             if let Some(tx) = m.sync_waiter.take() {
-                let _ = tx.send(SyncResult {
-                    error: err(ResponseError::UnknownMemberId),
-                    ..Default::default()
-                });
+                let _ = tx.send(SyncResult::failed(err(ResponseError::UnknownMemberId)));
             }
         }
         if self.leader.as_deref() == Some(member_id) {
