@@ -55,24 +55,11 @@ fn create_topic(broker: &Broker, topic: &str, partitions: u32) {
 /// Produces `key-i:line-i` for i in 0..n with the console producer (keys spread the lines over
 /// partitions by Kafka's murmur2 partitioner) and returns the values.
 fn produce_lines(broker: &Broker, topic: &str, n: usize) -> Vec<String> {
-    let input: String = (0..n).map(|i| format!("key-{i}:line-{i}\n")).collect();
-    let bootstrap = broker.bootstrap();
-    let out = kafka_tool_stdin(
-        "kafka-console-producer.sh",
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=:",
-        ],
-        &input,
-    );
-    assert_success(&out, "kafka-console-producer.sh");
-    (0..n).map(|i| format!("line-{i}")).collect()
+    let records: Vec<(String, String)> = (0..n)
+        .map(|i| (format!("key-{i}"), format!("line-{i}")))
+        .collect();
+    produce_keyed(broker, topic, &records);
+    records.into_iter().map(|(_, v)| v).collect()
 }
 
 /// Log end offsets per partition, from `kafka-get-offsets.sh` (`topic:partition:offset` lines).

@@ -40,29 +40,11 @@ fn groups_tool(broker: &Broker, args: &[&str]) -> String {
 
 /// Produces `key:value` lines with keys k1..kN, which spread over the partitions.
 fn produce(broker: &Broker, topic: &str, prefix: &str, n: usize) -> BTreeSet<String> {
-    let values: Vec<String> = (1..=n).map(|i| format!("{prefix}{i}")).collect();
-    let input: String = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| format!("k{i}:{v}\n"))
+    let records: Vec<(String, String)> = (1..=n)
+        .map(|i| (format!("k{}", i - 1), format!("{prefix}{i}")))
         .collect();
-    let bootstrap = broker.bootstrap();
-    let out = kafka_tool_stdin(
-        "kafka-console-producer.sh",
-        &[
-            "--bootstrap-server",
-            &bootstrap,
-            "--topic",
-            topic,
-            "--property",
-            "parse.key=true",
-            "--property",
-            "key.separator=:",
-        ],
-        &input,
-    );
-    assert_success(&out, "kafka-console-producer.sh");
-    values.into_iter().collect()
+    produce_keyed(broker, topic, &records);
+    records.into_iter().map(|(_, v)| v).collect()
 }
 
 fn consumer(broker: &Broker, dir: &std::path::Path, name: &str) -> Background {

@@ -924,3 +924,24 @@ pub fn consume_all(
     }
     by_partition
 }
+
+/// Produces `(key, value)` pairs with the stock console producer (`parse.key=true`), so Kafka's
+/// murmur2 partitioner spreads them over the partitions by key.
+pub fn produce_keyed(broker: &Broker, topic: &str, records: &[(String, String)]) {
+    let input: String = records.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
+    let bootstrap = broker.bootstrap();
+    let args = [
+        "--bootstrap-server",
+        &bootstrap,
+        "--topic",
+        topic,
+        "--property",
+        "parse.key=true",
+        "--property",
+        "key.separator=:",
+    ];
+    assert_success(
+        &kafka_tool_stdin("kafka-console-producer.sh", &args, &input),
+        "kafka-console-producer.sh",
+    );
+}

@@ -343,13 +343,7 @@ impl ClassicGroup {
                 // Nothing changes for a follower rejoining with the same metadata.
                 Reply::Now(self.join_result_for(&member_id))
             }
-            _ => {
-                let (tx, rx) = oneshot::channel();
-                self.update_member(&member_id, &req, now, Some(tx));
-                self.prepare_rebalance(config, now);
-                self.maybe_complete_join(now);
-                Reply::Later(rx)
-            }
+            _ => self.rejoin_and_rebalance(&member_id, &req, config, now),
         }
     }
 
@@ -393,13 +387,7 @@ impl ClassicGroup {
                 }
                 Reply::Now(result)
             }
-            _ => {
-                let (tx, rx) = oneshot::channel();
-                self.update_member(&new_id, &req, now, Some(tx));
-                self.prepare_rebalance(config, now);
-                self.maybe_complete_join(now);
-                Reply::Later(rx)
-            }
+            _ => self.rejoin_and_rebalance(&new_id, &req, config, now),
         }
     }
 
@@ -436,6 +424,22 @@ impl ClassicGroup {
         if was_preparing {
             self.extend_initial_delay(config, now);
         }
+        self.maybe_complete_join(now);
+        Reply::Later(rx)
+    }
+
+    /// Parks a known member's join and starts (or joins) a rebalance; it is answered when the
+    /// rebalance completes.
+    fn rejoin_and_rebalance(
+        &mut self,
+        member_id: &str,
+        req: &JoinRequest,
+        config: &GroupConfig,
+        now: i64,
+    ) -> Reply<JoinResult> {
+        let (tx, rx) = oneshot::channel();
+        self.update_member(member_id, req, now, Some(tx));
+        self.prepare_rebalance(config, now);
         self.maybe_complete_join(now);
         Reply::Later(rx)
     }
