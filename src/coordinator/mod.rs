@@ -6,3 +6,4 @@
 //! rebuilt by replaying the topic (invariant 3).
 
 pub mod group;
+pub mod txn;
