@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::BrokerConfig;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
+use crate::coordinator::txn::{TransactionCoordinator, TxnConfig};
 use crate::metadata::{Controller, LocalMetadataStore, MetadataImage};
 use crate::partition::ReplicaManager;
 
@@ -36,6 +37,7 @@ pub struct Broker {
     pub controller: Controller,
     pub replicas: ReplicaManager,
     pub groups: GroupCoordinator,
+    pub txns: TransactionCoordinator,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +86,7 @@ impl Broker {
         };
         let groups =
             GroupCoordinator::new(group_config(&config), config.offsets_topic_num_partitions);
+        let txns = TransactionCoordinator::new(txn_config(&config));
         let broker = Arc::new(Self {
             node_id: config.node_id,
             cluster_id,
@@ -93,9 +96,11 @@ impl Broker {
             controller,
             replicas,
             groups,
+            txns,
             config,
         });
         broker.groups.load(&broker);
+        broker.txns.load(&broker);
         Ok(broker)
     }
 
@@ -158,6 +163,26 @@ fn meta_properties(
     .and_then(|_| std::fs::rename(&tmp, &path))
     .map_err(|e| err(e.to_string()))?;
     Ok(cluster_id)
+}
+
+/// The transaction coordinator's settings, from Kafka's `transaction.*` keys.
+fn txn_config(config: &BrokerConfig) -> TxnConfig {
+    let int = |key: &str, default: i64| {
+        config
+            .raw_value(key)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
+    };
+    TxnConfig {
+        partitions: config.transaction_state_log_num_partitions,
+        max_timeout_ms: i32::try_from(int("transaction.max.timeout.ms", 900_000))
+            .unwrap_or(900_000),
+        abort_check_interval_ms: u64::try_from(int(
+            "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+            10_000,
+        ))
+        .unwrap_or(10_000),
+    }
 }
 
 /// The group coordinator's bounds, from Kafka's `group.*` settings.

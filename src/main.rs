@@ -113,6 +113,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
     let group_timers = tokio::spawn(group_timers(broker.clone(), shutdown_rx.clone()));
+    let txn_timers = tokio::spawn(txn_timers(broker.clone(), shutdown_rx.clone()));
     let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
 
     wait_for_signal().await;
@@ -121,6 +122,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let _ = server.await;
     let _ = housekeeping.await;
     let _ = group_timers.await;
+    let _ = txn_timers.await;
     // Connections end at their next read; give in-flight requests a moment to finish.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let broker_for_close = broker.clone();
@@ -185,5 +187,22 @@ async fn group_timers(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
             _ = shutdown.changed() => return,
         }
         broker.groups.tick(&broker);
+    }
+}
+
+/// Aborts transactions that outlived `transaction.timeout.ms`, every
+/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+async fn txn_timers(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    let period = Duration::from_millis(broker.txns.abort_check_interval_ms());
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let broker = broker.clone();
+        // Markers may fsync (milena.flush.on.ack): keep them off the async workers.
+        let _ = tokio::task::spawn_blocking(move || broker.txns.tick(&broker)).await;
     }
 }

@@ -152,6 +152,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("transaction.state.log.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __transaction_state (capped at the live broker count by Milena)."),
     key("transaction.state.log.min.isr", Int, Some("2"), AtLeast(1), false, "min.insync.replicas of __transaction_state."),
     key("transaction.max.timeout.ms", Int, Some("900000"), AtLeast(1), false, "Largest transaction timeout a producer may ask for."),
+    key("transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, Some("10000"), AtLeast(1), false, "How often transactions past their timeout are looked for and aborted."),
     key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1), true, "Idle time after which a transactional id is forgotten."),
     key("share.coordinator.state.topic.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __share_group_state (accepted, ignored)."),
     key("share.coordinator.state.topic.min.isr", Short, Some("2"), AtLeast(1), false, "min.insync.replicas of __share_group_state (accepted, ignored)."),

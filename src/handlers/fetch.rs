@@ -1,14 +1,19 @@
 //! Fetch: whole batches from each requested partition, answered as soon as `min_bytes` are
 //! available or `max_wait_ms` has passed.
 //!
+//! read_committed fetches (isolation level 1) stop at the last stable offset and list the
+//! aborted transactions overlapping the returned batches; the consumer drops their records.
+//!
 //! Fetch sessions (KIP-227) are not created: every answer carries session ID 0, which tells the
 //! client to keep sending full fetch requests. That is a correct sessionless broker.
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{
+    AbortedTransaction, FetchableTopicResponse, PartitionData,
+};
+use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use crate::protocol::{errors, RequestContext};
@@ -82,7 +87,7 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
             };
             let high_watermark = partition.high_watermark();
             data.high_watermark = high_watermark;
-            data.last_stable_offset = high_watermark;
+            data.last_stable_offset = partition.last_stable_offset();
             data.log_start_offset = partition.log_start_offset();
             if let Some(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch) {
                 data.error_code = code;
@@ -93,7 +98,26 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
             // The first partition with data returns at least one whole batch, so a batch larger
             // than the limits still makes progress (KIP-74).
-            match partition.read(p.fetch_offset, limit, total == 0) {
+            let read = if read_committed {
+                partition
+                    .read_committed(p.fetch_offset, limit, total == 0)
+                    .map(|(read, aborted)| {
+                        data.aborted_transactions = Some(
+                            aborted
+                                .into_iter()
+                                .map(|a| {
+                                    AbortedTransaction::default()
+                                        .with_producer_id(ProducerId(a.producer_id))
+                                        .with_first_offset(a.first_offset)
+                                })
+                                .collect(),
+                        );
+                        read
+                    })
+            } else {
+                partition.read(p.fetch_offset, limit, total == 0)
+            };
+            match read {
                 Ok(read) => {
                     let len = read.records.len();
                     total += len;

@@ -1,5 +1,6 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), and the
-//! first offset at or after a timestamp, found through the time index.
+//! first offset at or after a timestamp, found through the time index. With isolation level
+//! read_committed the end is the last stable offset instead of the high watermark.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -18,6 +19,7 @@ const EARLIEST_LOCAL: i64 = -4;
 const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
+    let read_committed = request.isolation_level == 1;
     let topics = request
         .topics
         .into_iter()
@@ -38,7 +40,13 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
                             match check_leader_epoch(p.current_leader_epoch, partition.leader_epoch)
                             {
                                 Some(code) => response.with_error_code(code),
-                                None => lookup(&partition, p.timestamp, response, ctx.api_version),
+                                None => lookup(
+                                    &partition,
+                                    p.timestamp,
+                                    response,
+                                    ctx.api_version,
+                                    read_committed,
+                                ),
                             }
                         }
                     }
@@ -57,7 +65,14 @@ fn lookup(
     timestamp: i64,
     response: ListOffsetsPartitionResponse,
     version: i16,
+    read_committed: bool,
 ) -> ListOffsetsPartitionResponse {
+    // A read_committed consumer sees the log up to the last stable offset only.
+    let end = if read_committed {
+        partition.last_stable_offset()
+    } else {
+        partition.high_watermark()
+    };
     // The leader epoch field exists from v4 on; encoding it earlier fails.
     let epoch = if version >= 4 {
         partition.leader_epoch
@@ -72,7 +87,7 @@ fn lookup(
             .with_leader_epoch(epoch)
     };
     match timestamp {
-        LATEST => found(partition.high_watermark(), -1),
+        LATEST => found(end, -1),
         EARLIEST | EARLIEST_LOCAL => found(partition.log_start_offset(), -1),
         // No tiered storage: nothing is pending upload.
         EARLIEST_PENDING_UPLOAD => response,
@@ -81,8 +96,8 @@ fn lookup(
             None => response,
         },
         target if target >= 0 => match partition.offset_for_timestamp(target) {
-            Ok(Some((offset, ts))) => found(offset, ts),
-            Ok(None) => response,
+            Ok(Some((offset, ts))) if offset < end => found(offset, ts),
+            Ok(_) => response,
             Err(e) => response.with_error_code(errors::log_error(&e).code),
         },
         _ => response.with_error_code(ResponseError::InvalidRequest.code()),

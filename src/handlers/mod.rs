@@ -17,6 +17,7 @@ pub mod produce;
 pub mod producer_id;
 pub mod records;
 pub mod topics;
+pub mod transactions;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
@@ -27,4 +28,16 @@ pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
 
 pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(str_bytes(s))
+}
+
+/// Runs work that may fsync (`milena.flush.on.ack`) off the async worker's hot loop. Without
+/// fsyncs, or on a single-threaded runtime (tests, fuzzing), it runs in place.
+pub(crate) fn may_fsync<T>(ctx: &crate::protocol::RequestContext, f: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if ctx.broker.config.flush_on_ack && multi_thread {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
 }

@@ -9,16 +9,17 @@ use kafka_protocol::messages::offset_delete_response::{
 };
 use kafka_protocol::messages::offset_fetch_response::*;
 use kafka_protocol::messages::*;
+use kafka_protocol::ResponseError;
 
 use super::{str_bytes, topic_name};
-use crate::coordinator::group::Committed;
+use crate::coordinator::group::{CommitMember, Committed, OffsetEntry};
 use crate::protocol::RequestContext;
 
 pub async fn offset_commit(
     ctx: &RequestContext,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
-    let offsets: Vec<(String, i32, i64, i32, Option<String>)> = request
+    let offsets: Vec<OffsetEntry> = request
         .topics
         .iter()
         .flat_map(|t| {
@@ -43,14 +44,15 @@ pub async fn offset_commit(
     } else {
         None
     };
-    let result = ctx.broker.groups.commit(
-        &ctx.broker,
-        &request.group_id,
-        request.generation_id_or_member_epoch,
-        &request.member_id,
-        instance.as_deref(),
-        &offsets,
-    );
+    let member = CommitMember {
+        generation: request.generation_id_or_member_epoch,
+        member_id: &request.member_id,
+        instance_id: instance.as_deref(),
+    };
+    let result = ctx
+        .broker
+        .groups
+        .commit(&ctx.broker, &request.group_id, &member, &offsets);
     let mut codes = match result {
         Ok(codes) => codes.into_iter(),
         Err(code) => vec![code; offsets.len()].into_iter(),
@@ -76,21 +78,29 @@ pub async fn offset_commit(
     OffsetCommitResponse::default().with_topics(topics)
 }
 
-/// Committed offsets by topic: (topic, [(partition, committed)]).
-type TopicOffsets = Vec<(String, Vec<(i32, Option<Committed>)>)>;
+/// Committed offsets by topic: (topic, [(partition, committed, error code)]).
+type TopicOffsets = Vec<(String, Vec<(i32, Option<Committed>, i16)>)>;
 
-/// One group's answer in domain terms: (topic, partition, committed).
+/// One group's answer in domain terms. With `require_stable` (a read_committed consumer), an
+/// offset an open transaction is about to change is UNSTABLE_OFFSET_COMMIT: the client retries.
 fn fetch_group(
     ctx: &RequestContext,
     group_id: &str,
     topics: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> TopicOffsets {
-    let rows = ctx.broker.groups.fetch(group_id, topics.as_deref());
+    let groups = &ctx.broker.groups;
+    let rows = groups.fetch(group_id, topics.as_deref());
     let mut by_topic: TopicOffsets = Vec::new();
     for (topic, partition, committed) in rows {
+        let row = if require_stable && groups.has_pending_offset(group_id, &topic, partition) {
+            (partition, None, ResponseError::UnstableOffsetCommit.code())
+        } else {
+            (partition, committed, 0)
+        };
         match by_topic.iter_mut().find(|(t, _)| *t == topic) {
-            Some((_, ps)) => ps.push((partition, committed)),
-            None => by_topic.push((topic, vec![(partition, committed)])),
+            Some((_, ps)) => ps.push(row),
+            None => by_topic.push((topic, vec![row])),
         }
     }
     by_topic
@@ -120,17 +130,18 @@ pub async fn offset_fetch(
                         .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
                         .collect()
                 });
-                let topics = fetch_group(ctx, &g.group_id, topics)
+                let topics = fetch_group(ctx, &g.group_id, topics, request.require_stable)
                     .into_iter()
                     .map(|(topic, ps)| {
                         OffsetFetchResponseTopics::default()
                             .with_name(topic_name(topic))
                             .with_partitions(
                                 ps.into_iter()
-                                    .map(|(p, c)| {
+                                    .map(|(p, c, code)| {
                                         let (offset, epoch, metadata) = values(c);
                                         OffsetFetchResponsePartitions::default()
                                             .with_partition_index(p)
+                                            .with_error_code(code)
                                             .with_committed_offset(offset)
                                             .with_committed_leader_epoch(epoch)
                                             .with_metadata(Some(str_bytes(metadata)))
@@ -151,17 +162,19 @@ pub async fn offset_fetch(
             .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
             .collect()
     });
-    let topics = fetch_group(ctx, &request.group_id, topics)
+    let stable = version >= 7 && request.require_stable;
+    let topics = fetch_group(ctx, &request.group_id, topics, stable)
         .into_iter()
         .map(|(topic, ps)| {
             OffsetFetchResponseTopic::default()
                 .with_name(topic_name(topic))
                 .with_partitions(
                     ps.into_iter()
-                        .map(|(p, c)| {
+                        .map(|(p, c, code)| {
                             let (offset, epoch, metadata) = values(c);
                             let partition = OffsetFetchResponsePartition::default()
                                 .with_partition_index(p)
+                                .with_error_code(code)
                                 .with_committed_offset(offset)
                                 .with_metadata(Some(str_bytes(metadata)));
                             if version >= 5 {

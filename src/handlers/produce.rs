@@ -18,9 +18,7 @@ use crate::partition::manager::now_ms;
 use crate::protocol::{errors, RequestContext};
 
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
-    let broker = &ctx.broker;
     let valid_acks = matches!(request.acks, -1..=1);
-    let flush = broker.config.flush_on_ack;
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
         let name = topic.name.0.to_string();
@@ -35,7 +33,7 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                     Some(format!("Cannot append to internal topic {name}")),
                 )
             } else {
-                produce_partition(ctx, &name, data, flush)
+                produce_partition(ctx, &name, data)
             };
             partition_responses.push(response);
         }
@@ -53,7 +51,6 @@ fn produce_partition(
     ctx: &RequestContext,
     topic: &str,
     data: PartitionProduceData,
-    flush: bool,
 ) -> PartitionProduceResponse {
     let Some(partition) = ctx.broker.replicas.get(topic, data.index) else {
         return failed(
@@ -65,13 +62,7 @@ fn produce_partition(
     let Some(records) = data.records else {
         return failed(data.index, ResponseError::CorruptMessage.code(), None);
     };
-    let append = || partition.append(records, now_ms());
-    // An fsync can take milliseconds: keep it off the async worker's hot loop.
-    let result = if flush {
-        tokio::task::block_in_place(append)
-    } else {
-        append()
-    };
+    let result = super::may_fsync(ctx, || partition.append(records, now_ms()));
     match result {
         Ok(info) => PartitionProduceResponse::default()
             .with_index(data.index)

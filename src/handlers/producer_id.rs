@@ -1,6 +1,6 @@
-//! InitProducerId for idempotent producers. Transactional IDs need the transaction coordinator
-//! (not built yet): they get UNSUPPORTED_VERSION, which the Java client reports as "transactions
-//! are not supported by the broker" instead of retrying forever.
+//! InitProducerId. Without a transactional ID every call gets a fresh producer ID (idempotent
+//! producers). With one, the transaction coordinator answers: the ID's producer ID and a bumped
+//! epoch, fencing any older instance of the producer (see `coordinator::txn`).
 
 use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 use kafka_protocol::ResponseError;
@@ -14,21 +14,39 @@ pub async fn handle(
     let response = InitProducerIdResponse::default()
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
+    let broker = &ctx.broker;
     match request.transactional_id.as_deref().map(|id| id.as_str()) {
         // Kafka refuses an empty transactional ID outright.
-        Some("") => return response.with_error_code(ResponseError::InvalidRequest.code()),
-        Some(_) => return response.with_error_code(ResponseError::UnsupportedVersion.code()),
-        None => {}
-    }
-    // Without a transactional ID Kafka always hands out a fresh producer ID, even when the
-    // producer names its old one (KIP-360 epoch bumps only apply to transactional producers).
-    match ctx.broker.controller.allocate_producer_id() {
-        Ok(id) => response
-            .with_producer_id(ProducerId(id))
-            .with_producer_epoch(0),
-        Err(e) => {
-            tracing::error!(error = %e, "could not allocate a producer id");
-            response.with_error_code(errors::metadata_error(&e).code)
+        Some("") => response.with_error_code(ResponseError::InvalidRequest.code()),
+        Some(id) => {
+            // v3+: a restarting producer names its id and epoch (KIP-360).
+            let expected = (ctx.api_version >= 3 && request.producer_id.0 >= 0)
+                .then_some((request.producer_id.0, request.producer_epoch));
+            let result = super::may_fsync(ctx, || {
+                broker.txns.init_producer_id(
+                    broker,
+                    id,
+                    request.transaction_timeout_ms,
+                    expected,
+                )
+            });
+            match result {
+                Ok((pid, epoch)) => response
+                    .with_producer_id(ProducerId(pid))
+                    .with_producer_epoch(epoch),
+                Err(code) => response.with_error_code(code),
+            }
         }
+        // Without a transactional ID Kafka always hands out a fresh producer ID, even when the
+        // producer names its old one (KIP-360 epoch bumps only apply to transactional producers).
+        None => match broker.controller.allocate_producer_id() {
+            Ok(id) => response
+                .with_producer_id(ProducerId(id))
+                .with_producer_epoch(0),
+            Err(e) => {
+                tracing::error!(error = %e, "could not allocate a producer id");
+                response.with_error_code(errors::metadata_error(&e).code)
+            }
+        },
     }
 }

@@ -9,6 +9,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::batch::{self, BatchHeader, BatchIter};
+use super::builder::{build_control_batch, ControlType};
 use super::checkpoint;
 use super::error::LogError;
 use super::producer_state::SequenceCheck;
@@ -32,9 +33,26 @@ pub struct AppendInfo {
 /// Highest compression codec id Kafka defines (zstd).
 const MAX_COMPRESSION_CODEC: i16 = 4;
 
+/// Who wrote the batches of an append (Kafka's AppendOrigin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOrigin {
+    /// A producer: full validation and idempotence checks.
+    Client,
+    /// The broker's own coordinators: transactional offset commits carry a producer id and
+    /// epoch but no sequence numbers.
+    Coordinator,
+}
+
 /// Checks Kafka applies to batches coming from clients, beyond the structural ones.
-fn validate_client_batch(h: &BatchHeader) -> Result<(), LogError> {
+fn validate_batch_from(h: &BatchHeader, origin: AppendOrigin) -> Result<(), LogError> {
     let invalid = |reason| Err(LogError::InvalidRecord { reason });
+    if origin == AppendOrigin::Coordinator {
+        return if h.is_control() {
+            invalid("coordinators write markers through append_txn_marker")
+        } else {
+            Ok(())
+        };
+    }
     if h.is_control() {
         return invalid("clients may not write control batches");
     }
@@ -64,6 +82,17 @@ impl Log {
         leader_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
+        self.append_from(records, leader_epoch, now_ms, AppendOrigin::Client)
+    }
+
+    /// Appends batches as the leader on behalf of `origin`.
+    pub fn append_from(
+        &mut self,
+        records: Bytes,
+        leader_epoch: i32,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
         if records.is_empty() {
             return Err(LogError::InvalidRecord {
@@ -81,7 +110,7 @@ impl Log {
                     max: max_batch,
                 });
             }
-            validate_client_batch(&h)?;
+            validate_batch_from(&h, origin)?;
             positions.push(at);
             at += slice.len();
         }
@@ -111,7 +140,10 @@ impl Log {
                 h = BatchHeader::parse(&buf[at..])?;
             }
             if h.has_producer_id() {
-                if let SequenceCheck::Duplicate(original) = producer_append.check(&h)? {
+                let from_coordinator = origin == AppendOrigin::Coordinator;
+                if let SequenceCheck::Duplicate(original) =
+                    producer_append.check(&h, from_coordinator)?
+                {
                     return Ok(AppendInfo {
                         first_offset: original.first_offset,
                         last_offset: original.last_offset,
@@ -148,6 +180,62 @@ impl Log {
             log_append_time_ms: if log_append { now_ms } else { -1 },
             log_start_offset: self.log_start_offset,
             record_count,
+            duplicate: false,
+        })
+    }
+
+    /// Writes a transaction marker (commit or abort) for `producer_id` and closes its open
+    /// transaction in this partition; an abort is recorded in the transaction index.
+    pub fn append_txn_marker(
+        &mut self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+        leader_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.last_now_ms = self.last_now_ms.max(now_ms);
+        self.producers.check_marker(producer_id, producer_epoch)?;
+        let marker = build_control_batch(
+            producer_id,
+            producer_epoch,
+            control,
+            coordinator_epoch,
+            now_ms,
+        );
+        let mut buf = BytesMut::from(&marker[..]);
+        let offset = self.log_end_offset;
+        batch::set_base_offset(&mut buf, offset)?;
+        batch::set_partition_leader_epoch(&mut buf, leader_epoch)?;
+        let h = BatchHeader::parse(&buf)?;
+        if self.should_roll(buf.len(), offset, now_ms) {
+            self.roll()?;
+        }
+        let interval = self.config.index_interval_bytes;
+        self.active.append(&buf, &[(h, 0)], interval, now_ms)?;
+        self.log_end_offset = offset + 1;
+        let aborted = self.producers.complete_txn(
+            producer_id,
+            producer_epoch,
+            control,
+            coordinator_epoch,
+            offset,
+        );
+        if let Some(entry) = aborted {
+            self.active.add_aborted_txn(entry)?;
+        }
+        self.unflushed_messages = self.unflushed_messages.saturating_add(1);
+        if self.unflushed_messages >= self.config.flush_interval_messages || self.flush_due(now_ms)
+        {
+            self.flush()?;
+        }
+        Ok(AppendInfo {
+            first_offset: offset,
+            last_offset: offset,
+            log_append_time_ms: -1,
+            log_start_offset: self.log_start_offset,
+            record_count: 1,
             duplicate: false,
         })
     }

@@ -120,6 +120,94 @@ pub fn build_batch(records: &[NewRecord], timestamp_ms: i64) -> Bytes {
     b.freeze()
 }
 
+/// `build_batch` as part of a transaction: transactional attribute, the producer's id and
+/// epoch, no sequence (the coordinator's own writes, e.g. transactional offset commits).
+pub fn build_transactional_batch(
+    records: &[NewRecord],
+    timestamp_ms: i64,
+    producer_id: i64,
+    producer_epoch: i16,
+) -> Bytes {
+    let mut b = BytesMut::from(&build_batch(records, timestamp_ms)[..]);
+    set_producer(&mut b, TRANSACTIONAL_ATTRIBUTES, producer_id, producer_epoch);
+    b.freeze()
+}
+
+/// Sets attributes, producer id and epoch of a built batch and recomputes its CRC.
+fn set_producer(b: &mut BytesMut, attributes: i16, producer_id: i64, producer_epoch: i16) {
+    b[21..23].copy_from_slice(&attributes.to_be_bytes());
+    b[43..51].copy_from_slice(&producer_id.to_be_bytes());
+    b[51..53].copy_from_slice(&producer_epoch.to_be_bytes());
+    let crc = crc32c::crc32c(&b[21..]);
+    b[17..21].copy_from_slice(&crc.to_be_bytes());
+}
+
+/// Attributes of a transactional data batch (0x10), uncompressed.
+const TRANSACTIONAL_ATTRIBUTES: i16 = 0x10;
+
+/// Kafka's control record types (the key's `type` field of a transaction marker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ControlType {
+    Abort,
+    Commit,
+}
+
+/// Attributes of a control batch: transactional (0x10) and control (0x20), uncompressed.
+const CONTROL_ATTRIBUTES: i16 = 0x30;
+
+/// A transaction marker: a control batch of one record whose key is `version i16 (0) | type
+/// i16` (0 = abort, 1 = commit) and whose value is `version i16 (0) | coordinator_epoch i32`,
+/// written by the coordinator into every partition of a transaction. The batch carries the
+/// producer's id and epoch and no sequence (-1).
+pub fn build_control_batch(
+    producer_id: i64,
+    producer_epoch: i16,
+    control: ControlType,
+    coordinator_epoch: i32,
+    timestamp_ms: i64,
+) -> Bytes {
+    let mut key = BytesMut::with_capacity(4);
+    key.put_i16(0);
+    key.put_i16(match control {
+        ControlType::Abort => 0,
+        ControlType::Commit => 1,
+    });
+    let mut value = BytesMut::with_capacity(6);
+    value.put_i16(0);
+    value.put_i32(coordinator_epoch);
+    let record = NewRecord {
+        key: Some(key.freeze()),
+        value: Some(value.freeze()),
+    };
+    let mut b = BytesMut::from(&build_batch(&[record], timestamp_ms)[..]);
+    set_producer(&mut b, CONTROL_ATTRIBUTES, producer_id, producer_epoch);
+    b.freeze()
+}
+
+/// The control type of a control batch, read from its first record's key (`batch` is the whole
+/// batch, header included). `None` if the record does not parse or names a type other than
+/// commit and abort (Kafka defines more, which carry no transaction outcome).
+pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+    let mut cur = Cursor {
+        buf: batch,
+        pos: BATCH_HEADER_SIZE,
+    };
+    cur.varint()?; // record length
+    cur.skip(1)?; // attributes
+    cur.varlong()?; // timestamp delta
+    cur.varint()?; // offset delta
+    if cur.varint()? < 4 {
+        return None;
+    }
+    let at = cur.pos;
+    cur.skip(4)?;
+    match i16::from_be_bytes([batch[at + 2], batch[at + 3]]) {
+        0 => Some(ControlType::Abort),
+        1 => Some(ControlType::Commit),
+        _ => None,
+    }
+}
+
 /// The records of one uncompressed v2 batch (exactly one batch's bytes, header included), with
 /// absolute offsets. Validates length and CRC; compressed and control batches are refused.
 pub fn read_records(batch: Bytes) -> Result<Vec<StoredRecord>, BuilderError> {

@@ -62,6 +62,11 @@ pub enum LogError {
         epoch: i16,
         current_epoch: i16,
     },
+    #[error("producer {producer_id}: {reason}")]
+    InvalidTxnState {
+        producer_id: i64,
+        reason: &'static str,
+    },
     #[error("producer {producer_id} sent sequence {found}, expected {expected}")]
     OutOfOrderSequence {
         producer_id: i64,

@@ -76,7 +76,7 @@ impl Log {
             segments.push(seg);
             if torn {
                 for &empty in &bases[i + 1..] {
-                    for ext in ["log", "index", "timeindex"] {
+                    for ext in ["log", "index", "timeindex", "txnindex"] {
                         checkpoint::remove_if_exists(&dir.join(file_name(empty, ext)))?;
                     }
                 }
@@ -157,7 +157,7 @@ fn list_segments(dir: &Path) -> Result<Vec<i64>, LogError> {
         };
         match ext {
             "log" => bases.push(base),
-            "index" | "timeindex" => indexes.push((base, path)),
+            "index" | "timeindex" | "txnindex" => indexes.push((base, path)),
             _ => {}
         }
     }

@@ -6,6 +6,7 @@
 //! 00000000000000000000.log        v2 record batches exactly as on the wire   (segment.rs)
 //! 00000000000000000000.index      relative offset i32 | position i32         (index.rs)
 //! 00000000000000000000.timeindex  timestamp i64 | relative offset i32        (index.rs)
+//! 00000000000000000000.txnindex   aborted transactions                       (txn_index.rs)
 //! 00000000000000000042.snapshot   idempotent producer state at offset 42     (producer_state.rs)
 //! recovery-point-checkpoint       offset below which all is fsynced          (checkpoint.rs)
 //! log-start-offset-checkpoint     log_start_offset after DeleteRecords       (checkpoint.rs)
@@ -38,6 +39,7 @@ mod records;
 mod retention;
 mod scan;
 mod segment;
+mod txn_index;
 
 #[cfg(test)]
 mod test_util;
@@ -47,7 +49,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use append::AppendInfo;
+pub use append::{AppendInfo, AppendOrigin};
 pub use batch::{
     increment_sequence, set_base_offset, set_log_append_time, set_partition_leader_epoch,
     validate_batch, BatchHeader, BatchIter, BATCH_HEADER_SIZE,
@@ -56,6 +58,7 @@ pub use config::LogConfig;
 pub use error::{BatchError, LogError};
 pub use producer_state::{BatchMetadata, ProducerEntry};
 pub use read::ReadInfo;
+pub use txn_index::AbortedTxn;
 
 use producer_state::ProducerStateManager;
 use segment::Segment;
@@ -120,6 +123,14 @@ impl Log {
     /// All segments, oldest first.
     fn segments(&self) -> impl Iterator<Item = &Segment> {
         self.sealed.values().chain(std::iter::once(&self.active))
+    }
+
+    /// The segment with base offset `base` (sealed or active).
+    fn segment_mut(&mut self, base: i64) -> &mut Segment {
+        match self.sealed.get_mut(&base) {
+            Some(seg) => seg,
+            None => &mut self.active,
+        }
     }
 
     /// Segments from the one that holds `offset` on (offset at or above log_start_offset).

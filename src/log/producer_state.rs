@@ -5,6 +5,11 @@
 //! Checks run on a staged copy (`ProducerAppend`) so every batch of a Produce request is checked
 //! before anything is written; `commit` applies the staged entries after the write.
 //!
+//! Transactions: a transactional batch from a producer with no open transaction in this
+//! partition opens one at its base offset; the producer's commit or abort marker closes it. The
+//! smallest first offset of the open transactions bounds the last stable offset (LSO), and a
+//! closed abort becomes an `AbortedTxn` for the segment's transaction index.
+//!
 //! Nothing expires yet: entries live until the partition is deleted or truncated (Kafka drops
 //! producers idle for `producer.id.expiration.ms`; to do when memory matters).
 //!
@@ -12,27 +17,32 @@
 //! Written at segment roll and at close, atomically (tmp + rename). Layout, big endian:
 //!
 //! ```text
-//! magic "MLPS" | version u16 = 1 | crc u32 (CRC32C of all bytes after it) | offset i64
-//! | producer_count u32 | { producer_id i64 | producer_epoch i16 | batch_count u8
+//! magic "MLPS" | version u16 = 2 | crc u32 (CRC32C of all bytes after it) | offset i64
+//! | producer_count u32 | { producer_id i64 | producer_epoch i16 | txn_first_offset i64 (v2)
+//! | coordinator_epoch i32 (v2) | batch_count u8
 //! | { first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64 | timestamp i64 }* }*
 //! ```
+//!
+//! Version 1 (no transactions) is still read, with no open transactions.
 //!
 //! At open the newest valid snapshot at or below the log end is loaded and the batches after it
 //! are replayed from the log; snapshots above the log end (after a truncation) are deleted.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
 use std::path::Path;
 
 use super::batch::{increment_sequence, BatchHeader};
+use super::builder::ControlType;
 use super::checkpoint;
 use super::error::{IoContext, LogError};
 use super::segment::file_name;
+use super::txn_index::AbortedTxn;
 
 /// Kafka keeps the last five batches per producer (max.in.flight.requests.per.connection).
 pub(crate) const MAX_CACHED_BATCHES: usize = 5;
 const MAGIC: &[u8; 4] = b"MLPS";
-const VERSION: u16 = 1;
+const VERSION: u16 = 2;
 /// Snapshots kept on disk: the newest plus one older, for truncation.
 const SNAPSHOTS_KEPT: usize = 2;
 
@@ -50,6 +60,10 @@ pub struct ProducerEntry {
     pub producer_epoch: i16,
     /// Oldest first, at most `MAX_CACHED_BATCHES`.
     pub batches: VecDeque<BatchMetadata>,
+    /// First offset of the producer's open transaction in this partition, -1 if none.
+    pub txn_first_offset: i64,
+    /// Epoch of the coordinator that wrote the producer's last marker, -1 if none.
+    pub coordinator_epoch: i32,
 }
 
 impl ProducerEntry {
@@ -57,6 +71,17 @@ impl ProducerEntry {
         ProducerEntry {
             producer_epoch,
             batches: VecDeque::new(),
+            txn_first_offset: -1,
+            coordinator_epoch: -1,
+        }
+    }
+
+    /// The same producer under a newer epoch: sequences restart, an open transaction stays.
+    fn bumped(&self, producer_epoch: i16) -> Self {
+        ProducerEntry {
+            txn_first_offset: self.txn_first_offset,
+            coordinator_epoch: self.coordinator_epoch,
+            ..ProducerEntry::new(producer_epoch)
         }
     }
     fn push(&mut self, meta: BatchMetadata) {
@@ -80,6 +105,8 @@ fn metadata(h: &BatchHeader) -> BatchMetadata {
 #[derive(Debug, Default)]
 pub(crate) struct ProducerStateManager {
     producers: HashMap<i64, ProducerEntry>,
+    /// Open transactions: first offset -> producer id (derived from `producers`).
+    ongoing: BTreeMap<i64, i64>,
 }
 
 /// Outcome of checking one batch.
@@ -96,8 +123,14 @@ pub(crate) struct ProducerAppend<'a> {
 }
 
 impl ProducerAppend<'_> {
-    /// Checks a batch whose final offsets are already in `h`.
-    pub(crate) fn check(&mut self, h: &BatchHeader) -> Result<SequenceCheck, LogError> {
+    /// Checks a batch whose final offsets are already in `h`. Batches the broker writes itself
+    /// (`from_coordinator`: transactional offset commits) carry no sequence numbers; only their
+    /// epoch is checked.
+    pub(crate) fn check(
+        &mut self,
+        h: &BatchHeader,
+        from_coordinator: bool,
+    ) -> Result<SequenceCheck, LogError> {
         let pid = h.producer_id;
         let current = self
             .staged
@@ -109,6 +142,18 @@ impl ProducerAppend<'_> {
             found: h.base_sequence,
         };
         let mut entry = match current {
+            Some(e) if from_coordinator && h.producer_epoch < e.producer_epoch => {
+                return Err(LogError::InvalidProducerEpoch {
+                    producer_id: pid,
+                    epoch: h.producer_epoch,
+                    current_epoch: e.producer_epoch,
+                })
+            }
+            Some(e) if from_coordinator && h.producer_epoch > e.producer_epoch => {
+                e.bumped(h.producer_epoch)
+            }
+            Some(e) if from_coordinator => e.clone(),
+            None if from_coordinator => ProducerEntry::new(h.producer_epoch),
             None if h.base_sequence != 0 => return Err(out_of_order(0)),
             None => ProducerEntry::new(h.producer_epoch),
             Some(e) if h.producer_epoch < e.producer_epoch => {
@@ -122,7 +167,7 @@ impl ProducerAppend<'_> {
                 if h.base_sequence != 0 {
                     return Err(out_of_order(0));
                 }
-                ProducerEntry::new(h.producer_epoch)
+                e.bumped(h.producer_epoch)
             }
             Some(e) => {
                 let last_seq = h.last_sequence();
@@ -143,7 +188,19 @@ impl ProducerAppend<'_> {
                 e.clone()
             }
         };
-        entry.push(metadata(h));
+        if h.is_transactional() {
+            if entry.txn_first_offset < 0 {
+                entry.txn_first_offset = h.base_offset;
+            }
+        } else if entry.txn_first_offset >= 0 {
+            return Err(LogError::InvalidTxnState {
+                producer_id: pid,
+                reason: "non-transactional write while a transaction is open",
+            });
+        }
+        if !from_coordinator {
+            entry.push(metadata(h));
+        }
         self.staged.insert(pid, entry);
         Ok(SequenceCheck::Accept)
     }
@@ -162,29 +219,105 @@ impl ProducerStateManager {
     }
 
     pub(crate) fn commit(&mut self, staged: HashMap<i64, ProducerEntry>) {
-        self.producers.extend(staged);
+        for (pid, entry) in staged {
+            self.insert(pid, entry);
+        }
+    }
+
+    /// Sets a producer's entry, keeping the index of open transactions in step.
+    fn insert(&mut self, pid: i64, entry: ProducerEntry) {
+        if let Some(old) = self.producers.get(&pid) {
+            if old.txn_first_offset >= 0 {
+                self.ongoing.remove(&old.txn_first_offset);
+            }
+        }
+        if entry.txn_first_offset >= 0 {
+            self.ongoing.insert(entry.txn_first_offset, pid);
+        }
+        self.producers.insert(pid, entry);
     }
 
     pub(crate) fn entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.get(&producer_id)
     }
 
+    pub(crate) fn producers(&self) -> impl Iterator<Item = (i64, &ProducerEntry)> {
+        self.producers.iter().map(|(pid, e)| (*pid, e))
+    }
+
+    /// First offset of the oldest open transaction: the last stable offset's bound.
+    pub(crate) fn first_unstable_offset(&self) -> Option<i64> {
+        self.ongoing.keys().next().copied()
+    }
+
+    /// Checks a transaction marker before it is written: a marker from an older epoch than the
+    /// producer's current one is a zombie coordinator's, refused as Kafka refuses it.
+    pub(crate) fn check_marker(&self, producer_id: i64, epoch: i16) -> Result<(), LogError> {
+        match self.producers.get(&producer_id) {
+            Some(e) if epoch < e.producer_epoch => Err(LogError::InvalidProducerEpoch {
+                producer_id,
+                epoch,
+                current_epoch: e.producer_epoch,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies a marker written at `offset`: closes the producer's open transaction, if any.
+    /// An abort returns the entry for the transaction index.
+    pub(crate) fn complete_txn(
+        &mut self,
+        producer_id: i64,
+        epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+        offset: i64,
+    ) -> Option<AbortedTxn> {
+        let mut entry = match self.producers.get(&producer_id) {
+            Some(e) if epoch > e.producer_epoch => e.bumped(epoch),
+            Some(e) => e.clone(),
+            None => ProducerEntry::new(epoch),
+        };
+        let first_offset = entry.txn_first_offset;
+        entry.txn_first_offset = -1;
+        entry.coordinator_epoch = coordinator_epoch;
+        self.insert(producer_id, entry);
+        (first_offset >= 0 && control == ControlType::Abort).then(|| AbortedTxn {
+            producer_id,
+            first_offset,
+            last_offset: offset,
+            last_stable_offset: self.first_unstable_offset().unwrap_or(offset + 1),
+        })
+    }
+
     /// Applies a batch read back from the log (rebuild), without checks: the log is the truth.
-    pub(crate) fn replay(&mut self, h: &BatchHeader) {
+    /// `control` is the marker type of a control batch. Returns a completed abort.
+    pub(crate) fn replay(
+        &mut self,
+        h: &BatchHeader,
+        control: Option<ControlType>,
+    ) -> Option<AbortedTxn> {
         if !h.has_producer_id() {
-            return;
+            return None;
         }
-        let entry = self
-            .producers
-            .entry(h.producer_id)
-            .or_insert_with(|| ProducerEntry::new(h.producer_epoch));
-        if h.producer_epoch > entry.producer_epoch {
-            *entry = ProducerEntry::new(h.producer_epoch);
+        if h.is_control() {
+            let control = control?;
+            // The coordinator epoch is in the marker's value; it is informational here.
+            return self.complete_txn(h.producer_id, h.producer_epoch, control, -1, h.base_offset);
         }
-        // Control batches (transaction markers) carry no sequence numbers.
-        if !h.is_control() {
+        let mut entry = match self.producers.get(&h.producer_id) {
+            Some(e) if h.producer_epoch > e.producer_epoch => e.bumped(h.producer_epoch),
+            Some(e) => e.clone(),
+            None => ProducerEntry::new(h.producer_epoch),
+        };
+        if h.is_transactional() && entry.txn_first_offset < 0 {
+            entry.txn_first_offset = h.base_offset;
+        }
+        if h.base_sequence >= 0 {
             entry.push(metadata(h));
         }
+        self.insert(h.producer_id, entry);
+        None
     }
 
     fn encode(&self, offset: i64) -> Vec<u8> {
@@ -194,6 +327,8 @@ impl ProducerStateManager {
         for (pid, e) in &self.producers {
             body.extend_from_slice(&pid.to_be_bytes());
             body.extend_from_slice(&e.producer_epoch.to_be_bytes());
+            body.extend_from_slice(&e.txn_first_offset.to_be_bytes());
+            body.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -214,7 +349,11 @@ impl ProducerStateManager {
     /// Decodes a snapshot; `None` if damaged in any way.
     fn decode(bytes: &[u8]) -> Option<(i64, ProducerStateManager)> {
         let mut r = Reader(bytes);
-        if r.take(4)? != MAGIC || r.u16()? != VERSION {
+        if r.take(4)? != MAGIC {
+            return None;
+        }
+        let version = r.u16()?;
+        if version != 1 && version != VERSION {
             return None;
         }
         let crc = r.u32()?;
@@ -223,10 +362,14 @@ impl ProducerStateManager {
         }
         let offset = r.i64()?;
         let count = r.u32()?;
-        let mut producers = HashMap::new();
+        let mut state = ProducerStateManager::default();
         for _ in 0..count {
             let pid = r.i64()?;
             let mut entry = ProducerEntry::new(r.u16()? as i16);
+            if version >= 2 {
+                entry.txn_first_offset = r.i64()?;
+                entry.coordinator_epoch = r.u32()? as i32;
+            }
             for _ in 0..r.take(1)?[0] {
                 entry.push(BatchMetadata {
                     first_seq: r.u32()? as i32,
@@ -236,10 +379,9 @@ impl ProducerStateManager {
                     timestamp: r.i64()?,
                 });
             }
-            producers.insert(pid, entry);
+            state.insert(pid, entry);
         }
-        r.0.is_empty()
-            .then_some((offset, ProducerStateManager { producers }))
+        r.0.is_empty().then_some((offset, state))
     }
 
     /// Writes `<offset>.snapshot` and prunes older snapshots.
@@ -346,24 +488,24 @@ mod tests {
     #[test]
     fn next_sequence_after_i32_max_is_zero() {
         let mut state = ProducerStateManager::default();
-        state.replay(&header(0, i32::MAX - 1, 1));
+        state.replay(&header(0, i32::MAX - 1, 1), None);
         let mut append = state.begin_append();
         assert!(matches!(
-            append.check(&header(2, 1, 0)),
+            append.check(&header(2, 1, 0), false),
             Err(LogError::OutOfOrderSequence { expected: 0, .. })
         ));
         assert!(matches!(
-            append.check(&header(2, 0, 2)),
+            append.check(&header(2, 0, 2), false),
             Ok(SequenceCheck::Accept)
         ));
         // A batch spanning the wrap is recognised as a duplicate by its wrapped last sequence.
         assert!(matches!(
-            append.check(&header(2, 0, 2)),
+            append.check(&header(2, 0, 2), false),
             Ok(SequenceCheck::Duplicate(_))
         ));
         let mut wrapped = state.begin_append();
         assert!(matches!(
-            wrapped.check(&header(0, i32::MAX - 1, 1)),
+            wrapped.check(&header(0, i32::MAX - 1, 1), false),
             Ok(SequenceCheck::Duplicate(m)) if m.last_seq == i32::MAX
         ));
     }
@@ -373,7 +515,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut state = ProducerStateManager::default();
         for seq in 0..7 {
-            state.replay(&header(seq as i64, seq, 0));
+            state.replay(&header(seq as i64, seq, 0), None);
         }
         assert_eq!(state.entry(9).map(|e| e.batches.len()), Some(5));
         state.write_snapshot(dir.path(), 7).expect("write");

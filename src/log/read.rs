@@ -16,7 +16,8 @@ use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
 use super::error::LogError;
 use super::records::find_record_by_timestamp;
 use super::segment::Segment;
-use super::Log;
+use super::txn_index::AbortedTxn;
+use super::{Log, ProducerEntry};
 
 /// Result of a fetch read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,40 @@ impl Log {
             log_start_offset: self.log_start_offset,
             log_end_offset: self.log_end_offset,
         })
+    }
+
+    /// First offset of the oldest open transaction; the last stable offset cannot pass it.
+    pub fn first_unstable_offset(&self) -> Option<i64> {
+        self.producers.first_unstable_offset()
+    }
+
+    /// Aborted transactions a read_committed consumer must know about to read `[from, upper)`:
+    /// those whose marker is at or after `from` and whose first offset is below `upper`.
+    /// Markers after `from` live in the segment holding `from` or later ones.
+    pub fn aborted_transactions(&self, from: i64, upper: i64) -> Vec<AbortedTxn> {
+        let mut out = Vec::new();
+        for seg in self.segments_from(from) {
+            let mut done = false;
+            for entry in seg.aborted_txns() {
+                if entry.last_offset >= from && entry.first_offset < upper {
+                    out.push(*entry);
+                }
+                // Once the LSO passed `upper`, no later abort can start below it.
+                done |= entry.last_stable_offset >= upper;
+            }
+            if done {
+                break;
+            }
+        }
+        out
+    }
+
+    /// Every producer with state in this partition (DescribeProducers).
+    pub fn producers(&self) -> Vec<(i64, ProducerEntry)> {
+        self.producers
+            .producers()
+            .map(|(pid, e)| (pid, e.clone()))
+            .collect()
     }
 
     /// ListOffsets by timestamp: the first offset at or above log_start_offset whose record

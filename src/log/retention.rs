@@ -190,8 +190,18 @@ impl Log {
                 None => (first_base, ProducerStateManager::default()),
             };
         let mut producers = state;
-        for seg in self.segments_from(from) {
-            seg.for_each_batch_from(from, |h| producers.replay(h))?;
+        let bases: Vec<i64> = self.segments_from(from).map(|s| s.base_offset).collect();
+        for base in bases {
+            let seg = self.segment_mut(base);
+            // Aborts from `from` on are rebuilt from the markers in the log.
+            seg.truncate_aborted_txns(from)?;
+            let mut aborted = Vec::new();
+            seg.for_each_batch_from(from, |h, control| {
+                aborted.extend(producers.replay(h, control));
+            })?;
+            for entry in aborted {
+                seg.add_aborted_txn(entry)?;
+            }
         }
         self.producers = producers;
         Ok(())

@@ -10,12 +10,21 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use super::batch::{BatchHeader, BATCH_HEADER_SIZE, LOG_OVERHEAD, MIN_BATCH_LENGTH};
+use super::builder::{control_type, ControlType};
 use super::error::{BatchError, IoContext, LogError};
+
+/// Control batches are one small record; their bytes are kept to read the marker type.
+const MAX_CONTROL_BATCH: u64 = 1024;
 
 const READ_BUFFER: usize = 256 * 1024;
 
 pub(crate) enum Scanned {
-    Batch { position: u64, header: BatchHeader },
+    Batch {
+        position: u64,
+        header: BatchHeader,
+        /// The marker type of a control batch (transaction commit or abort).
+        control: Option<ControlType>,
+    },
     End,
     Invalid { position: u64, reason: BatchError },
 }
@@ -75,10 +84,15 @@ impl<'a> SegmentScanner<'a> {
         };
         let mut crc = crc32c::crc32c(&head[21..]);
         let mut left = size - BATCH_HEADER_SIZE as u64;
+        let keep = header.is_control() && size <= MAX_CONTROL_BATCH;
+        let mut kept = if keep { head.to_vec() } else { Vec::new() };
         while left > 0 {
             let n = left.min(self.chunk.len() as u64) as usize;
             self.reader.read_exact(&mut self.chunk[..n]).at(self.path)?;
             crc = crc32c::crc32c_append(crc, &self.chunk[..n]);
+            if keep {
+                kept.extend_from_slice(&self.chunk[..n]);
+            }
             left -= n as u64;
         }
         if crc != header.crc {
@@ -88,6 +102,11 @@ impl<'a> SegmentScanner<'a> {
             });
         }
         self.position += size;
-        Ok(Scanned::Batch { position, header })
+        let control = if keep { control_type(&kept) } else { None };
+        Ok(Scanned::Batch {
+            position,
+            header,
+            control,
+        })
     }
 }

@@ -13,9 +13,11 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
+use super::builder::ControlType;
 use super::error::{IoContext, LogError};
 use super::index::{self, IndexFile, OffsetEntry, TimeEntry};
 use super::scan::{Scanned, SegmentScanner};
+use super::txn_index::{AbortedTxn, TxnIndex};
 
 pub(crate) fn file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
@@ -44,6 +46,8 @@ pub(crate) struct Segment {
     /// batch's max_timestamp stands in, as the append time is not stored.
     rolling_base_ms: Option<i64>,
     bytes_since_last_index_entry: u64,
+    /// Transactions aborted by markers in this segment (`.txnindex`).
+    txn_index: TxnIndex,
 }
 
 impl Segment {
@@ -69,6 +73,7 @@ impl Segment {
             offset_of_max_timestamp: -1,
             rolling_base_ms: None,
             bytes_since_last_index_entry: 0,
+            txn_index: TxnIndex::create(dir.join(file_name(base_offset, "txnindex")))?,
         })
     }
 
@@ -130,6 +135,7 @@ impl Segment {
             offset_of_max_timestamp,
             rolling_base_ms: None,
             bytes_since_last_index_entry: 0,
+            txn_index: TxnIndex::open(dir.join(file_name(base_offset, "txnindex")))?,
         };
         Ok((seg, trusted))
     }
@@ -162,7 +168,9 @@ impl Segment {
                         invalid: Some(reason.to_string()),
                     }
                 }
-                Scanned::Batch { position, header } => (position, header),
+                Scanned::Batch {
+                    position, header, ..
+                } => (position, header),
             };
             if header.base_offset < self.next_offset
                 || header.last_offset() - self.base_offset > i64::from(i32::MAX)
@@ -283,11 +291,12 @@ impl Segment {
         Ok(None)
     }
 
-    /// Calls `f` with every batch whose base offset is >= `from`, CRC-checked (state rebuilds).
+    /// Calls `f` with every batch whose base offset is >= `from`, CRC-checked, and the marker
+    /// type of control batches (state rebuilds).
     pub(crate) fn for_each_batch_from(
         &self,
         from: i64,
-        mut f: impl FnMut(&BatchHeader),
+        mut f: impl FnMut(&BatchHeader, Option<ControlType>),
     ) -> Result<(), LogError> {
         let start = if from <= self.base_offset {
             0
@@ -299,7 +308,9 @@ impl Segment {
         loop {
             match scanner.next_batch()? {
                 Scanned::End => return Ok(()),
-                Scanned::Batch { header, .. } if header.base_offset >= from => f(&header),
+                Scanned::Batch {
+                    header, control, ..
+                } if header.base_offset >= from => f(&header, control),
                 Scanned::Batch { .. } => {}
                 Scanned::Invalid { position, reason } => {
                     return Err(self.corrupt(position, reason.to_string()))
@@ -371,11 +382,26 @@ impl Segment {
         self.log.try_clone().at(&self.log_path)
     }
 
-    /// fsync the `.log` and both indexes.
+    /// fsync the `.log` and the indexes.
     pub(crate) fn flush(&self) -> Result<(), LogError> {
         self.log.sync_data().at(&self.log_path)?;
         self.offset_index.flush()?;
-        self.time_index.flush()
+        self.time_index.flush()?;
+        self.txn_index.flush()
+    }
+
+    /// Transactions aborted by markers in this segment, in marker order.
+    pub(crate) fn aborted_txns(&self) -> &[AbortedTxn] {
+        self.txn_index.entries()
+    }
+
+    pub(crate) fn add_aborted_txn(&mut self, entry: AbortedTxn) -> Result<(), LogError> {
+        self.txn_index.append(entry)
+    }
+
+    /// Forgets aborted transactions whose markers are at or after `offset` (before a replay).
+    pub(crate) fn truncate_aborted_txns(&mut self, offset: i64) -> Result<(), LogError> {
+        self.txn_index.truncate_from(offset)
     }
 
     /// Called when a newer segment takes over: the time index's last entry must hold the
@@ -387,13 +413,14 @@ impl Segment {
         self.flush()
     }
 
-    /// Renames the three files to `*.deleted`; returns the new paths for later removal.
+    /// Renames the segment's files to `*.deleted`; returns the new paths for later removal.
     pub(crate) fn rename_for_delete(&mut self) -> Result<Vec<PathBuf>, LogError> {
-        let mut out = Vec::with_capacity(3);
+        let mut out = Vec::with_capacity(4);
         for path in [
             self.log_path.clone(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
+            self.txn_index.path().to_path_buf(),
         ] {
             let mut name = path.clone().into_os_string();
             name.push(".deleted");

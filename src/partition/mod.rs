@@ -20,7 +20,11 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use uuid::Uuid;
 
-use crate::log::{AppendInfo, Log, LogConfig, LogError, ReadInfo};
+use crate::log::builder::ControlType;
+use crate::log::{
+    AbortedTxn, AppendInfo, AppendOrigin, BatchIter, Log, LogConfig, LogError, ProducerEntry,
+    ReadInfo,
+};
 
 pub use manager::ReplicaManager;
 
@@ -33,6 +37,9 @@ pub struct Partition {
     log: RwLock<Log>,
     /// Offsets below this are readable by consumers (committed).
     high_watermark: AtomicI64,
+    /// Offsets below this are readable by read_committed consumers: the high watermark, or the
+    /// first offset of the oldest open transaction if that is lower.
+    last_stable_offset: AtomicI64,
     /// Mirrors of the log's bounds so that Metadata, ListOffsets and Fetch read them lock-free.
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
@@ -56,6 +63,7 @@ impl Partition {
         flush_on_ack: bool,
     ) -> Self {
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
+        let stable = log.first_unstable_offset().unwrap_or(end).min(end);
         Self {
             topic,
             index,
@@ -63,6 +71,7 @@ impl Partition {
             leader_epoch: 0,
             log: RwLock::new(log),
             high_watermark: AtomicI64::new(end),
+            last_stable_offset: AtomicI64::new(stable),
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
             data_arrived,
@@ -75,6 +84,10 @@ impl Partition {
 
     pub fn high_watermark(&self) -> i64 {
         self.high_watermark.load(Ordering::Acquire)
+    }
+
+    pub fn last_stable_offset(&self) -> i64 {
+        self.last_stable_offset.load(Ordering::Acquire)
     }
 
     pub fn log_start_offset(&self) -> i64 {
@@ -96,9 +109,49 @@ impl Partition {
     /// Appends a producer's batches as leader. With `flush_on_ack` it returns only once they are
     /// fsynced (group commit, see the module docs): call it off the async workers then.
     pub fn append(&self, records: Bytes, now_ms: i64) -> Result<AppendInfo, LogError> {
+        self.append_from(records, now_ms, AppendOrigin::Client)
+    }
+
+    /// `append` on behalf of `origin` (the coordinators' own writes).
+    pub fn append_from(
+        &self,
+        records: Bytes,
+        now_ms: i64,
+        origin: AppendOrigin,
+    ) -> Result<AppendInfo, LogError> {
+        self.after_append(|log| log.append_from(records, self.leader_epoch, now_ms, origin))
+    }
+
+    /// Writes a transaction marker for `producer_id` (see `Log::append_txn_marker`).
+    pub fn append_txn_marker(
+        &self,
+        producer_id: i64,
+        producer_epoch: i16,
+        control: ControlType,
+        coordinator_epoch: i32,
+        now_ms: i64,
+    ) -> Result<AppendInfo, LogError> {
+        self.after_append(|log| {
+            log.append_txn_marker(
+                producer_id,
+                producer_epoch,
+                control,
+                coordinator_epoch,
+                self.leader_epoch,
+                now_ms,
+            )
+        })
+    }
+
+    /// Runs an append under the write lock, publishes the new bounds and, with
+    /// `flush_on_ack`, waits until the appended data is fsynced.
+    fn after_append(
+        &self,
+        append: impl FnOnce(&mut Log) -> Result<AppendInfo, LogError>,
+    ) -> Result<AppendInfo, LogError> {
         let info = {
             let mut log = self.write_log();
-            let info = log.append_as_leader(records, self.leader_epoch, now_ms)?;
+            let info = append(&mut log)?;
             self.publish(&log);
             info
         };
@@ -139,7 +192,11 @@ impl Partition {
             log.log_end_offset()
         };
         let previous = self.high_watermark.fetch_max(visible, Ordering::AcqRel);
-        if previous < visible {
+        let hw = previous.max(visible);
+        let stable = log.first_unstable_offset().map_or(hw, |f| f.min(hw));
+        // Both only move forward: a transaction opens at or above the high watermark.
+        let previous_stable = self.last_stable_offset.fetch_max(stable, Ordering::AcqRel);
+        if previous < visible || previous_stable < stable {
             self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
@@ -154,6 +211,34 @@ impl Partition {
         let hw = self.high_watermark();
         self.read_log()
             .read(fetch_offset, max_bytes, min_one_batch, Some(hw))
+    }
+
+    /// A read_committed read: whole batches below the last stable offset, and the aborted
+    /// transactions overlapping what was read (the consumer drops their records).
+    pub fn read_committed(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+    ) -> Result<(ReadInfo, Vec<AbortedTxn>), LogError> {
+        let log = self.read_log();
+        let lso = self.last_stable_offset();
+        let read = log.read(fetch_offset, max_bytes, min_one_batch, Some(lso))?;
+        let upper = BatchIter::new(read.records.clone())
+            .filter_map(Result::ok)
+            .last()
+            .map_or(fetch_offset, |(h, _)| h.last_offset() + 1);
+        let aborted = if upper > fetch_offset {
+            log.aborted_transactions(fetch_offset, upper)
+        } else {
+            Vec::new()
+        };
+        Ok((read, aborted))
+    }
+
+    /// Producers with state in this partition (DescribeProducers).
+    pub fn producers(&self) -> Vec<(i64, ProducerEntry)> {
+        self.read_log().producers()
     }
 
     pub fn offset_for_timestamp(&self, target_ms: i64) -> Result<Option<(i64, i64)>, LogError> {

@@ -73,6 +73,16 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
     spec::<ConsumerGroupHeartbeatRequest>(ApiKey::ConsumerGroupHeartbeat, 0, 0, 1),
     spec::<ConsumerGroupDescribeRequest>(ApiKey::ConsumerGroupDescribe, 0, 0, 1),
+    // Transactions V1: the versions whose meaning does not depend on transaction.version=2
+    // (AddPartitionsToTxn v4+ is the broker-to-broker form; EndTxn and TxnOffsetCommit v5 are
+    // KIP-890's).
+    spec::<AddPartitionsToTxnRequest>(ApiKey::AddPartitionsToTxn, 0, 0, 3),
+    spec::<AddOffsetsToTxnRequest>(ApiKey::AddOffsetsToTxn, 0, 0, 4),
+    spec::<EndTxnRequest>(ApiKey::EndTxn, 0, 0, 4),
+    spec::<TxnOffsetCommitRequest>(ApiKey::TxnOffsetCommit, 0, 0, 4),
+    spec::<DescribeProducersRequest>(ApiKey::DescribeProducers, 0, 0, 0),
+    spec::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions, 0, 0, 0),
+    spec::<ListTransactionsRequest>(ApiKey::ListTransactions, 0, 0, 1),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

@@ -70,6 +70,7 @@ pub fn log_error(e: &LogError) -> KafkaError {
         LogError::InvalidRecord { .. } => ResponseError::InvalidRecord,
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+        LogError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
         _ => ResponseError::KafkaStorageError,
     };
     KafkaError {

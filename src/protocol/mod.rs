@@ -187,6 +187,31 @@ pub async fn handle_frame(
             ConsumerGroupDescribeRequest,
             handlers::consumer_group::consumer_group_describe
         ),
+        ApiKey::AddPartitionsToTxn => serve!(
+            AddPartitionsToTxnRequest,
+            handlers::transactions::add_partitions_to_txn
+        ),
+        ApiKey::AddOffsetsToTxn => serve!(
+            AddOffsetsToTxnRequest,
+            handlers::transactions::add_offsets_to_txn
+        ),
+        ApiKey::EndTxn => serve!(EndTxnRequest, handlers::transactions::end_txn),
+        ApiKey::TxnOffsetCommit => serve!(
+            TxnOffsetCommitRequest,
+            handlers::transactions::txn_offset_commit
+        ),
+        ApiKey::DescribeTransactions => serve!(
+            DescribeTransactionsRequest,
+            handlers::transactions::describe_transactions
+        ),
+        ApiKey::ListTransactions => serve!(
+            ListTransactionsRequest,
+            handlers::transactions::list_transactions
+        ),
+        ApiKey::DescribeProducers => serve!(
+            DescribeProducersRequest,
+            handlers::transactions::describe_producers
+        ),
         ApiKey::OffsetCommit => serve!(OffsetCommitRequest, handlers::offsets::offset_commit),
         ApiKey::OffsetFetch => serve!(OffsetFetchRequest, handlers::offsets::offset_fetch),
         ApiKey::OffsetDelete => serve!(OffsetDeleteRequest, handlers::offsets::offset_delete),

@@ -23,11 +23,12 @@ use super::consumer::{
     HeartbeatResult, TopicMeta, Topics,
 };
 use super::consumer_records::ConsumerGroupMetadata;
-use super::records::{partition_for, GroupRecord};
+use super::records::GroupRecord;
 use super::{ClassicGroup, GroupCoordinator, Inner, OFFSETS_TOPIC};
 use crate::broker::Broker;
 use crate::config::BrokerConfig;
-use crate::log::builder::{build_batch, NewRecord};
+use crate::coordinator::append_internal;
+use crate::log::builder::{build_batch, build_transactional_batch, NewRecord};
 use crate::metadata::MetadataImage;
 use crate::partition::manager::{now_ms, topic_id_string};
 
@@ -129,18 +130,16 @@ impl Inner {
 }
 
 impl GroupCoordinator {
-    /// Appends raw `(key, value)` records for one group to its `__consumer_offsets` partition.
-    fn write_raw(
+    /// Appends raw `(key, value)` records for one group to its `__consumer_offsets` partition,
+    /// as part of `producer`'s transaction when given (TxnOffsetCommit).
+    pub(super) fn write_raw(
         &self,
         broker: &Broker,
         group_id: &str,
         records: Vec<(Bytes, Option<Bytes>)>,
+        producer: Option<(i64, i16)>,
     ) -> Result<(), i16> {
         self.ensure_topic(broker)?;
-        let partition = partition_for(group_id, self.partitions);
-        let Some(log) = broker.replicas.get(OFFSETS_TOPIC, partition) else {
-            return Err(ResponseError::CoordinatorNotAvailable.code());
-        };
         let now = now_ms();
         let batch: Vec<NewRecord> = records
             .into_iter()
@@ -149,12 +148,11 @@ impl GroupCoordinator {
                 value,
             })
             .collect();
-        log.append(build_batch(&batch, now), now)
-            .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(group = group_id, error = %e, "writing to __consumer_offsets failed");
-                ResponseError::CoordinatorNotAvailable.code()
-            })
+        let bytes = match producer {
+            Some((id, epoch)) => build_transactional_batch(&batch, now, id, epoch),
+            None => build_batch(&batch, now),
+        };
+        append_internal(broker, OFFSETS_TOPIC, self.partition_for(group_id), bytes)
     }
 
     fn write_epoch(&self, broker: &Broker, group_id: &str, epoch: Option<i32>) -> Result<(), i16> {
@@ -162,7 +160,7 @@ impl GroupCoordinator {
             group: group_id.to_string(),
             epoch,
         };
-        self.write_raw(broker, group_id, vec![record.encode()])
+        self.write_raw(broker, group_id, vec![record.encode()], None)
     }
 
     /// ConsumerGroupHeartbeat (join, heartbeat, leave) for a validated request.
@@ -257,7 +255,7 @@ impl GroupCoordinator {
         };
         let mut records: Vec<_> = offsets.iter().map(GroupRecord::encode).collect();
         records.push(tombstone.encode());
-        if let Err(code) = self.write_raw(broker, group_id, records) {
+        if let Err(code) = self.write_raw(broker, group_id, records, None) {
             return Some(code);
         }
         let now = now_ms();

@@ -29,10 +29,9 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use kafka_protocol::ResponseError;
 
+use super::{ensure_internal_topic, replay_partition, Replayed};
 use crate::broker::Broker;
-use crate::log::builder::{build_batch, read_records, NewRecord};
-use crate::log::BatchIter;
-use crate::metadata::controller::{NewTopic, TopicDefaults};
+use crate::log::builder::ControlType;
 use crate::partition::manager::now_ms;
 use records::{partition_for, GroupRecord, OffsetValue};
 pub use state::{
@@ -44,8 +43,6 @@ pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 const GROUP_CLEANUP_INTERVAL_MS: i64 = 600_000;
 /// Kafka's `offset.metadata.max.bytes`.
 const MAX_METADATA_BYTES: usize = 4096;
-/// Kafka's `offsets.topic.segment.bytes`: small segments so that compaction can keep up.
-const OFFSETS_SEGMENT_BYTES: &str = "104857600";
 
 /// A committed offset as OffsetFetch reports it.
 #[derive(Debug, Clone)]
@@ -82,10 +79,24 @@ pub struct GroupDescription {
     pub members: Vec<MemberDescription>,
 }
 
+/// One offset to commit: (topic, partition, offset, leader_epoch, metadata).
+pub type OffsetEntry = (String, i32, i64, i32, Option<String>);
+
+/// Who commits offsets: the member's generation (or KIP-848 epoch), id and static instance id.
+#[derive(Debug, Clone, Copy)]
+pub struct CommitMember<'a> {
+    pub generation: i32,
+    pub member_id: &'a str,
+    pub instance_id: Option<&'a str>,
+}
+
 #[derive(Default)]
 struct Inner {
     groups: HashMap<String, ClassicGroup>,
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
+    /// Transactional offset commits awaiting their marker, by (`__consumer_offsets` partition,
+    /// producer id).
+    pending_txn: HashMap<(i32, i64), Vec<GroupRecord>>,
     /// KIP-848 consumer groups; a group ID is in `groups` or here, not both.
     consumer: consumer_coordinator::ConsumerGroups,
 }
@@ -104,6 +115,33 @@ impl Inner {
                 value: None,
             })
             .collect()
+    }
+
+    fn stage_txn(&mut self, partition: i32, producer_id: i64, record: GroupRecord) {
+        self.pending_txn
+            .entry((partition, producer_id))
+            .or_default()
+            .push(record);
+    }
+
+    fn complete_txn(&mut self, partition: i32, producer_id: i64, commit: bool, now: i64) {
+        let Some(records) = self.pending_txn.remove(&(partition, producer_id)) else {
+            return;
+        };
+        if commit {
+            for record in records {
+                self.apply(record, now);
+            }
+        }
+    }
+
+    /// Whether a transaction holds an uncommitted offset for this group and partition
+    /// (OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT then).
+    fn has_pending_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        self.pending_txn.values().flatten().any(|r| {
+            matches!(r, GroupRecord::Offset { group, topic: t, partition: p, .. }
+                if group == group_id && t == topic && *p == partition)
+        })
     }
 
     /// Replay: the only way persisted state enters memory.
@@ -166,7 +204,8 @@ impl GroupCoordinator {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Rebuilds groups and offsets from `__consumer_offsets` (at start).
+    /// Rebuilds groups and offsets from `__consumer_offsets` (at start). Transactional offset
+    /// commits stay pending until their producer's marker in the same partition.
     pub fn load(&self, broker: &Broker) {
         if broker.image().topic(OFFSETS_TOPIC).is_none() {
             return;
@@ -175,61 +214,29 @@ impl GroupCoordinator {
         let mut inner = self.lock();
         let mut count = 0usize;
         for p in 0..self.partitions {
-            let Some(partition) = broker.replicas.get(OFFSETS_TOPIC, p) else {
-                continue;
-            };
-            let mut offset = partition.log_start_offset();
-            let end = partition.high_watermark();
-            while offset < end {
-                let read = match partition.read(offset, 1 << 20, true) {
-                    Ok(read) => read,
-                    Err(e) => {
-                        tracing::error!(partition = p, offset, error = %e, "reading __consumer_offsets failed; the rest of this partition is not loaded");
-                        break;
-                    }
-                };
-                if read.records.is_empty() {
-                    break;
+            replay_partition(broker, OFFSETS_TOPIC, p, |item| match item {
+                Replayed::Marker(producer_id, control) => {
+                    inner.complete_txn(p, producer_id, control == ControlType::Commit, now);
                 }
-                for item in BatchIter::new(read.records) {
-                    let Ok((header, batch)) = item else {
-                        // The log validated these batches when they were appended.
-                        tracing::warn!(partition = p, offset, "unparsable batch in __consumer_offsets; stopping this partition's load");
-                        offset = end;
-                        break;
-                    };
-                    offset = offset.max(header.last_offset() + 1);
-                    if header.is_control() {
-                        continue;
-                    }
-                    match read_records(batch) {
-                        Ok(records) => {
-                            for r in records {
-                                match GroupRecord::decode(
-                                    r.key.as_deref().unwrap_or_default(),
-                                    r.value.as_deref(),
-                                ) {
-                                    Ok(Some(record)) => {
-                                        inner.apply(record, now);
-                                        count += 1;
-                                    }
-                                    Ok(None) => inner.replay_consumer(
-                                        r.key.as_deref().unwrap_or_default(),
-                                        r.value.as_deref(),
-                                        now,
-                                    ),
-                                    Err(e) => {
-                                        tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
-                                    }
-                                }
+                Replayed::Records(header, records) => {
+                    for r in records {
+                        let key = r.key.as_deref().unwrap_or_default();
+                        match GroupRecord::decode(key, r.value.as_deref()) {
+                            Ok(Some(record)) if header.is_transactional() => {
+                                inner.stage_txn(p, header.producer_id, record);
+                            }
+                            Ok(Some(record)) => {
+                                inner.apply(record, now);
+                                count += 1;
+                            }
+                            Ok(None) => inner.replay_consumer(key, r.value.as_deref(), now),
+                            Err(e) => {
+                                tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
                             }
                         }
-                        Err(e) => {
-                            tracing::warn!(partition = p, base_offset = header.base_offset, error = %e, "skipping an unreadable __consumer_offsets batch")
-                        }
                     }
                 }
-            }
+            });
         }
         if count > 0 {
             tracing::info!(
@@ -241,73 +248,35 @@ impl GroupCoordinator {
     }
 
     /// Creates `__consumer_offsets` the first time a group needs it, as Kafka does.
-    fn ensure_topic(&self, broker: &Broker) -> Result<(), i16> {
-        if broker.image().topic(OFFSETS_TOPIC).is_some() {
-            return Ok(());
-        }
-        let live = broker.live_brokers();
-        let topic = NewTopic {
-            name: OFFSETS_TOPIC.to_string(),
-            num_partitions: self.partitions,
-            replication_factor: 1,
-            assignments: vec![],
-            configs: [
-                ("cleanup.policy", "compact"),
-                ("segment.bytes", OFFSETS_SEGMENT_BYTES),
-                ("compression.type", "producer"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        };
-        let defaults = TopicDefaults {
-            num_partitions: self.partitions,
-            replication_factor: 1,
-            live_brokers: &live,
-        };
-        match broker
-            .controller
-            .create_topic(topic, &defaults, false, |_, _| Ok(()))
-        {
-            Ok(_) | Err(crate::metadata::MetadataError::TopicAlreadyExists(_)) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "cannot create __consumer_offsets");
-                return Err(ResponseError::CoordinatorNotAvailable.code());
-            }
-        }
-        broker.apply_metadata().map_err(|e| {
-            tracing::error!(error = %e, "cannot open __consumer_offsets");
-            ResponseError::CoordinatorNotAvailable.code()
-        })
+    pub(crate) fn ensure_topic(&self, broker: &Broker) -> Result<(), i16> {
+        ensure_internal_topic(broker, OFFSETS_TOPIC, self.partitions)
+    }
+
+    /// The `__consumer_offsets` partition that holds a group's records.
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        partition_for(group_id, self.partitions)
     }
 
     /// Writes records for one group to its partition; on success the caller applies them.
     fn write(&self, broker: &Broker, group_id: &str, records: &[GroupRecord]) -> Result<(), i16> {
+        self.write_batch(broker, group_id, records, None)
+    }
+
+    /// `write`, as part of `producer`'s transaction when given (TxnOffsetCommit).
+    fn write_batch(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        records: &[GroupRecord],
+        producer: Option<(i64, i16)>,
+    ) -> Result<(), i16> {
         // Kafka's schemas hold strings of at most i16::MAX bytes; a client can send longer ones.
         if let Some(e) = records.iter().find_map(|r| r.validate().err()) {
             tracing::warn!(group = %group_id.chars().take(64).collect::<String>(), error = %e, "refusing a group record that Kafka's schema cannot hold");
             return Err(ResponseError::InvalidGroupId.code());
         }
-        self.ensure_topic(broker)?;
-        let partition = partition_for(group_id, self.partitions);
-        let Some(log) = broker.replicas.get(OFFSETS_TOPIC, partition) else {
-            return Err(ResponseError::CoordinatorNotAvailable.code());
-        };
-        let now = now_ms();
-        let batch: Vec<NewRecord> = records
-            .iter()
-            .map(|r| {
-                let (key, value) = r.encode();
-                NewRecord {
-                    key: Some(key),
-                    value,
-                }
-            })
-            .collect();
-        log.append(build_batch(&batch, now), now).map(|_| ()).map_err(|e| {
-            tracing::error!(group = group_id, error = %e, "writing to __consumer_offsets failed");
-            ResponseError::CoordinatorNotAvailable.code()
-        })
+        let raw = records.iter().map(GroupRecord::encode).collect();
+        self.write_raw(broker, group_id, raw, producer)
     }
 
     pub async fn join(&self, broker: &Broker, group_id: &str, request: JoinRequest) -> JoinResult {
@@ -474,49 +443,43 @@ impl GroupCoordinator {
 
     /// OffsetCommit. `offsets`: (topic, partition, offset, leader_epoch, metadata); the answer
     /// is one code per entry, or one code for the whole request.
-    #[allow(clippy::too_many_arguments)]
     pub fn commit(
         &self,
         broker: &Broker,
         group_id: &str,
-        generation: i32,
-        member_id: &str,
-        instance_id: Option<&str>,
-        offsets: &[(String, i32, i64, i32, Option<String>)],
+        member: &CommitMember<'_>,
+        offsets: &[OffsetEntry],
+    ) -> Result<Vec<i16>, i16> {
+        self.commit_offsets(broker, group_id, member, offsets, None)
+    }
+
+    /// TxnOffsetCommit: the same checks, written as part of `producer`'s transaction. The
+    /// offsets stay pending until the transaction's marker reaches this group's partition.
+    pub fn txn_commit(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        member: &CommitMember<'_>,
+        offsets: &[OffsetEntry],
+        producer: (i64, i16),
+    ) -> Result<Vec<i16>, i16> {
+        self.commit_offsets(broker, group_id, member, offsets, Some(producer))
+    }
+
+    fn commit_offsets(
+        &self,
+        broker: &Broker,
+        group_id: &str,
+        member: &CommitMember<'_>,
+        offsets: &[OffsetEntry],
+        producer: Option<(i64, i16)>,
     ) -> Result<Vec<i16>, i16> {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId.code());
         }
         let mut inner = self.lock();
         let now = now_ms();
-        let consumer = Self::check_consumer_commit(&inner, group_id, member_id, generation);
-        if let Some(Err(code)) = consumer {
-            return Err(code);
-        }
-        match inner.groups.get(group_id) {
-            _ if consumer.is_some() => {}
-            None if generation >= 0 => return Err(ResponseError::IllegalGeneration.code()),
-            None => {}
-            Some(group) if generation < 0 && member_id.is_empty() && !group.is_empty() => {
-                return Err(ResponseError::UnknownMemberId.code());
-            }
-            Some(_) if generation < 0 && member_id.is_empty() => {}
-            Some(group) => {
-                if !group.members.contains_key(member_id) {
-                    return Err(if instance_id.is_some() {
-                        ResponseError::FencedInstanceId.code()
-                    } else {
-                        ResponseError::UnknownMemberId.code()
-                    });
-                }
-                if generation != group.generation {
-                    return Err(ResponseError::IllegalGeneration.code());
-                }
-                if group.state == GroupState::CompletingRebalance {
-                    return Err(ResponseError::RebalanceInProgress.code());
-                }
-            }
-        }
+        Self::check_commit_member(&inner, group_id, member)?;
         let image = broker.image();
         let mut codes = Vec::with_capacity(offsets.len());
         let mut records = Vec::new();
@@ -547,12 +510,76 @@ impl GroupCoordinator {
             codes.push(code);
         }
         if !records.is_empty() {
-            self.write(broker, group_id, &records)?;
-            for record in records {
-                inner.apply(record, now);
+            self.write_batch(broker, group_id, &records, producer)?;
+            match producer {
+                Some((producer_id, _)) => {
+                    let p = self.partition_for(group_id);
+                    for record in records {
+                        inner.stage_txn(p, producer_id, record);
+                    }
+                }
+                None => {
+                    for record in records {
+                        inner.apply(record, now);
+                    }
+                }
             }
         }
         Ok(codes)
+    }
+
+    /// Whether the committing member may commit for the group now.
+    fn check_commit_member(
+        inner: &Inner,
+        group_id: &str,
+        member: &CommitMember<'_>,
+    ) -> Result<(), i16> {
+        let CommitMember {
+            generation,
+            member_id,
+            instance_id,
+        } = *member;
+        let consumer = Self::check_consumer_commit(inner, group_id, member_id, generation);
+        if let Some(Err(code)) = consumer {
+            return Err(code);
+        }
+        match inner.groups.get(group_id) {
+            _ if consumer.is_some() => {}
+            None if generation >= 0 => return Err(ResponseError::IllegalGeneration.code()),
+            None => {}
+            Some(group) if generation < 0 && member_id.is_empty() && !group.is_empty() => {
+                return Err(ResponseError::UnknownMemberId.code());
+            }
+            Some(_) if generation < 0 && member_id.is_empty() => {}
+            Some(group) => {
+                if !group.members.contains_key(member_id) {
+                    return Err(if instance_id.is_some() {
+                        ResponseError::FencedInstanceId.code()
+                    } else {
+                        ResponseError::UnknownMemberId.code()
+                    });
+                }
+                if generation != group.generation {
+                    return Err(ResponseError::IllegalGeneration.code());
+                }
+                if group.state == GroupState::CompletingRebalance {
+                    return Err(ResponseError::RebalanceInProgress.code());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an open transaction holds an offset for this group and partition.
+    pub fn has_pending_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
+        self.lock().has_pending_offset(group_id, topic, partition)
+    }
+
+    /// A transaction marker was written to `__consumer_offsets` partition `partition`: the
+    /// producer's pending offsets there become committed, or are dropped.
+    pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
+        self.lock()
+            .complete_txn(partition, producer_id, commit, now_ms());
     }
 
     /// OffsetFetch: the committed offsets of the named partitions, or all of the group's.
