@@ -188,6 +188,9 @@ pub fn build_control_batch(
 /// batch, header included). `None` if the record does not parse or names a type other than
 /// commit and abort (Kafka defines more, which carry no transaction outcome).
 pub fn control_type(batch: &[u8]) -> Option<ControlType> {
+    if batch.len() < BATCH_HEADER_SIZE {
+        return None;
+    }
     let mut cur = Cursor {
         buf: batch,
         pos: BATCH_HEADER_SIZE,
@@ -348,6 +351,24 @@ impl Cursor<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markers_are_valid_control_batches_with_their_type() {
+        for control in [ControlType::Commit, ControlType::Abort] {
+            let b = build_control_batch(42, 3, control, 0, 1_000);
+            let h = validate_batch(&b).expect("valid");
+            assert!(h.is_control() && h.is_transactional());
+            assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 3, -1));
+            assert_eq!(control_type(&b), Some(control));
+            // Every prefix is handled without a panic.
+            for n in 0..b.len() {
+                let _ = control_type(&b[..n]);
+            }
+        }
+        let data = build_transactional_batch(&[], 1_000, 7, 1);
+        let h = validate_batch(&data).expect("valid");
+        assert!(h.is_transactional() && !h.is_control());
+    }
     use crate::log::{BatchIter, Log, LogConfig};
 
     fn rec(key: Option<&'static [u8]>, value: Option<&'static [u8]>) -> NewRecord {

@@ -5,6 +5,7 @@ mod append_read;
 mod idempotence;
 mod recovery;
 mod retention;
+mod transactions;
 
 use std::path::Path;
 
