@@ -16,7 +16,8 @@
 //!   return the response, never touching sockets.
 //! - [`partition`]: a partition is its log plus the high watermark and the waiters on it.
 //! - [`log`]: the partition log on disk in Kafka's own segment format.
-//! - [`coordinator`]: consumer groups and committed offsets, persisted in `__consumer_offsets`.
+//! - [`coordinator`]: consumer groups and committed offsets (`__consumer_offsets`), and
+//!   transactions (`__transaction_state`), each a single writer replayed at start.
 //! - [`metadata`]: topics, configs and node identity as an immutable image rebuilt by replaying a
 //!   local metadata log.
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.

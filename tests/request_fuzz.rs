@@ -149,11 +149,15 @@ fn seeds() -> Vec<Vec<u8>> {
         ApiKey::CreatePartitions,
         3,
         9,
-        &CreatePartitionsRequest::default().with_topics(vec![
-            create_partitions_request::CreatePartitionsTopic::default()
-                .with_name(name("fuzz2"))
-                .with_count(3),
-        ]),
+        // validate_only: a mutated count up to the 10,000 limit is a legitimate request, and
+        // creating that many partitions is slow work this test is not about.
+        &CreatePartitionsRequest::default()
+            .with_validate_only(true)
+            .with_topics(vec![
+                create_partitions_request::CreatePartitionsTopic::default()
+                    .with_name(name("fuzz2"))
+                    .with_count(3),
+            ]),
     )));
     seeds.push(strip(wire::request_frame(
         ApiKey::IncrementalAlterConfigs,
@@ -197,7 +201,118 @@ fn seeds() -> Vec<Vec<u8>> {
         13,
         &DescribeClusterRequest::default().with_endpoint_type(1),
     )));
+    seeds.extend(transaction_seeds().into_iter().map(strip));
     seeds
+}
+
+/// The transactional APIs, in the order a producer uses them (the first one in a fresh
+/// broker creates `__transaction_state` and gives producer id 0, epoch 0).
+fn transaction_seeds() -> Vec<Vec<u8>> {
+    let txn = || TransactionalId(StrBytes::from_static_str("fuzz-txn"));
+    vec![
+        wire::request_frame(
+            ApiKey::InitProducerId,
+            4,
+            20,
+            &InitProducerIdRequest::default()
+                .with_transactional_id(Some(txn()))
+                .with_transaction_timeout_ms(60_000)
+                .with_producer_id(ProducerId(-1))
+                .with_producer_epoch(-1),
+        ),
+        wire::request_frame(
+            ApiKey::AddPartitionsToTxn,
+            3,
+            21,
+            &AddPartitionsToTxnRequest::default()
+                .with_v3_and_below_transactional_id(txn())
+                .with_v3_and_below_producer_id(ProducerId(0))
+                .with_v3_and_below_producer_epoch(0)
+                .with_v3_and_below_topics(vec![
+                    add_partitions_to_txn_request::AddPartitionsToTxnTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_partitions(vec![0]),
+                ]),
+        ),
+        wire::request_frame(
+            ApiKey::AddOffsetsToTxn,
+            3,
+            22,
+            &AddOffsetsToTxnRequest::default()
+                .with_transactional_id(txn())
+                .with_producer_id(ProducerId(0))
+                .with_producer_epoch(0)
+                .with_group_id(GroupId(StrBytes::from_static_str("fuzz-group"))),
+        ),
+        wire::request_frame(
+            ApiKey::TxnOffsetCommit,
+            3,
+            23,
+            &TxnOffsetCommitRequest::default()
+                .with_transactional_id(txn())
+                .with_group_id(GroupId(StrBytes::from_static_str("fuzz-group")))
+                .with_producer_id(ProducerId(0))
+                .with_producer_epoch(0)
+                .with_generation_id(-1)
+                .with_topics(vec![
+                    txn_offset_commit_request::TxnOffsetCommitRequestTopic::default()
+                        .with_name(name("fuzz"))
+                        .with_partitions(vec![
+                            txn_offset_commit_request::TxnOffsetCommitRequestPartition::default()
+                                .with_partition_index(0)
+                                .with_committed_offset(1),
+                        ]),
+                ]),
+        ),
+        wire::request_frame(
+            ApiKey::Fetch,
+            12,
+            24,
+            &FetchRequest::default()
+                .with_max_wait_ms(0)
+                .with_isolation_level(1)
+                .with_max_bytes(1 << 20)
+                .with_topics(vec![fetch_request::FetchTopic::default()
+                    .with_topic(name("fuzz"))
+                    .with_partitions(vec![fetch_request::FetchPartition::default()
+                        .with_partition(0)
+                        .with_partition_max_bytes(1 << 20)])]),
+        ),
+        wire::request_frame(
+            ApiKey::EndTxn,
+            3,
+            25,
+            &EndTxnRequest::default()
+                .with_transactional_id(txn())
+                .with_producer_id(ProducerId(0))
+                .with_producer_epoch(0)
+                .with_committed(true),
+        ),
+        wire::request_frame(
+            ApiKey::DescribeTransactions,
+            0,
+            26,
+            &DescribeTransactionsRequest::default().with_transactional_ids(vec![txn()]),
+        ),
+        wire::request_frame(
+            ApiKey::ListTransactions,
+            1,
+            27,
+            &ListTransactionsRequest::default()
+                .with_state_filters(vec![StrBytes::from_static_str("Ongoing")])
+                .with_duration_filter(-1),
+        ),
+        wire::request_frame(
+            ApiKey::DescribeProducers,
+            0,
+            28,
+            &DescribeProducersRequest::default().with_topics(vec![
+                describe_producers_request::TopicRequest::default()
+                    .with_name(name("fuzz"))
+                    .with_partition_indexes(vec![0, 7]),
+            ]),
+        ),
+    ]
 }
 
 /// A minimal valid v2 record batch holding one record with value "v".
@@ -271,6 +386,7 @@ async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
     while runs < 30_000 && started.elapsed() < budget {
         let seed = &seeds[rng.below(seeds.len())];
         let frame = Bytes::from(mutate(&mut rng, seed));
+
         // A mutated Fetch may long-poll; its wait is not what is tested here.
         let _ = tokio::time::timeout(
             Duration::from_millis(50),

@@ -34,7 +34,11 @@ pub async fn handle(
                 Ok((pid, epoch)) => response
                     .with_producer_id(ProducerId(pid))
                     .with_producer_epoch(epoch),
-                Err(code) => response.with_error_code(code),
+                Err(code) => response.with_error_code(errors::producer_fenced_compat(
+                    code,
+                    ctx.api_version,
+                    4,
+                )),
             }
         }
         // Without a transactional ID Kafka always hands out a fresh producer ID, even when the

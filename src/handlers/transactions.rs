@@ -21,7 +21,7 @@ use super::{str_bytes, topic_name};
 use crate::coordinator::group::{CommitMember, OffsetEntry, OFFSETS_TOPIC};
 use crate::coordinator::txn::records::TxnState;
 use crate::partition::manager::now_ms;
-use crate::protocol::RequestContext;
+use crate::protocol::{errors, RequestContext};
 
 pub async fn add_partitions_to_txn(
     ctx: &RequestContext,
@@ -54,7 +54,11 @@ pub async fn add_partitions_to_txn(
                 &requested,
             )
         });
-        Some(done.err().unwrap_or(0))
+        Some(errors::producer_fenced_compat(
+            done.err().unwrap_or(0),
+            ctx.api_version,
+            2,
+        ))
     };
     let code_for = |topic: &str, p: i32| match result {
         Some(code) => code,
@@ -100,6 +104,7 @@ pub async fn add_offsets_to_txn(
     })
     .err()
     .unwrap_or(0);
+    let code = errors::producer_fenced_compat(code, ctx.api_version, 2);
     AddOffsetsToTxnResponse::default().with_error_code(code)
 }
 
@@ -116,6 +121,7 @@ pub async fn end_txn(ctx: &RequestContext, request: EndTxnRequest) -> EndTxnResp
     })
     .err()
     .unwrap_or(0);
+    let code = errors::producer_fenced_compat(code, ctx.api_version, 2);
     EndTxnResponse::default().with_error_code(code)
 }
 
@@ -182,7 +188,11 @@ pub async fn txn_offset_commit(
                         .map(|p| {
                             TxnOffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(codes.next().unwrap_or(0))
+                                .with_error_code(errors::producer_fenced_compat(
+                                    codes.next().unwrap_or(0),
+                                    ctx.api_version,
+                                    3,
+                                ))
                         })
                         .collect(),
                 )

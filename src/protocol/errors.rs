@@ -84,3 +84,13 @@ pub const NONE: i16 = 0;
 pub fn code(error: ResponseError) -> i16 {
     error.code()
 }
+
+/// PRODUCER_FENCED exists for clients from these request versions on (KIP-588); older ones get
+/// INVALID_PRODUCER_EPOCH for the same condition, as Kafka answers them.
+pub fn producer_fenced_compat(code: i16, version: i16, first_version: i16) -> i16 {
+    if code == ResponseError::ProducerFenced.code() && version < first_version {
+        ResponseError::InvalidProducerEpoch.code()
+    } else {
+        code
+    }
+}
