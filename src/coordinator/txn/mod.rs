@@ -345,3 +345,6 @@ impl TransactionCoordinator {
         all
     }
 }
+
+#[cfg(test)]
+mod restart_tests;
