@@ -127,7 +127,12 @@ pub(crate) fn replay_partition(
         for item in BatchIter::new(read.records) {
             let Ok((header, batch)) = item else {
                 // The log validated these batches when they were appended.
-                tracing::warn!(topic, partition = index, offset, "unparsable batch in an internal topic; stopping this partition's load");
+                tracing::warn!(
+                    topic,
+                    partition = index,
+                    offset,
+                    "unparsable batch in an internal topic; stopping this partition's load"
+                );
                 return;
             };
             offset = offset.max(header.last_offset() + 1);

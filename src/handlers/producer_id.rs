@@ -23,12 +23,9 @@ pub async fn handle(
             let expected = (ctx.api_version >= 3 && request.producer_id.0 >= 0)
                 .then_some((request.producer_id.0, request.producer_epoch));
             let result = super::may_fsync(ctx, || {
-                broker.txns.init_producer_id(
-                    broker,
-                    id,
-                    request.transaction_timeout_ms,
-                    expected,
-                )
+                broker
+                    .txns
+                    .init_producer_id(broker, id, request.transaction_timeout_ms, expected)
             });
             match result {
                 Ok((pid, epoch)) => response

@@ -263,7 +263,9 @@ pub async fn list_transactions(
         })
         .filter(|(_, t)| {
             request.producer_id_filters.is_empty()
-                || request.producer_id_filters.contains(&ProducerId(t.producer_id))
+                || request
+                    .producer_id_filters
+                    .contains(&ProducerId(t.producer_id))
         })
         .filter(|(_, t)| {
             // v1: only transactions running longer than the filter (-1: no filter).

@@ -129,7 +129,12 @@ pub fn build_transactional_batch(
     producer_epoch: i16,
 ) -> Bytes {
     let mut b = BytesMut::from(&build_batch(records, timestamp_ms)[..]);
-    set_producer(&mut b, TRANSACTIONAL_ATTRIBUTES, producer_id, producer_epoch);
+    set_producer(
+        &mut b,
+        TRANSACTIONAL_ATTRIBUTES,
+        producer_id,
+        producer_epoch,
+    );
     b.freeze()
 }
 
@@ -358,7 +363,10 @@ mod tests {
             let b = build_control_batch(42, 3, control, 0, 1_000);
             let h = validate_batch(&b).expect("valid");
             assert!(h.is_control() && h.is_transactional());
-            assert_eq!((h.producer_id, h.producer_epoch, h.base_sequence), (42, 3, -1));
+            assert_eq!(
+                (h.producer_id, h.producer_epoch, h.base_sequence),
+                (42, 3, -1)
+            );
             assert_eq!(control_type(&b), Some(control));
             // Every prefix is handled without a panic.
             for n in 0..b.len() {

@@ -26,7 +26,10 @@ pub(crate) enum Scanned {
         control: Option<ControlType>,
     },
     End,
-    Invalid { position: u64, reason: BatchError },
+    Invalid {
+        position: u64,
+        reason: BatchError,
+    },
 }
 
 pub(crate) struct SegmentScanner<'a> {

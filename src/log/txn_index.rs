@@ -193,7 +193,10 @@ mod tests {
         index.truncate_from(15).expect("truncate");
         assert_eq!(index.entries(), &[entry(7, 0, 5)]);
         index.truncate_from(0).expect("truncate");
-        assert!(!path.exists(), "an index without entries has no file, as in Kafka");
+        assert!(
+            !path.exists(),
+            "an index without entries has no file, as in Kafka"
+        );
         index.append(entry(7, 0, 5)).expect("append");
         drop(index);
         // A partial entry (torn write) is dropped at open.

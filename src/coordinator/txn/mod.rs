@@ -300,9 +300,11 @@ impl TransactionCoordinator {
                 }
             }
             if topic == OFFSETS_TOPIC {
-                broker
-                    .groups
-                    .complete_txn(*index, prepared.producer_id, control == ControlType::Commit);
+                broker.groups.complete_txn(
+                    *index,
+                    prepared.producer_id,
+                    control == ControlType::Commit,
+                );
             }
         }
         self.write(broker, txns, transactional_id, prepared.complete(now))

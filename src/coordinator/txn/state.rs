@@ -181,7 +181,10 @@ impl TxnMetadata {
         Ok(InitStep::Write(next))
     }
 
-    fn bump_epoch(&mut self, new_producer_id: impl FnOnce() -> Option<i64>) -> Result<(), TxnError> {
+    fn bump_epoch(
+        &mut self,
+        new_producer_id: impl FnOnce() -> Option<i64>,
+    ) -> Result<(), TxnError> {
         if self.producer_epoch >= MAX_EPOCH {
             let id = new_producer_id().ok_or(TxnError::ConcurrentTransactions)?;
             self.previous_producer_id = self.producer_id;

@@ -3,7 +3,10 @@
 use super::*;
 
 fn ongoing(partitions: &[(&str, i32)]) -> TxnMetadata {
-    let parts: Vec<(String, i32)> = partitions.iter().map(|(t, p)| (t.to_string(), *p)).collect();
+    let parts: Vec<(String, i32)> = partitions
+        .iter()
+        .map(|(t, p)| (t.to_string(), *p))
+        .collect();
     let empty = TxnMetadata::new(7, 60_000, 0);
     empty
         .add_partitions(7, 0, &parts, 10)
@@ -22,14 +25,24 @@ fn commit_path_empty_ongoing_prepare_complete() {
         panic!("expected prepare");
     };
     assert_eq!(prepared.state, TxnState::PrepareCommit);
-    assert_eq!(prepared.partitions.len(), 2, "markers go to these partitions");
+    assert_eq!(
+        prepared.partitions.len(),
+        2,
+        "markers go to these partitions"
+    );
     // While preparing, everything waits.
     assert_eq!(
         prepared.add_partitions(7, 0, &[("c".into(), 0)], 31),
         Err(TxnError::ConcurrentTransactions)
     );
-    assert_eq!(prepared.end(7, 0, true, 31), Err(TxnError::ConcurrentTransactions));
-    assert_eq!(prepared.end(7, 0, false, 31), Err(TxnError::InvalidTxnState));
+    assert_eq!(
+        prepared.end(7, 0, true, 31),
+        Err(TxnError::ConcurrentTransactions)
+    );
+    assert_eq!(
+        prepared.end(7, 0, false, 31),
+        Err(TxnError::InvalidTxnState)
+    );
     let done = prepared.complete(40);
     assert_eq!(done.state, TxnState::CompleteCommit);
     assert!(done.partitions.is_empty());
@@ -79,11 +92,17 @@ fn init_bumps_the_epoch_and_aborts_an_open_transaction_first() {
     assert_eq!(bumped.state, TxnState::Empty);
 
     let txn = ongoing(&[("a", 0)]);
-    assert_eq!(txn.init(60_000, None, 5, || None), Ok(InitStep::AbortOngoing));
+    assert_eq!(
+        txn.init(60_000, None, 5, || None),
+        Ok(InitStep::AbortOngoing)
+    );
     let fenced = txn.fence_and_abort(6);
     assert_eq!(fenced.state, TxnState::PrepareAbort);
     assert_eq!(fenced.producer_epoch, 1, "the old producer is fenced");
-    assert_eq!(txn.end(7, 0, true, 7).ok(), Some(EndStep::Prepare(txn.prepare(true, 7))));
+    assert_eq!(
+        txn.end(7, 0, true, 7).ok(),
+        Some(EndStep::Prepare(txn.prepare(true, 7)))
+    );
     let done = fenced.complete(7);
     assert_eq!(done.end(7, 0, true, 8), Err(TxnError::ProducerFenced));
     let InitStep::Write(next) = done.init(60_000, None, 9, || None).expect("init") else {

@@ -40,7 +40,8 @@ fn open_transactions_bound_the_lso_until_their_markers() {
     assert_eq!(log.first_unstable_offset(), None);
     log.append_as_leader(txn(1, 0, 2), 0, NOW).expect("txn 1"); // 2-3
     log.append_as_leader(txn(2, 0, 1), 0, NOW).expect("txn 2"); // 4
-    log.append_as_leader(txn(1, 2, 1), 0, NOW).expect("txn 1 again"); // 5
+    log.append_as_leader(txn(1, 2, 1), 0, NOW)
+        .expect("txn 1 again"); // 5
     assert_eq!(log.first_unstable_offset(), Some(2));
     assert_eq!(marker(&mut log, 1, ControlType::Abort), 6);
     // Producer 2's transaction still holds the LSO at its first offset.
@@ -89,10 +90,12 @@ fn transactions_survive_clean_restart_and_crash() {
     log.append_as_leader(txn(1, 0, 3), 0, NOW).expect("txn"); // 0-2
     marker(&mut log, 1, ControlType::Abort); // 3
     for i in 0..10 {
-        log.append_as_leader(txn(2, i * 2, 2), 0, NOW).expect("txn 2");
+        log.append_as_leader(txn(2, i * 2, 2), 0, NOW)
+            .expect("txn 2");
     }
     marker(&mut log, 2, ControlType::Abort);
-    log.append_as_leader(txn(3, 0, 1), 0, NOW).expect("open txn");
+    log.append_as_leader(txn(3, 0, 1), 0, NOW)
+        .expect("open txn");
     let open_at = log.log_end_offset() - 1;
     assert!(log.segment_count() > 2, "the test needs several segments");
     let before = log.aborted_transactions(0, log.log_end_offset());
