@@ -13,9 +13,11 @@ use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::log::LogError;
+use crate::log::{BatchIter, LogError};
 use crate::partition::manager::now_ms;
+use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
+use bytes::Bytes;
 
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
     let valid_acks = matches!(request.acks, -1..=1);
@@ -62,6 +64,13 @@ fn produce_partition(
     let Some(records) = data.records else {
         return failed(data.index, ResponseError::CorruptMessage.code(), None);
     };
+    if let Err(code) = verify_transaction(ctx, topic, data.index, &partition, &records) {
+        return failed(
+            data.index,
+            code,
+            Some("Partition was not added to the transaction".into()),
+        );
+    }
     let result = super::may_fsync(ctx, || partition.append(records, now_ms()));
     match result {
         Ok(info) => PartitionProduceResponse::default()
@@ -90,6 +99,26 @@ fn produce_partition(
             response
         }
     }
+}
+
+/// A transactional producer's first write to a partition must be to a partition its
+/// transaction holds (see `TransactionCoordinator::verify_partition`).
+fn verify_transaction(
+    ctx: &RequestContext,
+    topic: &str,
+    index: i32,
+    partition: &Partition,
+    records: &Bytes,
+) -> Result<(), i16> {
+    let Some(Ok((h, _))) = BatchIter::new(records.clone()).next() else {
+        return Ok(()); // the log refuses malformed batches with its own error
+    };
+    if !h.is_transactional() || partition.has_open_txn(h.producer_id) {
+        return Ok(());
+    }
+    ctx.broker
+        .txns
+        .verify_partition(h.producer_id, h.producer_epoch, topic, index)
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {

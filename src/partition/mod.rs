@@ -236,6 +236,13 @@ impl Partition {
         Ok((read, aborted))
     }
 
+    /// Whether the producer has a transaction open in this partition.
+    pub fn has_open_txn(&self, producer_id: i64) -> bool {
+        self.read_log()
+            .producer_entry(producer_id)
+            .is_some_and(|e| e.txn_first_offset >= 0)
+    }
+
     /// Producers with state in this partition (DescribeProducers).
     pub fn producers(&self) -> Vec<(i64, ProducerEntry)> {
         self.read_log().producers()

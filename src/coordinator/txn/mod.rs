@@ -331,6 +331,33 @@ impl TransactionCoordinator {
         }
     }
 
+    /// Verification before a producer's first transactional write to a partition (Kafka's
+    /// `transaction.partition.verification.enable`, KIP-890 part 1): the producer's running
+    /// transaction must contain the partition, or the write would open a transaction no marker
+    /// will ever close (a hanging transaction holding back the last stable offset).
+    pub fn verify_partition(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(), i16> {
+        let txns = self.lock();
+        let Some(txn) = txns.values().find(|t| t.producer_id == producer_id) else {
+            return Err(ResponseError::InvalidTxnState.code());
+        };
+        if epoch < txn.producer_epoch {
+            return Err(ResponseError::InvalidProducerEpoch.code());
+        }
+        let added = txn.state == TxnState::Ongoing
+            && txn.partitions.contains(&(topic.to_string(), partition));
+        if added && epoch == txn.producer_epoch {
+            Ok(())
+        } else {
+            Err(ResponseError::InvalidTxnState.code())
+        }
+    }
+
     /// DescribeTransactions.
     pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
         self.lock().get(transactional_id).cloned()
@@ -349,4 +376,4 @@ impl TransactionCoordinator {
 }
 
 #[cfg(test)]
-mod restart_tests;
+mod broker_tests;

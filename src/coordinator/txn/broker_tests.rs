@@ -1,11 +1,11 @@
-//! A broker crash between the two phases of a transaction: PrepareCommit is in
-//! `__transaction_state` but no marker reached the partitions. At the next start the coordinator
-//! completes the commit, as Kafka does, and the last stable offset moves past the transaction.
+//! The coordinator on a real (in-process) broker: a crash between the two phases of a commit,
+//! and partition verification before a transaction's first write to a partition.
 
 use super::*;
 use crate::log::builder::{build_transactional_batch, NewRecord};
 use crate::log::AppendOrigin;
 use crate::testing::broker_in;
+use kafka_protocol::ResponseError;
 
 #[test]
 fn a_commit_interrupted_between_its_phases_is_completed_at_start() {
@@ -51,4 +51,41 @@ fn a_commit_interrupted_between_its_phases_is_completed_at_start() {
     assert_eq!(partition.last_stable_offset(), 2);
     let (_, aborted) = partition.read_committed(0, 1 << 20, true).expect("read");
     assert!(aborted.is_empty());
+}
+
+#[test]
+fn only_partitions_added_to_the_running_transaction_pass_verification() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = broker_in(dir.path());
+    ensure_internal_topic(&broker, "t", 2).expect("topic");
+    let txns = &broker.txns;
+    let (pid, epoch) = txns
+        .init_producer_id(&broker, "tx", 60_000, None)
+        .expect("init");
+    let invalid_txn_state = ResponseError::InvalidTxnState.code();
+    // No transaction running yet.
+    assert_eq!(
+        txns.verify_partition(pid, epoch, "t", 0),
+        Err(invalid_txn_state)
+    );
+    txns.add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)])
+        .expect("add");
+    assert_eq!(txns.verify_partition(pid, epoch, "t", 0), Ok(()));
+    assert_eq!(
+        txns.verify_partition(pid, epoch, "t", 1),
+        Err(invalid_txn_state),
+        "partition 1 was never added"
+    );
+    assert_eq!(
+        txns.verify_partition(pid + 1, 0, "t", 0),
+        Err(invalid_txn_state),
+        "unknown producer"
+    );
+    // A fenced instance is told so.
+    txns.init_producer_id(&broker, "tx", 60_000, None)
+        .expect("new instance");
+    assert_eq!(
+        txns.verify_partition(pid, epoch, "t", 0),
+        Err(ResponseError::InvalidProducerEpoch.code())
+    );
 }
