@@ -331,9 +331,15 @@ impl Log {
     }
 
     /// Periodic duty: `flush.ms` flushes, `segment.ms` rolls, delayed file deletions.
+    ///
+    /// A compact-only log is not rolled while idle; its time roll waits for the next append, as
+    /// in Kafka. Its last records so stay in the active segment, which is never cleaned: were
+    /// they sealed, a pass could remove them all (expired tombstones, markers) and a consumer
+    /// reading to the end would find nothing between its position and the high watermark.
     pub fn maybe_roll_and_flush(&mut self, now_ms: i64) -> Result<(), LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
-        if self.time_to_roll(now_ms) {
+        let idle_roll = self.config.cleanup_delete || !self.config.cleanup_compact;
+        if idle_roll && self.time_to_roll(now_ms) {
             self.roll()?;
         }
         if self.flush_due(now_ms) {

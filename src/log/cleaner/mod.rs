@@ -72,6 +72,8 @@ pub struct CleanableStats {
     pub dirty_bytes: u64,
     /// Cleanable now whatever the ratio: past max.compaction.lag.ms, or tombstones due.
     pub must_clean: bool,
+    /// Above `min.cleanable.dirty.ratio`, or `must_clean`.
+    pub ready: bool,
 }
 
 /// A pass prepared under the log's lock, run without it.
@@ -167,10 +169,13 @@ impl Log {
                 .and_then(|seg| seg.header_at(0).ok().flatten())
                 .is_some_and(|h| now_ms.saturating_sub(h.max_timestamp) > max_lag);
         let tombstones_due = total > 0 && self.delete_horizon_due.is_some_and(|h| h <= now_ms);
+        let must_clean = overdue || tombstones_due;
         Some(CleanableStats {
             dirty_ratio,
             dirty_bytes: dirty,
-            must_clean: overdue || tombstones_due,
+            must_clean,
+            ready: must_clean
+                || (dirty > 0 && dirty_ratio > self.config.min_cleanable_dirty_ratio),
         })
     }
 
