@@ -114,6 +114,13 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
     let group_timers = tokio::spawn(group_timers(broker.clone(), shutdown_rx.clone()));
     let txn_timers = tokio::spawn(txn_timers(broker.clone(), shutdown_rx.clone()));
+    let cleaner_stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cleaner = broker.config.log_cleaner_enable.then(|| {
+        let (broker, stop) = (broker.clone(), cleaner_stop.clone());
+        std::thread::Builder::new()
+            .name("log-cleaner".into())
+            .spawn(move || milena::partition::cleaner::run(&broker.replicas, &broker.config, &stop))
+    });
     let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
 
     wait_for_signal().await;
@@ -123,6 +130,11 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let _ = housekeeping.await;
     let _ = group_timers.await;
     let _ = txn_timers.await;
+    cleaner_stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    if let Some(Ok(handle)) = cleaner {
+        // The cleaner holds partitions while it works: let it go before the logs are closed.
+        let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+    }
     // Connections end at their next read; give in-flight requests a moment to finish.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let broker_for_close = broker.clone();

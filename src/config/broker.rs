@@ -80,6 +80,14 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// `transaction.state.log.num.partitions`; default 50.
     pub transaction_state_log_num_partitions: i32,
+    /// `log.cleaner.enable`; default true.
+    pub log_cleaner_enable: bool,
+    /// `log.cleaner.backoff.ms`; default 15000.
+    pub log_cleaner_backoff_ms: i64,
+    /// `log.cleaner.dedupe.buffer.size`; default 128 MiB.
+    pub log_cleaner_dedupe_buffer_size: i64,
+    /// `log.cleaner.io.max.bytes.per.second`; default unlimited.
+    pub log_cleaner_io_max_bytes_per_second: f64,
     /// `milena.flush.on.ack`; default false. When true a produce is acknowledged only after its
     /// data is fsynced; the fsyncs of concurrent appends are grouped into one.
     pub flush_on_ack: bool,
@@ -123,6 +131,10 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3000,
             offsets_topic_num_partitions: 50,
             transaction_state_log_num_partitions: 50,
+            log_cleaner_enable: true,
+            log_cleaner_backoff_ms: 15_000,
+            log_cleaner_dedupe_buffer_size: 134_217_728,
+            log_cleaner_io_max_bytes_per_second: f64::MAX,
             flush_on_ack: false,
             raw: BTreeMap::new(),
         }
@@ -239,6 +251,16 @@ impl BrokerConfig {
         v.set(
             &mut c.transaction_state_log_num_partitions,
             "transaction.state.log.num.partitions",
+        )?;
+        v.set(&mut c.log_cleaner_enable, "log.cleaner.enable")?;
+        v.set(&mut c.log_cleaner_backoff_ms, "log.cleaner.backoff.ms")?;
+        v.set(
+            &mut c.log_cleaner_dedupe_buffer_size,
+            "log.cleaner.dedupe.buffer.size",
+        )?;
+        v.set(
+            &mut c.log_cleaner_io_max_bytes_per_second,
+            "log.cleaner.io.max.bytes.per.second",
         )?;
         v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
         c.raw = raw;

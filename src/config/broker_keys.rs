@@ -130,6 +130,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("log.cleaner.threads", Int, Some("1"), AtLeast(0), true, "Cleaner thread count."),
     key("log.cleaner.dedupe.buffer.size", Long, Some("134217728"), Any, true, "Memory for compaction deduplication."),
     key("log.cleaner.backoff.ms", Long, Some("15000"), AtLeast(0), true, "Cleaner sleep when there is nothing to clean."),
+    key("log.cleaner.io.max.bytes.per.second", Double, Some("1.7976931348623157E308"), Any, true, "I/O the cleaner may do per second, reads and writes together."),
     key("log.cleaner.delete.retention.ms", Long, Some("86400000"), AtLeast(0), true, "How long tombstones survive compaction."),
     key("log.cleaner.min.compaction.lag.ms", Long, Some("0"), AtLeast(0), true, "Minimum age before a record may be compacted."),
     key("log.cleaner.max.compaction.lag.ms", Long, Some(LONG_MAX), AtLeast(1), true, "Maximum age before a record must be eligible for compaction."),

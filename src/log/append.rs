@@ -13,6 +13,7 @@ use super::builder::{build_control_batch, ControlType};
 use super::checkpoint;
 use super::error::LogError;
 use super::producer_state::SequenceCheck;
+use super::record_set;
 use super::segment::Segment;
 use super::Log;
 
@@ -74,6 +75,20 @@ fn validate_batch_from(h: &BatchHeader, origin: AppendOrigin) -> Result<(), LogE
     Ok(())
 }
 
+/// Compacted topics refuse records without a key (Kafka's INVALID_RECORD): the only check on
+/// the append path that looks inside batches, and only for compacted topics.
+fn require_keys(batch: &[u8]) -> Result<(), LogError> {
+    match record_set::all_records_keyed(batch) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(LogError::InvalidRecord {
+            reason: "Compacted topic cannot accept message without key",
+        }),
+        Err(_) => Err(LogError::InvalidRecord {
+            reason: "records of the batch do not decode",
+        }),
+    }
+}
+
 impl Log {
     /// Appends a Produce request's batches for this partition, as the leader.
     pub fn append_as_leader(
@@ -111,6 +126,9 @@ impl Log {
                 });
             }
             validate_batch_from(&h, origin)?;
+            if self.config.cleanup_compact && origin == AppendOrigin::Client {
+                require_keys(&slice)?;
+            }
             positions.push(at);
             at += slice.len();
         }
@@ -258,11 +276,20 @@ impl Log {
     }
 
     fn time_to_roll(&self, now_ms: i64) -> bool {
+        // A compacted log rolls by max.compaction.lag.ms too, as Kafka does: the active
+        // segment is never cleaned, so its records could otherwise wait longer than that.
+        let segment_ms = if self.config.cleanup_compact {
+            self.config
+                .segment_ms
+                .min(self.config.max_compaction_lag_ms)
+        } else {
+            self.config.segment_ms
+        };
         self.active.size() > 0
             && self
                 .active
                 .rolling_base_ms()
-                .is_some_and(|t| now_ms.saturating_sub(t) > self.config.segment_ms)
+                .is_some_and(|t| now_ms.saturating_sub(t) > segment_ms)
     }
 
     /// Seals the active segment and starts a new one at log_end_offset.
@@ -304,9 +331,15 @@ impl Log {
     }
 
     /// Periodic duty: `flush.ms` flushes, `segment.ms` rolls, delayed file deletions.
+    ///
+    /// A compact-only log is not rolled while idle; its time roll waits for the next append, as
+    /// in Kafka. Its last records so stay in the active segment, which is never cleaned: were
+    /// they sealed, a pass could remove them all (expired tombstones, markers) and a consumer
+    /// reading to the end would find nothing between its position and the high watermark.
     pub fn maybe_roll_and_flush(&mut self, now_ms: i64) -> Result<(), LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
-        if self.time_to_roll(now_ms) {
+        let idle_roll = self.config.cleanup_delete || !self.config.cleanup_compact;
+        if idle_roll && self.time_to_roll(now_ms) {
             self.roll()?;
         }
         if self.flush_due(now_ms) {

@@ -1,10 +1,11 @@
 //! Per-topic log configuration, with Apache Kafka's defaults.
 //!
 //! Field names follow the topic configs they mirror (`segment.bytes`, `retention.ms`, ...).
-//! Changed at run time through `Log::set_config`; a change applies from the next operation.
+//! Changed at run time through `Log::set_config`; a change applies from the next operation
+//! (switching `cleanup.policy` takes effect at the next retention or cleaner pass).
 
 /// Topic-level settings the log obeys.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LogConfig {
     /// `segment.bytes`: roll when the active segment would grow past this.
     pub segment_bytes: u64,
@@ -26,6 +27,21 @@ pub struct LogConfig {
     pub flush_interval_ms: i64,
     /// `file.delete.delay.ms`: how long `*.deleted` files stay before removal.
     pub file_delete_delay_ms: i64,
+    /// `cleanup.policy` contains `delete`: retention.ms and retention.bytes apply.
+    pub cleanup_delete: bool,
+    /// `cleanup.policy` contains `compact`: the cleaner keeps the latest record per key, and
+    /// records without a key are refused at append.
+    pub cleanup_compact: bool,
+    /// `delete.retention.ms`: how long a tombstone (and an emptied transaction marker) stays
+    /// after the cleaner first saw it.
+    pub delete_retention_ms: i64,
+    /// `min.compaction.lag.ms`: segments holding records younger than this are not cleaned.
+    pub min_compaction_lag_ms: i64,
+    /// `max.compaction.lag.ms`: a dirty record older than this makes the log cleanable whatever
+    /// its dirty ratio; also caps `segment.ms` of compacted logs, as in Kafka.
+    pub max_compaction_lag_ms: i64,
+    /// `min.cleanable.dirty.ratio`: dirty bytes / total bytes above which the log is cleaned.
+    pub min_cleanable_dirty_ratio: f64,
 }
 
 impl Default for LogConfig {
@@ -42,6 +58,12 @@ impl Default for LogConfig {
             flush_interval_messages: u64::MAX,
             flush_interval_ms: i64::MAX,
             file_delete_delay_ms: 60_000,
+            cleanup_delete: true,
+            cleanup_compact: false,
+            delete_retention_ms: DAY_MS,
+            min_compaction_lag_ms: 0,
+            max_compaction_lag_ms: i64::MAX,
+            min_cleanable_dirty_ratio: 0.5,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Opening a partition directory: loading segments and recovering after a crash.
 //!
-//! Steps: remove stray files (`*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, indexes without a
+//! Steps: finish a segment swap of the cleaner that a crash interrupted (see
+//! `cleaner/swap.rs`); remove stray files (`*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, indexes without a
 //! `.log`); open segments in offset order; scan (validate every batch, rebuild indexes) the last
 //! segment always, every segment holding offsets at or after the recovery point when the
 //! clean-shutdown marker is absent, and any segment whose indexes fail their sanity checks.
@@ -19,6 +20,7 @@ use std::fs;
 use std::path::Path;
 
 use super::checkpoint::{self, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVERY_POINT_FILE};
+use super::cleaner::{complete_swaps, CLEANER_CHECKPOINT_FILE};
 use super::config::LogConfig;
 use super::error::{IoContext, LogError};
 use super::producer_state::ProducerStateManager;
@@ -32,6 +34,7 @@ impl Log {
     pub fn open(dir: &Path, config: LogConfig, now_ms: i64) -> Result<Log, LogError> {
         fs::create_dir_all(dir).at(dir)?;
         let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
+        complete_swaps(dir)?;
         let bases = list_segments(dir)?;
         let recovery_point = if clean {
             i64::MAX
@@ -111,6 +114,8 @@ impl Log {
             last_flush_ms: now_ms,
             last_now_ms: now_ms,
             pending_deletes: Vec::new(),
+            cleaner_checkpoint: checkpoint::read_offset(dir, CLEANER_CHECKPOINT_FILE)?.unwrap_or(0),
+            delete_horizon_due: None,
         };
         log.rebuild_producer_state()?;
         checkpoint::write_offset(dir, RECOVERY_POINT_FILE, log_end_offset)?;

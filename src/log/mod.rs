@@ -10,12 +10,15 @@
 //! 00000000000000000042.snapshot   idempotent producer state at offset 42     (producer_state.rs)
 //! recovery-point-checkpoint       offset below which all is fsynced          (checkpoint.rs)
 //! log-start-offset-checkpoint     log_start_offset after DeleteRecords       (checkpoint.rs)
+//! cleaner-offset-checkpoint       offsets below it are compacted             (cleaner/)
 //! clean-shutdown                  present only between close() and open()    (checkpoint.rs)
 //! ```
 //!
 //! Roles: `batch` parses and rewrites batch headers; `segment` + `index` own one segment's
 //! files; `loader` opens and recovers a directory; `append`, `read` and `retention` are the
-//! `Log` operations; `producer_state` checks idempotent producers.
+//! `Log` operations; `producer_state` checks idempotent producers; `cleaner` compacts logs
+//! (with `record_set` and `codec` to look inside batches, which nothing else on the data path
+//! does).
 //!
 //! Concurrency: ONE WRITER PER PARTITION. `Log` has no internal locking; its owner (the
 //! partition) wraps it in a mutex. Reads take `&self` and use positional reads, so they never
@@ -29,12 +32,15 @@ mod append;
 mod batch;
 pub mod builder;
 mod checkpoint;
+pub mod cleaner;
+mod codec;
 mod config;
 mod error;
 mod index;
 mod loader;
 mod producer_state;
 mod read;
+mod record_set;
 mod records;
 mod retention;
 mod scan;
@@ -84,6 +90,11 @@ pub struct Log {
     last_now_ms: i64,
     /// `*.deleted` files and when they may be removed (`file.delete.delay.ms`).
     pending_deletes: Vec<(PathBuf, i64)>,
+    /// Offsets below this were compacted by the cleaner (`cleaner-offset-checkpoint`).
+    cleaner_checkpoint: i64,
+    /// Latest delete horizon the last cleaning pass left on tombstones or markers: once it
+    /// passes, a pass can remove them. Not persisted (nor is it in Kafka).
+    delete_horizon_due: Option<i64>,
 }
 
 impl Log {

@@ -36,11 +36,13 @@ impl Log {
     }
 
     /// Applies retention.ms (by each segment's newest timestamp) and retention.bytes to the
-    /// sealed segments, oldest first. Returns how many segments were deleted.
+    /// sealed segments, oldest first, when cleanup.policy includes delete. Returns how many
+    /// segments were deleted.
     pub fn enforce_retention(&mut self, now_ms: i64) -> Result<usize, LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
         let mut deleted = 0;
-        if self.config.retention_ms >= 0 {
+        let delete = self.config.cleanup_delete;
+        if delete && self.config.retention_ms >= 0 {
             while let Some((_, seg)) = self.sealed.first_key_value() {
                 if now_ms.saturating_sub(seg.retention_timestamp()) <= self.config.retention_ms {
                     break;
@@ -49,7 +51,7 @@ impl Log {
                 deleted += 1;
             }
         }
-        if self.config.retention_bytes >= 0 {
+        if delete && self.config.retention_bytes >= 0 {
             let mut excess = self.size_in_bytes() as i64 - self.config.retention_bytes;
             while let Some((_, seg)) = self.sealed.first_key_value() {
                 if excess < seg.size() as i64 {
@@ -114,6 +116,9 @@ impl Log {
             )?;
             self.recovery_point = self.log_end_offset;
         }
+        if self.cleaner_checkpoint > self.log_end_offset {
+            self.set_cleaner_checkpoint(self.log_end_offset)?;
+        }
         self.rebuild_producer_state()
     }
 
@@ -173,7 +178,11 @@ impl Log {
         Ok(())
     }
 
-    fn schedule_delete(&mut self, paths: Vec<PathBuf>, now_ms: i64) -> Result<(), LogError> {
+    pub(super) fn schedule_delete(
+        &mut self,
+        paths: Vec<PathBuf>,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
         let due = now_ms.saturating_add(self.config.file_delete_delay_ms);
         self.pending_deletes
             .extend(paths.into_iter().map(|p| (p, due)));

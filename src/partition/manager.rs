@@ -193,6 +193,12 @@ pub fn log_config(topic: &TopicImage, broker: &BrokerConfig) -> LogConfig {
         flush_interval_messages: t.flush_messages,
         flush_interval_ms: t.flush_ms,
         file_delete_delay_ms: t.file_delete_delay_ms,
+        cleanup_delete: t.cleanup_policy.delete,
+        cleanup_compact: t.cleanup_policy.compact,
+        delete_retention_ms: t.delete_retention_ms,
+        min_compaction_lag_ms: t.min_compaction_lag_ms,
+        max_compaction_lag_ms: t.max_compaction_lag_ms,
+        min_cleanable_dirty_ratio: t.min_cleanable_dirty_ratio,
     }
 }
 

@@ -12,6 +12,7 @@
 //! One writer per log (invariant 2): appends take the log's write lock; reads take its read lock
 //! and use positional reads, so fetches run side by side. No lock is held across an `.await`.
 
+pub mod cleaner;
 pub mod manager;
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -21,6 +22,7 @@ use bytes::Bytes;
 use uuid::Uuid;
 
 use crate::log::builder::ControlType;
+use crate::log::cleaner::{CleanSummary, CleanableStats, CleanerEnv};
 use crate::log::{
     AbortedTxn, AppendInfo, AppendOrigin, BatchIter, Log, LogConfig, LogError, ProducerEntry,
     ReadInfo,
@@ -283,6 +285,31 @@ impl Partition {
         }
         self.publish(&log);
         Ok(())
+    }
+
+    /// How much the log needs cleaning; `None` unless its cleanup.policy includes compact.
+    pub fn cleanable_stats(&self, now_ms: i64) -> Option<CleanableStats> {
+        self.read_log().cleanable_stats(now_ms)
+    }
+
+    /// One cleaning pass (see `log::cleaner`). The read lock is held only to plan it and the
+    /// write lock only to swap the cleaned segments in: reading and rewriting the sealed
+    /// segments runs beside produce and fetch.
+    pub fn clean(
+        &self,
+        now_ms: i64,
+        env: &mut CleanerEnv,
+    ) -> Result<Option<CleanSummary>, LogError> {
+        let Some(plan) = self.read_log().plan_clean(now_ms) else {
+            return Ok(None);
+        };
+        let Some(outcome) = plan.run(env)? else {
+            return Ok(None);
+        };
+        let mut log = self.write_log();
+        let summary = log.apply_clean(outcome)?;
+        self.publish(&log);
+        Ok(Some(summary))
     }
 
     /// Takes the log out for close or delete; the partition is unusable afterwards.

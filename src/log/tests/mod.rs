@@ -2,6 +2,7 @@
 //! situation it drives, through the public API plus direct damage to the files on disk.
 
 mod append_read;
+mod compaction;
 mod idempotence;
 mod recovery;
 mod retention;
