@@ -174,8 +174,7 @@ impl Log {
             dirty_ratio,
             dirty_bytes: dirty,
             must_clean,
-            ready: must_clean
-                || (dirty > 0 && dirty_ratio > self.config.min_cleanable_dirty_ratio),
+            ready: must_clean || (dirty > 0 && dirty_ratio > self.config.min_cleanable_dirty_ratio),
         })
     }
 
