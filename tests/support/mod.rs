@@ -407,13 +407,18 @@ impl Broker {
         if std::env::var_os("RUST_BACKTRACE").is_none() {
             cmd.env("RUST_BACKTRACE", "1");
         }
+        // The port accepts connections (into the backlog) while the logs are still being
+        // recovered: ready is the start-up line after that, plus a connection.
+        let starts_before = self.log().matches("Milena started").count();
         let child = cmd.spawn().expect("spawn the milena binary");
         let pid = child.id();
         self.child = Some(child);
 
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok() {
+            if self.log().matches("Milena started").count() > starts_before
+                && TcpStream::connect_timeout(&self.addr(), Duration::from_millis(200)).is_ok()
+            {
                 return;
             }
             if let Some(status) = self
