@@ -66,7 +66,7 @@ cleanup() {
 trap cleanup EXIT
 
 # Settings both brokers get, so that a difference is the broker's and not the setup's.
-COMMON_PROPS=(group.initial.rebalance.delay.ms=0 offsets.topic.replication.factor=1
+COMMON_PROPS=(group.initial.rebalance.delay.ms=0 offsets.topic.replication.factor=1 log.segment.bytes=1073741824
               transaction.state.log.replication.factor=1 transaction.state.log.min.isr=1 num.partitions=1)
 
 start_milena() { # -> prints bootstrap

@@ -32,7 +32,9 @@ quickstart)
         --max-messages 2 --group "${prefix}qs-group" 2>/dev/null | sort
     timeout 60 "$bin/kafka-consumer-groups.sh" --bootstrap-server "$boot" --list | grep "^$prefix" | mask
     timeout 60 "$bin/kafka-consumer-groups.sh" --bootstrap-server "$boot" --describe --group "${prefix}qs-group" 2>&1 \
-        | mask | awk 'NF { print $1, $2, $3, $4, $5, $6 }' | sort
+        | mask | awk '$1 == "qs-group" && $3 ~ /^[0-9]+$/ { n++; cur += $4; end += $5; lag += $6; next } NF { print $1, $2, $3, $4, $5, $6 }
+                     END { print "qs-group partitions=" n, "current-offsets=" cur, "log-end-offsets=" end, "lag=" lag }'
+    # (per-partition rows are summed: the console producer's sticky partitioner picks a random partition)
     ;;
 connect)
     # The seeds' Kafka Connect quickstart: file source -> topic connect-test -> file sink.

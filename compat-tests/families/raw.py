@@ -51,14 +51,16 @@ def main():
     if SCENARIO != "errors":
         print(f"n/a: raw has no {SCENARIO} scenario")
         sys.exit(64)
-    # ApiVersions v99: KIP-511, a v0 body with UNSUPPORTED_VERSION (35) and the supported ranges.
-    r = exchange(frame(18, 99, b""))
+    # ApiVersions v99 sent as a current client sends v4 (request header v2, client software name
+    # and version): KIP-511, a v0 body with UNSUPPORTED_VERSION (35) and the supported ranges.
+    r = exchange(frame(18, 99, b"\x04raw\x041.0\x00", flexible_header=True))
     if r in ("closed", "timeout"):
         print("apiversions-v99", r)
     else:
         (err,) = struct.unpack(">h", r[:2])
         (count,) = struct.unpack(">i", r[2:6])
-        print(f"apiversions-v99 error={err} v0-body-has-apis={count > 0}")
+        (first_key,) = struct.unpack(">h", r[6:8]) if count > 0 else (None,)
+        print(f"apiversions-v99 error={err} keys-in-v0-body={'only-apiversions' if count == 1 and first_key == 18 else 'many'}")
     # Metadata v99: an unsupported version of another API.
     print("metadata-v99", "closed" if exchange(frame(3, 99, b"")) in ("closed",) else "answered")
     # Metadata v1 whose topic array claims 1000000 entries but has none.
