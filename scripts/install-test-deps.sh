@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the test suite needs, idempotent; quiet and fast (< 2 s) when all is present.
 #   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip, and the headers the rdkafka
-#     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven and a JDK if missing)
+#     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven, a JDK,
+#     nodejs and npm if missing)
 #   - Python clients: confluent-kafka, kafka-python (pinned)
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
 # Prints the Kafka distribution path as the last line of stdout.
@@ -22,6 +23,9 @@ for pkg in kcat librdkafka-dev cmake pkg-config unzip libcurl4-openssl-dev libss
 done
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# compat-tests/ (kafkajs); its franz-go and sarama programs need Go >= 1.26, which Debian lacks: checked there.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || fail "missing packages (${missing[*]}) and no apt-get to install them"
