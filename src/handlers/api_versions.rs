@@ -2,7 +2,7 @@
 //! a version newer than ours.
 
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::{ApiVersionsRequest, ApiVersionsResponse};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
 
 use crate::protocol::apis::SUPPORTED;
@@ -31,11 +31,16 @@ pub async fn handle(ctx: &RequestContext, request: ApiVersionsRequest) -> ApiVer
     response
 }
 
-/// The answer to an ApiVersions version we do not speak: encoded as v0.
+/// The answer to an ApiVersions version we do not speak: encoded as v0, listing only
+/// ApiVersions' own range, as Kafka answers (the client retries with a version in it).
 pub fn unsupported_version() -> ApiVersionsResponse {
+    let own = api_keys()
+        .into_iter()
+        .filter(|k| k.api_key == ApiKey::ApiVersions as i16)
+        .collect();
     ApiVersionsResponse::default()
         .with_error_code(ResponseError::UnsupportedVersion.code())
-        .with_api_keys(api_keys())
+        .with_api_keys(own)
 }
 
 /// KIP-511: alphanumerics, '-' and '.', starting and ending with an alphanumeric.

@@ -3,7 +3,8 @@
 //! A frame (the bytes after the 4-byte size) starts with api key, api version and correlation id
 //! at fixed offsets; they are read directly, since the crate's header decoder panics on short
 //! input. The version is checked against [`apis::SUPPORTED`] before the body is decoded; the
-//! body must decode exactly, with nothing left over. The crate is patched so that impossible
+//! body is decoded; bytes left over after it are ignored, as Kafka ignores them (librdkafka's
+//! Metadata v13 carries three). The crate is patched so that impossible
 //! array counts fail before allocating (vendor/kafka-protocol/PATCHED.md).
 
 pub mod apis;
@@ -84,8 +85,8 @@ pub async fn handle_frame(
     let supported = apis::lookup(key).filter(|s| version >= s.min && version <= s.max);
     if supported.is_none() {
         if key == ApiKey::ApiVersions {
-            // KIP-511: answer a too-new ApiVersions with a v0 body, error 35 and our ranges,
-            // so the client retries with a version we speak.
+            // KIP-511: answer a too-new ApiVersions with a v0 body, error 35 and the range of
+            // ApiVersions itself, so the client retries with a version we speak.
             let response = handlers::api_versions::unsupported_version();
             return encode_response(key, header.correlation_id, 0, 0, &response).map(Some);
         }
@@ -244,11 +245,12 @@ fn decode_body<T: Decodable>(
 ) -> Result<T, ProtocolError> {
     let request = T::decode(body, version).map_err(|e| malformed(key, version, e))?;
     if body.has_remaining() {
-        return Err(malformed(
-            key,
+        tracing::debug!(
+            ?key,
             version,
-            format!("{} bytes left over after the body", body.remaining()),
-        ));
+            bytes = body.remaining(),
+            "ignoring bytes after the request body, as Kafka does"
+        );
     }
     Ok(request)
 }

@@ -780,7 +780,10 @@ impl ClassicGroup {
         }
         match self.state {
             GroupState::Stable | GroupState::CompletingRebalance => {
-                self.prepare_rebalance(config, now)
+                self.prepare_rebalance(config, now);
+                // With no member left the join completes at once and the group is Empty, as
+                // in Kafka (tools can then reset its offsets right away).
+                self.maybe_complete_join(now);
             }
             GroupState::PreparingRebalance => self.maybe_complete_join(now),
             _ => {}
