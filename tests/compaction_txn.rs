@@ -432,11 +432,6 @@ fn cleaner_removes_aborted_data_keeps_committed_and_waits_for_open_transactions(
 /// previous pass already cleaned (the usual case for a long-running producer, e.g. a Kafka
 /// Streams changelog under exactly-once).
 #[test]
-#[ignore = "broker bug: after a pass has cleaned past a producer's abort marker, the next pass \
-            leaves that producer's later committed records out of the offset map \
-            (CleanPlan::build_map seeds its TxnTracker with every aborted txn of the log, also \
-            those whose marker lies before first_dirty and is never seen), so the values they \
-            replace are never removed"]
 fn committed_data_after_an_aborted_transaction_of_its_producer_is_compacted() {
     let broker = Broker::start_with(PROPS);
     let topic = "resumed";

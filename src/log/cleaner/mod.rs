@@ -334,7 +334,17 @@ impl CleanPlan {
         map: &mut OffsetMap,
         env: &mut CleanerEnv,
     ) -> Result<Option<i64>, LogError> {
-        let mut tracker = TxnTracker::new(self.aborted.clone());
+        // Only aborts whose marker is in the dirty range matter here: an older marker was
+        // passed before `first_dirty`, and keeping its producer "aborting" would leave all of
+        // that producer's later committed data out of the map (Kafka collects the aborted
+        // transactions from the first dirty offset on, too).
+        let aborted = self
+            .aborted
+            .iter()
+            .filter(|a| a.last_offset >= self.first_dirty)
+            .copied()
+            .collect();
+        let mut tracker = TxnTracker::new(aborted);
         let dirty = self
             .segments
             .iter()
