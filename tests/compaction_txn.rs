@@ -58,9 +58,12 @@ const CLEAN_TIMEOUT: Duration = Duration::from_secs(40);
 // ------------------------------------------------------------------------------------------------
 // Clients
 
-/// Delivery reports of a producer: `(offset, key, value)` of every record the broker acked.
+/// `(offset, key, value)` of a record the broker acked, or why it was not.
+type Report = Result<(i64, String, String), String>;
+
+/// Delivery reports of a producer, in arrival order.
 #[derive(Clone, Default)]
-struct Delivered(Arc<Mutex<Vec<Result<(i64, String, String), String>>>>);
+struct Delivered(Arc<Mutex<Vec<Report>>>);
 
 impl ClientContext for Delivered {}
 
