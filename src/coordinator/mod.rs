@@ -7,6 +7,7 @@
 //! creating their topic on first use and reading it back.
 
 pub mod group;
+mod schema;
 pub mod txn;
 
 use bytes::Bytes;

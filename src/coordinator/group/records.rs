@@ -38,6 +38,8 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::coordinator::schema::{Reader, SchemaError};
+
 /// One `__consumer_offsets` record this module understands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GroupRecord {
@@ -349,7 +351,7 @@ fn decode_offset_value(value: &[u8]) -> Result<OffsetValue, RecordError> {
     } else {
         -1
     };
-    r.tagged_fields()?;
+    r.skip_tagged_fields()?;
     r.finish("OffsetCommitValue")?;
     Ok(OffsetValue {
         offset,
@@ -378,7 +380,7 @@ fn decode_group_value(value: &[u8]) -> Result<GroupMetadataValue, RecordError> {
     } else {
         -1
     };
-    let count = r.array_len("members")?;
+    let count = r.array_len("members", 1)?;
     // Capacity from what the bytes can hold, never from the count alone.
     let mut members = Vec::with_capacity(count.min(r.remaining()));
     for _ in 0..count {
@@ -398,7 +400,7 @@ fn decode_group_value(value: &[u8]) -> Result<GroupMetadataValue, RecordError> {
         let session_timeout = r.i32("session_timeout")?;
         let subscription = r.bytes("subscription")?;
         let assignment = r.bytes("assignment")?;
-        r.tagged_fields()?;
+        r.skip_tagged_fields()?;
         members.push(MemberMetadata {
             member_id,
             group_instance_id,
@@ -410,7 +412,7 @@ fn decode_group_value(value: &[u8]) -> Result<GroupMetadataValue, RecordError> {
             assignment,
         });
     }
-    r.tagged_fields()?;
+    r.skip_tagged_fields()?;
     r.finish("GroupMetadataValue")?;
     Ok(GroupMetadataValue {
         protocol_type,
@@ -422,139 +424,27 @@ fn decode_group_value(value: &[u8]) -> Result<GroupMetadataValue, RecordError> {
     })
 }
 
-/// Reads one record's fields; every read checks the bytes left first.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// Compact lengths and tagged fields (flexible versions) instead of fixed-width lengths.
-    flexible: bool,
-}
-
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], flexible: bool) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            flexible,
-        }
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], RecordError> {
-        if n > self.remaining() {
-            return Err(RecordError::Truncated {
+impl From<SchemaError> for RecordError {
+    fn from(e: SchemaError) -> Self {
+        match e {
+            SchemaError::Truncated {
                 field,
-                needed: n,
-                available: self.remaining(),
-            });
-        }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], RecordError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(field, N)?);
-        Ok(a)
-    }
-
-    fn i16(&mut self, field: &'static str) -> Result<i16, RecordError> {
-        self.array(field).map(i16::from_be_bytes)
-    }
-    fn i32(&mut self, field: &'static str) -> Result<i32, RecordError> {
-        self.array(field).map(i32::from_be_bytes)
-    }
-    fn i64(&mut self, field: &'static str) -> Result<i64, RecordError> {
-        self.array(field).map(i64::from_be_bytes)
-    }
-
-    /// An unsigned varint of at most 5 bytes (u32).
-    fn uvarint(&mut self, field: &'static str) -> Result<u32, RecordError> {
-        let mut value: u64 = 0;
-        for i in 0..5 {
-            let [byte] = self.array(field)?;
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return u32::try_from(value).map_err(|_| RecordError::VarintTooLong { field });
+                needed,
+                available,
+            } => RecordError::Truncated {
+                field,
+                needed,
+                available,
+            },
+            SchemaError::InvalidLength { field, length } => {
+                RecordError::InvalidLength { field, length }
             }
-        }
-        Err(RecordError::VarintTooLong { field })
-    }
-
-    /// The length of a string, bytes or array field; `None` is null.
-    fn length(&mut self, field: &'static str, wide: bool) -> Result<Option<usize>, RecordError> {
-        let length = if self.flexible {
-            i64::from(self.uvarint(field)?) - 1
-        } else if wide {
-            i64::from(self.i32(field)?)
-        } else {
-            i64::from(self.i16(field)?)
-        };
-        match length {
-            -1 => Ok(None),
-            n if n >= 0 => Ok(Some(n as usize)),
-            n => Err(RecordError::InvalidLength { field, length: n }),
-        }
-    }
-
-    fn nullable_string(&mut self, field: &'static str) -> Result<Option<String>, RecordError> {
-        let Some(len) = self.length(field, false)? else {
-            return Ok(None);
-        };
-        let raw = self.take(field, len)?;
-        let s = std::str::from_utf8(raw).map_err(|_| RecordError::InvalidUtf8 { field })?;
-        Ok(Some(s.to_owned()))
-    }
-
-    fn string(&mut self, field: &'static str) -> Result<String, RecordError> {
-        self.nullable_string(field)?
-            .ok_or(RecordError::UnexpectedNull { field })
-    }
-
-    fn bytes(&mut self, field: &'static str) -> Result<Bytes, RecordError> {
-        let len = self
-            .length(field, true)?
-            .ok_or(RecordError::UnexpectedNull { field })?;
-        Ok(Bytes::copy_from_slice(self.take(field, len)?))
-    }
-
-    /// A non-nullable array's element count (each element takes at least one byte, which the
-    /// element reads check).
-    fn array_len(&mut self, field: &'static str) -> Result<usize, RecordError> {
-        let count = self
-            .length(field, true)?
-            .ok_or(RecordError::UnexpectedNull { field })?;
-        if count > self.remaining() {
-            return Err(RecordError::InvalidLength {
-                field,
-                length: count as i64,
-            });
-        }
-        Ok(count)
-    }
-
-    /// Skips a tagged-field section (flexible versions only): no tags are defined yet.
-    fn tagged_fields(&mut self) -> Result<(), RecordError> {
-        if !self.flexible {
-            return Ok(());
-        }
-        let count = self.uvarint("tagged fields")?;
-        for _ in 0..count {
-            self.uvarint("tag")?;
-            let size = self.uvarint("tagged field size")?;
-            self.take("tagged field", size as usize)?;
-        }
-        Ok(())
-    }
-
-    fn finish(&self, schema: &'static str) -> Result<(), RecordError> {
-        match self.remaining() {
-            0 => Ok(()),
-            count => Err(RecordError::TrailingBytes { schema, count }),
+            SchemaError::UnexpectedNull { field } => RecordError::UnexpectedNull { field },
+            SchemaError::InvalidUtf8 { field } => RecordError::InvalidUtf8 { field },
+            SchemaError::VarintTooLong { field } => RecordError::VarintTooLong { field },
+            SchemaError::TrailingBytes { schema, count } => {
+                RecordError::TrailingBytes { schema, count }
+            }
         }
     }
 }

@@ -39,6 +39,7 @@
 //! trusts nothing: every length and count is checked against the bytes left before use, a known
 //! tagged field must have its type's exact size, and bytes left over after a record are an error.
 
+use crate::coordinator::schema::{Reader, SchemaError};
 use bytes::{BufMut, Bytes, BytesMut};
 
 /// A transaction's state, as Kafka stores it (the `status` byte) and names it.
@@ -413,7 +414,7 @@ fn decode_value(value: &[u8]) -> Result<TxnMetadataValue, TxnRecordError> {
     let timeout_ms = r.i32("timeout_ms")?;
     let status = r.i8("status")?;
     let state = TxnState::from_id(status).ok_or(TxnRecordError::InvalidState(status))?;
-    let partitions = r.partitions()?;
+    let partitions = read_partitions(&mut r)?;
     let last_update_ms = r.i64("last_update_timestamp")?;
     let start_ms = r.i64("start_timestamp")?;
     let mut v = TxnMetadataValue::new(producer_id, producer_epoch, timeout_ms, state);
@@ -438,7 +439,7 @@ fn decode_value(value: &[u8]) -> Result<TxnMetadataValue, TxnRecordError> {
             }
             _ => {}
         }
-        Ok(())
+        Ok::<(), TxnRecordError>(())
     })?;
     r.finish("TransactionLogValue")?;
     v.partitions = match (state, partitions) {
@@ -464,167 +465,51 @@ fn fixed<const N: usize>(field: &'static str, data: &[u8]) -> Result<[u8; N], Tx
 /// Topic names and their partition ids, as `TxnMetadataValue::partitions` holds them.
 type TopicPartitions = Vec<(String, Vec<i32>)>;
 
-/// Reads one record's fields; every read checks the bytes left first.
-struct Reader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-    /// Compact lengths and tagged fields (flexible versions) instead of fixed-width lengths.
-    flexible: bool,
+impl From<SchemaError> for TxnRecordError {
+    fn from(e: SchemaError) -> Self {
+        match e {
+            SchemaError::Truncated {
+                field,
+                needed,
+                available,
+            } => TxnRecordError::Truncated {
+                field,
+                needed,
+                available,
+            },
+            SchemaError::InvalidLength { field, length } => {
+                TxnRecordError::InvalidLength { field, length }
+            }
+            SchemaError::UnexpectedNull { field } => TxnRecordError::UnexpectedNull { field },
+            SchemaError::InvalidUtf8 { field } => TxnRecordError::InvalidUtf8 { field },
+            SchemaError::VarintTooLong { field } => TxnRecordError::VarintTooLong { field },
+            SchemaError::TrailingBytes { schema, count } => {
+                TxnRecordError::TrailingBytes { schema, count }
+            }
+        }
+    }
 }
 
-impl<'a> Reader<'a> {
-    fn new(buf: &'a [u8], flexible: bool) -> Self {
-        Reader {
-            buf,
-            pos: 0,
-            flexible,
+/// The nullable partitions array of a TransactionLogValue.
+fn read_partitions(r: &mut Reader<'_>) -> Result<Option<TopicPartitions>, SchemaError> {
+    // Smallest entry: an empty topic and an empty id array (3 bytes flexible, with the
+    // tagged-field count; 6 bytes otherwise).
+    let min_entry = if r.is_flexible() { 3 } else { 6 };
+    let Some(count) = r.nullable_array_len("partitions", min_entry)? else {
+        return Ok(None);
+    };
+    let mut topics = Vec::with_capacity(count);
+    for _ in 0..count {
+        let topic = r.string("topic")?;
+        let n = r.array_len("partition_ids", 4)?;
+        let mut ids = Vec::with_capacity(n);
+        for _ in 0..n {
+            ids.push(r.i32("partition_id")?);
         }
+        r.skip_tagged_fields()?;
+        topics.push((topic, ids));
     }
-
-    fn remaining(&self) -> usize {
-        self.buf.len() - self.pos
-    }
-
-    fn take(&mut self, field: &'static str, n: usize) -> Result<&'a [u8], TxnRecordError> {
-        if n > self.remaining() {
-            return Err(TxnRecordError::Truncated {
-                field,
-                needed: n,
-                available: self.remaining(),
-            });
-        }
-        let out = &self.buf[self.pos..self.pos + n];
-        self.pos += n;
-        Ok(out)
-    }
-
-    fn array<const N: usize>(&mut self, field: &'static str) -> Result<[u8; N], TxnRecordError> {
-        let mut a = [0u8; N];
-        a.copy_from_slice(self.take(field, N)?);
-        Ok(a)
-    }
-
-    fn i8(&mut self, field: &'static str) -> Result<i8, TxnRecordError> {
-        self.array(field).map(i8::from_be_bytes)
-    }
-    fn i16(&mut self, field: &'static str) -> Result<i16, TxnRecordError> {
-        self.array(field).map(i16::from_be_bytes)
-    }
-    fn i32(&mut self, field: &'static str) -> Result<i32, TxnRecordError> {
-        self.array(field).map(i32::from_be_bytes)
-    }
-    fn i64(&mut self, field: &'static str) -> Result<i64, TxnRecordError> {
-        self.array(field).map(i64::from_be_bytes)
-    }
-
-    /// An unsigned varint of at most 5 bytes (u32).
-    fn uvarint(&mut self, field: &'static str) -> Result<u32, TxnRecordError> {
-        let mut value: u64 = 0;
-        for i in 0..5 {
-            let [byte] = self.array(field)?;
-            value |= u64::from(byte & 0x7f) << (7 * i);
-            if byte & 0x80 == 0 {
-                return u32::try_from(value).map_err(|_| TxnRecordError::VarintTooLong { field });
-            }
-        }
-        Err(TxnRecordError::VarintTooLong { field })
-    }
-
-    /// A string or array length; `None` is null. `wide` picks an i32 over an i16 in
-    /// non-flexible versions.
-    fn length(&mut self, field: &'static str, wide: bool) -> Result<Option<usize>, TxnRecordError> {
-        let length = if self.flexible {
-            i64::from(self.uvarint(field)?) - 1
-        } else if wide {
-            i64::from(self.i32(field)?)
-        } else {
-            i64::from(self.i16(field)?)
-        };
-        match length {
-            -1 => Ok(None),
-            n if n >= 0 => Ok(Some(n as usize)),
-            n => Err(TxnRecordError::InvalidLength { field, length: n }),
-        }
-    }
-
-    fn string(&mut self, field: &'static str) -> Result<String, TxnRecordError> {
-        let len = self
-            .length(field, false)?
-            .ok_or(TxnRecordError::UnexpectedNull { field })?;
-        let raw = self.take(field, len)?;
-        let s = std::str::from_utf8(raw).map_err(|_| TxnRecordError::InvalidUtf8 { field })?;
-        Ok(s.to_owned())
-    }
-
-    /// An array's element count, `None` for null, refused when `count` elements of at least
-    /// `min_size` bytes each cannot fit in the bytes left.
-    fn array_len(
-        &mut self,
-        field: &'static str,
-        min_size: usize,
-    ) -> Result<Option<usize>, TxnRecordError> {
-        let Some(count) = self.length(field, true)? else {
-            return Ok(None);
-        };
-        if count > self.remaining() / min_size {
-            return Err(TxnRecordError::InvalidLength {
-                field,
-                length: count as i64,
-            });
-        }
-        Ok(Some(count))
-    }
-
-    /// The nullable partitions array.
-    fn partitions(&mut self) -> Result<Option<TopicPartitions>, TxnRecordError> {
-        // Smallest entry: an empty topic and an empty id array (3 bytes flexible, with the
-        // tagged-field count; 6 bytes otherwise).
-        let min_entry = if self.flexible { 3 } else { 6 };
-        let Some(count) = self.array_len("partitions", min_entry)? else {
-            return Ok(None);
-        };
-        let mut topics = Vec::with_capacity(count);
-        for _ in 0..count {
-            let topic = self.string("topic")?;
-            let n = self
-                .array_len("partition_ids", 4)?
-                .ok_or(TxnRecordError::UnexpectedNull {
-                    field: "partition_ids",
-                })?;
-            let mut ids = Vec::with_capacity(n);
-            for _ in 0..n {
-                ids.push(self.i32("partition_id")?);
-            }
-            self.tagged_fields(|_, _| Ok(()))?;
-            topics.push((topic, ids));
-        }
-        Ok(Some(topics))
-    }
-
-    /// A tagged-field section (flexible versions only), each field handed to `field`.
-    fn tagged_fields(
-        &mut self,
-        mut field: impl FnMut(u32, &'a [u8]) -> Result<(), TxnRecordError>,
-    ) -> Result<(), TxnRecordError> {
-        if !self.flexible {
-            return Ok(());
-        }
-        let count = self.uvarint("tagged fields")?;
-        for _ in 0..count {
-            let tag = self.uvarint("tag")?;
-            let size = self.uvarint("tagged field size")?;
-            let data = self.take("tagged field", size as usize)?;
-            field(tag, data)?;
-        }
-        Ok(())
-    }
-
-    fn finish(&self, schema: &'static str) -> Result<(), TxnRecordError> {
-        match self.remaining() {
-            0 => Ok(()),
-            count => Err(TxnRecordError::TrailingBytes { schema, count }),
-        }
-    }
+    Ok(Some(topics))
 }
 
 #[cfg(test)]
