@@ -9,30 +9,24 @@
 use bytes::Bytes;
 
 /// Why bytes do not follow a schema; each record module maps these into its own error.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum SchemaError {
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{field}: needs {needed} bytes, {available} left")]
     Truncated {
         field: &'static str,
         needed: usize,
         available: usize,
     },
-    InvalidLength {
-        field: &'static str,
-        length: i64,
-    },
-    UnexpectedNull {
-        field: &'static str,
-    },
-    InvalidUtf8 {
-        field: &'static str,
-    },
-    VarintTooLong {
-        field: &'static str,
-    },
-    TrailingBytes {
-        schema: &'static str,
-        count: usize,
-    },
+    #[error("{field}: invalid length {length}")]
+    InvalidLength { field: &'static str, length: i64 },
+    #[error("{field}: null where the schema does not allow it")]
+    UnexpectedNull { field: &'static str },
+    #[error("{field}: not valid UTF-8")]
+    InvalidUtf8 { field: &'static str },
+    #[error("{field}: varint longer than 5 bytes")]
+    VarintTooLong { field: &'static str },
+    #[error("{schema}: {count} bytes left over")]
+    TrailingBytes { schema: &'static str, count: usize },
 }
 
 /// Reads one record's fields; every read checks the bytes left first.

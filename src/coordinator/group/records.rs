@@ -99,26 +99,13 @@ pub struct MemberMetadata {
 /// Why bytes are not a valid `__consumer_offsets` record.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecordError {
-    #[error("{field}: needs {needed} bytes, {available} left")]
-    Truncated {
-        field: &'static str,
-        needed: usize,
-        available: usize,
-    },
-    #[error("{field}: invalid length {length}")]
-    InvalidLength { field: &'static str, length: i64 },
-    #[error("{field}: null where the schema does not allow it")]
-    UnexpectedNull { field: &'static str },
-    #[error("{field}: not valid UTF-8")]
-    InvalidUtf8 { field: &'static str },
-    #[error("{field}: varint longer than 5 bytes")]
-    VarintTooLong { field: &'static str },
+    /// The bytes do not follow the schema.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error("invalid key version {0}")]
     InvalidKeyVersion(i16),
     #[error("unsupported {schema} version {version}")]
     UnsupportedVersion { schema: &'static str, version: i16 },
-    #[error("{schema}: {count} bytes left over")]
-    TrailingBytes { schema: &'static str, count: usize },
     /// Only from `GroupRecord::validate`: a string or bytes field too long for its schema.
     #[error("{field}: {length} bytes do not fit the schema")]
     TooLong { field: &'static str, length: usize },
@@ -422,31 +409,6 @@ fn decode_group_value(value: &[u8]) -> Result<GroupMetadataValue, RecordError> {
         current_state_timestamp,
         members,
     })
-}
-
-impl From<SchemaError> for RecordError {
-    fn from(e: SchemaError) -> Self {
-        match e {
-            SchemaError::Truncated {
-                field,
-                needed,
-                available,
-            } => RecordError::Truncated {
-                field,
-                needed,
-                available,
-            },
-            SchemaError::InvalidLength { field, length } => {
-                RecordError::InvalidLength { field, length }
-            }
-            SchemaError::UnexpectedNull { field } => RecordError::UnexpectedNull { field },
-            SchemaError::InvalidUtf8 { field } => RecordError::InvalidUtf8 { field },
-            SchemaError::VarintTooLong { field } => RecordError::VarintTooLong { field },
-            SchemaError::TrailingBytes { schema, count } => {
-                RecordError::TrailingBytes { schema, count }
-            }
-        }
-    }
 }
 
 #[cfg(test)]

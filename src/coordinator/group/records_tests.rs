@@ -2,6 +2,7 @@
 //! malformed input.
 
 use super::*;
+use crate::coordinator::schema::SchemaError;
 
 fn offset_value(expire_timestamp: i64) -> OffsetValue {
     OffsetValue {
@@ -347,22 +348,25 @@ fn malformed_records_are_errors() {
     );
     // A string length larger than the bytes left.
     let lying = Hand::new().i16(2).i16(100).raw(b"g").0;
-    assert!(matches!(err(&lying, None), RecordError::Truncated { .. }));
+    assert!(matches!(
+        err(&lying, None),
+        RecordError::Schema(SchemaError::Truncated { .. })
+    ));
     // Null and negative lengths where the schema forbids them.
     let null_group = Hand::new().i16(2).i16(-1).0;
     assert!(matches!(
         err(&null_group, None),
-        RecordError::UnexpectedNull { .. }
+        RecordError::Schema(SchemaError::UnexpectedNull { .. })
     ));
     let negative = Hand::new().i16(2).i16(-2).0;
     assert!(matches!(
         err(&negative, None),
-        RecordError::InvalidLength { .. }
+        RecordError::Schema(SchemaError::InvalidLength { .. })
     ));
     let bad_utf8 = Hand::new().i16(2).i16(1).raw(&[0xff]).0;
     assert!(matches!(
         err(&bad_utf8, None),
-        RecordError::InvalidUtf8 { .. }
+        RecordError::Schema(SchemaError::InvalidUtf8 { .. })
     ));
     // Unknown value versions and trailing bytes.
     let v9 = Hand::new().i16(9).raw(&good_value[2..]).0;
@@ -374,7 +378,7 @@ fn malformed_records_are_errors() {
     trailing.push(0);
     assert!(matches!(
         err(&good_key, Some(&trailing)),
-        RecordError::TrailingBytes { .. }
+        RecordError::Schema(SchemaError::TrailingBytes { .. })
     ));
     // A member count far beyond the bytes, and a huge bytes length.
     let group_key = Hand::new().i16(2).s("g").0;
@@ -389,7 +393,7 @@ fn malformed_records_are_errors() {
         .0;
     assert!(matches!(
         err(&group_key, Some(&many)),
-        RecordError::InvalidLength { .. }
+        RecordError::Schema(SchemaError::InvalidLength { .. })
     ));
     let huge = Hand::new()
         .i16(0)
@@ -406,13 +410,13 @@ fn malformed_records_are_errors() {
         .0;
     assert!(matches!(
         err(&group_key, Some(&huge)),
-        RecordError::Truncated { .. }
+        RecordError::Schema(SchemaError::Truncated { .. })
     ));
     // Flexible: a varint that never ends, a tagged field larger than the bytes.
     let endless = Hand::new().i16(4).i64(1).i32(0).raw(&[0xff; 6]).0;
     assert!(matches!(
         err(&good_key, Some(&endless)),
-        RecordError::VarintTooLong { .. }
+        RecordError::Schema(SchemaError::VarintTooLong { .. })
     ));
     let big_tag = Hand::new()
         .i16(4)
@@ -424,7 +428,7 @@ fn malformed_records_are_errors() {
         .0;
     assert!(matches!(
         err(&good_key, Some(&big_tag)),
-        RecordError::Truncated { .. }
+        RecordError::Schema(SchemaError::Truncated { .. })
     ));
 }
 

@@ -161,26 +161,13 @@ pub struct TxnRecord {
 /// Why bytes are not a valid `__transaction_state` record, or a record cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TxnRecordError {
-    #[error("{field}: needs {needed} bytes, {available} left")]
-    Truncated {
-        field: &'static str,
-        needed: usize,
-        available: usize,
-    },
-    #[error("{field}: invalid length {length}")]
-    InvalidLength { field: &'static str, length: i64 },
-    #[error("{field}: null where the schema does not allow it")]
-    UnexpectedNull { field: &'static str },
-    #[error("{field}: not valid UTF-8")]
-    InvalidUtf8 { field: &'static str },
-    #[error("{field}: varint longer than 5 bytes")]
-    VarintTooLong { field: &'static str },
+    /// The bytes do not follow the schema.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     #[error("unknown transaction state id {0}")]
     InvalidState(i8),
     #[error("unsupported TransactionLogValue version {0}")]
     UnsupportedVersion(i16),
-    #[error("{schema}: {count} bytes left over")]
-    TrailingBytes { schema: &'static str, count: usize },
     /// From `validate`: a string or array too long for its schema.
     #[error("{field}: {length} does not fit the schema")]
     TooLong { field: &'static str, length: usize },
@@ -446,9 +433,9 @@ fn decode_value(value: &[u8]) -> Result<TxnMetadataValue, TxnRecordError> {
         (TxnState::Empty, _) => Vec::new(),
         (_, Some(p)) => p,
         (_, None) => {
-            return Err(TxnRecordError::UnexpectedNull {
+            return Err(TxnRecordError::Schema(SchemaError::UnexpectedNull {
                 field: "partitions",
-            })
+            }))
         }
     };
     Ok(v)
@@ -456,39 +443,16 @@ fn decode_value(value: &[u8]) -> Result<TxnMetadataValue, TxnRecordError> {
 
 /// A known tagged field's data, which must be exactly its type's size.
 fn fixed<const N: usize>(field: &'static str, data: &[u8]) -> Result<[u8; N], TxnRecordError> {
-    data.try_into().map_err(|_| TxnRecordError::InvalidLength {
-        field,
-        length: data.len() as i64,
+    data.try_into().map_err(|_| {
+        TxnRecordError::Schema(SchemaError::InvalidLength {
+            field,
+            length: data.len() as i64,
+        })
     })
 }
 
 /// Topic names and their partition ids, as `TxnMetadataValue::partitions` holds them.
 type TopicPartitions = Vec<(String, Vec<i32>)>;
-
-impl From<SchemaError> for TxnRecordError {
-    fn from(e: SchemaError) -> Self {
-        match e {
-            SchemaError::Truncated {
-                field,
-                needed,
-                available,
-            } => TxnRecordError::Truncated {
-                field,
-                needed,
-                available,
-            },
-            SchemaError::InvalidLength { field, length } => {
-                TxnRecordError::InvalidLength { field, length }
-            }
-            SchemaError::UnexpectedNull { field } => TxnRecordError::UnexpectedNull { field },
-            SchemaError::InvalidUtf8 { field } => TxnRecordError::InvalidUtf8 { field },
-            SchemaError::VarintTooLong { field } => TxnRecordError::VarintTooLong { field },
-            SchemaError::TrailingBytes { schema, count } => {
-                TxnRecordError::TrailingBytes { schema, count }
-            }
-        }
-    }
-}
 
 /// The nullable partitions array of a TransactionLogValue.
 fn read_partitions(r: &mut Reader<'_>) -> Result<Option<TopicPartitions>, SchemaError> {

@@ -8,6 +8,7 @@
 //! `MessageUtil.toVersionPrefixedBytes` (value), as Kafka's `TransactionLog` does.
 
 use super::*;
+use crate::coordinator::schema::SchemaError;
 
 fn hex(s: &str) -> Vec<u8> {
     (0..s.len())
@@ -370,7 +371,13 @@ fn tagged_fields_unknown_skipped_any_order_exact_size() {
         &[1, 3, 8, 0, 0, 0, 0, 0, 0, 0, 1],
     ] {
         let err = TxnRecord::decode(&hex(JAVA_KEY), Some(&body(tags))).expect_err("bad size");
-        assert!(matches!(err, TxnRecordError::InvalidLength { .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                TxnRecordError::Schema(SchemaError::InvalidLength { .. })
+            ),
+            "{err}"
+        );
     }
 }
 
@@ -403,9 +410,9 @@ fn null_and_empty_partitions_follow_the_state() {
     let null_ongoing = head(0).i32(-1).i64(5).i64(4).0;
     assert_eq!(
         TxnRecord::decode(&hex(JAVA_KEY), Some(&null_ongoing)),
-        Err(TxnRecordError::UnexpectedNull {
+        Err(TxnRecordError::Schema(SchemaError::UnexpectedNull {
             field: "partitions"
-        })
+        }))
     );
     // Writing an Empty value with partitions is refused by validate.
     let bad = TxnMetadataValue {
@@ -450,71 +457,71 @@ fn malformed_records_are_errors() {
         trailing.push(0);
         assert!(matches!(
             err(&key, Some(&trailing)),
-            TxnRecordError::TrailingBytes { .. }
+            TxnRecordError::Schema(SchemaError::TrailingBytes { .. })
         ));
     }
     let mut trailing_key = key.clone();
     trailing_key.push(0);
     assert!(matches!(
         err(&trailing_key, None),
-        TxnRecordError::TrailingBytes { .. }
+        TxnRecordError::Schema(SchemaError::TrailingBytes { .. })
     ));
     // Negative, null and lying string lengths.
     let negative = Hand::new().i16(0).i16(-2).0;
     assert_eq!(
         err(&negative, None),
-        TxnRecordError::InvalidLength {
+        TxnRecordError::Schema(SchemaError::InvalidLength {
             field: "transactional_id",
             length: -2
-        }
+        })
     );
     let null = Hand::new().i16(0).i16(-1).0;
     assert!(matches!(
         err(&null, None),
-        TxnRecordError::UnexpectedNull { .. }
+        TxnRecordError::Schema(SchemaError::UnexpectedNull { .. })
     ));
     let lying = Hand::new().i16(0).i16(100).raw(b"x").0;
     assert!(matches!(
         err(&lying, None),
-        TxnRecordError::Truncated { .. }
+        TxnRecordError::Schema(SchemaError::Truncated { .. })
     ));
     let bad_utf8 = Hand::new().i16(0).i16(1).raw(&[0xff]).0;
     assert!(matches!(
         err(&bad_utf8, None),
-        TxnRecordError::InvalidUtf8 { .. }
+        TxnRecordError::Schema(SchemaError::InvalidUtf8 { .. })
     ));
     let negative_topic = head(0).i32(1).i16(-5).i32(0).i64(5).i64(4).0;
     assert!(matches!(
         err(&key, Some(&negative_topic)),
-        TxnRecordError::InvalidLength { .. }
+        TxnRecordError::Schema(SchemaError::InvalidLength { .. })
     ));
     // Huge array counts: refused before any allocation.
     for count in [i32::MAX, 1_000_000] {
         let topics = head(0).i32(count).i64(5).i64(4).0;
         assert!(matches!(
             err(&key, Some(&topics)),
-            TxnRecordError::InvalidLength { .. }
+            TxnRecordError::Schema(SchemaError::InvalidLength { .. })
         ));
         let ids = head(0).i32(1).s("t").i32(count).i64(5).i64(4).0;
         assert!(matches!(
             err(&key, Some(&ids)),
-            TxnRecordError::InvalidLength { .. }
+            TxnRecordError::Schema(SchemaError::InvalidLength { .. })
         ));
     }
     let compact_huge = head(1).raw(&[0xff, 0xff, 0xff, 0xff, 0x0f]).0;
     assert!(matches!(
         err(&key, Some(&compact_huge)),
-        TxnRecordError::InvalidLength { .. }
+        TxnRecordError::Schema(SchemaError::InvalidLength { .. })
     ));
     let negative_count = head(0).i32(-2).0;
     assert!(matches!(
         err(&key, Some(&negative_count)),
-        TxnRecordError::InvalidLength { .. }
+        TxnRecordError::Schema(SchemaError::InvalidLength { .. })
     ));
     let null_ids = head(0).i32(1).s("t").i32(-1).i64(5).i64(4).0;
     assert!(matches!(
         err(&key, Some(&null_ids)),
-        TxnRecordError::UnexpectedNull { .. }
+        TxnRecordError::Schema(SchemaError::UnexpectedNull { .. })
     ));
     // Unknown state ids and value versions.
     let bad_state = Hand::new()
@@ -539,12 +546,12 @@ fn malformed_records_are_errors() {
     let endless = head(1).raw(&[0xff; 6]).0;
     assert!(matches!(
         err(&key, Some(&endless)),
-        TxnRecordError::VarintTooLong { .. }
+        TxnRecordError::Schema(SchemaError::VarintTooLong { .. })
     ));
     let big_tag = head(1).c(0).i64(5).i64(4).raw(&[1, 9, 50, 1]).0;
     assert!(matches!(
         err(&key, Some(&big_tag)),
-        TxnRecordError::Truncated { .. }
+        TxnRecordError::Schema(SchemaError::Truncated { .. })
     ));
     let many_tags = head(1)
         .c(0)
@@ -554,7 +561,7 @@ fn malformed_records_are_errors() {
         .0;
     assert!(matches!(
         err(&key, Some(&many_tags)),
-        TxnRecordError::Truncated { .. }
+        TxnRecordError::Schema(SchemaError::Truncated { .. })
     ));
 }
 
