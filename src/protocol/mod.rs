@@ -9,6 +9,9 @@
 
 pub mod apis;
 pub mod errors;
+mod response;
+
+pub use response::{encode_fetch, ResponseFrame};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,7 +80,7 @@ pub async fn handle_frame(
     broker: &Arc<Broker>,
     peer: SocketAddr,
     frame: Bytes,
-) -> Result<Option<BytesMut>, ProtocolError> {
+) -> Result<Option<ResponseFrame>, ProtocolError> {
     let header = FrameHeader::peek(&frame)?;
     let key = ApiKey::try_from(header.api_key)
         .map_err(|_| ProtocolError::UnknownApiKey(header.api_key))?;
@@ -88,7 +91,7 @@ pub async fn handle_frame(
             // KIP-511: answer a too-new ApiVersions with a v0 body, error 35 and the range of
             // ApiVersions itself, so the client retries with a version we speak.
             let response = handlers::api_versions::unsupported_version();
-            return encode_response(key, header.correlation_id, 0, 0, &response).map(Some);
+            return encode_response(key, header.correlation_id, 0, 0, &response).map(single);
         }
         return Err(ProtocolError::UnsupportedVersion { key, version });
     }
@@ -117,7 +120,7 @@ pub async fn handle_frame(
                 key.response_header_version(version),
                 &response,
             )
-            .map(Some)
+            .map(single)
         }};
     }
 
@@ -136,9 +139,23 @@ pub async fn handle_frame(
                 key.response_header_version(version),
                 &response,
             )
-            .map(Some)
+            .map(single)
         }
-        ApiKey::Fetch => serve!(FetchRequest, handlers::fetch::handle),
+        ApiKey::Fetch => {
+            let request: FetchRequest = decode_body(key, version, &mut body)?;
+            let response = handlers::fetch::handle(&ctx, request).await;
+            match encode_fetch(cid, version, &response) {
+                Some(frame) => Ok(Some(frame)),
+                None => encode_response(
+                    key,
+                    cid,
+                    version,
+                    key.response_header_version(version),
+                    &response,
+                )
+                .map(single),
+            }
+        }
         ApiKey::ListOffsets => serve!(ListOffsetsRequest, handlers::list_offsets::handle),
         ApiKey::Metadata => serve!(MetadataRequest, handlers::metadata::handle),
         ApiKey::ApiVersions => serve!(ApiVersionsRequest, handlers::api_versions::handle),
@@ -228,6 +245,10 @@ pub async fn handle_frame(
         // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
         _ => Err(ProtocolError::UnsupportedVersion { key, version }),
     }
+}
+
+fn single(frame: BytesMut) -> Option<ResponseFrame> {
+    Some(ResponseFrame::single(frame.freeze()))
 }
 
 fn malformed(key: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolError {
