@@ -171,6 +171,17 @@ impl IndexFile<OffsetEntry> {
             i => self.entries[i - 1].position as u64,
         }
     }
+
+    /// The last indexed batch start at or before `position` (0 if none).
+    pub(crate) fn floor_position(&self, position: u64) -> u64 {
+        let idx = self
+            .entries
+            .partition_point(|e| e.position as u64 <= position);
+        match idx {
+            0 => 0,
+            i => self.entries[i - 1].position as u64,
+        }
+    }
 }
 
 impl IndexFile<TimeEntry> {

@@ -63,7 +63,7 @@ pub use batch::{
 pub use config::LogConfig;
 pub use error::{BatchError, LogError};
 pub use producer_state::{BatchMetadata, ProducerEntry};
-pub use read::ReadInfo;
+pub use read::{FileSlice, ReadInfo, SliceRead};
 pub use txn_index::AbortedTxn;
 
 use producer_state::ProducerStateManager;

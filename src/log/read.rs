@@ -10,14 +10,68 @@
 //! (the log never decompresses); in a compressed batch it answers the batch's first offset. The
 //! MAX_TIMESTAMP lookup is batch-granular: the last offset of the batch holding the maximum.
 
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
 use bytes::Bytes;
 
-use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
-use super::error::LogError;
+use super::batch::BatchHeader;
+use super::error::{IoContext, LogError};
 use super::records::find_record_by_timestamp;
 use super::segment::Segment;
 use super::txn_index::AbortedTxn;
 use super::{Log, ProducerEntry};
+
+/// Whole batches of one segment, as a region of its file.
+#[derive(Debug, Clone)]
+pub struct FileSlice {
+    pub file: Arc<File>,
+    pub path: PathBuf,
+    pub position: u64,
+    pub len: usize,
+}
+
+impl FileSlice {
+    /// Reads the region into memory.
+    pub fn read(&self) -> Result<Bytes, LogError> {
+        let mut buf = vec![0u8; self.len];
+        self.file
+            .read_exact_at(&mut buf, self.position)
+            .at(&self.path)?;
+        Ok(Bytes::from(buf))
+    }
+}
+
+/// A fetch read as file regions, in log order.
+#[derive(Debug, Clone)]
+pub struct SliceRead {
+    pub slices: Vec<FileSlice>,
+    /// Total bytes of the slices.
+    pub len: usize,
+    /// The offset after the last batch read (the fetch offset when nothing was read).
+    pub next_offset: i64,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+impl SliceRead {
+    /// All slices read into one buffer.
+    pub fn read_all(&self) -> Result<Bytes, LogError> {
+        match self.slices.as_slice() {
+            [] => Ok(Bytes::new()),
+            [one] => one.read(),
+            all => {
+                let mut out = Vec::with_capacity(self.len);
+                for s in all {
+                    out.extend_from_slice(&s.read()?);
+                }
+                Ok(Bytes::from(out))
+            }
+        }
+    }
+}
 
 /// Result of a fetch read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +101,23 @@ impl Log {
         min_one_batch: bool,
         max_offset: Option<i64>,
     ) -> Result<ReadInfo, LogError> {
+        let slices = self.read_slices(fetch_offset, max_bytes, min_one_batch, max_offset)?;
+        Ok(ReadInfo {
+            records: slices.read_all()?,
+            log_start_offset: slices.log_start_offset,
+            log_end_offset: slices.log_end_offset,
+        })
+    }
+
+    /// What [`Log::read`] returns, as file regions not yet read: Fetch sends them from the
+    /// files, so only batch headers near the end of each region are read here.
+    pub fn read_slices(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        max_offset: Option<i64>,
+    ) -> Result<SliceRead, LogError> {
         if fetch_offset < self.log_start_offset || fetch_offset > self.log_end_offset {
             return Err(LogError::OffsetOutOfRange {
                 offset: fetch_offset,
@@ -55,7 +126,13 @@ impl Log {
             });
         }
         let limit = max_offset.unwrap_or(i64::MAX);
-        let mut out: Vec<u8> = Vec::new();
+        let mut read = SliceRead {
+            slices: Vec::new(),
+            len: 0,
+            next_offset: fetch_offset,
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset,
+        };
         if fetch_offset < self.log_end_offset {
             for seg in self.segments_from(fetch_offset) {
                 let start = if seg.base_offset >= fetch_offset {
@@ -66,25 +143,20 @@ impl Log {
                 let Some((position, first)) = start else {
                     continue;
                 };
-                let stop = read_segment(
-                    seg,
-                    position,
-                    &first,
-                    &mut out,
-                    max_bytes,
-                    min_one_batch,
-                    limit,
-                )?;
-                if matches!(stop, Stop::Done) {
+                let budget = max_bytes.saturating_sub(read.len) as u64;
+                let first_needed = min_one_batch && read.len == 0;
+                let span = segment_span(seg, position, &first, budget, first_needed, limit)?;
+                if span.len > 0 {
+                    read.slices.push(seg.slice(position, span.len as usize));
+                    read.len += span.len as usize;
+                    read.next_offset = span.next_offset;
+                }
+                if matches!(span.stop, Stop::Done) {
                     break;
                 }
             }
         }
-        Ok(ReadInfo {
-            records: Bytes::from(out),
-            log_start_offset: self.log_start_offset,
-            log_end_offset: self.log_end_offset,
-        })
+        Ok(read)
     }
 
     /// First offset of the oldest open transaction; the last stable offset cannot pass it.
@@ -153,59 +225,78 @@ impl Log {
     }
 }
 
-/// Appends to `out` the batches of `seg` from `position` that fit. `first` is the header there.
-fn read_segment(
+/// The whole batches a read takes from one segment, starting with `first` at `position`.
+struct Span {
+    len: u64,
+    /// The offset after the span's last batch.
+    next_offset: i64,
+    stop: Stop,
+}
+
+/// Finds where a read of at most `budget` bytes from `position` ends: at the end of the data,
+/// before the first batch at or above `limit`, or after the last whole batch within the budget.
+/// Only headers are read: the limit's batch via the offset index, and the batches between the
+/// last index entry before the budget's end and that end.
+fn segment_span(
     seg: &Segment,
     position: u64,
     first: &BatchHeader,
-    out: &mut Vec<u8>,
-    max_bytes: usize,
-    min_one_batch: bool,
+    budget: u64,
+    first_needed: bool,
     limit: i64,
-) -> Result<Stop, LogError> {
-    if first.base_offset >= limit {
-        return Ok(Stop::Done);
-    }
-    let in_segment = (seg.size() - position) as usize;
-    let budget = max_bytes.saturating_sub(out.len());
-    let first_size = first.size_in_bytes();
-    if first_size > budget {
-        if out.is_empty() && min_one_batch {
-            out.extend_from_slice(&seg.read_bytes(position, first_size)?);
-        }
-        return Ok(Stop::Done);
-    }
-    let chunk_len = budget.min(in_segment);
-    let chunk = seg.read_bytes(position, chunk_len)?;
-    let mut used = 0;
-    let mut stop = if chunk_len == in_segment {
-        Stop::SegmentEnd
-    } else {
-        Stop::Done
+) -> Result<Span, LogError> {
+    let nothing = Span {
+        len: 0,
+        next_offset: first.base_offset,
+        stop: Stop::Done,
     };
-    while used < chunk.len() {
-        let h = match BatchHeader::parse(&chunk[used..]) {
-            Ok(h) => h,
-            // Less than a header left: the budget ended inside a batch.
-            Err(_) if chunk.len() - used < BATCH_HEADER_SIZE => {
-                stop = Stop::Done;
-                break;
+    if first.base_offset >= limit {
+        return Ok(nothing);
+    }
+    let first_size = first.size_in_bytes() as u64;
+    if first_size > budget {
+        return Ok(if first_needed {
+            Span {
+                len: first_size,
+                next_offset: first.last_offset() + 1,
+                stop: Stop::Done,
             }
-            Err(e) => return Err(seg.corrupt(position + used as u64, e.to_string())),
-        };
-        if h.base_offset >= limit || used + h.size_in_bytes() > chunk.len() {
-            stop = Stop::Done;
-            break;
+        } else {
+            nothing
+        });
+    }
+    let mut end = Span {
+        len: seg.size() - position,
+        next_offset: seg.next_offset(),
+        stop: Stop::SegmentEnd,
+    };
+    if limit < seg.next_offset() {
+        if let Some((at, h)) = seg.first_batch_from(limit)? {
+            end = Span {
+                len: at - position,
+                next_offset: h.base_offset,
+                stop: Stop::Done,
+            };
         }
-        used += h.size_in_bytes();
     }
-    if out.is_empty() {
-        *out = chunk;
-        out.truncate(used);
-    } else {
-        out.extend_from_slice(&chunk[..used]);
+    if budget >= end.len {
+        return Ok(end);
     }
-    Ok(stop)
+    // The budget ends inside the span: stop after the last batch that fits.
+    let target = position + budget;
+    let mut at = seg.indexed_position_at_or_before(target).max(position);
+    while let Some(h) = seg.header_at(at)? {
+        let next = at + h.size_in_bytes() as u64;
+        if next > target {
+            return Ok(Span {
+                len: at - position,
+                next_offset: h.base_offset,
+                stop: Stop::Done,
+            });
+        }
+        at = next;
+    }
+    Err(seg.corrupt(at, "batch headers end before the segment's size".into()))
 }
 
 /// The exact record in an uncompressed CreateTime batch; the batch's first offset otherwise.

@@ -10,12 +10,14 @@
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
 use super::builder::ControlType;
 use super::error::{IoContext, LogError};
 use super::index::{self, IndexFile, OffsetEntry, TimeEntry};
+use super::read::FileSlice;
 use super::scan::{Scanned, SegmentScanner};
 use super::txn_index::{AbortedTxn, TxnIndex};
 
@@ -33,7 +35,8 @@ pub(crate) struct RecoverOutcome {
 pub(crate) struct Segment {
     pub(crate) base_offset: i64,
     log_path: PathBuf,
-    log: File,
+    /// Shared with fetch reads in flight (`FileSlice`), which outlive the partition lock.
+    log: Arc<File>,
     size: u64,
     offset_index: IndexFile<OffsetEntry>,
     time_index: IndexFile<TimeEntry>,
@@ -64,7 +67,7 @@ impl Segment {
         Ok(Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size: 0,
             offset_index: IndexFile::create(dir.join(file_name(base_offset, "index")))?,
             time_index: IndexFile::create(dir.join(file_name(base_offset, "timeindex")))?,
@@ -126,7 +129,7 @@ impl Segment {
         let seg = Segment {
             base_offset,
             log_path,
-            log,
+            log: Arc::new(log),
             size,
             offset_index,
             time_index,
@@ -274,6 +277,31 @@ impl Segment {
     pub(crate) fn find_batch(&self, offset: i64) -> Result<Option<(u64, BatchHeader)>, LogError> {
         let rel = (offset - self.base_offset).clamp(0, i64::from(i32::MAX)) as i32;
         self.scan_from(self.offset_index.lookup(rel), |h| h.last_offset() >= offset)
+    }
+
+    /// Position and header of the first batch whose base offset is >= `offset`.
+    pub(crate) fn first_batch_from(
+        &self,
+        offset: i64,
+    ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let rel = (offset - 1 - self.base_offset).clamp(-1, i64::from(i32::MAX)) as i32;
+        self.scan_from(self.offset_index.lookup(rel), |h| h.base_offset >= offset)
+    }
+
+    /// The last indexed batch start at or before `position` (0 if none): a place to resume a
+    /// header walk that must end at `position`.
+    pub(crate) fn indexed_position_at_or_before(&self, position: u64) -> u64 {
+        self.offset_index.floor_position(position)
+    }
+
+    /// `len` bytes of the data from `position`, as a region of the file.
+    pub(crate) fn slice(&self, position: u64, len: usize) -> FileSlice {
+        FileSlice {
+            file: self.log.clone(),
+            path: self.log_path.clone(),
+            position,
+            len,
+        }
     }
 
     /// Scans headers from `position` for the first batch satisfying `pred`.

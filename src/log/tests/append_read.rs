@@ -241,3 +241,64 @@ fn offset_for_timestamp_uses_the_time_index_and_finds_the_record() {
     log.delete_records_before(31).expect("delete");
     assert_eq!(log.offset_for_timestamp(0).expect("ts"), Some((31, 15_500)));
 }
+
+/// Every read, whatever its offset, budget and limit, returns exactly the whole batches a walk
+/// over all batches in memory selects: the ones from the batch holding the fetch offset, below
+/// the limit, that fit the budget (the first one always when asked), crossing segment ends.
+#[test]
+fn reads_match_a_walk_over_every_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        segment_bytes: 8 * 1024,
+        index_interval_bytes: 700,
+        ..small_config()
+    };
+    let mut log = open(dir.path(), config);
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    for _ in 0..150 {
+        let records = 1 + next(4) as usize;
+        let size = [10, 100, 900][next(3) as usize];
+        log.append_as_leader(BatchBuilder::new().sized(records, size).build(), 0, NOW)
+            .expect("append");
+    }
+    let all = batches(log.read(0, usize::MAX, false, None).expect("read").records);
+    let end = log.log_end_offset();
+    for _ in 0..3000 {
+        let fetch = next(end as u64 + 1) as i64;
+        let max_bytes = next(12_000) as usize;
+        let min_one = next(2) == 0;
+        let limit = if next(3) == 0 {
+            None
+        } else {
+            Some(next(end as u64 + 2) as i64)
+        };
+        let mut expected = Vec::new();
+        let mut used = 0;
+        for h in all.iter().filter(|h| h.last_offset() >= fetch) {
+            if limit.is_some_and(|l| h.base_offset >= l) {
+                break;
+            }
+            let size = h.size_in_bytes();
+            if used + size > max_bytes && !(min_one && expected.is_empty()) {
+                break;
+            }
+            used += size;
+            expected.push(h.base_offset);
+        }
+        let what = format!("fetch {fetch} max {max_bytes} min_one {min_one} limit {limit:?}");
+        let slices = log
+            .read_slices(fetch, max_bytes, min_one, limit)
+            .expect(&what);
+        let read = batches(slices.read_all().expect("read slices"));
+        let bases: Vec<i64> = read.iter().map(|h| h.base_offset).collect();
+        assert_eq!(bases, expected, "{what}");
+        let after = read.last().map_or(fetch, |h| h.last_offset() + 1);
+        assert_eq!(slices.next_offset, after, "{what}");
+    }
+}
