@@ -16,16 +16,24 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
-use crate::protocol::{errors, RequestContext};
+use crate::log::AbortedTxn;
+use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 
-pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchResponse {
+/// Reads at least this large are sent from the log files (sendfile); smaller ones are read into
+/// memory, where a copy costs less than another system call.
+const SEND_FROM_FILE_MIN: usize = 64 * 1024;
+
+pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer {
     if request.session_id != 0 || request.session_epoch > 0 {
         // We never hand out sessions, so an incremental fetch names one we do not have.
-        return FetchResponse::default()
-            .with_error_code(ResponseError::FetchSessionIdNotFound.code());
+        return FetchAnswer {
+            response: FetchResponse::default()
+                .with_error_code(ResponseError::FetchSessionIdNotFound.code()),
+            from_files: Vec::new(),
+        };
     }
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
@@ -48,7 +56,7 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchRespons
     }
 }
 
-fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usize, bool) {
+fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize, bool) {
     let image = ctx.broker.image();
     let version = ctx.api_version;
     let read_committed = request.isolation_level == 1;
@@ -56,7 +64,8 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
     let mut total = 0usize;
     let mut any_error = false;
     let mut responses = Vec::with_capacity(request.topics.len());
-    for topic in &request.topics {
+    let mut from_files = Vec::new();
+    for (topic_index, topic) in request.topics.iter().enumerate() {
         let resolved = if version >= 13 {
             image.topic_by_id(&topic.topic_id)
         } else {
@@ -98,31 +107,30 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
             // The first partition with data returns at least one whole batch, so a batch larger
             // than the limits still makes progress (KIP-74).
-            let read = if read_committed {
-                partition
-                    .read_committed(p.fetch_offset, limit, total == 0)
-                    .map(|(read, aborted)| {
-                        data.aborted_transactions = Some(
-                            aborted
-                                .into_iter()
-                                .map(|a| {
-                                    AbortedTransaction::default()
-                                        .with_producer_id(ProducerId(a.producer_id))
-                                        .with_first_offset(a.first_offset)
-                                })
-                                .collect(),
-                        );
-                        read
-                    })
-            } else {
-                partition.read(p.fetch_offset, limit, total == 0)
-            };
+            let read = partition.fetch(p.fetch_offset, limit, total == 0, read_committed);
+            let read = read.and_then(|(read, aborted)| {
+                if read_committed {
+                    data.aborted_transactions =
+                        Some(aborted.iter().map(aborted_transaction).collect());
+                }
+                if read.len < SEND_FROM_FILE_MIN {
+                    data.records = Some(read.read_all()?);
+                    return Ok((read.len, None));
+                }
+                data.records = None;
+                Ok((read.len, Some(read)))
+            });
             match read {
-                Ok(read) => {
-                    let len = read.records.len();
+                Ok((len, file)) => {
                     total += len;
                     budget = budget.saturating_sub(len);
-                    data.records = Some(read.records);
+                    if let Some(read) = file {
+                        from_files.push(FileRecords {
+                            topic: topic_index,
+                            partition: partitions.len(),
+                            read,
+                        });
+                    }
                 }
                 Err(e) => {
                     data.error_code = errors::log_error(&e).code;
@@ -138,11 +146,17 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchResponse, usi
                 .with_partitions(partitions),
         );
     }
-    (
-        FetchResponse::default().with_responses(responses),
-        total,
-        any_error,
-    )
+    let answer = FetchAnswer {
+        response: FetchResponse::default().with_responses(responses),
+        from_files,
+    };
+    (answer, total, any_error)
+}
+
+fn aborted_transaction(a: &AbortedTxn) -> AbortedTransaction {
+    AbortedTransaction::default()
+        .with_producer_id(ProducerId(a.producer_id))
+        .with_first_offset(a.first_offset)
 }
 
 /// A client that knows a newer epoch than ours has seen a leader we have not heard of yet; one

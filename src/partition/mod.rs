@@ -24,8 +24,8 @@ use uuid::Uuid;
 use crate::log::builder::ControlType;
 use crate::log::cleaner::{CleanSummary, CleanableStats, CleanerEnv};
 use crate::log::{
-    AbortedTxn, AppendInfo, AppendOrigin, BatchIter, Log, LogConfig, LogError, ProducerEntry,
-    ReadInfo,
+    AbortedTxn, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ProducerEntry, ReadInfo,
+    SliceRead,
 };
 
 pub use manager::ReplicaManager;
@@ -223,15 +223,35 @@ impl Partition {
         max_bytes: usize,
         min_one_batch: bool,
     ) -> Result<(ReadInfo, Vec<AbortedTxn>), LogError> {
+        let (read, aborted) = self.fetch(fetch_offset, max_bytes, min_one_batch, true)?;
+        let info = ReadInfo {
+            records: read.read_all()?,
+            log_start_offset: read.log_start_offset,
+            log_end_offset: read.log_end_offset,
+        };
+        Ok((info, aborted))
+    }
+
+    /// A Fetch read as file regions: below the high watermark, or for read_committed below
+    /// the last stable offset together with the aborted transactions overlapping the regions.
+    /// The regions are read (or sent) after the log lock is released.
+    pub fn fetch(
+        &self,
+        fetch_offset: i64,
+        max_bytes: usize,
+        min_one_batch: bool,
+        read_committed: bool,
+    ) -> Result<(SliceRead, Vec<AbortedTxn>), LogError> {
         let log = self.read_log();
+        if !read_committed {
+            let hw = self.high_watermark();
+            let read = log.read_slices(fetch_offset, max_bytes, min_one_batch, Some(hw))?;
+            return Ok((read, Vec::new()));
+        }
         let lso = self.last_stable_offset();
-        let read = log.read(fetch_offset, max_bytes, min_one_batch, Some(lso))?;
-        let upper = BatchIter::new(read.records.clone())
-            .filter_map(Result::ok)
-            .last()
-            .map_or(fetch_offset, |(h, _)| h.last_offset() + 1);
-        let aborted = if upper > fetch_offset {
-            log.aborted_transactions(fetch_offset, upper)
+        let read = log.read_slices(fetch_offset, max_bytes, min_one_batch, Some(lso))?;
+        let aborted = if read.next_offset > fetch_offset {
+            log.aborted_transactions(fetch_offset, read.next_offset)
         } else {
             Vec::new()
         };

@@ -11,7 +11,7 @@ pub mod apis;
 pub mod errors;
 mod response;
 
-pub use response::{encode_fetch, ResponseFrame};
+pub use response::{encode_fetch, Chunk, FetchAnswer, FileRecords, ResponseFrame};
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -143,15 +143,19 @@ pub async fn handle_frame(
         }
         ApiKey::Fetch => {
             let request: FetchRequest = decode_body(key, version, &mut body)?;
-            let response = handlers::fetch::handle(&ctx, request).await;
-            match encode_fetch(cid, version, &response) {
-                Some(frame) => Ok(Some(frame)),
-                None => encode_response(
+            let answer = handlers::fetch::handle(&ctx, request).await;
+            match encode_fetch(cid, version, answer) {
+                Ok(frame) => Ok(Some(frame)),
+                Err(answer) => encode_response(
                     key,
                     cid,
                     version,
                     key.response_header_version(version),
-                    &response,
+                    &answer.into_response().map_err(|e| ProtocolError::Encode {
+                        key,
+                        version,
+                        reason: e.to_string(),
+                    })?,
                 )
                 .map(single),
             }

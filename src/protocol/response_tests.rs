@@ -8,7 +8,8 @@ use kafka_protocol::messages::{ApiKey, BrokerId, FetchResponse, ProducerId, Topi
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::{encode_fetch, RECORDS_CHUNK_MIN};
+use super::{encode_fetch, Chunk, FetchAnswer, FileRecords, RECORDS_CHUNK_MIN};
+use crate::log::{FileSlice, SliceRead};
 use crate::protocol::encode_response;
 
 /// A small deterministic generator (xorshift), so failures reproduce.
@@ -33,7 +34,12 @@ fn records(rng: &mut Rng) -> Option<Bytes> {
         3 => RECORDS_CHUNK_MIN - 1 + rng.below(3) as usize,
         _ => 20_000 + rng.below(300_000) as usize,
     };
-    Some((0..len).map(|i| (i * 31 + len) as u8).collect::<Vec<_>>().into())
+    Some(
+        (0..len)
+            .map(|i| (i * 31 + len) as u8)
+            .collect::<Vec<_>>()
+            .into(),
+    )
 }
 
 fn response(rng: &mut Rng, version: i16) -> FetchResponse {
@@ -46,7 +52,11 @@ fn response(rng: &mut Rng, version: i16) -> FetchResponse {
                         .with_error_code(rng.below(3) as i16)
                         .with_high_watermark(rng.next() as i64 >> 1)
                         .with_last_stable_offset(rng.below(1 << 40) as i64)
-                        .with_log_start_offset(if version >= 5 { rng.below(1000) as i64 } else { -1 })
+                        .with_log_start_offset(if version >= 5 {
+                            rng.below(1000) as i64
+                        } else {
+                            -1
+                        })
                         .with_records(records(rng));
                     if version >= 11 {
                         data.preferred_read_replica = BrokerId(rng.below(3) as i32 - 1);
@@ -83,11 +93,24 @@ fn response(rng: &mut Rng, version: i16) -> FetchResponse {
     response
 }
 
-fn reference(version: i16, response: &FetchResponse) -> Bytes {
+fn plain(response: FetchResponse) -> FetchAnswer {
+    FetchAnswer {
+        response,
+        from_files: Vec::new(),
+    }
+}
+
+fn reference(correlation_id: i32, version: i16, response: &FetchResponse) -> Bytes {
     let key = ApiKey::Fetch;
-    encode_response(key, 42, version, key.response_header_version(version), response)
-        .unwrap()
-        .freeze()
+    encode_response(
+        key,
+        correlation_id,
+        version,
+        key.response_header_version(version),
+        response,
+    )
+    .unwrap()
+    .freeze()
 }
 
 #[test]
@@ -97,16 +120,20 @@ fn chunked_fetch_encoding_is_byte_identical_to_the_generic_encoder() {
     for version in 4..=16 {
         for _ in 0..60 {
             let response = response(&mut rng, version);
-            let frame = encode_fetch(42, version, &response).expect("plain response");
-            assert_eq!(frame.to_bytes(), reference(version, &response), "v{version}");
-            assert_eq!(frame.len(), frame.to_bytes().len());
+            let frame = encode_fetch(42, version, plain(response.clone())).expect("plain");
+            let bytes = frame.to_bytes().expect("no files");
+            assert_eq!(bytes, reference(42, version, &response), "v{version}");
+            assert_eq!(frame.len(), bytes.len());
             chunked += usize::from(frame.chunks().len() > 1);
             for chunk in frame.chunks() {
                 assert!(!chunk.is_empty());
             }
         }
     }
-    assert!(chunked > 100, "large records should travel as their own chunks");
+    assert!(
+        chunked > 100,
+        "large records should travel as their own chunks"
+    );
 }
 
 #[test]
@@ -114,12 +141,14 @@ fn large_records_are_not_copied_into_the_frame() {
     let records = Bytes::from(vec![7u8; 1 << 20]);
     let response = FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
         .with_topic(TopicName(StrBytes::from_static_str("t")))
-        .with_partitions(vec![PartitionData::default().with_records(Some(records.clone()))])]);
-    let frame = encode_fetch(1, 12, &response).unwrap();
-    assert!(frame
-        .chunks()
-        .iter()
-        .any(|c| c.as_ptr() == records.as_ptr() && c.len() == records.len()));
+        .with_partitions(vec![
+            PartitionData::default().with_records(Some(records.clone()))
+        ])]);
+    let frame = encode_fetch(1, 12, plain(response)).unwrap();
+    assert!(frame.chunks().iter().any(|c| matches!(
+        c,
+        Chunk::Bytes(b) if b.as_ptr() == records.as_ptr() && b.len() == records.len()
+    )));
 }
 
 #[test]
@@ -127,9 +156,71 @@ fn responses_with_tagged_fields_fall_back_to_the_generic_encoder() {
     let mut partition = PartitionData::default();
     partition.diverging_epoch = EpochEndOffset::default().with_epoch(3).with_end_offset(10);
     let response = FetchResponse::default().with_responses(vec![
-        FetchableTopicResponse::default().with_partitions(vec![partition]),
+        FetchableTopicResponse::default().with_partitions(vec![partition])
     ]);
-    assert!(encode_fetch(1, 12, &response).is_none());
+    assert!(encode_fetch(1, 12, plain(response)).is_err());
     // Versions the hand encoder does not know are left to the generic one too.
-    assert!(encode_fetch(1, 17, &FetchResponse::default()).is_none());
+    assert!(encode_fetch(1, 17, plain(FetchResponse::default())).is_err());
+}
+
+/// Records left in a file are sent as file chunks and make the same frame as the same records
+/// encoded inline; partitions around them keep their own records.
+#[test]
+fn file_records_encode_like_inline_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("00000000000000000000.log");
+    let content: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &content).unwrap();
+    let file = std::sync::Arc::new(std::fs::File::open(&path).unwrap());
+    let slice = |position: u64, len: usize| FileSlice {
+        file: file.clone(),
+        path: path.clone(),
+        position,
+        len,
+    };
+    let read = SliceRead {
+        slices: vec![slice(10, 100_000), slice(150_000, 90_000)],
+        len: 190_000,
+        next_offset: 0,
+        log_start_offset: 0,
+        log_end_offset: 0,
+    };
+    let mut inline = content[10..100_010].to_vec();
+    inline.extend_from_slice(&content[150_000..240_000]);
+    for version in [4, 11, 12, 16] {
+        let partitions = |records: Option<Bytes>| {
+            vec![
+                PartitionData::default().with_records(Some(Bytes::from_static(b"small"))),
+                PartitionData::default()
+                    .with_partition_index(1)
+                    .with_records(records),
+                PartitionData::default().with_partition_index(2),
+            ]
+        };
+        let topic = |records| {
+            FetchableTopicResponse::default()
+                .with_topic(TopicName(StrBytes::from_static_str("t")))
+                .with_partitions(partitions(records))
+        };
+        let answer = FetchAnswer {
+            response: FetchResponse::default().with_responses(vec![topic(None)]),
+            from_files: vec![FileRecords {
+                topic: 0,
+                partition: 1,
+                read: read.clone(),
+            }],
+        };
+        let expected =
+            FetchResponse::default().with_responses(vec![topic(Some(Bytes::from(inline.clone())))]);
+        let frame = encode_fetch(7, version, answer).unwrap();
+        assert_eq!(
+            frame
+                .chunks()
+                .iter()
+                .filter(|c| matches!(c, Chunk::File(_)))
+                .count(),
+            2
+        );
+        assert_eq!(frame.to_bytes().unwrap(), reference(7, version, &expected));
+    }
 }

@@ -1,18 +1,20 @@
 //! One client connection: read a size-prefixed frame, hand it to the protocol layer, write the
 //! response, repeat. Any framing or protocol error closes this connection only, with a log line.
 
-use std::io::IoSlice;
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::broker::Broker;
-use crate::protocol::{self, ResponseFrame};
+use crate::log::FileSlice;
+use crate::protocol::{self, Chunk, ResponseFrame};
 
 pub async fn run(
     broker: Arc<Broker>,
@@ -69,32 +71,93 @@ pub async fn run(
 /// Most I/O vector entries handed to one `writev`; Linux accepts 1024.
 const MAX_IOVECS: usize = 64;
 
-/// Writes a response's chunks with vectored writes: a Fetch response's log bytes go to the
-/// socket from the buffers the log read them into, without being copied into the frame.
-async fn write_frame(stream: &mut TcpStream, frame: ResponseFrame) -> std::io::Result<()> {
-    let mut chunks: Vec<Bytes> = frame.into_chunks();
-    if let [one] = chunks.as_slice() {
+/// Writes a response's chunks: runs of buffers with vectored writes, log file regions with
+/// sendfile(2). A Fetch response's records are never copied into the encoded frame.
+async fn write_frame(stream: &mut TcpStream, frame: ResponseFrame) -> io::Result<()> {
+    let mut chunks = frame.into_chunks();
+    if let [Chunk::Bytes(one)] = chunks.as_slice() {
         return stream.write_all(one).await;
     }
+    let mut at = 0;
+    while at < chunks.len() {
+        if let Chunk::File(slice) = &chunks[at] {
+            send_file(stream, slice).await?;
+            at += 1;
+            continue;
+        }
+        let run_end = chunks[at..]
+            .iter()
+            .position(|c| matches!(c, Chunk::File(_)))
+            .map_or(chunks.len(), |n| at + n);
+        write_buffers(stream, &mut chunks[at..run_end]).await?;
+        at = run_end;
+    }
+    Ok(())
+}
+
+/// Writes buffer chunks with as few `writev` calls as the socket allows.
+async fn write_buffers(stream: &mut TcpStream, chunks: &mut [Chunk]) -> io::Result<()> {
+    let mut buffers: Vec<Bytes> = chunks
+        .iter_mut()
+        .filter_map(|c| match c {
+            Chunk::Bytes(b) => Some(std::mem::take(b)),
+            Chunk::File(_) => None,
+        })
+        .collect();
     let mut first = 0;
-    while first < chunks.len() {
-        let slices: Vec<IoSlice<'_>> = chunks[first..]
+    while first < buffers.len() {
+        let slices: Vec<IoSlice<'_>> = buffers[first..]
             .iter()
             .take(MAX_IOVECS)
-            .map(|c| IoSlice::new(c))
+            .map(|b| IoSlice::new(b))
             .collect();
         let mut written = stream.write_vectored(&slices).await?;
         if written == 0 {
-            return Err(std::io::ErrorKind::WriteZero.into());
+            return Err(io::ErrorKind::WriteZero.into());
         }
-        while written > 0 {
-            let chunk = &mut chunks[first];
-            let step = written.min(chunk.len());
-            chunk.advance(step);
+        while written > 0 || buffers.get(first).is_some_and(Bytes::is_empty) {
+            let buffer = &mut buffers[first];
+            let step = written.min(buffer.len());
+            buffer.advance(step);
             written -= step;
-            if chunk.is_empty() {
+            if buffer.is_empty() {
                 first += 1;
+                if first == buffers.len() {
+                    break;
+                }
             }
+        }
+    }
+    Ok(())
+}
+
+/// Sends a region of a log file to the socket with sendfile(2): the page cache feeds the socket
+/// directly. A file found shorter than the region (truncated since the read) ends the
+/// connection, since the frame's size was already promised; the client reconnects and
+/// fetches again, as with Kafka.
+async fn send_file(stream: &TcpStream, slice: &FileSlice) -> io::Result<()> {
+    let mut offset = slice.position;
+    let end = slice.position + slice.len as u64;
+    while offset < end {
+        stream.writable().await?;
+        let remaining = (end - offset).min(1 << 30) as usize;
+        let sent = stream.try_io(Interest::WRITABLE, || {
+            rustix::fs::sendfile(stream, &*slice.file, Some(&mut offset), remaining)
+                .map_err(io::Error::from)
+        });
+        match sent {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "{} is shorter than the fetched region",
+                        slice.path.display()
+                    ),
+                ))
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
         }
     }
     Ok(())
