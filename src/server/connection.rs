@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::Interest;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -43,15 +43,14 @@ pub async fn run(
             tracing::warn!(%peer, size, max_frame, "closing connection: request size outside 0..=socket.request.max.bytes");
             return;
         }
-        let mut frame = BytesMut::zeroed(size as usize);
         // A peer that stalls mid-frame holds its buffer; the idle limit bounds how long.
-        match tokio::time::timeout(idle, stream.read_exact(&mut frame)).await {
-            Ok(Ok(_)) => {}
+        let frame = match tokio::time::timeout(idle, read_frame(&mut stream, size as usize)).await {
+            Ok(Ok(frame)) => frame,
             Ok(Err(_)) | Err(_) => {
                 tracing::debug!(%peer, "connection closed mid-frame");
                 return;
             }
-        }
+        };
         let header = protocol::FrameHeader::peek(&frame).ok();
         match protocol::handle_frame(&broker, peer, frame.freeze()).await {
             Ok(Some(response)) => {
@@ -66,6 +65,18 @@ pub async fn run(
             }
         }
     }
+}
+
+/// Reads a frame of `size` bytes into a buffer that is not zeroed first (the socket fills it).
+async fn read_frame(stream: &mut TcpStream, size: usize) -> io::Result<BytesMut> {
+    let mut frame = BytesMut::with_capacity(size);
+    while frame.len() < size {
+        let missing = size - frame.len();
+        if stream.read_buf(&mut (&mut frame).limit(missing)).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(frame)
 }
 
 /// Most I/O vector entries handed to one `writev`; Linux accepts 1024.
