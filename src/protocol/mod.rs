@@ -263,7 +263,8 @@ fn malformed(key: ApiKey, version: i16, e: impl std::fmt::Display) -> ProtocolEr
     }
 }
 
-fn decode_body<T: Decodable>(
+/// Decodes a request body the way `handle_frame` does (public for benches/request_decode.rs).
+pub fn decode_body<T: Decodable>(
     key: ApiKey,
     version: i16,
     body: &mut Bytes,
