@@ -93,6 +93,13 @@ fn read(c: &mut Criterion) {
                 .expect("read")
         })
     });
+    // What Fetch does under the partition lock: find the file regions, read nothing.
+    group.bench_function("1MiB_slices_from_middle", |b| {
+        b.iter(|| {
+            log.read_slices(black_box(fetch_offset), MIB, true, Some(high_watermark))
+                .expect("read")
+        })
+    });
     group.finish();
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Decoding mirrors `milena::protocol::handle_frame` up to the handler call: the fixed-offset
 //! frame header, the API table check, `RequestHeader::decode`, then `protocol::decode_body`.
-//! Encoding uses `protocol::encode_response`, the one function every response goes through.
+//! Encoding compares `protocol::encode_response` (every other response) with
+//! `protocol::encode_fetch`, which Fetch uses: records stay their own chunks.
 
 use std::hint::black_box;
 
@@ -17,7 +18,9 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use milena::log::builder::{build_batch, NewRecord};
-use milena::protocol::{apis, decode_body, encode_response, FrameHeader};
+use milena::protocol::{
+    apis, decode_body, encode_fetch, encode_response, FetchAnswer, FrameHeader,
+};
 
 /// Produce v9 is the first flexible version (librdkafka's usual); Fetch v12 the last with topic
 /// names. Pinned so that saved baselines stay comparable when the API table grows.
@@ -165,6 +168,15 @@ fn encode(c: &mut Criterion) {
         b.iter(|| {
             encode_response(key, 7, FETCH_VERSION, header_version, black_box(&response))
                 .expect("encode")
+        })
+    });
+    group.bench_function("fetch_v12_8x1MiB_chunked", |b| {
+        b.iter(|| {
+            let answer = FetchAnswer {
+                response: black_box(&response).clone(),
+                from_files: Vec::new(),
+            };
+            encode_fetch(7, FETCH_VERSION, answer).expect("plain response")
         })
     });
     group.finish();
