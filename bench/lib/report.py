@@ -214,9 +214,18 @@ def summary(results, runs, meta):
     if lat:
         p("## Produce latency at fixed rates (kafka-producer-perf-test --throughput)")
         p("")
-        p("The rate is a % of the slower broker's median maximum for the workload (rdkafka_performance "
-          "in the throughput runs). Percentiles in ms over the whole run (the 4.1 tool has no "
-          "warm-up option); 'achieved' is the median rate the client reached, as % of the target.")
+        p("Each rate is a % of the basis: the slower broker's median maximum for the workload, "
+          f"with LATENCY_BASIS={meta.get('latency_basis', 'auto')} (auto: the lower of the "
+          "rdkafka_performance maximum and the Java producer's own, so that the client can send "
+          "every rate). Percentiles in ms over the whole run (the 4.1 tool has no warm-up "
+          "option); 'achieved' is the median rate the client reached, as % of the target.")
+        for k, v in meta.items():
+            if k.startswith("latency_basis_"):
+                basis, _, rest = v.partition(" ")
+                p("")
+                p(f"- {k[len('latency_basis_'):]}: basis {basis} msgs/s; slower broker's maximum "
+                  + ", ".join(f"{x.split('=')[0]} {x.split('=')[1] or '–'}"
+                              for x in rest.split() if "=" in x) + " msgs/s.")
         p("")
         p("| workload | load | target msgs/s | achieved M / K | pct | Milena ms | Kafka ms | Milena/Kafka | target |")
         p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -435,7 +444,7 @@ set logscale y
 set xlabel "load (% of the slower broker's maximum)"
 set ylabel "ms (median over rounds)"
 set xrange [0:100]
-set key top left
+set key below maxrows 2
 plot "latency.dat" u 1:2 t "Milena p50" lc rgb "#1b9e77" dt 3 pt 7, \\
      "" u 1:3 t "Milena p99" lc rgb "#1b9e77" dt 1 pt 7 lw 2, \\
      "" u 1:4 t "Milena p99.9" lc rgb "#1b9e77" dt 2 pt 7, \\
