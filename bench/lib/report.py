@@ -7,6 +7,9 @@
                                             basis of the fixed-rate latency runs); empty if unknown
     report.py disk PATH BLOCK_BYTES SECONDS sequential appends of BLOCK_BYTES, each followed by
                                             fdatasync, for SECONDS; prints key=value lines
+    report.py disk-run RUNS.jsonl PATH BLOCK_BYTES SECONDS [key=value ...]
+                                            the same, appended to RUNS.jsonl as a run of broker
+                                            "disk" (the fsync rounds measure the disk each time)
 """
 
 import csv
@@ -161,6 +164,8 @@ def write_csv(results, runs):
 
 
 def summary(results, runs, meta):
+    disk_runs = [r for r in runs if r.get("broker") == "disk"]
+    runs = [r for r in runs if r.get("broker") != "disk"]
     ws = group(runs)
     out = []
     p = out.append
@@ -252,26 +257,49 @@ def summary(results, runs, meta):
     for k, v in meta.items():
         if k.startswith("disk_fsync_") and k.endswith("_mb_per_s"):
             disk[int(k[len("disk_fsync_"):-len("_mb_per_s")])] = float(v)
+    disk_by_round = {r["round"]: r["mb_per_s"] for r in disk_runs if r.get("ok")}
+    fsync_pct = {}  # broker -> per-round broker/disk ratios of the first fsync workload
+
+    ref = disk.get(int(meta.get("batch_bytes", 1048576)))
+
+    def disk_rate(rnd):  # that round's measurement, else the one before the brokers started
+        return disk_by_round.get(rnd) or ref
+
+    def of_disk(w, b):
+        return [r["mb_per_s"] / disk_rate(r["round"]) for r in w.by(b) if disk_rate(r["round"])]
+
     if fs or disk:
-        p("## fsync before ack")
+        p("## fsync before ack" if fs else "## Disk")
         p("")
-        bb = int(meta.get("batch_bytes", 1048576))
-        ref = disk.get(bb)
-        p("Milena with `milena.flush.on.ack=true`, Kafka with topic `flush.messages=1`, acks=all. "
-          "The disk's sequential fsync'd write rate (appends of one batch, each followed by "
-          "fdatasync, in the brokers' filesystem): " +
-          ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) + ".")
-        p("")
-        p("| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | Milena % of disk | Kafka % of disk | target |")
-        p("| --- | --- | --- | --- | --- | --- | --- |")
+        p(("Milena with `milena.flush.on.ack=true`, Kafka with topic `flush.messages=1`, acks=all. "
+           if fs else "") +
+          "The disk's sequential fsync'd write rate (appends of one produce batch, each followed "
+          "by fdatasync, in the brokers' filesystem), before the brokers started: " +
+          ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) +
+          (f"; measured again in each fsync round just before the brokers' runs "
+           f"({int(meta.get('batch_bytes', 1048576)) // 1024} KiB writes): median "
+           f"{fmt(median(list(disk_by_round.values())))} MB/s, and each broker's % of the disk is "
+           f"the median of its per-round ratios to that round's disk rate (min–max)."
+           if disk_by_round else "."))
+        if fs:
+            p("")
+            p("| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | disk MB/s | Milena % of disk | Kafka % of disk | target |")
+            p("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for w in fs:
             m, k = w.value("milena", mb_of), w.value("kafka", mb_of)
-            mp = m / ref if (m is not None and ref) else None
-            kp = k / ref if (k is not None and ref) else None
+            pm, pk = of_disk(w, "milena"), of_disk(w, "kafka")
+            fsync_pct.setdefault("milena", pm)
+            fsync_pct.setdefault("kafka", pk)
+
+            def pct(rs):
+                if not rs:
+                    return "–"
+                med = f"{100 * statistics.median(rs):.0f}%"
+                return med if len(rs) == 1 else f"{med} ({100 * min(rs):.0f}–{100 * max(rs):.0f}%)"
             p(f"| {label(w)} | {fmt(m)} ({fmt(w.value('milena', rate_of), 0)}) | "
               f"{fmt(k)} ({fmt(w.value('kafka', rate_of), 0)}) | {fmt_ratio(w.ratios(mb_of))} | "
-              f"{fmt(None if mp is None else 100 * mp, 0)}% | {fmt(None if kp is None else 100 * kp, 0)}% | "
-              f"≥ {TARGET_FSYNC_OF_DISK:.0%} of disk: {verdict(mp, TARGET_FSYNC_OF_DISK, True)} |")
+              f"{fmt(median(list(disk_by_round.values())) or ref)} | {pct(pm)} | {pct(pk)} | "
+              f"≥ {TARGET_FSYNC_OF_DISK:.0%} of disk: {verdict(median(pm), TARGET_FSYNC_OF_DISK, True)} |")
         p("")
 
     # Resources -------------------------------------------------------------------------------
@@ -335,13 +363,12 @@ def summary(results, runs, meta):
       f"{fmt(cpu_med['milena'], 3)}, Kafka {fmt(cpu_med['kafka'], 3)} | "
       f"{verdict(cpu_med['milena'], TARGET_CPU_PER_GB, False)} |")
     for w in fs:
-        bb = int(meta.get("batch_bytes", 1048576))
-        ref = disk.get(bb)
-        m = w.value("milena", mb_of)
-        frac = m / ref if (m is not None and ref) else None
+        frac = median(of_disk(w, "milena"))
         p(f"| with fsync before ack ≥ {TARGET_FSYNC_OF_DISK:.0%} of the disk's fsync'd write rate "
-          f"({label(w)}) | {fmt(None if frac is None else 100 * frac, 0)}% ({fmt(m)} of "
-          f"{fmt(ref)} MB/s) | {verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
+          f"({label(w)}) | {fmt(None if frac is None else 100 * frac, 0)}% (Milena "
+          f"{fmt(w.value('milena', mb_of))} MB/s, disk {fmt(median(list(disk_by_round.values())) or ref)} MB/s; "
+          f"Kafka {fmt(None if not of_disk(w, 'kafka') else 100 * median(of_disk(w, 'kafka')), 0)}%) | "
+          f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
     p("")
 
     # Method notes ----------------------------------------------------------------------------
@@ -509,7 +536,7 @@ def cmd_report(results):
     runs = load_runs(results)
     meta = load_meta(results)
     write_csv(results, runs)
-    text, ws = summary(results, runs, meta)
+    text, ws = summary(results, runs, meta)  # ws: the brokers' workloads (no disk runs)
     with open(os.path.join(results, "summary.md"), "w") as f:
         f.write(text)
     plot(results, ws, meta)
@@ -523,8 +550,9 @@ def cmd_basis(results, workload, tool):
         print(int(min(meds)))
 
 
-def cmd_disk(path, block, seconds):
-    """Sequential appends of `block` bytes to a new file, each followed by fdatasync."""
+def cmd_disk(path, block, seconds, runs_file=None, tags=()):
+    """Sequential appends of `block` bytes to a new file, each followed by fdatasync. Prints
+    key=value lines, or with runs_file appends a run (broker "disk") to it."""
     buf = os.urandom(block)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     n, start = 0, time.monotonic()
@@ -537,6 +565,17 @@ def cmd_disk(path, block, seconds):
     finally:
         os.close(fd)
         os.unlink(path)
+    if runs_file:
+        res = {"broker": "disk", "tool": "write+fdatasync", "ok": n > 0, "size": block,
+               "seconds": round(secs, 3), "msgs": n, "bytes": n * block,
+               "mb_per_s": round(n * block / secs / 1e6, 2), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for kv in tags:
+            k, _, v = kv.partition("=")
+            res[k] = int(v) if v.isdigit() else v
+        with open(runs_file, "a") as f:
+            f.write(json.dumps(res, sort_keys=True) + "\n")
+        print(f"{res['mb_per_s']} MB/s ({n / secs:.0f} fdatasyncs/s)")
+        return
     print(f"disk_fsync_{block}_mb_per_s={n * block / secs / 1e6:.1f}")
     print(f"disk_fsync_{block}_writes_per_s={n / secs:.0f}")
 
@@ -548,6 +587,8 @@ def main(argv):
         cmd_basis(argv[1], argv[2], argv[3] if len(argv) > 3 else "rdkafka_performance")
     elif len(argv) == 4 and argv[0] == "disk":
         cmd_disk(argv[1], int(argv[2]), float(argv[3]))
+    elif len(argv) >= 5 and argv[0] == "disk-run":
+        cmd_disk(argv[2], int(argv[3]), float(argv[4]), runs_file=argv[1], tags=argv[5:])
     else:
         print(__doc__, file=sys.stderr)
         return 2
