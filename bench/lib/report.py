@@ -463,12 +463,11 @@ def plot(results, ws, meta):
                         for k in ("p50_ms", "p99_ms", "p999_ms")]
                 f.write(f"{w.runs[0].get('load_pct')} " + " ".join(str(max(v, 0.5)) for v in vals) + "\n")
         lat_plot = f"""
-set title "Produce latency at fixed rates ({base.replace('latency-produce-', '')}, kafka-producer-perf-test)"
+set title "Produce latency against load, % of the slower broker's maximum ({base.replace('latency-produce-', '')}, kafka-producer-perf-test)"
 set style data linespoints
 set xtics norotate autofreq
 set yrange [*:*]
 set logscale y
-set xlabel "load (% of the slower broker's maximum)"
 set ylabel "ms (median over rounds)"
 set xrange [0:100]
 set key below maxrows 2
@@ -480,7 +479,7 @@ plot "latency.dat" u 1:2 t "Milena p50" lc rgb "#1b9e77" dt 3 pt 7, \\
      "" u 1:7 t "Kafka p99.9" lc rgb "#d95f02" dt 2 pt 5
 unset logscale y
 unset xrange
-unset xlabel
+set key inside top right vertical
 """
     else:
         lat_plot = 'set title "no latency runs"\nunset border\nunset tics\nplot [0:1][0:1] NaN notitle\nset border\nset tics\n'
