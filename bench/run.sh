@@ -40,7 +40,8 @@ KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}          # brokers' data go under a mktemp dir here
 # QUICK runs get a -quick suffix, which .gitignore keeps out of commits.
 RESULTS=${RESULTS:-bench/results/$(date +%Y-%m-%d-%H%M)$([ "$QUICK" = 1 ] && echo -quick)}
-export KAFKA_HEAP_OPTS
+# The heap is the broker's only: the perf tools keep their own defaults (-Xmx512M).
+export -n KAFKA_HEAP_OPTS
 
 phase_on() { [[ " $PHASES " == *" $1 "* ]]; }
 
@@ -49,6 +50,9 @@ phase_on() { [[ " $PHASES " == *" $1 "* ]]; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$RESULTS/run.log" >&2; }
 die() { log "FATAL: $*"; exit 1; }
+
+# Bounded commands use `timeout --foreground`: the command stays in the terminal's process group,
+# so Ctrl-C reaches it at once instead of after it finishes.
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -140,7 +144,7 @@ stop_milena() {
 
 start_kafka() {
     log "starting Apache Kafka (KRaft, single node, KAFKA_HEAP_OPTS=$KAFKA_HEAP_OPTS)"
-    taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$work/kafka" "$KAFKA_PORT" \
+    KAFKA_HEAP_OPTS="$KAFKA_HEAP_OPTS" taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$work/kafka" "$KAFKA_PORT" \
         >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
     KAFKA_PID=$(cat "$work/kafka/kafka.pid")
     # The pid file must name the JVM doing the work, not a launcher shell: reference-kafka.sh
@@ -175,7 +179,7 @@ topics() { # broker args...
     port=$(broker_port "$1")
     shift
     KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true" \
-        timeout 120 taskset -c "$CLIENT_CPUS" "$KBIN/kafka-topics.sh" --bootstrap-server "localhost:$port" "$@" \
+        timeout --foreground 120 taskset -c "$CLIENT_CPUS" "$KBIN/kafka-topics.sh" --bootstrap-server "localhost:$port" "$@" \
         >>"$RESULTS/logs/topics.log" 2>&1
 }
 
@@ -274,7 +278,7 @@ phase_consume() {
     for b in "${BROKERS[@]}"; do
         log "consume: writing a backlog of $records x ${size} B records to $b"
         topic_create "$b" backlog "$parts"
-        timeout $((600 + BACKLOG_MB)) taskset -c "$CLIENT_CPUS" "$RDKPERF" -P -t backlog \
+        timeout --foreground $((600 + BACKLOG_MB)) taskset -c "$CLIENT_CPUS" "$RDKPERF" -P -t backlog \
             -b "localhost:$(broker_port "$b")" -s "$size" -a 1 -c "$records" \
             -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" \
             >"$RESULTS/logs/consume-backlog-$b.log" 2>&1 || die "writing the backlog to $b failed"
@@ -364,7 +368,7 @@ phase_latency() {
                     # Warm-up: the same rate for WARMUP s on the same topic, not measured (the
                     # 4.1 tool cannot leave out its own first seconds); then the measured run.
                     java_produce_cmd "$b" "$topic" "$size" "$acks" $((rate * WARMUP)) "$rate"
-                    timeout $((3 * WARMUP + 60)) "${CMD[@]}" >>"$RESULTS/logs/latency-$wl-$pct-r$round-$b.warmup.log" 2>&1 ||
+                    timeout --foreground $((3 * WARMUP + 60)) "${CMD[@]}" >>"$RESULTS/logs/latency-$wl-$pct-r$round-$b.warmup.log" 2>&1 ||
                         log "  warning: the warm-up run on $b failed (logs/latency-$wl-$pct-r$round-$b.warmup.log)"
                     java_produce_cmd "$b" "$topic" "$size" "$acks" "$records" "$rate"
                     measure java-produce "$b" "latency-$wl-$pct-r$round-$b" --size "$size" \

@@ -78,6 +78,9 @@ class Sample:
         self.client_cpu = cpu_seconds(client_pid) if client_pid else None
 
 
+CLIENTS = []  # started clients, stopped on Ctrl-C
+
+
 class Client:
     """The load generator: stdout+stderr go to the raw log and, line by line, to a queue."""
 
@@ -89,6 +92,7 @@ class Client:
                                      bufsize=1)
         self.lines = queue.Queue()
         self.all = []
+        CLIENTS.append(self)
         threading.Thread(target=self._pump, daemon=True).start()
 
     def _pump(self):
@@ -380,4 +384,11 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # Ctrl-C reached the client too (same process group); make sure it is gone, quietly:
+        # bench/run.sh's trap stops the brokers.
+        for c in CLIENTS:
+            c.stop(grace=3.0)
+        sys.exit(130)
