@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Milena against Apache Kafka 4.1 on this machine: the benchmark suite of issue 7.
 #
-#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 50 minutes
-#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, ~10 minutes)
+#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 55 minutes
+#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 8 minutes)
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
 # plot.png) and prints the summary table at the end. bench/README.md explains the method, every
@@ -50,9 +50,6 @@ phase_on() { [[ " $PHASES " == *" $1 "* ]]; }
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$RESULTS/run.log" >&2; }
 die() { log "FATAL: $*"; exit 1; }
-
-# Bounded commands use `timeout --foreground`: the command stays in the terminal's process group,
-# so Ctrl-C reaches it at once instead of after it finishes.
 
 # ---------------------------------------------------------------------------------------------
 # Tools
@@ -173,7 +170,8 @@ BROKERS=(milena kafka)   # the order within a round: A B A B ...
 
 # kafka-topics.sh runs twice per measured run, between runs: a JVM tuned to start fast (C1 only,
 # serial GC) saves about a second each time. This touches only the admin tool, never a broker or
-# a measured client.
+# a measured client. Bounded commands use `timeout --foreground` throughout: the command stays in
+# the terminal's process group, so Ctrl-C reaches it at once instead of after it finishes.
 topics() { # broker args...
     local port
     port=$(broker_port "$1")
@@ -431,16 +429,16 @@ measure_disk() {
 
 # ---------------------------------------------------------------------------------------------
 
-estimate_seconds() { # per run: warm-up + duration + ~7 s of topic admin, sync, start and stop
+estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, start and stop
     local n_prod n_lat n_load run=$((WARMUP + DURATION))
     n_prod=$(( $(wc -w <<<"$SIZES") * $(wc -w <<<"$ACKS") * $(wc -w <<<"$PARTITIONS") ))
     n_lat=$(wc -w <<<"$LATENCY_WORKLOADS")
     n_load=$(wc -w <<<"$LOAD_PCTS")
     local t=100  # tools, disk test, brokers' start-up, report
-    phase_on produce && t=$((t + n_prod * ROUNDS * 2 * (run + 7)))
+    phase_on produce && t=$((t + n_prod * ROUNDS * 2 * (run + 6)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
-    phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 9))))
-    phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 7) + 12)))
+    phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
+    phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + 12)))
     echo "$t"
 }
 
