@@ -232,9 +232,11 @@ rdkafka_produce_cmd() { # broker topic size acks
 }
 
 java_produce_cmd() { # broker topic size acks records rate
+    # --print-metrics: the producer's own batch size, records per request and request latency
+    # at the end, to tell why a client fell behind a rate (measure.py keeps them).
     CMD=(taskset -c "$CLIENT_CPUS" "$KBIN/kafka-producer-perf-test.sh" --topic "$2" --record-size "$3"
         --num-records "$5" --throughput "$6" --producer-props "bootstrap.servers=localhost:$(broker_port "$1")"
-        "acks=$4" "linger.ms=$LINGER_MS" "batch.size=$BATCH_BYTES")
+        "acks=$4" "linger.ms=$LINGER_MS" "batch.size=$BATCH_BYTES" --print-metrics)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -316,7 +318,7 @@ phase_consume() {
 # maximum is (LATENCY_BASIS)
 #   auto     the lower of the rdkafka maximum (phase 1) and the Java maximum: a rate the Java
 #            client cannot send would measure the client's queue, not the broker (one client
-#            core drives about half what rdkafka_performance does with 1 KiB records);
+#            core sends less with the Java producer than with rdkafka_performance);
 #   rdkafka  the rdkafka_performance maximum of phase 1 as is;
 #   java     the Java maximum.
 
@@ -397,8 +399,10 @@ phase_fsync() {
         log "$wl round $round/$ROUNDS"
         # The disk itself, next to the brokers' runs: a VM's disk drifts with its neighbours.
         settle
+        # Same warm-up and window as the brokers' runs: this VM's disk is faster for its first
+        # seconds of sustained writing.
         log "  disk: $(python3 "$here/lib/report.py" disk-run "$RESULTS/runs.jsonl" "$work/disk-test" \
-            "$BATCH_BYTES" "$((DURATION < 10 ? DURATION : 10))" phase=fsync-disk workload="$wl" round="$round")"
+            "$BATCH_BYTES" "$DURATION" "$WARMUP" phase=fsync-disk workload="$wl" round="$round")"
         for b in "${BROKERS[@]}"; do
             topic="f-$wl-r$round"
             cfg=()
@@ -438,7 +442,7 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on produce && t=$((t + n_prod * ROUNDS * 2 * (run + 6)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
-    phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + 12)))
+    phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
     echo "$t"
 }
 

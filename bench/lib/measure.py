@@ -16,7 +16,9 @@ KIND says how to bound the run and read the client's output:
                    (first message to end of every partition) gives the rate.
   java-produce     kafka-producer-perf-test --throughput R: count-bounded; the final line gives
                    the achieved rate and the latency percentiles. The tool has no warm-up option
-                   in 4.1, so the percentiles cover the whole run.
+                   in 4.1, so the percentiles cover the whole run. With --print-metrics, the
+                   producer's batch-size-avg, records-per-request-avg, request-latency-avg,
+                   record-queue-time-avg and request-rate are kept too (java_*).
   java-produce-max kafka-producer-perf-test --throughput -1 with a huge count, bounded by time:
                    the rate comes from its 5-second report lines between WARMUP and
                    WARMUP+DURATION seconds; then the client gets SIGINT.
@@ -225,6 +227,11 @@ JAVA_SENT = re.compile(r"(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/
 JAVA_PCT = re.compile(r"(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th")
 
 
+# --print-metrics: "producer-metrics:batch-size-avg:{client-id=perf-producer-client}   : 186304.541"
+JAVA_METRIC = re.compile(r"^producer-metrics:(batch-size-avg|records-per-request-avg|request-latency-avg|"
+                         r"record-queue-time-avg|request-rate):\{[^}]*\}\s*:\s*([0-9.Ee+-]+)\s*$")
+
+
 def run_java_produce(a, res):
     start = Sample(a.pid, None)
     client = Client(a.cmd, a.log)
@@ -244,6 +251,10 @@ def run_java_produce(a, res):
                p50_ms=float(p.group(1)), p95_ms=float(p.group(2)),
                p99_ms=float(p.group(3)), p999_ms=float(p.group(4)))
     res["seconds"] = records / float(s.group(2)) if float(s.group(2)) > 0 else None
+    for line in client.all:  # the producer's own view, to tell why a client fell behind
+        m = JAVA_METRIC.match(line.strip())
+        if m:
+            res["java_" + m.group(1).replace("-", "_")] = float(m.group(2))
     account(res, start, end, span=end.t - start.t)
     if a.expect and records != a.expect:
         res["error"] = f"sent {records} records, expected {a.expect}"

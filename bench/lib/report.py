@@ -7,9 +7,9 @@
                                             basis of the fixed-rate latency runs); empty if unknown
     report.py disk PATH BLOCK_BYTES SECONDS sequential appends of BLOCK_BYTES, each followed by
                                             fdatasync, for SECONDS; prints key=value lines
-    report.py disk-run RUNS.jsonl PATH BLOCK_BYTES SECONDS [key=value ...]
-                                            the same, appended to RUNS.jsonl as a run of broker
-                                            "disk" (the fsync rounds measure the disk each time)
+    report.py disk-run RUNS.jsonl PATH BLOCK_BYTES SECONDS WARMUP [key=value ...]
+                                            the same after WARMUP seconds, appended to RUNS.jsonl
+                                            as a run of broker "disk" (each fsync round)
 """
 
 import csv
@@ -152,7 +152,9 @@ def write_csv(results, runs):
     preferred = ["phase", "workload", "round", "broker", "tool", "ok", "error", "size", "acks",
                  "partitions", "load_pct", "target_rate", "seconds", "msgs", "bytes",
                  "msgs_per_s", "mb_per_s", "p50_ms", "p95_ms", "p99_ms",
-                 "p999_ms", "avg_ms", "max_ms", "broker_cpu_s", "broker_cpu_util",
+                 "p999_ms", "avg_ms", "max_ms", "java_batch_size_avg",
+                 "java_records_per_request_avg", "java_request_latency_avg",
+                 "java_record_queue_time_avg", "java_request_rate", "broker_cpu_s", "broker_cpu_util",
                  "cpu_s_per_gb", "client_cpu_util", "vmrss_kb", "vmhwm_kb", "delivery_errors",
                  "kind", "started", "log"]
     keys = preferred + sorted({k for r in runs for k in r} - set(preferred))
@@ -251,6 +253,24 @@ def summary(results, runs, meta):
                   f"{fmt(w.value('kafka', lambda r, k=key: r.get(k)))} | {fmt_ratio(rs)} | {tgt} |")
         p("")
 
+        if any(r.get("java_batch_size_avg") is not None for w in lat for r in w.ok):
+            p("The Java producer's own metrics (`--print-metrics`, medians over rounds, Milena / "
+              "Kafka): a client that falls behind a rate or shows high latency against one broker "
+              "often sends smaller batches or waits longer in its own queue there.")
+            p("")
+            p("| workload | load | batch-size-avg B | records-per-request-avg | request-latency-avg ms | record-queue-time-avg ms | client cpu |")
+            p("| --- | --- | --- | --- | --- | --- | --- |")
+            for w in lat:
+                def mk(key, digits=0):
+                    vals = [w.value(b, lambda r, k=key: r.get(k)) for b in BROKERS]
+                    return " / ".join(fmt(v, digits) for v in vals)
+                cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+                p(f"| {label(w)} | {w.runs[0].get('load_pct')}% | {mk('java_batch_size_avg')} | "
+                  f"{mk('java_records_per_request_avg')} | {mk('java_request_latency_avg', 1)} | "
+                  f"{mk('java_record_queue_time_avg', 1)} | "
+                  + " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl) + " |")
+            p("")
+
     # fsync -----------------------------------------------------------------------------------
     fs = [w for w in ws if w.phase == "fsync"]
     disk = {}
@@ -276,7 +296,8 @@ def summary(results, runs, meta):
           "The disk's sequential fsync'd write rate (appends of one produce batch, each followed "
           "by fdatasync, in the brokers' filesystem), before the brokers started: " +
           ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) +
-          (f"; measured again in each fsync round just before the brokers' runs "
+          (f"; measured again in each fsync round just before the brokers' runs, over a window "
+           f"as long as theirs after the same warm-up "
            f"({int(meta.get('batch_bytes', 1048576)) // 1024} KiB writes): median "
            f"{fmt(median(list(disk_by_round.values())))} MB/s, and each broker's % of the disk is "
            f"the median of its per-round ratios to that round's disk rate (min–max)."
@@ -549,14 +570,22 @@ def cmd_basis(results, workload, tool):
         print(int(min(meds)))
 
 
-def cmd_disk(path, block, seconds, runs_file=None, tags=()):
-    """Sequential appends of `block` bytes to a new file, each followed by fdatasync. Prints
-    key=value lines, or with runs_file appends a run (broker "disk") to it."""
+def cmd_disk(path, block, seconds, runs_file=None, tags=(), warmup=0.0):
+    """Sequential appends of `block` bytes to a new file, each followed by fdatasync, for
+    warmup+seconds; the rate counts only the last `seconds` (as the brokers' runs do: a VM's disk
+    may be fast for its first seconds). Prints key=value lines, or with runs_file appends a run
+    (broker "disk") to it."""
     buf = os.urandom(block)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    n, start = 0, time.monotonic()
+    n, t0 = 0, time.monotonic()
+    start = t0 if warmup <= 0 else None
     try:
-        while time.monotonic() - start < seconds and n * block < (4 << 30):
+        while True:
+            now = time.monotonic()
+            if start is None and now - t0 >= warmup:
+                start, n = now, 0
+            if start is not None and now - start >= seconds:
+                break
             os.write(fd, buf)
             os.fdatasync(fd)
             n += 1
@@ -586,8 +615,9 @@ def main(argv):
         cmd_basis(argv[1], argv[2], argv[3] if len(argv) > 3 else "rdkafka_performance")
     elif len(argv) == 4 and argv[0] == "disk":
         cmd_disk(argv[1], int(argv[2]), float(argv[3]))
-    elif len(argv) >= 5 and argv[0] == "disk-run":
-        cmd_disk(argv[2], int(argv[3]), float(argv[4]), runs_file=argv[1], tags=argv[5:])
+    elif len(argv) >= 6 and argv[0] == "disk-run":
+        cmd_disk(argv[2], int(argv[3]), float(argv[4]), runs_file=argv[1], tags=argv[6:],
+                 warmup=float(argv[5]))
     else:
         print(__doc__, file=sys.stderr)
         return 2
