@@ -1,0 +1,628 @@
+#!/usr/bin/env python3
+"""Numbers for bench/run.sh (standard library only).
+
+    report.py report RESULTS_DIR            rounds.csv, summary.md, plot.dat/plot.gp -> plot.png
+    report.py basis RESULTS_DIR WORKLOAD [TOOL]
+                                            the slower broker's median msgs/s for WORKLOAD (the
+                                            basis of the fixed-rate latency runs); empty if unknown
+    report.py disk PATH BLOCK_BYTES SECONDS sequential appends of BLOCK_BYTES, each followed by
+                                            fdatasync, for SECONDS; prints key=value lines
+    report.py disk-run RUNS.jsonl PATH BLOCK_BYTES SECONDS WARMUP [key=value ...]
+                                            the same after WARMUP seconds, appended to RUNS.jsonl
+                                            as a run of broker "disk" (each fsync round)
+"""
+
+import csv
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+BROKERS = ("milena", "kafka")
+
+# Targets of issue 7: shown next to the ratios, never enforced.
+TARGET_PRODUCE = 2.0        # Milena/Kafka produce throughput >= 2x
+TARGET_CONSUME = 2.0        # consume catch-up >= 2x
+TARGET_P99_AT_50 = 1 / 3    # p99 produce latency at 50% load <= 1/3 of Kafka's
+TARGET_RSS = 0.10           # broker RSS <= 1/10 of Kafka's
+TARGET_CPU_PER_GB = 0.3     # broker CPU-seconds per GB <= 0.3
+TARGET_FSYNC_OF_DISK = 0.8  # with fsync before ack >= 80% of the disk's fsync'd write rate
+
+
+def load_runs(results):
+    runs = []
+    with open(os.path.join(results, "runs.jsonl")) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                runs.append(json.loads(line))
+    return runs
+
+
+def load_meta(results):
+    meta = {}
+    path = os.path.join(results, "meta.txt")
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                k, sep, v = line.rstrip("\n").partition("=")
+                if sep:
+                    meta[k] = v
+    return meta
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def rate_of(r):
+    return r.get("msgs_per_s")
+
+
+def mb_of(r):
+    return r.get("mb_per_s")
+
+
+class Workload:
+    """The ok runs of one workload, per broker and round, and per-round Milena/Kafka ratios."""
+
+    def __init__(self, name, runs):
+        self.name = name
+        self.runs = runs
+        self.ok = [r for r in runs if r.get("ok")]
+        self.failed = [r for r in runs if not r.get("ok")]
+        first = runs[0]
+        self.phase, self.tool = first.get("phase"), first.get("tool")
+
+    def by(self, broker):
+        return [r for r in self.ok if r["broker"] == broker]
+
+    def value(self, broker, fn):
+        return median([fn(r) for r in self.by(broker)])
+
+    def ratios(self, fn):
+        """Per-round fn(milena)/fn(kafka), for rounds where both ran fine."""
+        out = []
+        rounds = sorted({r["round"] for r in self.ok})
+        for rnd in rounds:
+            m = [fn(r) for r in self.ok if r["round"] == rnd and r["broker"] == "milena"]
+            k = [fn(r) for r in self.ok if r["round"] == rnd and r["broker"] == "kafka"]
+            if m and k and m[0] is not None and k[0]:
+                out.append(m[0] / k[0])
+        return out
+
+
+def group(runs):
+    order, groups = [], {}
+    for r in runs:
+        w = r.get("workload", "?")
+        if w not in groups:
+            order.append(w)
+            groups[w] = []
+        groups[w].append(r)
+    return [Workload(w, groups[w]) for w in order]
+
+
+def fmt(x, digits=1):
+    if x is None:
+        return "–"
+    if abs(x) >= 1000:
+        return f"{x:,.0f}"
+    return f"{x:.{digits}f}"
+
+
+def fmt_ratio(rs):
+    if not rs:
+        return "–"
+    med = statistics.median(rs)
+    if len(rs) == 1:
+        return f"{med:.2f}"
+    return f"{med:.2f} ({min(rs):.2f}–{max(rs):.2f})"
+
+
+def verdict(value, target, higher_is_better):
+    if value is None:
+        return "–"
+    met = value >= target if higher_is_better else value <= target
+    return "met" if met else "not met"
+
+
+def label(w):
+    """produce-100B-acks1-p8 -> '100 B, acks=1, 8 part.'"""
+    n = w.name
+    parts = []
+    for tok in n.split("-"):
+        if tok.endswith("B") and tok[:-1].isdigit():
+            parts.append(f"{tok[:-1]} B")
+        elif tok.startswith("acks"):
+            parts.append("acks=" + tok[4:])
+        elif tok.startswith("p") and tok[1:].isdigit():
+            parts.append(f"{tok[1:]} part.")
+    return ", ".join(parts) if parts else n
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def write_csv(results, runs):
+    preferred = ["phase", "workload", "round", "broker", "tool", "ok", "error", "size", "acks",
+                 "partitions", "load_pct", "target_rate", "seconds", "msgs", "bytes",
+                 "msgs_per_s", "mb_per_s", "p50_ms", "p95_ms", "p99_ms",
+                 "p999_ms", "avg_ms", "max_ms", "java_batch_size_avg",
+                 "java_records_per_request_avg", "java_request_latency_avg",
+                 "java_record_queue_time_avg", "java_request_rate", "broker_cpu_s", "broker_cpu_util",
+                 "cpu_s_per_gb", "client_cpu_util", "vmrss_kb", "vmhwm_kb", "delivery_errors",
+                 "kind", "started", "log"]
+    keys = preferred + sorted({k for r in runs for k in r} - set(preferred))
+    with open(os.path.join(results, "rounds.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=keys)
+        w.writeheader()
+        for r in runs:
+            w.writerow(r)
+
+
+def summary(results, runs, meta):
+    disk_runs = [r for r in runs if r.get("broker") == "disk"]
+    runs = [r for r in runs if r.get("broker") != "disk"]
+    ws = group(runs)
+    out = []
+    p = out.append
+    title = "Milena vs Apache Kafka " + meta.get("kafka_version", "")
+    p(f"# {title}: benchmark summary ({os.path.basename(os.path.normpath(results))})")
+    p("")
+    quick = meta.get("quick") == "1"
+    if quick:
+        p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
+          "harness works; do not quote them.**")
+        p("")
+    p(f"Milena {meta.get('milena_rev', '?')}, Kafka {meta.get('kafka_version', '?')} "
+      f"(KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}), librdkafka "
+      f"{meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
+      f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, {meta.get('host', '?')}; data on "
+      f"{meta.get('data_fs', '?')}.")
+    p(f"Rounds {meta.get('rounds')}, each run {meta.get('warmup')} s warm-up + "
+      f"{meta.get('duration')} s measured; broker on cpu {meta.get('broker_cpus')}, clients on "
+      f"cpu {meta.get('client_cpus')} (taskset); linger.ms={meta.get('linger_ms')}, "
+      f"batch.size={meta.get('batch_bytes')}. Brokers alternate within each round "
+      f"(Milena, Kafka, Milena, Kafka, ...). Values are medians over rounds; the ratio is the "
+      f"median of the per-round Milena/Kafka ratios, (min–max) over rounds. MB = 10^6 bytes of "
+      f"record values.")
+    p("")
+
+    # Throughput ------------------------------------------------------------------------------
+    p("## Throughput")
+    p("")
+    p("| workload | generator | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | target |")
+    p("| --- | --- | --- | --- | --- | --- |")
+    tput = [w for w in ws if w.phase in ("produce", "produce-xcheck", "consume", "consume-xcheck")]
+    for w in tput:
+        cells = []
+        for b in BROKERS:
+            cells.append(f"{fmt(w.value(b, mb_of))} ({fmt(w.value(b, rate_of), 0)})")
+        rs = w.ratios(mb_of)
+        if w.phase == "produce":
+            tgt = f"≥ {TARGET_PRODUCE:g}×: {verdict(median(rs), TARGET_PRODUCE, True)}"
+            kind = "produce"
+        elif w.phase == "consume":
+            tgt = f"≥ {TARGET_CONSUME:g}×: {verdict(median(rs), TARGET_CONSUME, True)}"
+            kind = "consume catch-up"
+        else:
+            tgt = "cross-check"
+            kind = "produce" if w.phase.startswith("produce") else "consume catch-up"
+        p(f"| {kind} {label(w)} | {w.tool} | {cells[0]} | {cells[1]} | {fmt_ratio(rs)} | {tgt} |")
+    p("")
+
+    # Latency ---------------------------------------------------------------------------------
+    lat = [w for w in ws if w.phase == "latency"]
+    if lat:
+        p("## Produce latency at fixed rates (kafka-producer-perf-test --throughput)")
+        p("")
+        p("Each rate is a % of the basis: the slower broker's median maximum for the workload, "
+          f"with LATENCY_BASIS={meta.get('latency_basis', 'auto')} (auto: the lower of the "
+          "rdkafka_performance maximum and the Java producer's own, so that the client can send "
+          "every rate). Percentiles in ms over the whole run (the 4.1 tool has no warm-up "
+          "option); 'achieved' is the median rate the client reached, as % of the target.")
+        for k, v in meta.items():
+            if k.startswith("latency_basis_"):
+                basis, _, rest = v.partition(" ")
+                p("")
+                p(f"- {k[len('latency_basis_'):]}: basis {basis} msgs/s; slower broker's maximum "
+                  + ", ".join(f"{x.split('=')[0]} {x.split('=')[1] or '–'}"
+                              for x in rest.split() if "=" in x) + " msgs/s.")
+        p("")
+        p("| workload | load | target msgs/s | achieved M / K | pct | Milena ms | Kafka ms | Milena/Kafka | target |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for w in lat:
+            first = w.runs[0]
+            load, target_rate = first.get("load_pct"), first.get("target_rate")
+            ach = []
+            for b in BROKERS:
+                a = w.value(b, lambda r: r.get("msgs_per_s"))
+                ach.append(f"{100 * a / target_rate:.0f}%" if a and target_rate else "–")
+            for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+                rs = w.ratios(lambda r, k=key: r.get(k))
+                tgt = ""
+                if key == "p99_ms" and load == 50:
+                    tgt = f"≤ 1/3: {verdict(median(rs), TARGET_P99_AT_50, False)}"
+                p(f"| {label(w)} | {load}% | {fmt(target_rate, 0)} | {' / '.join(ach)} | {name} | "
+                  f"{fmt(w.value('milena', lambda r, k=key: r.get(k)))} | "
+                  f"{fmt(w.value('kafka', lambda r, k=key: r.get(k)))} | {fmt_ratio(rs)} | {tgt} |")
+        p("")
+
+        if any(r.get("java_batch_size_avg") is not None for w in lat for r in w.ok):
+            p("The Java producer's own metrics (`--print-metrics`, medians over rounds, Milena / "
+              "Kafka): a client that falls behind a rate or shows high latency against one broker "
+              "often sends smaller batches or waits longer in its own queue there.")
+            p("")
+            p("| workload | load | batch-size-avg B | records-per-request-avg | request-latency-avg ms | record-queue-time-avg ms | client cpu |")
+            p("| --- | --- | --- | --- | --- | --- | --- |")
+            for w in lat:
+                def mk(key, digits=0):
+                    vals = [w.value(b, lambda r, k=key: r.get(k)) for b in BROKERS]
+                    return " / ".join(fmt(v, digits) for v in vals)
+                cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+                p(f"| {label(w)} | {w.runs[0].get('load_pct')}% | {mk('java_batch_size_avg')} | "
+                  f"{mk('java_records_per_request_avg')} | {mk('java_request_latency_avg', 1)} | "
+                  f"{mk('java_record_queue_time_avg', 1)} | "
+                  + " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl) + " |")
+            p("")
+
+    # fsync -----------------------------------------------------------------------------------
+    fs = [w for w in ws if w.phase == "fsync"]
+    disk = {}
+    for k, v in meta.items():
+        if k.startswith("disk_fsync_") and k.endswith("_mb_per_s"):
+            disk[int(k[len("disk_fsync_"):-len("_mb_per_s")])] = float(v)
+    disk_by_round = {r["round"]: r["mb_per_s"] for r in disk_runs if r.get("ok")}
+    fsync_pct = {}  # broker -> per-round broker/disk ratios of the first fsync workload
+
+    ref = disk.get(int(meta.get("batch_bytes", 1048576)))
+
+    def disk_rate(rnd):  # that round's measurement, else the one before the brokers started
+        return disk_by_round.get(rnd) or ref
+
+    def of_disk(w, b):
+        return [r["mb_per_s"] / disk_rate(r["round"]) for r in w.by(b) if disk_rate(r["round"])]
+
+    if fs or disk:
+        p("## fsync before ack" if fs else "## Disk")
+        p("")
+        p(("Milena with `milena.flush.on.ack=true`, Kafka with topic `flush.messages=1`, acks=all. "
+           if fs else "") +
+          "The disk's sequential fsync'd write rate (appends of one produce batch, each followed "
+          "by fdatasync, in the brokers' filesystem), before the brokers started: " +
+          ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) +
+          (f"; measured again in each fsync round just before the brokers' runs, over a window "
+           f"as long as theirs after the same warm-up "
+           f"({int(meta.get('batch_bytes', 1048576)) // 1024} KiB writes): median "
+           f"{fmt(median(list(disk_by_round.values())))} MB/s, and each broker's % of the disk is "
+           f"the median of its per-round ratios to that round's disk rate (min–max)."
+           if disk_by_round else "."))
+        if fs:
+            p("")
+            p("| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | disk MB/s | Milena % of disk | Kafka % of disk | target |")
+            p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for w in fs:
+            m, k = w.value("milena", mb_of), w.value("kafka", mb_of)
+            pm, pk = of_disk(w, "milena"), of_disk(w, "kafka")
+            fsync_pct.setdefault("milena", pm)
+            fsync_pct.setdefault("kafka", pk)
+
+            def pct(rs):
+                if not rs:
+                    return "–"
+                med = f"{100 * statistics.median(rs):.0f}%"
+                return med if len(rs) == 1 else f"{med} ({100 * min(rs):.0f}–{100 * max(rs):.0f}%)"
+            p(f"| {label(w)} | {fmt(m)} ({fmt(w.value('milena', rate_of), 0)}) | "
+              f"{fmt(k)} ({fmt(w.value('kafka', rate_of), 0)}) | {fmt_ratio(w.ratios(mb_of))} | "
+              f"{fmt(median(list(disk_by_round.values())) or ref)} | {pct(pm)} | {pct(pk)} | "
+              f"≥ {TARGET_FSYNC_OF_DISK:.0%} of disk: {verdict(median(pm), TARGET_FSYNC_OF_DISK, True)} |")
+        p("")
+
+    # Resources -------------------------------------------------------------------------------
+    p("## Broker resources")
+    p("")
+    p("CPU-s/GB: the broker's utime+stime over the measured span divided by the record bytes "
+      "moved (10^9 B). RSS: VmRSS at the end of the run (median, MB); VmHWM is the process's "
+      "peak so far. Client cpu: the load generator's CPU use over the span (≈100% means the "
+      "client, not the broker, set the pace).")
+    p("")
+    p("| workload | Milena CPU-s/GB | Kafka CPU-s/GB | Milena RSS MB | Kafka RSS MB | client cpu M / K |")
+    p("| --- | --- | --- | --- | --- | --- |")
+    for w in ws:
+        cpu = [w.value(b, lambda r: r.get("cpu_s_per_gb")) for b in BROKERS]
+        rss = [w.value(b, lambda r: (r.get("vmrss_kb") or 0) / 1024 or None) for b in BROKERS]
+        cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+        cls = " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl)
+        name = f"{w.phase} {label(w)}" + (f" @{w.runs[0].get('load_pct')}%" if w.phase == "latency" else "")
+        p(f"| {name} | {fmt(cpu[0], 2)} | {fmt(cpu[1], 2)} | {fmt(rss[0], 0)} | {fmt(rss[1], 0)} | {cls} |")
+    p("")
+    hwm = {b: max([r.get("vmhwm_kb") or 0 for r in runs if r.get("broker") == b] or [0]) / 1024
+           for b in BROKERS}
+    rss_med = {b: median([(r.get("vmrss_kb") or 0) / 1024 or None for r in runs
+                          if r.get("broker") == b and r.get("ok")]) for b in BROKERS}
+    cpu_med = {b: median([r.get("cpu_s_per_gb") for r in runs if r.get("broker") == b and r.get("ok")
+                          and r.get("phase") in ("produce", "consume", "fsync")]) for b in BROKERS}
+    hwm_ratio = hwm["milena"] / hwm["kafka"] if hwm["kafka"] else None
+    p(f"Peak RSS (VmHWM) over the suite: Milena {fmt(hwm['milena'], 0)} MB, Kafka "
+      f"{fmt(hwm['kafka'], 0)} MB; median VmRSS at the end of a run: Milena "
+      f"{fmt(rss_med['milena'], 0)} MB, Kafka {fmt(rss_med['kafka'], 0)} MB.")
+    p("")
+
+    # Targets ---------------------------------------------------------------------------------
+    p("## Targets (issue 7; compared, not enforced)")
+    p("")
+    p("| target | measured | verdict |")
+    p("| --- | --- | --- |")
+
+    def target_row(name, phase, tgt):
+        meds = [(label(w), median(w.ratios(mb_of))) for w in ws if w.phase == phase]
+        meds = [(n, m) for n, m in meds if m is not None]
+        if not meds:
+            return
+        met = sum(1 for _, m in meds if m >= tgt)
+        lo = min(meds, key=lambda x: x[1])
+        hi = max(meds, key=lambda x: x[1])
+        measured = (f"{meds[0][1]:.2f}×" if len(meds) == 1 else
+                    f"{lo[1]:.2f}× ({lo[0]}) to {hi[1]:.2f}× ({hi[0]})")
+        p(f"| {name} | {measured} | met in {met} of {len(meds)} workload(s) |")
+
+    target_row(f"produce throughput ≥ {TARGET_PRODUCE:g}× Kafka", "produce", TARGET_PRODUCE)
+    target_row(f"consume catch-up ≥ {TARGET_CONSUME:g}× Kafka", "consume", TARGET_CONSUME)
+    for w in lat:
+        if w.runs[0].get("load_pct") == 50:
+            m = median(w.ratios(lambda r: r.get("p99_ms")))
+            p(f"| p99 produce latency at 50% load ≤ 1/3 of Kafka's ({label(w)}) | "
+              f"{fmt(m, 2)}× | {verdict(m, TARGET_P99_AT_50, False)} |")
+    p(f"| broker RSS ≤ 1/10 of Kafka's (peak VmHWM) | {fmt(hwm_ratio, 3)}× "
+      f"({fmt(hwm['milena'], 0)} / {fmt(hwm['kafka'], 0)} MB) | {verdict(hwm_ratio, TARGET_RSS, False)} |")
+    p(f"| broker CPU-seconds per GB ≤ {TARGET_CPU_PER_GB} (median over throughput runs) | Milena "
+      f"{fmt(cpu_med['milena'], 3)}, Kafka {fmt(cpu_med['kafka'], 3)} | "
+      f"{verdict(cpu_med['milena'], TARGET_CPU_PER_GB, False)} |")
+    for w in fs:
+        frac = median(of_disk(w, "milena"))
+        p(f"| with fsync before ack ≥ {TARGET_FSYNC_OF_DISK:.0%} of the disk's fsync'd write rate "
+          f"({label(w)}) | {fmt(None if frac is None else 100 * frac, 0)}% (Milena "
+          f"{fmt(w.value('milena', mb_of))} MB/s, disk {fmt(median(list(disk_by_round.values())) or ref)} MB/s; "
+          f"Kafka {fmt(None if not of_disk(w, 'kafka') else 100 * median(of_disk(w, 'kafka')), 0)}%) | "
+          f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
+    p("")
+
+    # Method notes ----------------------------------------------------------------------------
+    p("## Generators and notes")
+    p("")
+    p("- Produce throughput and fsync: `rdkafka_performance -P` (librdkafka "
+      f"{meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc -O2), unbounded, "
+      "stopped with SIGINT after warm-up + duration; the rate is the delivered-record delta over "
+      "the window after warm-up.")
+    p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
+      f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the first "
+      "record to the end of the last partition); the backlog was just written, so it is read "
+      "from the page cache. Cross-check: `kafka-consumer-perf-test` (fetch time, fresh group).")
+    p("- Latency at fixed rates and the produce cross-check: `kafka-producer-perf-test` "
+      "(Java client of the same Kafka version).")
+    p("- Both brokers are started fresh by the script on an empty data directory; topics are "
+      "created with `kafka-topics.sh` before each run and deleted after it; `sync` runs before "
+      "each measured run so that one run's page-cache writeback does not land in the next.")
+    bound = []
+    for w in ws:
+        for b in BROKERS:
+            c = w.value(b, lambda r: r.get("client_cpu_util"))
+            if c is not None and c >= 0.9:
+                bound.append(f"{w.name} ({b}, {100 * c:.0f}%)")
+    if bound:
+        p("- Client-bound runs (load generator at ≥ 90% of its core, so the broker's maximum is "
+          "at least this): " + ", ".join(bound) + ".")
+    short = []
+    for w in lat:
+        t = w.runs[0].get("target_rate")
+        for b in BROKERS:
+            a = w.value(b, lambda r: r.get("msgs_per_s"))
+            if a and t and a < 0.95 * t:
+                short.append(f"{w.name} on {b}: {100 * a / t:.0f}% of {t} msgs/s")
+    if short:
+        p("- The Java producer did not reach the fixed rate in: " + "; ".join(short) + ".")
+    failed = [r for r in runs if not r.get("ok")]
+    if failed:
+        p("- Failed runs (left out of the numbers): " + "; ".join(
+            f"{r.get('workload')} round {r.get('round')} {r.get('broker')}: {r.get('error')} "
+            f"(logs/{r.get('log')})" for r in failed) + ".")
+    if meta.get("elapsed_s"):
+        p(f"- Suite time {int(meta['elapsed_s']) // 60} min {int(meta['elapsed_s']) % 60} s "
+          f"(estimated {int(meta.get('estimate_s', 0)) // 60} min).")
+    p("")
+    p("Files: `rounds.csv` (one row per run), `runs.jsonl` (the same, raw), `logs/` (every client's "
+      "output, broker logs), `plot.png`, `meta.txt`.")
+    return "\n".join(out) + "\n", ws
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def plot(results, ws, meta):
+    """plot.png through gnuplot (pngcairo): four panels."""
+    gp = shutil.which("gnuplot")
+    d = os.path.join(results, "plot")
+    os.makedirs(d, exist_ok=True)
+    tput = [w for w in ws if w.phase in ("produce", "consume", "fsync", "produce-xcheck", "consume-xcheck")]
+
+    def short(w):
+        s = {"produce": "P", "consume": "C", "fsync": "F", "produce-xcheck": "Pj",
+             "consume-xcheck": "Cj"}[w.phase]
+        return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace(", ", " ")).strip()
+
+    with open(os.path.join(d, "throughput.dat"), "w") as f:
+        f.write("# label milena_mb kafka_mb ratio_med ratio_min ratio_max\n")
+        for w in tput:
+            rs = w.ratios(mb_of) or [0]
+            f.write(f"\"{short(w)}\" {w.value('milena', mb_of) or 0} {w.value('kafka', mb_of) or 0} "
+                    f"{statistics.median(rs)} {min(rs)} {max(rs)}\n")
+    with open(os.path.join(d, "cpu.dat"), "w") as f:
+        f.write("# label milena_cpu_s_per_gb kafka_cpu_s_per_gb\n")
+        for w in ws:
+            if w.phase in ("produce", "consume", "fsync"):
+                vals = [w.value(b, lambda r: r.get("cpu_s_per_gb")) or 0 for b in BROKERS]
+                f.write(f"\"{short(w)}\" {vals[0]} {vals[1]}\n")
+    lat = [w for w in ws if w.phase == "latency"]
+    lat_names = []
+    for w in lat:
+        base = w.name.rsplit("-", 1)[0]
+        if base not in lat_names:
+            lat_names.append(base)
+    lat_plot = ""
+    if lat_names:
+        base = lat_names[0]
+        with open(os.path.join(d, "latency.dat"), "w") as f:
+            f.write("# load_pct milena_p50 milena_p99 milena_p999 kafka_p50 kafka_p99 kafka_p999\n")
+            for w in sorted((w for w in lat if w.name.rsplit("-", 1)[0] == base),
+                            key=lambda w: w.runs[0].get("load_pct", 0)):
+                vals = [w.value(b, lambda r, k=k: r.get(k)) or 0 for b in BROKERS
+                        for k in ("p50_ms", "p99_ms", "p999_ms")]
+                f.write(f"{w.runs[0].get('load_pct')} " + " ".join(str(max(v, 0.5)) for v in vals) + "\n")
+        lat_plot = f"""
+set title "Produce latency against load, % of the slower broker's maximum ({base.replace('latency-produce-', '')}, kafka-producer-perf-test)"
+set style data linespoints
+set xtics norotate autofreq
+set yrange [*:*]
+set logscale y
+set ylabel "ms (median over rounds)"
+set xrange [0:100]
+set key below maxrows 2
+plot "latency.dat" u 1:2 t "Milena p50" lc rgb "#1b9e77" dt 3 pt 7, \\
+     "" u 1:3 t "Milena p99" lc rgb "#1b9e77" dt 1 pt 7 lw 2, \\
+     "" u 1:4 t "Milena p99.9" lc rgb "#1b9e77" dt 2 pt 7, \\
+     "" u 1:5 t "Kafka p50" lc rgb "#d95f02" dt 3 pt 5, \\
+     "" u 1:6 t "Kafka p99" lc rgb "#d95f02" dt 1 pt 5 lw 2, \\
+     "" u 1:7 t "Kafka p99.9" lc rgb "#d95f02" dt 2 pt 5
+unset logscale y
+unset xrange
+set key inside top right vertical
+"""
+    else:
+        lat_plot = 'set title "no latency runs"\nunset border\nunset tics\nplot [0:1][0:1] NaN notitle\nset border\nset tics\n'
+    run_name = os.path.basename(os.path.normpath(results))
+    quick = " (QUICK smoke run)" if meta.get("quick") == "1" else ""
+    ratio_top = max([2.3] + [1.1 * max(w.ratios(mb_of) or [0]) for w in tput])
+    hwm = {b: max([r.get("vmhwm_kb") or 0 for w in ws for r in w.runs if r.get("broker") == b] or [0]) / 1024
+           for b in BROKERS}
+    abbrev = ("P: produce, C: consume catch-up, F: fsync before ack (all rdkafka-performance); "
+              "Pj, Cj: the Java perf tools' cross-checks. a1/aall: acks, 1p/8p: partitions")
+    script = f"""set terminal pngcairo size 1600,1150 font "DejaVu Sans,10"
+set output "../plot.png"
+set multiplot layout 2,2 title "Milena vs Apache Kafka {meta.get('kafka_version', '')}: {run_name}{quick}\\n{{/*0.7 {abbrev}}}" font ",13"
+set grid ytics
+set xtics rotate by 35 right nomirror
+set key top right
+
+set title "Throughput (MB/s of record values, median over rounds)"
+set style fill solid 0.8 border -1
+set style data histograms
+set style histogram clustered gap 1
+set ylabel "MB/s"
+set yrange [0:*]
+plot "throughput.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02"
+
+set title "Milena / Kafka throughput ratio (median; bars: min–max over rounds); target 2×"
+set style histogram errorbars gap 1 lw 1
+set ylabel "ratio"
+set yrange [0:{ratio_top:.2f}]
+plot "throughput.dat" u 4:5:6:xtic(1) t "Milena/Kafka" lc rgb "#7570b3", 2 t "target 2×" w lines dt 2 lw 2 lc rgb "black", 1 t "" w lines lc rgb "gray"
+{lat_plot}
+set title "Broker CPU-seconds per GB moved (target ≤ 0.3). Peak RSS: Milena {hwm['milena']:.0f} MB, Kafka {hwm['kafka']:.0f} MB"
+set style fill solid 0.8 border -1
+set style data histograms
+set style histogram clustered gap 1
+set ylabel "CPU-s / GB"
+set yrange [0:*]
+set xtics rotate by 35 right nomirror
+plot "cpu.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02", 0.3 t "target 0.3" w lines dt 2 lw 2 lc rgb "black"
+unset multiplot
+"""
+    with open(os.path.join(d, "plot.gp"), "w") as f:
+        f.write(script)
+    if not gp:
+        print("report.py: gnuplot not found; plot/plot.gp written, no plot.png", file=sys.stderr)
+        return
+    r = subprocess.run([gp, "plot.gp"], cwd=d, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("report.py: gnuplot failed:\n" + r.stderr, file=sys.stderr)
+
+
+def cmd_report(results):
+    runs = load_runs(results)
+    meta = load_meta(results)
+    write_csv(results, runs)
+    text, ws = summary(results, runs, meta)  # ws: the brokers' workloads (no disk runs)
+    with open(os.path.join(results, "summary.md"), "w") as f:
+        f.write(text)
+    plot(results, ws, meta)
+
+
+def cmd_basis(results, workload, tool):
+    runs = [r for r in load_runs(results)
+            if r.get("workload") == workload and r.get("ok") and r.get("tool") == tool]
+    meds = [median([rate_of(r) for r in runs if r["broker"] == b]) for b in BROKERS]
+    if all(m for m in meds):
+        print(int(min(meds)))
+
+
+def cmd_disk(path, block, seconds, runs_file=None, tags=(), warmup=0.0):
+    """Sequential appends of `block` bytes to a new file, each followed by fdatasync, for
+    warmup+seconds; the rate counts only the last `seconds` (as the brokers' runs do: a VM's disk
+    may be fast for its first seconds). Prints key=value lines, or with runs_file appends a run
+    (broker "disk") to it."""
+    buf = os.urandom(block)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    n, t0 = 0, time.monotonic()
+    start = t0 if warmup <= 0 else None
+    try:
+        while True:
+            now = time.monotonic()
+            if start is None and now - t0 >= warmup:
+                start, n = now, 0
+            if start is not None and now - start >= seconds:
+                break
+            os.write(fd, buf)
+            os.fdatasync(fd)
+            n += 1
+        secs = time.monotonic() - start
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    if runs_file:
+        res = {"broker": "disk", "tool": "write+fdatasync", "ok": n > 0, "size": block,
+               "seconds": round(secs, 3), "msgs": n, "bytes": n * block,
+               "mb_per_s": round(n * block / secs / 1e6, 2), "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        for kv in tags:
+            k, _, v = kv.partition("=")
+            res[k] = int(v) if v.isdigit() else v
+        with open(runs_file, "a") as f:
+            f.write(json.dumps(res, sort_keys=True) + "\n")
+        print(f"{res['mb_per_s']} MB/s ({n / secs:.0f} fdatasyncs/s)")
+        return
+    print(f"disk_fsync_{block}_mb_per_s={n * block / secs / 1e6:.1f}")
+    print(f"disk_fsync_{block}_writes_per_s={n / secs:.0f}")
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "report":
+        cmd_report(argv[1])
+    elif len(argv) >= 3 and argv[0] == "basis":
+        cmd_basis(argv[1], argv[2], argv[3] if len(argv) > 3 else "rdkafka_performance")
+    elif len(argv) == 4 and argv[0] == "disk":
+        cmd_disk(argv[1], int(argv[2]), float(argv[3]))
+    elif len(argv) >= 6 and argv[0] == "disk-run":
+        cmd_disk(argv[2], int(argv[3]), float(argv[4]), runs_file=argv[1], tags=argv[6:],
+                 warmup=float(argv[5]))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
