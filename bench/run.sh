@@ -282,7 +282,7 @@ phase_consume() {
             -b "localhost:$(broker_port "$b")" -s "$size" -a 1 -c "$records" \
             -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" \
             >"$RESULTS/logs/consume-backlog-$b.log" 2>&1 || die "writing the backlog to $b failed"
-        tail -n 3 "$RESULTS/logs/consume-backlog-$b.log" | sed 's/^/    /' >&2
+        log "  $(grep -E '^% [0-9]+ messages produced' "$RESULTS/logs/consume-backlog-$b.log" | tail -n1)"
     done
     for round in $(seq 1 "$ROUNDS"); do
         log "$wl round $round/$ROUNDS (rdkafka_performance, then kafka-consumer-perf-test)"

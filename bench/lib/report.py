@@ -507,6 +507,10 @@ set key inside top right vertical
     run_name = os.path.basename(os.path.normpath(results))
     quick = " (QUICK smoke run)" if meta.get("quick") == "1" else ""
     ratio_top = max([2.3] + [1.1 * max(w.ratios(mb_of) or [0]) for w in tput])
+    # Head room above the tallest bar for the key.
+    tput_top = 1.2 * max([w.value(b, mb_of) or 0 for w in tput for b in BROKERS] + [1])
+    cpu_top = 1.2 * max([w.value(b, lambda r: r.get("cpu_s_per_gb")) or 0 for w in ws
+                         if w.phase in ("produce", "consume", "fsync") for b in BROKERS] + [0.35])
     hwm = {b: max([r.get("vmhwm_kb") or 0 for w in ws for r in w.runs if r.get("broker") == b] or [0]) / 1024
            for b in BROKERS}
     abbrev = ("P: produce, C: consume catch-up, F: fsync before ack (all rdkafka-performance); "
@@ -523,7 +527,7 @@ set style fill solid 0.8 border -1
 set style data histograms
 set style histogram clustered gap 1
 set ylabel "MB/s"
-set yrange [0:*]
+set yrange [0:{tput_top:.1f}]
 plot "throughput.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02"
 
 set title "Milena / Kafka throughput ratio (median; bars: min–max over rounds); target 2×"
@@ -537,7 +541,7 @@ set style fill solid 0.8 border -1
 set style data histograms
 set style histogram clustered gap 1
 set ylabel "CPU-s / GB"
-set yrange [0:*]
+set yrange [0:{cpu_top:.2f}]
 set xtics rotate by 35 right nomirror
 plot "cpu.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02", 0.3 t "target 0.3" w lines dt 2 lw 2 lc rgb "black"
 unset multiplot
