@@ -39,7 +39,7 @@ KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}          # brokers' data go under a mktemp dir here
 # QUICK runs get a -quick suffix, which .gitignore keeps out of commits.
-RESULTS=${RESULTS:-bench/results/$(date +%Y-%m-%d-%H%M)$([ "$QUICK" = 1 ] && echo -quick)}
+RESULTS=${RESULTS:-bench/results/$(date +%Y-%m-%d-%H%M)$(if [ "$QUICK" = 1 ]; then echo -quick; fi)}
 # The heap is the broker's only: the perf tools keep their own defaults (-Xmx512M).
 export -n KAFKA_HEAP_OPTS
 
