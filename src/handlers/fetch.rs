@@ -4,6 +4,11 @@
 //! read_committed fetches (isolation level 1) stop at the last stable offset and list the
 //! aborted transactions overlapping the returned batches; the consumer drops their records.
 //!
+//! The data path: under the partition's read lock only the file regions are found
+//! (`Partition::fetch`); regions of 64 KiB or more go to the socket with sendfile, smaller ones
+//! are read into memory and sent with the encoded parts in one vectored write
+//! (`protocol::encode_fetch`). No record byte is copied into an encoded response.
+//!
 //! Fetch sessions (KIP-227) are not created: every answer carries session ID 0, which tells the
 //! client to keep sending full fetch requests. That is a correct sessionless broker.
 

@@ -2,9 +2,11 @@
 //!
 //! A fetch returns whole batches, starting with the batch that contains the fetch offset (the
 //! client skips the records before it). The offset index gives a position at most
-//! `index.interval.bytes` before that batch; batch headers are scanned from there. The data is
-//! then read with one positional read per segment touched and the batch boundaries are walked
-//! in memory, so a read costs a few syscalls whatever the batch sizes.
+//! `index.interval.bytes` before that batch; batch headers are scanned from there. Where the
+//! read ends is found the same way: the limit's batch (high watermark or LSO) through the index,
+//! and the budget's last whole batch by a header walk from the last index entry before it. So a
+//! read touches a few headers whatever its size, and yields file regions ([`SliceRead`]): Fetch
+//! sends large ones with sendfile after the lock is released, everything else reads them.
 //!
 //! Limitations: ListOffsets by timestamp finds the exact record only in uncompressed batches
 //! (the log never decompresses); in a compressed batch it answers the batch's first offset. The
