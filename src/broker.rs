@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::cluster::ClusterNode;
 use crate::config::BrokerConfig;
 use crate::coordinator::group::{GroupConfig, GroupCoordinator};
 use crate::coordinator::txn::{TransactionCoordinator, TxnConfig};
-use crate::metadata::{Controller, LocalMetadataStore, MetadataImage};
+use crate::metadata::{Controller, LocalMetadataStore, MetadataImage, PartitionState, TopicImage};
 use crate::partition::ReplicaManager;
 
 /// The metadata log inside the first log directory.
@@ -35,6 +36,8 @@ pub struct Broker {
     pub limits: Limits,
     pub log_dir: PathBuf,
     pub controller: Controller,
+    /// Cluster mode: this node's quorum side. `None` on a single node.
+    pub cluster: Option<Arc<ClusterNode>>,
     pub replicas: ReplicaManager,
     pub groups: GroupCoordinator,
     pub txns: TransactionCoordinator,
@@ -56,25 +59,58 @@ pub enum StartError {
 }
 
 impl Broker {
-    /// Opens the data directory: identity, metadata replay, then every hosted partition's log
-    /// (with recovery where the last shutdown was not clean).
-    pub fn open(config: BrokerConfig, advertised: Endpoint) -> Result<Arc<Self>, StartError> {
+    /// The first log directory, created if needed, and the cluster ID kept in its
+    /// `meta.properties` (written on first start). A directory of another node or cluster is
+    /// refused. In cluster mode without `cluster.id` the ID is derived from the voters.
+    pub fn open_log_dir(config: &BrokerConfig) -> Result<(PathBuf, String), StartError> {
         let log_dir = config
             .log_dirs
             .first()
             .cloned()
             .unwrap_or_else(|| PathBuf::from("./data"));
+        std::fs::create_dir_all(&log_dir).map_err(|source| StartError::LogDir {
+            path: log_dir.display().to_string(),
+            source,
+        })?;
+        let configured = config.cluster_id.clone().or_else(|| {
+            config
+                .quorum
+                .as_ref()
+                .map(crate::cluster::derived_cluster_id)
+        });
+        let cluster_id = meta_properties(&log_dir, config.node_id, configured.as_deref())?;
+        Ok((log_dir, cluster_id))
+    }
+
+    /// Opens the data directory: identity, metadata (the local log on a single node, the
+    /// quorum's committed image in cluster mode), then every hosted partition's log (with
+    /// recovery where the last shutdown was not clean).
+    pub fn open(config: BrokerConfig, advertised: Endpoint) -> Result<Arc<Self>, StartError> {
+        Self::open_with(config, advertised, None)
+    }
+
+    pub fn open_with(
+        config: BrokerConfig,
+        advertised: Endpoint,
+        cluster: Option<Arc<ClusterNode>>,
+    ) -> Result<Arc<Self>, StartError> {
+        let (log_dir, cluster_id) = Self::open_log_dir(&config)?;
         let io = |source| StartError::LogDir {
             path: log_dir.display().to_string(),
             source,
         };
-        std::fs::create_dir_all(&log_dir).map_err(io)?;
-        let cluster_id = meta_properties(&log_dir, config.node_id, config.cluster_id.as_deref())?;
-        let store = Arc::new(LocalMetadataStore::open(&log_dir.join(METADATA_LOG))?);
-        let controller = Controller::new(store);
+        let controller = match &cluster {
+            Some(node) => Controller::quorum(node.clone()),
+            None => {
+                let store = Arc::new(LocalMetadataStore::open(&log_dir.join(METADATA_LOG))?);
+                Controller::local(store, config.node_id)
+            }
+        };
         let replicas = ReplicaManager::new(&log_dir);
         let image = controller.image();
-        replicas.remove_stray_directories(&image).map_err(io)?;
+        replicas
+            .remove_stray_directories(&image, cluster.is_some())
+            .map_err(io)?;
         replicas.sync(&image, &config)?;
         let limits = Limits {
             max_connections: usize::try_from(config.max_connections)
@@ -94,6 +130,7 @@ impl Broker {
             limits,
             log_dir,
             controller,
+            cluster,
             replicas,
             groups,
             txns,
@@ -108,9 +145,77 @@ impl Broker {
         self.controller.image()
     }
 
-    /// The brokers that can host replicas: just this one until cluster mode.
-    pub fn live_brokers(&self) -> Vec<i32> {
-        vec![self.node_id]
+    /// The brokers clients may use, with their advertised endpoints: the unfenced registered
+    /// brokers in cluster mode, this one on a single node.
+    pub fn live_brokers(&self) -> Vec<(i32, Endpoint, Option<String>)> {
+        if self.cluster.is_none() {
+            return vec![(self.node_id, self.advertised.clone(), None)];
+        }
+        self.image()
+            .brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .filter_map(|b| {
+                let e = b.endpoint()?;
+                Some((
+                    b.id,
+                    Endpoint {
+                        host: e.host.clone(),
+                        port: e.port,
+                    },
+                    b.rack.clone(),
+                ))
+            })
+            .collect()
+    }
+
+    /// The controller id Metadata and DescribeCluster report: the active controller in cluster
+    /// mode (any broker would do, as every broker forwards; this one is the least indirect).
+    pub fn controller_id(&self) -> i32 {
+        match &self.cluster {
+            Some(node) => node
+                .controller_id()
+                .filter(|id| self.image().is_live(*id))
+                .unwrap_or(self.node_id),
+            None => self.node_id,
+        }
+    }
+
+    /// A partition's replicas, ISR, leader and epochs.
+    pub fn partition_state(&self, topic: &TopicImage, index: i32) -> Option<PartitionState> {
+        topic.partition(index, self.node_id)
+    }
+
+    /// Whether this broker leads `topic`'s partition `index` according to the current image.
+    pub fn leads(&self, topic: &str, index: i32) -> bool {
+        let image = self.image();
+        image
+            .topic(topic)
+            .and_then(|t| self.partition_state(t, index))
+            .is_some_and(|p| p.leader == self.node_id)
+    }
+
+    /// The partition, if this broker leads it; else the Kafka error a client gets:
+    /// UNKNOWN_TOPIC_OR_PARTITION for what does not exist, NOT_LEADER_OR_FOLLOWER when another
+    /// broker leads it (the client refreshes its metadata and goes there).
+    pub fn leader_partition(
+        &self,
+        topic: &str,
+        index: i32,
+    ) -> Result<Arc<crate::partition::Partition>, kafka_protocol::ResponseError> {
+        use kafka_protocol::ResponseError;
+        let image = self.image();
+        let state = image
+            .topic(topic)
+            .and_then(|t| self.partition_state(t, index))
+            .ok_or(ResponseError::UnknownTopicOrPartition)?;
+        if state.leader != self.node_id {
+            return Err(ResponseError::NotLeaderOrFollower);
+        }
+        // Led here but not opened yet: the metadata change is being applied.
+        self.replicas
+            .get(topic, index)
+            .ok_or(ResponseError::NotLeaderOrFollower)
     }
 
     /// Applies the current metadata image to the hosted partitions; called after every change.

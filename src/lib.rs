@@ -24,6 +24,7 @@
 //! - [`broker`]: the context shared by every connection.
 
 pub mod broker;
+pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;

@@ -34,7 +34,9 @@ const DEFAULT_CONFIG: &str = "config/server.properties";
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            EnvFilter::try_from_env("MILENA_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+            EnvFilter::try_from_env("MILENA_LOG")
+                // openraft narrates every vote and append at info.
+                .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -69,9 +71,16 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(config: BrokerConfig) -> anyhow::Result<()> {
+    // In cluster mode the controller listener is for the quorum only; clients get the other.
+    let controller_name = config
+        .quorum
+        .as_ref()
+        .map(|q| q.controller_listener.name.clone());
+    let is_client = |name: &str| Some(name) != controller_name.as_deref();
     let listener_cfg = config
         .listeners
-        .first()
+        .iter()
+        .find(|l| is_client(&l.name))
         .cloned()
         .context("listeners is empty")?;
     let bind_host = if listener_cfg.host.is_empty() {
@@ -83,7 +92,11 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {bind_host}:{}", listener_cfg.port))?;
     let bound_port = listener.local_addr()?.port();
-    let advertised = match config.advertised_listeners.first() {
+    let advertised = match config
+        .advertised_listeners
+        .iter()
+        .find(|l| is_client(&l.name))
+    {
         Some(l) => Endpoint {
             host: l.host.clone(),
             port: i32::from(l.port),
@@ -99,7 +112,33 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         },
     };
     let started = std::time::Instant::now();
-    let broker = Broker::open(config, advertised).context("cannot open the data directory")?;
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let cluster = match &config.quorum {
+        Some(quorum) => {
+            let c = &quorum.controller_listener;
+            let controller_listener = TcpListener::bind((c.bind_host(), c.port))
+                .await
+                .with_context(|| format!("cannot listen on {} (controller.listener.names)", c))?;
+            let (log_dir, cluster_id) =
+                Broker::open_log_dir(&config).context("cannot open the data directory")?;
+            let node = milena::cluster::ClusterNode::start(
+                &config,
+                cluster_id,
+                controller_listener,
+                &log_dir,
+                fatal_tx.clone(),
+                shutdown_rx.clone(),
+            )
+            .await
+            .context("cannot start the controller quorum")?;
+            Some(node)
+        }
+        None => None,
+    };
+    let rack = config.raw_value("broker.rack").map(str::to_string);
+    let broker = Broker::open_with(config, advertised, cluster.clone())
+        .context("cannot open the data directory")?;
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
@@ -110,7 +149,22 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         "Milena started"
     );
 
-    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    if let Some(node) = &cluster {
+        let endpoints = vec![milena::metadata::BrokerEndpoint {
+            listener: listener_cfg.name.clone(),
+            host: broker.advertised.host.clone(),
+            port: broker.advertised.port,
+        }];
+        tokio::spawn(
+            node.clone()
+                .run_broker_lifecycle(endpoints, rack, shutdown_rx.clone()),
+        );
+        tokio::spawn(publish_metadata(
+            broker.clone(),
+            node.published(),
+            shutdown_rx.clone(),
+        ));
+    }
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
     let group_timers = tokio::spawn(group_timers(broker.clone(), shutdown_rx.clone()));
     let txn_timers = tokio::spawn(txn_timers(broker.clone(), shutdown_rx.clone()));
@@ -123,7 +177,10 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     });
     let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
 
-    wait_for_signal().await;
+    let fatal = tokio::select! {
+        _ = wait_for_signal() => None,
+        reason = fatal_rx.recv() => reason,
+    };
     tracing::info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = server.await;
@@ -139,8 +196,35 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_millis(100)).await;
     let broker_for_close = broker.clone();
     tokio::task::spawn_blocking(move || broker_for_close.replicas.shutdown()).await?;
+    if let Some(node) = &cluster {
+        node.shutdown().await;
+    }
+    if let Some(reason) = fatal {
+        anyhow::bail!("stopped: {reason}");
+    }
     tracing::info!("shut down cleanly");
     Ok(())
+}
+
+/// Cluster mode: applies every committed metadata image to the hosted partitions (opens the
+/// replicas placed here, deletes those of deleted topics, sets leader epochs).
+async fn publish_metadata(
+    broker: Arc<Broker>,
+    mut published: tokio::sync::watch::Receiver<milena::cluster::raft::Published>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            changed = published.changed() => if changed.is_err() { return },
+            _ = shutdown.changed() => return,
+        }
+        published.borrow_and_update();
+        let broker = broker.clone();
+        let applied = tokio::task::spawn_blocking(move || broker.apply_metadata()).await;
+        if let Ok(Err(e)) = applied {
+            tracing::error!(error = %e, "applying metadata to partition logs failed");
+        }
+    }
 }
 
 async fn wait_for_signal() {

@@ -91,6 +91,9 @@ pub struct BrokerConfig {
     /// `milena.flush.on.ack`; default false. When true a produce is acknowledged only after its
     /// data is fsynced; the fsyncs of concurrent appends are grouped into one.
     pub flush_on_ack: bool,
+    /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
+    /// single node.
+    pub quorum: Option<super::QuorumConfig>,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -136,6 +139,7 @@ impl Default for BrokerConfig {
             log_cleaner_dedupe_buffer_size: 134_217_728,
             log_cleaner_io_max_bytes_per_second: f64::MAX,
             flush_on_ack: false,
+            quorum: None,
             raw: BTreeMap::new(),
         }
     }
@@ -263,6 +267,16 @@ impl BrokerConfig {
             "log.cleaner.io.max.bytes.per.second",
         )?;
         v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
+        c.quorum = super::quorum::quorum_config(
+            c.node_id,
+            v.text("controller.quorum.voters"),
+            v.text("process.roles"),
+            v.text("controller.listener.names"),
+            &c.listeners,
+            v.num::<i64>("broker.heartbeat.interval.ms")?
+                .unwrap_or(2000),
+            v.num::<i64>("broker.session.timeout.ms")?.unwrap_or(9000),
+        )?;
         c.raw = raw;
         Ok(c)
     }

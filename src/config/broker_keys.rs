@@ -55,17 +55,19 @@ use Check::{Any, AtLeast};
 
 /// Every broker key Milena recognises, grouped as in Kafka's documentation.
 pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
-    // Identity and KRaft roles. Milena runs as a combined broker+controller; the KRaft keys are
-    // accepted so Kafka's sample files load, and ignored.
+    // Identity and KRaft roles. Milena runs as a combined broker+controller. With
+    // controller.quorum.voters set the node joins that cluster (config/quorum.rs).
     // Milena default: node 1 (Kafka has no default and refuses to start without one).
     key("node.id", Int, Some("1"), AtLeast(0), false, "Identifier of this node in the cluster."),
     key("broker.id", Int, None, AtLeast(0), false, "Older name of node.id; used only when node.id is absent."),
     key("cluster.id", Str, None, Any, false, "Milena: fixed cluster id (22-character base64 UUID); generated and stored on first start when absent."),
-    key("process.roles", List, Some(""), Check::ListOf(&["broker", "controller"]), false, "KRaft roles of this process (accepted, ignored: Milena is always both)."),
-    key("controller.quorum.voters", List, Some(""), Any, false, "Static controller quorum (accepted, ignored)."),
+    key("process.roles", List, Some(""), Check::ListOf(&["broker", "controller"]), false, "KRaft roles of this process; Milena nodes are always broker,controller (combined mode)."),
+    key("controller.quorum.voters", List, Some(""), Any, false, "The controller quorum as id@host:port,...; set: cluster mode, every node a voter. Empty: a single node."),
     key("controller.quorum.bootstrap.servers", List, Some(""), Any, false, "Controller endpoints to bootstrap from (accepted, ignored)."),
-    key("controller.listener.names", Str, None, Any, false, "Listeners used by the controller (accepted, ignored)."),
+    key("controller.listener.names", Str, None, Any, false, "The listener (of listeners) the controller quorum uses; required with controller.quorum.voters."),
     key("metadata.log.dir", Str, None, Any, false, "Separate directory for the metadata log (accepted, ignored)."),
+    key("broker.heartbeat.interval.ms", Int, Some("2000"), AtLeast(1), false, "How often a broker heartbeats to the active controller (cluster mode)."),
+    key("broker.session.timeout.ms", Int, Some("9000"), AtLeast(1), false, "A broker that has not heartbeated for this long is fenced: it leaves every ISR and loses its leaderships."),
     key("broker.rack", Str, None, Any, false, "Rack of this broker, for rack-aware placement."),
     // Network.
     key("listeners", Str, Some("PLAINTEXT://:9092"), Any, true, "Comma-separated NAME://host:port addresses to listen on; an empty host means all interfaces."),

@@ -24,6 +24,7 @@ mod listener;
 mod load;
 mod log_types;
 pub mod properties;
+pub mod quorum;
 pub mod topic;
 mod topic_defs;
 mod value;
@@ -35,6 +36,7 @@ pub use env::env_name_for;
 pub use error::ConfigError;
 pub use listener::{parse_listeners, Listener};
 pub use log_types::{CleanupPolicy, CompressionType, TimestampType};
+pub use quorum::{QuorumConfig, Voter};
 pub use topic::{
     describe_topic_configs, effective_topic_config, validate_topic_config,
     validate_topic_overrides, TopicConfig,

@@ -16,7 +16,7 @@ use kafka_protocol::ResponseError;
 use crate::broker::Broker;
 use crate::log::builder::{control_type, read_records, ControlType, StoredRecord};
 use crate::log::{AppendOrigin, BatchHeader, BatchIter};
-use crate::metadata::controller::{NewTopic, TopicDefaults};
+use crate::metadata::controller::NewTopic;
 use crate::partition::manager::now_ms;
 
 /// Kafka's `offsets.topic.segment.bytes` / `transaction.state.log.segment.bytes`: small
@@ -32,10 +32,11 @@ pub(crate) fn ensure_internal_topic(
     if broker.image().topic(name).is_some() {
         return Ok(());
     }
-    let live = broker.live_brokers();
     let topic = NewTopic {
         name: name.to_string(),
         num_partitions: partitions,
+        // Coordinators stay on the node that leads their partition; replicating them is the
+        // next step of cluster mode.
         replication_factor: 1,
         assignments: vec![],
         configs: [
@@ -47,15 +48,7 @@ pub(crate) fn ensure_internal_topic(
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect(),
     };
-    let defaults = TopicDefaults {
-        num_partitions: partitions,
-        replication_factor: 1,
-        live_brokers: &live,
-    };
-    match broker
-        .controller
-        .create_topic(topic, &defaults, false, |_, _| Ok(()))
-    {
+    match broker.controller.create_topic(topic, false) {
         Ok(_) | Err(crate::metadata::MetadataError::TopicAlreadyExists(_)) => {}
         Err(e) => {
             tracing::error!(topic = name, error = %e, "cannot create internal topic");

@@ -21,11 +21,19 @@ pub async fn describe_cluster(
             .with_error_code(ResponseError::UnsupportedEndpointType.code())
             .with_error_message(Some(str_bytes("The broker only serves broker endpoints")));
     }
+    let brokers = broker
+        .live_brokers()
+        .into_iter()
+        .map(|(id, endpoint, rack)| {
+            DescribeClusterBroker::default()
+                .with_broker_id(BrokerId(id))
+                .with_host(str_bytes(endpoint.host))
+                .with_port(endpoint.port)
+                .with_rack(rack.map(str_bytes))
+        })
+        .collect();
     response
         .with_cluster_id(str_bytes(broker.cluster_id.clone()))
-        .with_controller_id(BrokerId(broker.node_id))
-        .with_brokers(vec![DescribeClusterBroker::default()
-            .with_broker_id(BrokerId(broker.node_id))
-            .with_host(str_bytes(broker.advertised.host.clone()))
-            .with_port(broker.advertised.port)])
+        .with_controller_id(BrokerId(broker.controller_id()))
+        .with_brokers(brokers)
 }

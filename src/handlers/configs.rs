@@ -14,9 +14,7 @@ use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
-use crate::config::topic::{
-    describe_broker_configs, describe_topic_configs, validate_topic_config, ConfigEntry,
-};
+use crate::config::topic::{describe_broker_configs, describe_topic_configs, ConfigEntry};
 use crate::metadata::controller::ConfigChange;
 use crate::protocol::errors::{self, KafkaError};
 use crate::protocol::RequestContext;
@@ -128,10 +126,6 @@ fn to_wire(
     result
 }
 
-fn validate(key: &str, value: &str) -> Result<(), String> {
-    validate_topic_config(key, value).map_err(|e| e.to_string())
-}
-
 /// Applies `changes` to one resource and says how it went.
 fn alter(
     ctx: &RequestContext,
@@ -161,13 +155,10 @@ fn alter(
         Err(e) => return Some(e),
     };
     let broker = &ctx.broker;
-    match broker.controller.alter_topic_configs(
-        name,
-        &changes,
-        replace_all,
-        validate_only,
-        validate,
-    ) {
+    match broker
+        .controller
+        .alter_topic_configs(name, &changes, replace_all, validate_only)
+    {
         Ok(()) => {
             if !validate_only {
                 if let Err(e) = broker.apply_metadata() {

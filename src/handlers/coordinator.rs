@@ -1,4 +1,5 @@
-//! FindCoordinator: on a single node every group and transactional ID is coordinated here.
+//! FindCoordinator: on a single node every group and transactional ID is coordinated here; in a
+//! cluster, by the leader of the internal topic partition that holds the key's records.
 //!
 //! Served before the coordinators themselves because clients use its presence for feature
 //! detection: librdkafka only compresses with LZ4 when FindCoordinator is advertised. Group
@@ -21,11 +22,13 @@ pub async fn find_coordinator(
     request: FindCoordinatorRequest,
 ) -> FindCoordinatorResponse {
     let broker = &ctx.broker;
-    let host = str_bytes(broker.advertised.host.clone());
-    let port = broker.advertised.port;
-    let node = BrokerId(broker.node_id);
     let key_type_error = !matches!(request.key_type, GROUP | TRANSACTION);
     let answer = |key: StrBytes| {
+        let located = if key_type_error {
+            Err(ResponseError::InvalidRequest)
+        } else {
+            locate(broker, request.key_type, &key)
+        };
         if key_type_error {
             Coordinator::default()
                 .with_key(key)
@@ -37,11 +40,18 @@ pub async fn find_coordinator(
                     request.key_type
                 ))))
         } else {
-            Coordinator::default()
-                .with_key(key)
-                .with_node_id(node)
-                .with_host(host.clone())
-                .with_port(port)
+            match located {
+                Ok((node, host, port)) => Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(BrokerId(node))
+                    .with_host(str_bytes(host))
+                    .with_port(port),
+                Err(e) => Coordinator::default()
+                    .with_key(key)
+                    .with_node_id(BrokerId(-1))
+                    .with_port(-1)
+                    .with_error_code(e.code()),
+            }
         }
     };
     if ctx.api_version >= 4 {
@@ -64,4 +74,51 @@ pub async fn find_coordinator(
         response.error_message = single.error_message;
     }
     response
+}
+
+/// The broker that coordinates `key`: this one on a single node; in a cluster the leader of the
+/// key's partition of `__consumer_offsets` or `__transaction_state` (created on first use).
+fn locate(
+    broker: &crate::broker::Broker,
+    key_type: i8,
+    key: &str,
+) -> Result<(i32, String, i32), ResponseError> {
+    if broker.cluster.is_none() {
+        return Ok((
+            broker.node_id,
+            broker.advertised.host.clone(),
+            broker.advertised.port,
+        ));
+    }
+    use crate::coordinator::{group, txn};
+    let (topic, partitions) = if key_type == GROUP {
+        (
+            group::OFFSETS_TOPIC,
+            broker.config.offsets_topic_num_partitions,
+        )
+    } else {
+        (
+            txn::TXN_TOPIC,
+            broker.config.transaction_state_log_num_partitions,
+        )
+    };
+    crate::coordinator::ensure_internal_topic(broker, topic, partitions)
+        .map_err(|_| ResponseError::CoordinatorNotAvailable)?;
+    let index = if key_type == GROUP {
+        group::records::partition_for(key, partitions)
+    } else {
+        txn::records::partition_for(key, partitions)
+    };
+    let image = broker.image();
+    let leader = image
+        .topic(topic)
+        .and_then(|t| broker.partition_state(t, index))
+        .map(|p| p.leader)
+        .ok_or(ResponseError::CoordinatorNotAvailable)?;
+    broker
+        .live_brokers()
+        .into_iter()
+        .find(|(id, _, _)| *id == leader)
+        .map(|(id, e, _)| (id, e.host, e.port))
+        .ok_or(ResponseError::CoordinatorNotAvailable)
 }

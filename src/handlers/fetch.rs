@@ -88,22 +88,26 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
             if read_committed {
                 data.aborted_transactions = Some(Vec::new());
             }
-            let partition = resolved.and_then(|t| ctx.broker.replicas.get(&t.name, p.partition));
-            let Some(partition) = partition else {
-                data.error_code = if version >= 13 && resolved.is_none() {
-                    ResponseError::UnknownTopicId.code()
-                } else {
-                    ResponseError::UnknownTopicOrPartition.code()
-                };
-                any_error = true;
-                partitions.push(data);
-                continue;
+            let partition = match resolved {
+                Some(t) => ctx.broker.leader_partition(&t.name, p.partition),
+                None if version >= 13 => Err(ResponseError::UnknownTopicId),
+                None => Err(ResponseError::UnknownTopicOrPartition),
+            };
+            let partition = match partition {
+                Ok(partition) => partition,
+                Err(e) => {
+                    data.error_code = e.code();
+                    any_error = true;
+                    partitions.push(data);
+                    continue;
+                }
             };
             let high_watermark = partition.high_watermark();
             data.high_watermark = high_watermark;
             data.last_stable_offset = partition.last_stable_offset();
             data.log_start_offset = partition.log_start_offset();
-            if let Some(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch) {
+            if let Some(code) = check_leader_epoch(p.current_leader_epoch, partition.leader_epoch())
+            {
                 data.error_code = code;
                 any_error = true;
                 partitions.push(data);

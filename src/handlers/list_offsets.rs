@@ -32,13 +32,16 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    match ctx.broker.replicas.get(&topic.name.0, p.partition_index) {
-                        None => {
-                            response.with_error_code(ResponseError::UnknownTopicOrPartition.code())
-                        }
-                        Some(partition) => {
-                            match check_leader_epoch(p.current_leader_epoch, partition.leader_epoch)
-                            {
+                    match ctx
+                        .broker
+                        .leader_partition(&topic.name.0, p.partition_index)
+                    {
+                        Err(e) => response.with_error_code(e.code()),
+                        Ok(partition) => {
+                            match check_leader_epoch(
+                                p.current_leader_epoch,
+                                partition.leader_epoch(),
+                            ) {
                                 Some(code) => response.with_error_code(code),
                                 None => lookup(
                                     &partition,
@@ -75,7 +78,7 @@ fn lookup(
     };
     // The leader epoch field exists from v4 on; encoding it earlier fails.
     let epoch = if version >= 4 {
-        partition.leader_epoch
+        partition.leader_epoch()
     } else {
         -1
     };

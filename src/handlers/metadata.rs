@@ -79,13 +79,24 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
         }
     }
 
+    let brokers = broker
+        .live_brokers()
+        .into_iter()
+        .map(|(id, endpoint, rack)| {
+            let mut b = MetadataResponseBroker::default()
+                .with_node_id(BrokerId(id))
+                .with_host(str_bytes(endpoint.host))
+                .with_port(endpoint.port);
+            if version >= 1 {
+                b.rack = rack.map(str_bytes);
+            }
+            b
+        })
+        .collect();
     MetadataResponse::default()
-        .with_brokers(vec![MetadataResponseBroker::default()
-            .with_node_id(BrokerId(broker.node_id))
-            .with_host(str_bytes(broker.advertised.host.clone()))
-            .with_port(broker.advertised.port)])
+        .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(broker.cluster_id.clone())))
-        .with_controller_id(BrokerId(broker.node_id))
+        .with_controller_id(BrokerId(broker.controller_id()))
         .with_topics(topics)
 }
 
@@ -100,21 +111,22 @@ fn topic_metadata(
     topic: &TopicImage,
     request: &MetadataRequest,
 ) -> MetadataResponseTopic {
-    let node = BrokerId(ctx.broker.node_id);
     let partitions = (0..topic.partitions)
-        .map(|index| {
-            let leader_epoch = ctx
-                .broker
-                .replicas
-                .get(&topic.name, index)
-                .map(|p| p.leader_epoch)
-                .unwrap_or(0);
-            MetadataResponsePartition::default()
+        .filter_map(|index| {
+            let state = ctx.broker.partition_state(topic, index)?;
+            let ids = |v: &[i32]| v.iter().map(|&b| BrokerId(b)).collect::<Vec<_>>();
+            let mut p = MetadataResponsePartition::default()
                 .with_partition_index(index)
-                .with_leader_id(node)
-                .with_leader_epoch(leader_epoch)
-                .with_replica_nodes(vec![node])
-                .with_isr_nodes(vec![node])
+                .with_leader_id(BrokerId(state.leader))
+                .with_replica_nodes(ids(&state.replicas))
+                .with_isr_nodes(ids(&state.isr));
+            if ctx.api_version >= 7 {
+                p.leader_epoch = state.leader_epoch;
+            }
+            if state.leader == crate::metadata::NO_LEADER {
+                p.error_code = ResponseError::LeaderNotAvailable.code();
+            }
+            Some(p)
         })
         .collect();
     let mut result = MetadataResponseTopic::default()
@@ -157,7 +169,6 @@ pub async fn describe_topic_partitions(
     use kafka_protocol::messages::describe_topic_partitions_response as dtp;
 
     let image = ctx.broker.image();
-    let node = BrokerId(ctx.broker.node_id);
     let mut names: Vec<String> = if request.topics.is_empty() {
         image.topics.keys().cloned().collect()
     } else {
@@ -205,20 +216,21 @@ pub async fn describe_topic_partitions(
         let first = std::mem::take(&mut start_partition);
         let last = (first + budget).min(topic.partitions);
         let partitions = (first..last)
-            .map(|index| {
-                let leader_epoch = ctx
-                    .broker
-                    .replicas
-                    .get(name, index)
-                    .map_or(0, |p| p.leader_epoch);
-                dtp::DescribeTopicPartitionsResponsePartition::default()
+            .filter_map(|index| {
+                let state = ctx.broker.partition_state(topic, index)?;
+                let ids = |v: &[i32]| v.iter().map(|&b| BrokerId(b)).collect::<Vec<_>>();
+                let mut p = dtp::DescribeTopicPartitionsResponsePartition::default()
                     .with_partition_index(index)
-                    .with_leader_id(node)
-                    .with_leader_epoch(leader_epoch)
-                    .with_replica_nodes(vec![node])
-                    .with_isr_nodes(vec![node])
+                    .with_leader_id(BrokerId(state.leader))
+                    .with_leader_epoch(state.leader_epoch)
+                    .with_replica_nodes(ids(&state.replicas))
+                    .with_isr_nodes(ids(&state.isr))
                     .with_eligible_leader_replicas(Some(vec![]))
-                    .with_last_known_elr(Some(vec![]))
+                    .with_last_known_elr(Some(vec![]));
+                if state.leader == crate::metadata::NO_LEADER {
+                    p.error_code = ResponseError::LeaderNotAvailable.code();
+                }
+                Some(p)
             })
             .collect();
         budget -= last - first;

@@ -54,12 +54,9 @@ fn produce_partition(
     topic: &str,
     data: PartitionProduceData,
 ) -> PartitionProduceResponse {
-    let Some(partition) = ctx.broker.replicas.get(topic, data.index) else {
-        return failed(
-            data.index,
-            ResponseError::UnknownTopicOrPartition.code(),
-            None,
-        );
+    let partition = match ctx.broker.leader_partition(topic, data.index) {
+        Ok(p) => p,
+        Err(e) => return failed(data.index, e.code(), None),
     };
     let Some(records) = data.records else {
         return failed(data.index, ResponseError::CorruptMessage.code(), None);

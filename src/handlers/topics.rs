@@ -13,26 +13,20 @@ use kafka_protocol::ResponseError;
 
 use super::{str_bytes, topic_name};
 use crate::broker::Broker;
-use crate::config::topic::{describe_topic_configs, validate_topic_config};
+use crate::config::topic::describe_topic_configs;
 use crate::metadata::controller::{NewTopic, TopicDefaults};
 use crate::metadata::MetadataError;
 use crate::protocol::{errors, RequestContext};
 
-fn topic_defaults<'a>(broker: &Broker, live_brokers: &'a [i32]) -> TopicDefaults<'a> {
+fn topic_defaults(broker: &Broker) -> TopicDefaults {
     TopicDefaults {
         num_partitions: broker.config.num_partitions,
         replication_factor: broker.config.default_replication_factor,
-        live_brokers,
     }
-}
-
-fn validate_config(key: &str, value: &str) -> Result<(), String> {
-    validate_topic_config(key, value).map_err(|e| e.to_string())
 }
 
 /// Creates a topic with the broker's defaults, as Metadata does for an unknown topic.
 pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
-    let live = broker.live_brokers();
     let topic = NewTopic {
         name: name.to_string(),
         num_partitions: -1,
@@ -40,12 +34,9 @@ pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
         assignments: vec![],
         configs: BTreeMap::new(),
     };
-    broker.controller.create_topic(
-        topic,
-        &topic_defaults(broker, &live),
-        false,
-        validate_config,
-    )?;
+    broker
+        .controller
+        .create_topic(topic.with_defaults(&topic_defaults(broker)), false)?;
     tracing::info!(topic = name, "auto-created topic");
     apply(broker);
     Ok(())
@@ -62,8 +53,7 @@ pub async fn create_topics(
     request: CreateTopicsRequest,
 ) -> CreateTopicsResponse {
     let broker = &ctx.broker;
-    let live = broker.live_brokers();
-    let defaults = topic_defaults(broker, &live);
+    let defaults = topic_defaults(broker);
     let mut seen = HashSet::new();
     let duplicates: HashSet<String> = request
         .topics
@@ -125,12 +115,10 @@ pub async fn create_topics(
         } else {
             topic.replication_factor
         };
-        match broker.controller.create_topic(
-            new_topic,
-            &defaults,
-            request.validate_only,
-            validate_config,
-        ) {
+        match broker
+            .controller
+            .create_topic(new_topic.with_defaults(&defaults), request.validate_only)
+        {
             Ok(created) => {
                 result.topic_id = created.id;
                 result.num_partitions = created.partitions;

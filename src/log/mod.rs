@@ -31,7 +31,7 @@
 mod append;
 mod batch;
 pub mod builder;
-mod checkpoint;
+pub(crate) mod checkpoint;
 pub mod cleaner;
 mod codec;
 mod config;

@@ -1,27 +1,101 @@
 //! The immutable metadata image: what every handler reads. A new image is built by replaying
-//! records onto a clone of the old one and swapped in atomically by the store.
+//! records onto a clone of the old one and swapped in atomically by the store. It serializes
+//! whole, as the cluster's Raft snapshot.
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::record::BrokerEndpoint;
 use super::MetadataRecord;
 
-#[derive(Debug, Clone, PartialEq)]
+/// No leader: the partition is offline.
+pub const NO_LEADER: i32 = -1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TopicImage {
     pub name: String,
     pub id: Uuid,
     pub partitions: i32,
     /// Only the overrides set on the topic; defaults come from the broker config.
     pub configs: BTreeMap<String, String>,
+    /// Replica placement by partition index. Partitions without an entry were created before
+    /// placement existed, on a single node: see [`TopicImage::partition`].
+    #[serde(default)]
+    pub placement: BTreeMap<i32, PartitionState>,
 }
 
-#[derive(Debug, Clone, Default)]
+/// A partition's replicas, in-sync replicas, leader and epochs, as the controller decided them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionState {
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+    /// [`NO_LEADER`] when offline.
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+}
+
+impl PartitionState {
+    /// A partition on one node that leads it, as every partition is on a single node.
+    pub fn local(node_id: i32) -> Self {
+        Self {
+            replicas: vec![node_id],
+            isr: vec![node_id],
+            leader: node_id,
+            leader_epoch: 0,
+            partition_epoch: 0,
+        }
+    }
+}
+
+impl TopicImage {
+    /// The state of partition `index`; a partition without a placement record (a single-node
+    /// topic from before placement) lives on `default_node` and is led by it.
+    pub fn partition(&self, index: i32, default_node: i32) -> Option<PartitionState> {
+        if index < 0 || index >= self.partitions {
+            return None;
+        }
+        Some(
+            self.placement
+                .get(&index)
+                .cloned()
+                .unwrap_or_else(|| PartitionState::local(default_node)),
+        )
+    }
+}
+
+/// A registered broker (Kafka's BrokerRegistration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BrokerRegistration {
+    pub id: i32,
+    pub incarnation_id: Uuid,
+    pub epoch: i64,
+    pub endpoints: Vec<BrokerEndpoint>,
+    pub rack: Option<String>,
+    pub fenced: bool,
+}
+
+impl BrokerRegistration {
+    /// The endpoint clients use: the first advertised one (the client listener).
+    pub fn endpoint(&self) -> Option<&BrokerEndpoint> {
+        self.endpoints.first()
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MetadataImage {
     pub topics: BTreeMap<String, TopicImage>,
     pub topic_names_by_id: HashMap<Uuid, String>,
     /// The first producer ID not yet handed out.
     pub next_producer_id: i64,
+    /// Registered brokers (cluster mode); empty on a single node.
+    #[serde(default)]
+    pub brokers: BTreeMap<i32, BrokerRegistration>,
+    /// The epoch the next registration gets: epochs only grow, across every broker.
+    #[serde(default)]
+    pub next_broker_epoch: i64,
 }
 
 impl MetadataImage {
@@ -35,8 +109,21 @@ impl MetadataImage {
             .and_then(|name| self.topics.get(name))
     }
 
-    /// Applies one record. Replay is total: a record about a topic that is gone is ignored, as
-    /// it can only follow that topic's deletion in a log written by this broker.
+    /// Unfenced brokers, by id: those that may lead and that Metadata lists.
+    pub fn live_brokers(&self) -> Vec<i32> {
+        self.brokers
+            .values()
+            .filter(|b| !b.fenced)
+            .map(|b| b.id)
+            .collect()
+    }
+
+    pub fn is_live(&self, broker: i32) -> bool {
+        self.brokers.get(&broker).is_some_and(|b| !b.fenced)
+    }
+
+    /// Applies one record. Replay is total: a record about a topic or broker that is gone is
+    /// ignored, as it can only follow that topic's deletion in a log written by this cluster.
     pub fn replay(&mut self, record: &MetadataRecord) {
         match record {
             MetadataRecord::Topic {
@@ -53,6 +140,7 @@ impl MetadataImage {
                         id: *id,
                         partitions: *partitions,
                         configs: configs.clone(),
+                        placement: BTreeMap::new(),
                     },
                 );
             }
@@ -78,6 +166,87 @@ impl MetadataImage {
             MetadataRecord::ProducerIds { next } => {
                 self.next_producer_id = self.next_producer_id.max(*next);
             }
+            MetadataRecord::Partition {
+                topic_id,
+                partition,
+                replicas,
+                isr,
+                leader,
+                leader_epoch,
+                partition_epoch,
+            } => {
+                if let Some(topic) = self.topic_by_id_mut(topic_id) {
+                    topic.placement.insert(
+                        *partition,
+                        PartitionState {
+                            replicas: replicas.clone(),
+                            isr: isr.clone(),
+                            leader: *leader,
+                            leader_epoch: *leader_epoch,
+                            partition_epoch: *partition_epoch,
+                        },
+                    );
+                }
+            }
+            MetadataRecord::PartitionChange {
+                topic_id,
+                partition,
+                isr,
+                leader,
+            } => {
+                let Some(state) = self
+                    .topic_by_id_mut(topic_id)
+                    .and_then(|t| t.placement.get_mut(partition))
+                else {
+                    return;
+                };
+                if let Some(isr) = isr {
+                    state.isr = isr.clone();
+                }
+                if let Some(leader) = leader {
+                    if *leader != state.leader {
+                        state.leader = *leader;
+                        state.leader_epoch += 1;
+                    }
+                }
+                state.partition_epoch += 1;
+            }
+            MetadataRecord::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                broker_epoch,
+                endpoints,
+                rack,
+            } => {
+                self.next_broker_epoch = self.next_broker_epoch.max(broker_epoch + 1);
+                self.brokers.insert(
+                    *broker_id,
+                    BrokerRegistration {
+                        id: *broker_id,
+                        incarnation_id: *incarnation_id,
+                        epoch: *broker_epoch,
+                        endpoints: endpoints.clone(),
+                        rack: rack.clone(),
+                        fenced: true,
+                    },
+                );
+            }
+            MetadataRecord::BrokerRegistrationChange {
+                broker_id,
+                broker_epoch,
+                fenced,
+            } => {
+                if let Some(broker) = self.brokers.get_mut(broker_id) {
+                    if broker.epoch == *broker_epoch {
+                        broker.fenced = *fenced;
+                    }
+                }
+            }
         }
+    }
+
+    fn topic_by_id_mut(&mut self, id: &Uuid) -> Option<&mut TopicImage> {
+        let name = self.topic_names_by_id.get(id)?;
+        self.topics.get_mut(name)
     }
 }

@@ -13,8 +13,8 @@ pub mod record;
 pub mod store;
 
 pub use controller::Controller;
-pub use image::{MetadataImage, TopicImage};
-pub use record::MetadataRecord;
+pub use image::{BrokerRegistration, MetadataImage, PartitionState, TopicImage, NO_LEADER};
+pub use record::{BrokerEndpoint, MetadataRecord};
 pub use store::{LocalMetadataStore, MetadataStore};
 
 /// Errors of the metadata layer; `protocol::errors` maps them to Kafka codes.
@@ -36,6 +36,9 @@ pub enum MetadataError {
     InvalidRequest(String),
     #[error("invalid config: {0}")]
     InvalidConfig(String),
+    /// The metadata quorum could not take the change (no active controller reachable in time).
+    #[error("the controller is not available: {0}")]
+    Unavailable(String),
     #[error("metadata log I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("metadata log {path} is damaged at line {line}: {reason}")]

@@ -1,5 +1,6 @@
 //! The replica manager: the partitions this broker hosts, kept in step with the metadata image.
 //!
+//! A broker hosts the partitions whose replicas include it (all of them on a single node).
 //! After every metadata change [`ReplicaManager::sync`] opens the logs of new partitions, applies
 //! changed topic configs and deletes the logs of deleted topics. Each partition directory holds
 //! Kafka's `partition.metadata` file naming its topic ID, so a directory left by a deleted topic
@@ -7,7 +8,7 @@
 //! `<topic>-<partition>.<id>-delete` first (atomic) and removes it afterwards; leftovers of a
 //! crash in between are removed at start.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -22,7 +23,8 @@ use crate::metadata::{MetadataImage, TopicImage};
 struct HostedTopic {
     id: Uuid,
     config: LogConfig,
-    partitions: Vec<Arc<Partition>>,
+    /// By partition index: only the partitions this broker is a replica of.
+    partitions: BTreeMap<i32, Arc<Partition>>,
 }
 
 pub struct ReplicaManager {
@@ -52,15 +54,14 @@ impl ReplicaManager {
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
-        let index = usize::try_from(partition).ok()?;
-        topics.get(topic)?.partitions.get(index).cloned()
+        topics.get(topic)?.partitions.get(&partition).cloned()
     }
 
     pub fn all(&self) -> Vec<Arc<Partition>> {
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
         topics
             .values()
-            .flat_map(|t| t.partitions.iter().cloned())
+            .flat_map(|t| t.partitions.values().cloned())
             .collect()
     }
 
@@ -68,8 +69,10 @@ impl ReplicaManager {
         self.log_dir.join(format!("{topic}-{partition}"))
     }
 
-    /// Brings the hosted partitions in line with `image`.
+    /// Brings the hosted partitions in line with `image`: opens the replicas placed on
+    /// `broker.node_id`, and gives each its leader epoch.
     pub fn sync(&self, image: &MetadataImage, broker: &BrokerConfig) -> Result<(), LogError> {
+        let node_id = broker.node_id;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let gone: Vec<String> = topics
             .iter()
@@ -78,7 +81,7 @@ impl ReplicaManager {
             .collect();
         for name in gone {
             if let Some(hosted) = topics.remove(&name) {
-                for partition in hosted.partitions {
+                for partition in hosted.partitions.into_values() {
                     self.delete_partition_dir(&name, partition.index, &hosted.id);
                 }
             }
@@ -91,30 +94,41 @@ impl ReplicaManager {
                 .or_insert_with(|| HostedTopic {
                     id: topic.id,
                     config: config.clone(),
-                    partitions: Vec::new(),
+                    partitions: BTreeMap::new(),
                 });
             if hosted.config != config {
-                for partition in &hosted.partitions {
+                for partition in hosted.partitions.values() {
                     partition.set_config(config.clone());
                 }
                 hosted.config = config.clone();
             }
-            while (hosted.partitions.len() as i32) < topic.partitions {
-                let index = hosted.partitions.len() as i32;
+            for index in 0..topic.partitions {
+                let Some(state) = topic.partition(index, node_id) else {
+                    continue;
+                };
+                if !state.replicas.contains(&node_id) {
+                    continue;
+                }
+                if let Some(hosted) = hosted.partitions.get(&index) {
+                    hosted.set_leader_epoch(state.leader_epoch);
+                    continue;
+                }
                 let dir = self.partition_dir(&topic.name, index);
                 ensure_partition_metadata(&dir, &topic.id).map_err(|e| LogError::Io {
                     path: dir.clone(),
                     source: e,
                 })?;
                 let log = Log::open(&dir, config.clone(), now)?;
-                hosted.partitions.push(Arc::new(Partition::new(
+                let partition = Partition::new(
                     Arc::from(topic.name.as_str()),
                     index,
                     topic.id,
                     log,
                     self.data_arrived.clone(),
                     broker.flush_on_ack,
-                )));
+                );
+                partition.set_leader_epoch(state.leader_epoch);
+                hosted.partitions.insert(index, Arc::new(partition));
             }
         }
         Ok(())
@@ -133,19 +147,29 @@ impl ReplicaManager {
     }
 
     /// At start: removes directories of deleted topics and half-finished deletions. Runs before
-    /// the first [`Self::sync`].
-    pub fn remove_stray_directories(&self, image: &MetadataImage) -> std::io::Result<()> {
+    /// the first [`Self::sync`]. With `keep_unknown` (cluster mode, where this node's image may
+    /// still be behind the quorum's) a directory of a topic the image does not know is kept;
+    /// one of a topic that was deleted and created again (another topic ID) is still removed.
+    pub fn remove_stray_directories(
+        &self,
+        image: &MetadataImage,
+        keep_unknown: bool,
+    ) -> std::io::Result<()> {
         for entry in std::fs::read_dir(&self.log_dir)? {
             let entry = entry?;
             if !entry.file_type()?.is_dir() {
                 continue;
             }
             let name = entry.file_name().to_string_lossy().into_owned();
+            if name == CLUSTER_METADATA_DIR {
+                continue;
+            }
             let keep = match name.rsplit_once('-') {
                 Some((topic, partition)) => match (image.topic(topic), partition.parse::<i32>()) {
                     (Some(t), Ok(p)) => {
                         p < t.partitions && read_topic_id(&entry.path()).is_none_or(|id| id == t.id)
                     }
+                    (None, Ok(_)) => keep_unknown && !name.ends_with("-delete"),
                     _ => false,
                 },
                 None => false,
@@ -162,7 +186,7 @@ impl ReplicaManager {
     pub fn shutdown(&self) {
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         for (name, hosted) in topics.drain() {
-            for partition in hosted.partitions {
+            for partition in hosted.partitions.into_values() {
                 let index = partition.index;
                 match Arc::try_unwrap(partition) {
                     Ok(partition) => {
@@ -203,6 +227,8 @@ pub fn log_config(topic: &TopicImage, broker: &BrokerConfig) -> LogConfig {
 }
 
 const PARTITION_METADATA: &str = "partition.metadata";
+/// The metadata quorum's log directory (cluster mode), named as Kafka names its own.
+pub const CLUSTER_METADATA_DIR: &str = "__cluster_metadata-0";
 
 fn read_topic_id(dir: &Path) -> Option<Uuid> {
     let text = std::fs::read_to_string(dir.join(PARTITION_METADATA)).ok()?;

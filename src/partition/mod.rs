@@ -15,7 +15,7 @@
 pub mod cleaner;
 pub mod manager;
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
@@ -34,8 +34,9 @@ pub struct Partition {
     pub topic: Arc<str>,
     pub index: i32,
     pub topic_id: Uuid,
-    /// Bumped when leadership moves; always 0 on a single node.
-    pub leader_epoch: i32,
+    /// The leader epoch the controller gave this partition; always 0 on a single node. Batches
+    /// appended here are stamped with it.
+    leader_epoch: AtomicI32,
     log: RwLock<Log>,
     /// Offsets below this are readable by consumers (committed).
     high_watermark: AtomicI64,
@@ -70,7 +71,7 @@ impl Partition {
             topic,
             index,
             topic_id,
-            leader_epoch: 0,
+            leader_epoch: AtomicI32::new(0),
             log: RwLock::new(log),
             high_watermark: AtomicI64::new(end),
             last_stable_offset: AtomicI64::new(stable),
@@ -82,6 +83,15 @@ impl Partition {
             flushed_offset: AtomicI64::new(end),
             flush_lock: std::sync::Mutex::new(()),
         }
+    }
+
+    pub fn leader_epoch(&self) -> i32 {
+        self.leader_epoch.load(Ordering::Acquire)
+    }
+
+    /// Set from the metadata image when the controller moves leadership.
+    pub fn set_leader_epoch(&self, epoch: i32) {
+        self.leader_epoch.store(epoch, Ordering::Release);
     }
 
     pub fn high_watermark(&self) -> i64 {
@@ -121,7 +131,7 @@ impl Partition {
         now_ms: i64,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
-        self.after_append(|log| log.append_from(records, self.leader_epoch, now_ms, origin))
+        self.after_append(|log| log.append_from(records, self.leader_epoch(), now_ms, origin))
     }
 
     /// Writes a transaction marker for `producer_id` (see `Log::append_txn_marker`).
@@ -139,7 +149,7 @@ impl Partition {
                 producer_epoch,
                 control,
                 coordinator_epoch,
-                self.leader_epoch,
+                self.leader_epoch(),
                 now_ms,
             )
         })

@@ -45,6 +45,7 @@ pub fn metadata_error(e: &MetadataError) -> KafkaError {
         InvalidRequest(_) => ResponseError::InvalidRequest,
         InvalidConfig(_) => ResponseError::InvalidConfig,
         Io(_) | Corrupt { .. } => ResponseError::KafkaStorageError,
+        Unavailable(_) => ResponseError::RequestTimedOut,
     };
     let message = match e {
         InvalidTopic(m)

@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+/// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
+pub mod cluster;
+
 /// How long `Broker::start` waits for the port to accept connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How long `Broker::stop` waits after SIGTERM.

@@ -1,0 +1,412 @@
+//! Cluster mode: several Milena nodes form one Kafka cluster.
+//!
+//! Every node is both a voter of the metadata quorum and a broker (Kafka's combined mode):
+//! - [`raft`]: the metadata log replicated with openraft; the committed image is published to
+//!   the broker side of the node.
+//! - [`active`]: the active controller, on the Raft leader only: topic changes, broker
+//!   registration and heartbeats, fencing and leader election, as pure functions of the image.
+//! - [`rpc`]: what nodes say to each other on the controller listener.
+//! - this module: the node's broker side toward the quorum: it registers, heartbeats, and
+//!   forwards clients' changes to the active controller (any broker accepts CreateTopics).
+
+pub mod active;
+pub mod raft;
+pub mod rpc;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::config::{BrokerConfig, QuorumConfig};
+use crate::metadata::controller::{ControllerOp, OpOutcome, QuorumClient};
+use crate::metadata::{BrokerEndpoint, MetadataError, MetadataImage};
+use active::ActiveController;
+use raft::{MetadataRaft, Published};
+use rpc::{Client, Request, Response};
+
+/// How long a client's change may wait for an active controller (Kafka's Admin default request
+/// timeout is 30 s; leave it room to get our answer).
+const OP_TIMEOUT: Duration = Duration::from_secs(20);
+const RPC_TIMEOUT: Duration = Duration::from_secs(5);
+const RETRY: Duration = Duration::from_millis(100);
+
+/// The cluster id of a cluster whose nodes do not set `cluster.id`: derived from the voters, so
+/// that every node computes the same one with no format step.
+pub fn derived_cluster_id(quorum: &QuorumConfig) -> String {
+    let id = Uuid::new_v5(
+        &Uuid::NAMESPACE_OID,
+        format!("milena:{}", quorum.voters_string()).as_bytes(),
+    );
+    crate::partition::manager::topic_id_string(&id)
+}
+
+pub struct ClusterNode {
+    /// The node itself, for tasks spawned from `&self`.
+    me: std::sync::Weak<ClusterNode>,
+    node_id: i32,
+    cluster_id: String,
+    quorum: QuorumConfig,
+    raft: MetadataRaft,
+    active: Arc<ActiveController>,
+    peers: HashMap<i32, Arc<Client>>,
+    runtime: tokio::runtime::Handle,
+    /// This broker's registration epoch; 0 until registered.
+    broker_epoch: AtomicI64,
+    /// Whether the active controller last said this broker is fenced.
+    fenced: std::sync::atomic::AtomicBool,
+}
+
+/// Why start-up failed, or why a running node must stop (a peer refused our configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{0}")]
+    Start(String),
+}
+
+impl ClusterNode {
+    /// Starts the node's quorum side: the Raft log in `log_dir/__cluster_metadata-0`, the
+    /// controller listener, the active controller's session timer. `fatal` receives a reason to
+    /// stop the process (a peer with a contradicting configuration).
+    pub async fn start(
+        config: &BrokerConfig,
+        cluster_id: String,
+        controller_listener: TcpListener,
+        log_dir: &std::path::Path,
+        fatal: tokio::sync::mpsc::UnboundedSender<String>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Arc<Self>, ClusterError> {
+        let quorum = config
+            .quorum
+            .clone()
+            .ok_or_else(|| ClusterError::Start("no controller.quorum.voters".into()))?;
+        let node_id = config.node_id;
+        let voters_string = quorum.voters_string();
+        let hello = {
+            let (cluster_id, voters) = (cluster_id.clone(), voters_string.clone());
+            Arc::new(move |to: i32| Request::Hello {
+                cluster_id: cluster_id.clone(),
+                voters: voters.clone(),
+                from: node_id,
+                to,
+            })
+        };
+        let (refusals, refused) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(judge_refusals(refused, fatal, quorum.voters.len()));
+        let raft = MetadataRaft::start(
+            node_id,
+            &quorum.voters,
+            &log_dir.join(crate::partition::manager::CLUSTER_METADATA_DIR),
+            hello.clone(),
+            refusals,
+        )
+        .await
+        .map_err(ClusterError::Start)?;
+        let active = Arc::new(ActiveController::new(
+            node_id,
+            raft.clone(),
+            Duration::from_millis(quorum.session_timeout_ms),
+        ));
+        let peers = quorum
+            .voters
+            .iter()
+            .filter(|v| v.id != node_id)
+            .map(|v| (v.id, Arc::new(Client::new(v.address(), hello(v.id)))))
+            .collect();
+        let node = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            node_id,
+            cluster_id,
+            quorum,
+            raft,
+            active,
+            peers,
+            runtime: tokio::runtime::Handle::current(),
+            broker_epoch: AtomicI64::new(0),
+            fenced: std::sync::atomic::AtomicBool::new(true),
+        });
+        let handler = {
+            let node = node.clone();
+            Arc::new(move |request: Request| {
+                let node = node.clone();
+                async move { node.answer(request).await }
+            })
+        };
+        tokio::spawn(rpc::serve(controller_listener, handler, shutdown.clone()));
+        tokio::spawn(session_timer(node.active.clone(), shutdown));
+        Ok(node)
+    }
+
+    pub fn node_id(&self) -> i32 {
+        self.node_id
+    }
+
+    pub fn cluster_id(&self) -> &str {
+        &self.cluster_id
+    }
+
+    pub fn published(&self) -> watch::Receiver<Published> {
+        self.raft.published()
+    }
+
+    /// The Raft leader, which is the active controller.
+    pub fn controller_id(&self) -> Option<i32> {
+        self.raft.leader()
+    }
+
+    pub fn quorum_status(&self) -> raft::QuorumStatus {
+        self.raft.status()
+    }
+
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::Acquire)
+    }
+
+    /// Answers one request from a peer on the controller listener.
+    async fn answer(&self, request: Request) -> Response {
+        match request {
+            Request::Hello {
+                cluster_id,
+                voters,
+                from,
+                to,
+            } => self.check_hello(&cluster_id, &voters, from, to),
+            Request::Raft { kind, body } => self.raft.handle(kind, body).await,
+            Request::RegisterBroker {
+                broker_id,
+                incarnation_id,
+                endpoints,
+                rack,
+            } => {
+                self.active
+                    .register(broker_id, incarnation_id, endpoints, rack)
+                    .await
+            }
+            Request::BrokerHeartbeat {
+                broker_id,
+                broker_epoch,
+                applied_index,
+            } => {
+                self.active
+                    .heartbeat(broker_id, broker_epoch, applied_index)
+                    .await
+            }
+            Request::Op(op) => self.active.op(op).await,
+        }
+    }
+
+    /// A peer must belong to the same cluster, list the same voters, and call us by our id.
+    fn check_hello(&self, cluster_id: &str, voters: &str, from: i32, to: i32) -> Response {
+        let refuse = |message: String| {
+            tracing::error!(peer = from, "{message}");
+            Response::Error {
+                kind: "InvalidRequest".into(),
+                message,
+            }
+        };
+        if to != self.node_id {
+            return refuse(format!(
+                "node {from} expected node.id {to} at this address, but this node is node.id {}: check node.id and controller.quorum.voters (duplicate node.id?)",
+                self.node_id
+            ));
+        }
+        if voters != self.quorum.voters_string() {
+            return refuse(format!(
+                "node {from} has controller.quorum.voters={voters}, this node has {}: every node of a cluster must list the same voters",
+                self.quorum.voters_string()
+            ));
+        }
+        if cluster_id != self.cluster_id {
+            return refuse(format!(
+                "node {from} belongs to cluster.id {cluster_id}, this node to {}: check cluster.id and the data directories",
+                self.cluster_id
+            ));
+        }
+        Response::Hello
+    }
+
+    /// Sends `request` to the active controller (this node itself when it leads), following
+    /// NotController answers, until `deadline`.
+    async fn to_controller(
+        &self,
+        request: Request,
+        deadline: Instant,
+    ) -> Result<Response, MetadataError> {
+        loop {
+            let answer = match self.raft.leader() {
+                Some(leader) if leader == self.node_id => Some(self.answer(request.clone()).await),
+                Some(leader) => match self.peers.get(&leader) {
+                    Some(client) => client.call(&request, RPC_TIMEOUT).await.ok(),
+                    None => None,
+                },
+                None => None,
+            };
+            match answer {
+                Some(Response::NotController { .. }) | None => {}
+                Some(answer) => return Ok(answer),
+            }
+            if Instant::now() >= deadline {
+                return Err(MetadataError::Unavailable(
+                    "no active controller answered in time; is a majority of controller.quorum.voters up?".into(),
+                ));
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    async fn submit_async(&self, op: ControllerOp) -> Result<OpOutcome, MetadataError> {
+        match self
+            .to_controller(Request::Op(op), Instant::now() + OP_TIMEOUT)
+            .await?
+        {
+            Response::Op(outcome) => Ok(outcome),
+            Response::Error { kind, message } => Err(Response::into_error(&kind, message)),
+            other => Err(MetadataError::Unavailable(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// The broker's side of the lifecycle: register (again after a restart or a stale epoch),
+    /// then heartbeat every `broker.heartbeat.interval.ms` with how far this node has applied the
+    /// metadata log, until shutdown.
+    pub async fn run_broker_lifecycle(
+        self: Arc<Self>,
+        endpoints: Vec<BrokerEndpoint>,
+        rack: Option<String>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let incarnation_id = Uuid::new_v4();
+        let interval = Duration::from_millis(self.quorum.heartbeat_interval_ms);
+        loop {
+            let epoch = self.broker_epoch.load(Ordering::Acquire);
+            let request = if epoch == 0 {
+                Request::RegisterBroker {
+                    broker_id: self.node_id,
+                    incarnation_id,
+                    endpoints: endpoints.clone(),
+                    rack: rack.clone(),
+                }
+            } else {
+                Request::BrokerHeartbeat {
+                    broker_id: self.node_id,
+                    broker_epoch: epoch,
+                    applied_index: self.raft.published().borrow().applied_index,
+                }
+            };
+            let deadline = Instant::now() + interval;
+            match self.to_controller(request, deadline).await {
+                Ok(Response::Registered { broker_epoch }) => {
+                    tracing::info!(broker_epoch, "registered with the active controller");
+                    self.broker_epoch.store(broker_epoch, Ordering::Release);
+                    // Heartbeat at once: unfencing waits for it.
+                    continue;
+                }
+                Ok(Response::Heartbeat { fenced }) => {
+                    let was = self.fenced.swap(fenced, Ordering::AcqRel);
+                    if was && !fenced {
+                        tracing::info!(
+                            broker_epoch = epoch,
+                            "unfenced: serving as a broker of the cluster"
+                        );
+                    } else if !was && fenced {
+                        tracing::warn!(broker_epoch = epoch, "fenced by the active controller");
+                    }
+                }
+                Ok(Response::StaleBrokerEpoch) => {
+                    tracing::warn!(
+                        broker_epoch = epoch,
+                        "the controller does not know this broker epoch; registering again"
+                    );
+                    self.broker_epoch.store(0, Ordering::Release);
+                    self.fenced.store(true, Ordering::Release);
+                    continue;
+                }
+                Ok(other) => tracing::debug!(answer = ?other, "unexpected controller answer"),
+                Err(e) => tracing::debug!(error = %e, "no active controller reached"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    pub async fn shutdown(&self) {
+        self.raft.shutdown().await;
+    }
+}
+
+impl QuorumClient for ClusterNode {
+    fn image(&self) -> Arc<MetadataImage> {
+        self.raft.published().borrow().image.clone()
+    }
+
+    /// Blocks the calling thread (moved off the async workers with `block_in_place`) until the
+    /// active controller answered.
+    fn submit(&self, op: ControllerOp) -> Result<OpOutcome, MetadataError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let Some(node) = self.me.upgrade() else {
+            return Err(MetadataError::Unavailable(
+                "the node is shutting down".into(),
+            ));
+        };
+        self.runtime.spawn(async move {
+            let _ = tx.send(node.submit_async(op).await);
+        });
+        let wait = || {
+            rx.recv_timeout(OP_TIMEOUT + Duration::from_secs(1))
+                .unwrap_or_else(|_| {
+                    Err(MetadataError::Unavailable(
+                        "the controller did not answer".into(),
+                    ))
+                })
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(wait)
+            }
+            _ => wait(),
+        }
+    }
+}
+
+/// Checks the brokers' sessions a few times per heartbeat interval; only the active controller
+/// acts on them.
+async fn session_timer(active: Arc<ActiveController>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        active.expire_sessions().await;
+    }
+}
+
+/// Peers that refuse our hello contradict our configuration, but so do we theirs: the node in
+/// the wrong is the one no majority agrees with. Once so many peers refused that no majority of
+/// the voters can include this node, the process must stop (`fatal`); a node refused by one odd
+/// peer keeps running, and that peer stops instead.
+async fn judge_refusals(
+    mut refused: tokio::sync::mpsc::UnboundedReceiver<(i32, String)>,
+    fatal: tokio::sync::mpsc::UnboundedSender<String>,
+    voters: usize,
+) {
+    let peers = voters.saturating_sub(1);
+    let majority = voters / 2 + 1;
+    let mut refusing = std::collections::BTreeMap::new();
+    while let Some((peer, message)) = refused.recv().await {
+        refusing.insert(peer, message);
+        if refusing.len() > peers.saturating_sub(majority - 1) {
+            let reasons: Vec<String> = refusing.values().cloned().collect();
+            let _ = fatal.send(reasons.join("; "));
+            return;
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! The controller listener's protocol: what nodes of a cluster say to each other.
+//!
+//! A frame is a 4-byte big-endian length and that many bytes of JSON. The length is checked
+//! against [`MAX_FRAME`] before anything is allocated; a frame that does not decode closes the
+//! connection with a log line, and other connections carry on. Clients (Kafka tools) never use
+//! this listener: they reach the controller through any broker, which forwards.
+//!
+//! Each request gets exactly one response, in order, on the same connection.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::metadata::controller::{ControllerOp, OpOutcome};
+use crate::metadata::{BrokerEndpoint, MetadataError};
+
+/// Raft snapshots are the largest messages: the whole metadata image.
+pub const MAX_FRAME: usize = 64 << 20;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Request {
+    /// The first message on a connection: who is calling, and what it believes the cluster is.
+    Hello {
+        cluster_id: String,
+        voters: String,
+        from: i32,
+        /// The node id the caller expects at this address.
+        to: i32,
+    },
+    /// A Raft message; its body is openraft's, kept opaque outside `cluster::raft`.
+    Raft {
+        kind: RaftKind,
+        body: serde_json::Value,
+    },
+    RegisterBroker {
+        broker_id: i32,
+        incarnation_id: uuid::Uuid,
+        endpoints: Vec<BrokerEndpoint>,
+        rack: Option<String>,
+    },
+    BrokerHeartbeat {
+        broker_id: i32,
+        broker_epoch: i64,
+        /// How far this broker has applied the metadata log.
+        applied_index: u64,
+    },
+    /// A client's change, forwarded to the active controller.
+    Op(ControllerOp),
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub enum RaftKind {
+    AppendEntries,
+    Vote,
+    InstallSnapshot,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Response {
+    Hello,
+    Raft(serde_json::Value),
+    Registered {
+        broker_epoch: i64,
+    },
+    Heartbeat {
+        fenced: bool,
+    },
+    Op(OpOutcome),
+    /// This node is not the active controller; `leader` is, if known.
+    NotController {
+        leader: Option<i32>,
+    },
+    /// The broker epoch in a heartbeat is not the registered one: register again.
+    StaleBrokerEpoch,
+    /// The request was refused; `kind` names a [`MetadataError`] variant.
+    Error {
+        kind: String,
+        message: String,
+    },
+}
+
+impl Response {
+    pub fn from_error(e: &MetadataError) -> Self {
+        use MetadataError::*;
+        let (kind, message) = match e {
+            TopicAlreadyExists(m) => ("TopicAlreadyExists", m.clone()),
+            UnknownTopic(m) => ("UnknownTopic", m.clone()),
+            InvalidTopic(m) => ("InvalidTopic", m.clone()),
+            InvalidPartitions(m) => ("InvalidPartitions", m.clone()),
+            InvalidReplicationFactor(m) => ("InvalidReplicationFactor", m.clone()),
+            InvalidReplicaAssignment(m) => ("InvalidReplicaAssignment", m.clone()),
+            InvalidRequest(m) => ("InvalidRequest", m.clone()),
+            InvalidConfig(m) => ("InvalidConfig", m.clone()),
+            other => ("Unavailable", other.to_string()),
+        };
+        Response::Error {
+            kind: kind.to_string(),
+            message,
+        }
+    }
+
+    pub fn into_error(kind: &str, message: String) -> MetadataError {
+        use MetadataError::*;
+        match kind {
+            "TopicAlreadyExists" => TopicAlreadyExists(message),
+            "UnknownTopic" => UnknownTopic(message),
+            "InvalidTopic" => InvalidTopic(message),
+            "InvalidPartitions" => InvalidPartitions(message),
+            "InvalidReplicationFactor" => InvalidReplicationFactor(message),
+            "InvalidReplicaAssignment" => InvalidReplicaAssignment(message),
+            "InvalidRequest" => InvalidRequest(message),
+            "InvalidConfig" => InvalidConfig(message),
+            _ => Unavailable(message),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RpcError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("frame of {0} bytes is over the limit")]
+    FrameTooLarge(usize),
+    #[error("undecodable frame: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("timed out")]
+    Timeout,
+    /// The peer refused our hello: its configuration contradicts ours (the message names the key).
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub async fn read_frame<T: for<'de> Deserialize<'de>>(
+    stream: &mut TcpStream,
+) -> Result<T, RpcError> {
+    let len = stream.read_u32().await? as usize;
+    if len > MAX_FRAME {
+        return Err(RpcError::FrameTooLarge(len));
+    }
+    let mut buf = vec![0u8; len];
+    stream.read_exact(&mut buf).await?;
+    Ok(serde_json::from_slice(&buf)?)
+}
+
+pub async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T) -> Result<(), RpcError> {
+    let bytes = serde_json::to_vec(value)?;
+    if bytes.len() > MAX_FRAME {
+        return Err(RpcError::FrameTooLarge(bytes.len()));
+    }
+    let mut out = Vec::with_capacity(4 + bytes.len());
+    out.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+    out.extend_from_slice(&bytes);
+    stream.write_all(&out).await?;
+    Ok(())
+}
+
+/// Answers requests on the controller listener until `shutdown` changes.
+pub async fn serve<H, F>(
+    listener: TcpListener,
+    handler: Arc<H>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Response> + Send,
+{
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "controller listener accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => return,
+        };
+        let handler = handler.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = connection(stream, peer, handler) => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+async fn connection<H, F>(mut stream: TcpStream, peer: SocketAddr, handler: Arc<H>)
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Response> + Send,
+{
+    let _ = stream.set_nodelay(true);
+    loop {
+        let request: Request = match read_frame(&mut stream).await {
+            Ok(r) => r,
+            Err(RpcError::Io(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing a controller connection: bad frame");
+                return;
+            }
+        };
+        let response = handler(request).await;
+        if let Err(e) = write_frame(&mut stream, &response).await {
+            tracing::debug!(%peer, error = %e, "controller connection closed while answering");
+            return;
+        }
+    }
+}
+
+/// A connection to one peer's controller listener, opened on first use and after failures.
+pub struct Client {
+    address: String,
+    hello: Request,
+    stream: tokio::sync::Mutex<Option<TcpStream>>,
+}
+
+impl Client {
+    pub fn new(address: String, hello: Request) -> Self {
+        Self {
+            address,
+            hello,
+            stream: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Sends `request` and waits for its answer for at most `timeout`. A failed call drops the
+    /// connection; the next call opens a new one.
+    pub async fn call(&self, request: &Request, timeout: Duration) -> Result<Response, RpcError> {
+        let mut slot = self.stream.lock().await;
+        let result = tokio::time::timeout(timeout, async {
+            if slot.is_none() {
+                let mut stream = TcpStream::connect(&self.address).await?;
+                let _ = stream.set_nodelay(true);
+                write_frame(&mut stream, &self.hello).await?;
+                match read_frame::<Response>(&mut stream).await? {
+                    Response::Hello => {}
+                    Response::Error { message, .. } => return Err(RpcError::Refused(message)),
+                    other => {
+                        return Err(RpcError::Io(std::io::Error::other(format!(
+                            "unexpected answer to hello: {other:?}"
+                        ))))
+                    }
+                }
+                *slot = Some(stream);
+            }
+            let Some(stream) = slot.as_mut() else {
+                return Err(RpcError::Io(std::io::Error::other("no connection")));
+            };
+            write_frame(stream, request).await?;
+            read_frame::<Response>(stream).await
+        })
+        .await
+        .unwrap_or(Err(RpcError::Timeout));
+        if result.is_err() {
+            *slot = None;
+        }
+        result
+    }
+}

@@ -1,0 +1,402 @@
+//! The controller: turns topic, config and producer-ID requests into metadata records.
+//!
+//! The decisions are pure functions of the image ([`topics`], [`placement`], [`brokers`]); this
+//! module runs them as [`ControllerOp`]s one at a time against the latest image and commits the
+//! records. On a single node that happens here, under one mutex, on the local metadata log. In a
+//! cluster the op goes to the active controller (the Raft leader), which runs the same functions
+//! and commits through the quorum; [`Controller`] hides which of the two it is.
+
+pub mod brokers;
+pub mod placement;
+pub mod topics;
+
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+
+pub use topics::{
+    validate_topic_name, Brokers, ConfigChange, NewTopic, TopicDefaults, MAX_PARTITIONS_PER_TOPIC,
+};
+
+use super::{
+    LocalMetadataStore, MetadataError, MetadataImage, MetadataRecord, MetadataStore, TopicImage,
+};
+
+/// Producer IDs are reserved in blocks so that handing one out rarely touches the metadata log.
+const PRODUCER_ID_BLOCK: i64 = 1000;
+
+/// A change a client asked for, as it travels to the active controller.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum ControllerOp {
+    /// Counts already resolved with the receiving broker's defaults.
+    CreateTopic {
+        topic: NewTopic,
+        validate_only: bool,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    CreatePartitions {
+        name: String,
+        count: i32,
+        validate_only: bool,
+    },
+    AlterTopicConfigs {
+        name: String,
+        changes: Vec<ConfigChange>,
+        replace_all: bool,
+        validate_only: bool,
+    },
+    /// Reserves a block of producer IDs (Kafka's AllocateProducerIds).
+    AllocateProducerIds {
+        count: i64,
+    },
+}
+
+/// The answer to a [`ControllerOp`].
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum OpOutcome {
+    Done,
+    Topic(TopicImage),
+    /// The first ID of the reserved block.
+    ProducerIds {
+        first: i64,
+    },
+}
+
+/// Runs `op` against `image`: the records to commit (none for validate-only) and the answer.
+/// `brokers` are where new replicas may go; `default_node` hosts partitions that predate
+/// placement (single node).
+pub fn plan(
+    image: &MetadataImage,
+    op: ControllerOp,
+    brokers: &Brokers<'_>,
+    default_node: i32,
+) -> Result<(Vec<MetadataRecord>, OpOutcome), MetadataError> {
+    let only_if = |validate_only: bool, records: Vec<MetadataRecord>| {
+        if validate_only {
+            Vec::new()
+        } else {
+            records
+        }
+    };
+    Ok(match op {
+        ControllerOp::CreateTopic {
+            topic,
+            validate_only,
+        } => {
+            let (records, created) = topics::create_topic(image, topic, brokers)?;
+            (only_if(validate_only, records), OpOutcome::Topic(created))
+        }
+        ControllerOp::DeleteTopic { name } => {
+            (topics::delete_topic(image, &name)?, OpOutcome::Done)
+        }
+        ControllerOp::CreatePartitions {
+            name,
+            count,
+            validate_only,
+        } => {
+            let records = topics::create_partitions(image, &name, count, brokers, default_node)?;
+            (only_if(validate_only, records), OpOutcome::Done)
+        }
+        ControllerOp::AlterTopicConfigs {
+            name,
+            changes,
+            replace_all,
+            validate_only,
+        } => {
+            let records = topics::alter_topic_configs(image, &name, &changes, replace_all)?;
+            (only_if(validate_only, records), OpOutcome::Done)
+        }
+        ControllerOp::AllocateProducerIds { count } => {
+            let first = image.next_producer_id;
+            (
+                vec![MetadataRecord::ProducerIds {
+                    next: first + count.max(1),
+                }],
+                OpOutcome::ProducerIds { first },
+            )
+        }
+    })
+}
+
+/// Where ops are committed in cluster mode: the cluster module implements it by forwarding to
+/// the active controller.
+pub trait QuorumClient: Send + Sync {
+    fn image(&self) -> Arc<MetadataImage>;
+    /// Blocks until the active controller answered or the request timed out.
+    fn submit(&self, op: ControllerOp) -> Result<OpOutcome, MetadataError>;
+}
+
+enum Backend {
+    Local {
+        store: Arc<LocalMetadataStore>,
+        node_id: i32,
+        /// Serialises validate-then-commit.
+        lock: Mutex<()>,
+    },
+    Quorum(Arc<dyn QuorumClient>),
+}
+
+/// What handlers and coordinators use to read and change metadata.
+pub struct Controller {
+    backend: Backend,
+    producer_ids: Mutex<ProducerIdBlock>,
+}
+
+struct ProducerIdBlock {
+    next: i64,
+    end: i64,
+}
+
+impl Controller {
+    /// A single node: every partition is placed on `node_id`.
+    pub fn local(store: Arc<LocalMetadataStore>, node_id: i32) -> Self {
+        Self::with(Backend::Local {
+            store,
+            node_id,
+            lock: Mutex::new(()),
+        })
+    }
+
+    pub fn quorum(client: Arc<dyn QuorumClient>) -> Self {
+        Self::with(Backend::Quorum(client))
+    }
+
+    fn with(backend: Backend) -> Self {
+        Self {
+            backend,
+            producer_ids: Mutex::new(ProducerIdBlock { next: 0, end: 0 }),
+        }
+    }
+
+    pub fn image(&self) -> Arc<MetadataImage> {
+        match &self.backend {
+            Backend::Local { store, .. } => store.image(),
+            Backend::Quorum(client) => client.image(),
+        }
+    }
+
+    pub fn submit(&self, op: ControllerOp) -> Result<OpOutcome, MetadataError> {
+        match &self.backend {
+            Backend::Local {
+                store,
+                node_id,
+                lock,
+            } => {
+                let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                let node = [*node_id];
+                let brokers = Brokers {
+                    registered: &node,
+                    live: &node,
+                };
+                let (records, outcome) = plan(&store.image(), op, &brokers, *node_id)?;
+                if !records.is_empty() {
+                    store.commit(&records)?;
+                }
+                Ok(outcome)
+            }
+            Backend::Quorum(client) => client.submit(op),
+        }
+    }
+
+    pub fn create_topic(
+        &self,
+        topic: NewTopic,
+        validate_only: bool,
+    ) -> Result<TopicImage, MetadataError> {
+        match self.submit(ControllerOp::CreateTopic {
+            topic,
+            validate_only,
+        })? {
+            OpOutcome::Topic(t) => Ok(t),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    pub fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
+        self.submit(ControllerOp::DeleteTopic {
+            name: name.to_string(),
+        })
+        .map(drop)
+    }
+
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), MetadataError> {
+        self.submit(ControllerOp::CreatePartitions {
+            name: name.to_string(),
+            count,
+            validate_only,
+        })
+        .map(drop)
+    }
+
+    pub fn alter_topic_configs(
+        &self,
+        name: &str,
+        changes: &[ConfigChange],
+        replace_all: bool,
+        validate_only: bool,
+    ) -> Result<(), MetadataError> {
+        self.submit(ControllerOp::AlterTopicConfigs {
+            name: name.to_string(),
+            changes: changes.to_vec(),
+            replace_all,
+            validate_only,
+        })
+        .map(drop)
+    }
+
+    /// Hands out a producer ID never used before in this cluster, across restarts.
+    pub fn allocate_producer_id(&self) -> Result<i64, MetadataError> {
+        let mut block = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+        if block.next >= block.end {
+            match self.submit(ControllerOp::AllocateProducerIds {
+                count: PRODUCER_ID_BLOCK,
+            })? {
+                OpOutcome::ProducerIds { first } => {
+                    block.next = first;
+                    block.end = first + PRODUCER_ID_BLOCK;
+                }
+                other => return Err(unexpected(other)),
+            }
+        }
+        let id = block.next;
+        block.next += 1;
+        Ok(id)
+    }
+}
+
+fn unexpected(outcome: OpOutcome) -> MetadataError {
+    MetadataError::Unavailable(format!("unexpected controller answer {outcome:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn controller(dir: &std::path::Path) -> Controller {
+        let store = LocalMetadataStore::open(&dir.join("m.log")).unwrap();
+        Controller::local(Arc::new(store), 1)
+    }
+
+    fn new_topic(name: &str, partitions: i32, rf: i16) -> NewTopic {
+        NewTopic {
+            name: name.into(),
+            num_partitions: partitions,
+            replication_factor: rf,
+            assignments: vec![],
+            configs: BTreeMap::new(),
+        }
+    }
+
+    const DEFAULTS: TopicDefaults = TopicDefaults {
+        num_partitions: 1,
+        replication_factor: 1,
+    };
+
+    #[test]
+    fn create_validates_names_counts_and_collisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let created = c
+            .create_topic(new_topic("a.b", -1, -1).with_defaults(&DEFAULTS), false)
+            .unwrap();
+        assert_eq!(created.partitions, 1);
+        assert_eq!(created.partition(0, 9).unwrap().replicas, vec![1]);
+        assert!(matches!(
+            c.create_topic(new_topic("a.b", 3, 1), false),
+            Err(MetadataError::TopicAlreadyExists(_))
+        ));
+        assert!(matches!(
+            c.create_topic(new_topic("a_b", 3, 1), false),
+            Err(MetadataError::InvalidTopic(_))
+        ));
+        assert!(matches!(
+            c.create_topic(new_topic("bad name", 3, 1), false),
+            Err(MetadataError::InvalidTopic(_))
+        ));
+        assert!(matches!(
+            c.create_topic(new_topic("t", 0, 1), false),
+            Err(MetadataError::InvalidPartitions(_))
+        ));
+        assert!(matches!(
+            c.create_topic(new_topic("t", 3, 3), false),
+            Err(MetadataError::InvalidReplicationFactor(_))
+        ));
+        c.create_topic(new_topic("v", 3, 1), true).unwrap();
+        assert!(
+            c.image().topic("v").is_none(),
+            "validate_only must not create"
+        );
+    }
+
+    #[test]
+    fn producer_ids_are_unique_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = {
+            let c = controller(dir.path());
+            (
+                c.allocate_producer_id().unwrap(),
+                c.allocate_producer_id().unwrap(),
+            )
+        };
+        assert_eq!(first.1, first.0 + 1);
+        let c = controller(dir.path());
+        assert!(c.allocate_producer_id().unwrap() > first.1);
+    }
+
+    #[test]
+    fn partitions_only_grow() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        c.create_topic(new_topic("t", 3, 1), false).unwrap();
+        assert!(c.create_partitions("t", 2, false).is_err());
+        assert!(c.create_partitions("t", 3, false).is_err());
+        c.create_partitions("t", 6, false).unwrap();
+        let image = c.image();
+        let t = image.topic("t").unwrap();
+        assert_eq!(t.partitions, 6);
+        assert_eq!(t.partition(5, 9).unwrap().leader, 1);
+    }
+
+    #[test]
+    fn manual_assignment_is_honoured_and_checked() {
+        let image = MetadataImage::default();
+        let topic = NewTopic {
+            assignments: vec![(0, vec![2, 3]), (1, vec![3, 1])],
+            ..new_topic("m", -1, -1)
+        };
+        let all = Brokers {
+            registered: &[1, 2, 3],
+            live: &[1, 2, 3],
+        };
+        let (_, created) = topics::create_topic(&image, topic.clone(), &all).unwrap();
+        assert_eq!(created.placement[&1].replicas, vec![3, 1]);
+        assert_eq!(created.placement[&1].leader, 3);
+        let dup = NewTopic {
+            assignments: vec![(0, vec![2, 2])],
+            ..topic.clone()
+        };
+        assert!(matches!(
+            topics::create_topic(&image, dup, &all),
+            Err(MetadataError::InvalidReplicaAssignment(_))
+        ));
+        assert!(matches!(
+            topics::create_topic(
+                &image,
+                topic,
+                &Brokers {
+                    registered: &[1, 2],
+                    live: &[1, 2]
+                }
+            ),
+            Err(MetadataError::InvalidReplicaAssignment(_))
+        ));
+    }
+}
