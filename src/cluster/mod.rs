@@ -158,8 +158,26 @@ impl ClusterNode {
         self.raft.leader()
     }
 
-    pub fn quorum_status(&self) -> raft::QuorumStatus {
-        self.raft.status()
+    /// The quorum as its leader sees it (DescribeQuorum), asked of the leader.
+    pub async fn quorum_status(&self) -> Result<raft::QuorumStatus, MetadataError> {
+        match self
+            .to_controller(Request::DescribeQuorum, Instant::now() + RPC_TIMEOUT)
+            .await?
+        {
+            Response::Quorum(status) => Ok(status),
+            other => Err(MetadataError::Unavailable(format!(
+                "unexpected answer {other:?}"
+            ))),
+        }
+    }
+
+    /// The voters' controller endpoints, as configured.
+    pub fn voters(&self) -> &[crate::config::Voter] {
+        &self.quorum.voters
+    }
+
+    pub fn controller_listener_name(&self) -> &str {
+        &self.quorum.controller_listener.name
     }
 
     pub fn is_fenced(&self) -> bool {
@@ -196,6 +214,15 @@ impl ClusterNode {
                     .await
             }
             Request::Op(op) => self.active.op(op).await,
+            Request::DescribeQuorum => {
+                if self.raft.is_leader(self.node_id) {
+                    Response::Quorum(self.raft.status())
+                } else {
+                    Response::NotController {
+                        leader: self.raft.leader(),
+                    }
+                }
+            }
         }
     }
 

@@ -50,6 +50,8 @@ pub enum Request {
     },
     /// A client's change, forwarded to the active controller.
     Op(ControllerOp),
+    /// DescribeQuorum, answered by the leader, which knows every voter's progress.
+    DescribeQuorum,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -70,6 +72,7 @@ pub enum Response {
         fenced: bool,
     },
     Op(OpOutcome),
+    Quorum(crate::cluster::raft::QuorumStatus),
     /// This node is not the active controller; `leader` is, if known.
     NotController {
         leader: Option<i32>,

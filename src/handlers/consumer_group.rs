@@ -96,6 +96,9 @@ pub async fn consumer_group_heartbeat(
     if let Err((error, message)) = validate(ctx.api_version, &request) {
         return refused(error, message);
     }
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return ConsumerGroupHeartbeatResponse::default().with_error_code(code);
+    }
     let owned = request.topic_partitions.as_ref().map(|tps| {
         let mut owned = Assignment::new();
         for tp in tps {

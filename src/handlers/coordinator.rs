@@ -122,3 +122,19 @@ fn locate(
         .map(|(id, e, _)| (id, e.host, e.port))
         .ok_or(ResponseError::CoordinatorNotAvailable)
 }
+
+/// NOT_COORDINATOR when a cluster node that does not lead the group's `__consumer_offsets`
+/// partition gets a request for the group (a client with stale routing): it looks the
+/// coordinator up again and goes there. Always `None` on a single node.
+pub(crate) fn not_coordinator(ctx: &RequestContext, group_id: &str) -> Option<i16> {
+    let broker = &ctx.broker;
+    broker.cluster.as_ref()?;
+    let index = crate::coordinator::group::records::partition_for(
+        group_id,
+        broker.config.offsets_topic_num_partitions,
+    );
+    let leads = broker
+        .leader_partition(crate::coordinator::group::OFFSETS_TOPIC, index)
+        .is_ok();
+    (!leads).then_some(ResponseError::NotCoordinator.code())
+}

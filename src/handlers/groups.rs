@@ -25,6 +25,11 @@ fn client_host(ctx: &RequestContext) -> String {
 }
 
 pub async fn join_group(ctx: &RequestContext, request: JoinGroupRequest) -> JoinGroupResponse {
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return JoinGroupResponse::default()
+            .with_error_code(code)
+            .with_generation_id(-1);
+    }
     let version = ctx.api_version;
     let join = JoinRequest {
         member_id: request.member_id.to_string(),
@@ -87,6 +92,9 @@ pub async fn join_group(ctx: &RequestContext, request: JoinGroupRequest) -> Join
 }
 
 pub async fn sync_group(ctx: &RequestContext, request: SyncGroupRequest) -> SyncGroupResponse {
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return SyncGroupResponse::default().with_error_code(code);
+    }
     let version = ctx.api_version;
     let assignments: Vec<(String, Bytes)> = request
         .assignments
@@ -130,6 +138,9 @@ pub async fn sync_group(ctx: &RequestContext, request: SyncGroupRequest) -> Sync
 }
 
 pub async fn heartbeat(ctx: &RequestContext, request: HeartbeatRequest) -> HeartbeatResponse {
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return HeartbeatResponse::default().with_error_code(code);
+    }
     let instance = if ctx.api_version >= 3 {
         opt(&request.group_instance_id)
     } else {
@@ -145,6 +156,9 @@ pub async fn heartbeat(ctx: &RequestContext, request: HeartbeatRequest) -> Heart
 }
 
 pub async fn leave_group(ctx: &RequestContext, request: LeaveGroupRequest) -> LeaveGroupResponse {
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return LeaveGroupResponse::default().with_error_code(code);
+    }
     let batch = ctx.api_version >= 3;
     let members: Vec<(String, Option<String>)> = if batch {
         request

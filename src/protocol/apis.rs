@@ -59,6 +59,7 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DeleteRecordsRequest>(ApiKey::DeleteRecords, 0, 0, 2),
     spec::<DescribeLogDirsRequest>(ApiKey::DescribeLogDirs, 1, 1, 4),
     spec::<DescribeClusterRequest>(ApiKey::DescribeCluster, 0, 0, 1),
+    spec::<DescribeQuorumRequest>(ApiKey::DescribeQuorum, 0, 0, 2),
     spec::<FindCoordinatorRequest>(ApiKey::FindCoordinator, 0, 0, 5),
     spec::<JoinGroupRequest>(ApiKey::JoinGroup, 0, 0, 9),
     spec::<SyncGroupRequest>(ApiKey::SyncGroup, 0, 0, 5),

@@ -246,6 +246,9 @@ pub async fn handle_frame(
         ApiKey::DescribeCluster => {
             serve!(DescribeClusterRequest, handlers::cluster::describe_cluster)
         }
+        ApiKey::DescribeQuorum => {
+            serve!(DescribeQuorumRequest, handlers::cluster::describe_quorum)
+        }
         // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
         _ => Err(ProtocolError::UnsupportedVersion { key, version }),
     }

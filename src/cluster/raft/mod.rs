@@ -50,14 +50,19 @@ pub enum RaftWriteError {
 }
 
 /// A voter's replication progress, as the leader knows it (DescribeQuorum).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct VoterProgress {
     pub id: i32,
     /// The next offset after its last matched entry; -1 when unknown.
     pub log_end_offset: i64,
+    /// When the leader last heard from it (ms since the epoch); -1 when unknown. openraft
+    /// reports the time of the last quorum acknowledgement, which stands in for every voter
+    /// that has matched the leader's log.
+    pub last_fetch_timestamp: i64,
+    pub last_caught_up_timestamp: i64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct QuorumStatus {
     pub leader: Option<i32>,
     pub term: u64,
@@ -171,14 +176,27 @@ impl MetadataRaft {
             .map(|id| VoterProgress {
                 id: id as i32,
                 log_end_offset: -1,
+                last_fetch_timestamp: -1,
+                last_caught_up_timestamp: -1,
             })
             .collect();
+        let now = crate::partition::manager::now_ms();
+        let acked = metrics
+            .millis_since_quorum_ack
+            .map_or(-1, |ms| now - ms as i64);
+        let leader_end = metrics.last_log_index.map_or(-1, |i| i as i64 + 1);
         for voter in &mut voters {
             if voter.id as NodeId == metrics.id {
-                voter.log_end_offset = metrics.last_log_index.map_or(-1, |i| i as i64 + 1);
+                voter.log_end_offset = leader_end;
+                voter.last_fetch_timestamp = now;
+                voter.last_caught_up_timestamp = now;
             } else if let Some(replication) = &metrics.replication {
                 if let Some(matched) = replication.get(&(voter.id as NodeId)) {
                     voter.log_end_offset = end(*matched);
+                    voter.last_fetch_timestamp = acked;
+                    if voter.log_end_offset == leader_end {
+                        voter.last_caught_up_timestamp = acked;
+                    }
                 }
             }
         }
