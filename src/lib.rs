@@ -7,6 +7,7 @@
 //! ```text
 //! socket ─▶ server/ ─▶ protocol/ ─▶ handlers/<api family>.rs ─▶ partition/ + log/   (data)
 //!  frames    decode      dispatch      domain calls only         metadata/          (topics, configs)
+//!                                                                 cluster/  (Raft quorum, controller)
 //! ```
 //!
 //! - [`server`]: accept loop, one task per connection, size-prefixed frames and their limits.
@@ -18,8 +19,11 @@
 //! - [`log`]: the partition log on disk in Kafka's own segment format.
 //! - [`coordinator`]: consumer groups and committed offsets (`__consumer_offsets`), and
 //!   transactions (`__transaction_state`), each a single writer replayed at start.
-//! - [`metadata`]: topics, configs and node identity as an immutable image rebuilt by replaying a
-//!   local metadata log.
+//! - [`metadata`]: topics, configs, brokers and replica placement as an immutable image rebuilt
+//!   by replaying records (a local log on a single node, the Raft log in a cluster); the
+//!   controller's decisions as pure functions of the image.
+//! - [`cluster`]: cluster mode: the metadata quorum on openraft, the active controller
+//!   (registration, heartbeats, fencing, elections), and the controller listener's protocol.
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
 //! - [`broker`]: the context shared by every connection.
 

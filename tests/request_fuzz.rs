@@ -201,6 +201,18 @@ fn seeds() -> Vec<Vec<u8>> {
         13,
         &DescribeClusterRequest::default().with_endpoint_type(1),
     )));
+    seeds.push(strip(wire::request_frame(
+        ApiKey::DescribeQuorum,
+        2,
+        14,
+        &DescribeQuorumRequest::default().with_topics(vec![
+            describe_quorum_request::TopicData::default()
+                .with_topic_name(name("__cluster_metadata"))
+                .with_partitions(vec![
+                    describe_quorum_request::PartitionData::default().with_partition_index(0)
+                ]),
+        ]),
+    )));
     seeds.extend(transaction_seeds().into_iter().map(strip));
     seeds
 }

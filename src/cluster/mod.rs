@@ -57,6 +57,8 @@ pub struct ClusterNode {
     runtime: tokio::runtime::Handle,
     /// This broker's registration epoch; 0 until registered.
     broker_epoch: AtomicI64,
+    /// Reasons to stop the process.
+    fatal: tokio::sync::mpsc::UnboundedSender<String>,
     /// Whether the active controller last said this broker is fenced.
     fenced: std::sync::atomic::AtomicBool,
 }
@@ -96,7 +98,7 @@ impl ClusterNode {
             })
         };
         let (refusals, refused) = tokio::sync::mpsc::unbounded_channel();
-        tokio::spawn(judge_refusals(refused, fatal, quorum.voters.len()));
+        tokio::spawn(judge_refusals(refused, fatal.clone(), quorum.voters.len()));
         let raft = MetadataRaft::start(
             node_id,
             &quorum.voters,
@@ -128,6 +130,7 @@ impl ClusterNode {
             runtime: tokio::runtime::Handle::current(),
             broker_epoch: AtomicI64::new(0),
             fenced: std::sync::atomic::AtomicBool::new(true),
+            fatal,
         });
         let handler = {
             let node = node.clone();
@@ -236,10 +239,16 @@ impl ClusterNode {
             }
         };
         if to != self.node_id {
-            return refuse(format!(
+            let message = format!(
                 "node {from} expected node.id {to} at this address, but this node is node.id {}: check node.id and controller.quorum.voters (duplicate node.id?)",
                 self.node_id
-            ));
+            );
+            if voters == self.quorum.voters_string() {
+                // We agree on the voters, so the address is node {to}'s: this node's node.id
+                // is the wrong one.
+                let _ = self.fatal.send(message.clone());
+            }
+            return refuse(message);
         }
         if voters != self.quorum.voters_string() {
             return refuse(format!(

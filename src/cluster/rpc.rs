@@ -266,3 +266,85 @@ impl Client {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn server() -> (String, tokio::sync::watch::Sender<bool>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let handler = Arc::new(|request: Request| async move {
+            match request {
+                Request::Hello { .. } => Response::Hello,
+                _ => Response::NotController { leader: Some(7) },
+            }
+        });
+        tokio::spawn(serve(listener, handler, stopped));
+        (address, stop)
+    }
+
+    fn hello() -> Request {
+        Request::Hello {
+            cluster_id: "c".into(),
+            voters: "v".into(),
+            from: 1,
+            to: 2,
+        }
+    }
+
+    /// An impossible length or undecodable JSON closes that connection only; the listener
+    /// keeps answering others, and nothing is allocated for the claimed length.
+    #[tokio::test]
+    async fn garbage_closes_only_its_connection() {
+        let (address, _stop) = server().await;
+        for garbage in [
+            vec![0xff, 0xff, 0xff, 0xff, 1, 2, 3],
+            vec![0, 0, 0, 3, b'{', b'x', b'}'],
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        ] {
+            let mut stream = TcpStream::connect(&address).await.unwrap();
+            stream.write_all(&garbage).await.unwrap();
+            let mut buf = [0u8; 16];
+            let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+                .await
+                .expect("the server closes the connection");
+            assert!(matches!(read, Ok(0) | Err(_)), "answered garbage: {read:?}");
+        }
+        let client = Client::new(address, hello());
+        let answer = client
+            .call(
+                &Request::Op(crate::metadata::controller::ControllerOp::DeleteTopic {
+                    name: "t".into(),
+                }),
+                Duration::from_secs(5),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            answer,
+            Response::NotController { leader: Some(7) }
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_hello_is_reported_as_refused() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let handler = Arc::new(|_request: Request| async move {
+            Response::Error {
+                kind: "InvalidRequest".into(),
+                message: "controller.quorum.voters differ".into(),
+            }
+        });
+        tokio::spawn(serve(listener, handler, stopped));
+        let client = Client::new(address, hello());
+        let err = client
+            .call(&Request::DescribeQuorum, Duration::from_secs(5))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, RpcError::Refused(m) if m.contains("controller.quorum.voters")));
+    }
+}

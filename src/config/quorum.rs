@@ -150,6 +150,18 @@ pub(crate) fn quorum_config(
                 format!("the listener {name} is not in listeners"),
             )
         })?;
+    let own = voters.iter().find(|v| v.id == node_id).map(|v| v.port);
+    if controller_listener.port != 0 && own != Some(controller_listener.port) {
+        return Err(ConfigError::invalid(
+            "controller.quorum.voters",
+            text,
+            format!(
+                "it gives node.id {node_id} the port {}, but this node's {name} listener is on port {}: a duplicate or wrong node.id?",
+                own.unwrap_or_default(),
+                controller_listener.port
+            ),
+        ));
+    }
     if listeners.iter().all(|l| l.name == name) {
         return Err(ConfigError::invalid(
             "listeners",
@@ -198,7 +210,7 @@ mod tests {
     #[test]
     fn parses_kafka_combined_mode() {
         let q = quorum_config(
-            2,
+            1,
             Some(VOTERS),
             Some("broker,controller"),
             Some("CONTROLLER"),
@@ -235,6 +247,8 @@ mod tests {
                 .to_string()
         };
         assert!(err(4, VOTERS, "CONTROLLER", &listeners()).contains("controller.quorum.voters"));
+        // Node 2's voter entry names port 19093; this node listens on 19092: node.id copied.
+        assert!(err(2, VOTERS, "CONTROLLER", &listeners()).contains("duplicate or wrong node.id"));
         assert!(
             err(1, "1@h:1,1@h:2", "CONTROLLER", &listeners()).contains("controller.quorum.voters")
         );

@@ -2,14 +2,17 @@
 //! request's bytes until the log's single copy into the segment (ARCHITECTURE, performance).
 //!
 //! acks=0 requests get no response (the protocol layer drops it), acks=1 and acks=-1 are
-//! answered once the append is done: with one broker the in-sync replica set is {self}, so
-//! "all replicas" is this one. With `milena.flush.on.ack` the log is fsynced first.
+//! answered once the append is done: the in-sync replica set is the leader alone until
+//! followers replicate (cluster mode's next step), so "all replicas" is this one. With
+//! `milena.flush.on.ack` the log is fsynced first. A partition led by another broker gets
+//! NOT_LEADER_OR_FOLLOWER.
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
-    BatchIndexAndErrorMessage, PartitionProduceResponse, TopicProduceResponse,
+    BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
+    TopicProduceResponse,
 };
-use kafka_protocol::messages::{ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
@@ -20,6 +23,9 @@ use crate::protocol::{errors, RequestContext};
 use bytes::Bytes;
 
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
+    // KIP-951: a partition led elsewhere names its leader, and the response carries that
+    // leader's endpoint, so the client re-routes without a Metadata round trip.
+    let mut leaders_named = std::collections::BTreeSet::new();
     let valid_acks = matches!(request.acks, -1..=1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
     for topic in request.topic_data {
@@ -35,7 +41,19 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                     Some(format!("Cannot append to internal topic {name}")),
                 )
             } else {
-                produce_partition(ctx, &name, data)
+                let index = data.index;
+                let mut response = produce_partition(ctx, &name, data);
+                if ctx.api_version >= 10
+                    && response.error_code == ResponseError::NotLeaderOrFollower.code()
+                {
+                    if let Some((leader, epoch)) = current_leader(ctx, &name, index) {
+                        response.current_leader = LeaderIdAndEpoch::default()
+                            .with_leader_id(BrokerId(leader))
+                            .with_leader_epoch(epoch);
+                        leaders_named.insert(leader);
+                    }
+                }
+                response
             };
             partition_responses.push(response);
         }
@@ -46,7 +64,30 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 .with_partition_responses(partition_responses),
         );
     }
-    ProduceResponse::default().with_responses(responses)
+    let mut response = ProduceResponse::default().with_responses(responses);
+    if !leaders_named.is_empty() {
+        response.node_endpoints = ctx
+            .broker
+            .live_brokers()
+            .into_iter()
+            .filter(|(id, _, _)| leaders_named.contains(id))
+            .map(|(id, e, rack)| {
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(id))
+                    .with_host(str_bytes(e.host))
+                    .with_port(e.port)
+                    .with_rack(rack.map(str_bytes))
+            })
+            .collect();
+    }
+    response
+}
+
+/// The live leader of a partition and its epoch, when another broker leads it.
+fn current_leader(ctx: &RequestContext, topic: &str, index: i32) -> Option<(i32, i32)> {
+    let image = ctx.broker.image();
+    let state = ctx.broker.partition_state(image.topic(topic)?, index)?;
+    (state.leader >= 0 && image.is_live(state.leader)).then_some((state.leader, state.leader_epoch))
 }
 
 fn produce_partition(

@@ -193,6 +193,37 @@ mod tests {
         assert!(store.image().topic("b").is_some());
     }
 
+    /// A metadata log written before cluster mode (topics without placement records) opens as
+    /// it did: every partition on the one node, led by it.
+    #[test]
+    fn a_log_from_before_placement_still_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.log");
+        let mut bytes = Vec::new();
+        for json in [
+            r#"{"type":"topic","name":"old","id":"6f1b3d2e-8a4c-4b5d-9e6f-0a1b2c3d4e5f","partitions":2,"configs":{"retention.ms":"1000"}}"#,
+            r#"{"type":"producer_ids","next":1000}"#,
+            r#"{"type":"partition_count","name":"old","count":3}"#,
+        ] {
+            bytes.extend_from_slice(
+                format!("{:08x} {json}\n", crc32c::crc32c(json.as_bytes())).as_bytes(),
+            );
+        }
+        std::fs::write(&path, bytes).unwrap();
+        let store = LocalMetadataStore::open(&path).unwrap();
+        let image = store.image();
+        let topic = image.topic("old").expect("the old topic");
+        assert_eq!(topic.partitions, 3);
+        assert_eq!(topic.configs["retention.ms"], "1000");
+        assert_eq!(image.next_producer_id, 1000);
+        let state = topic.partition(2, 7).expect("partition 2");
+        assert_eq!(
+            (state.leader, state.replicas, state.isr),
+            (7, vec![7], vec![7])
+        );
+        assert!(topic.partition(3, 7).is_none());
+    }
+
     #[test]
     fn interior_damage_stops_start_up() {
         let dir = tempfile::tempdir().unwrap();

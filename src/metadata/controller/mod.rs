@@ -6,6 +6,7 @@
 //! cluster the op goes to the active controller (the Raft leader), which runs the same functions
 //! and commits through the quorum; [`Controller`] hides which of the two it is.
 
+pub mod alter_partition;
 pub mod brokers;
 pub mod placement;
 pub mod topics;

@@ -34,6 +34,33 @@ pub fn stripe(
         .collect()
 }
 
+/// Like [`stripe`] over the `live` brokers; when the replication factor needs more brokers than
+/// are live, fenced registered ones fill the remaining places, last (Kafka's placer avoids fenced
+/// brokers while it can and counts them when it must).
+pub fn stripe_live_first(
+    first: i32,
+    end: i32,
+    replication_factor: usize,
+    registered: &[i32],
+    live: &[i32],
+    start: usize,
+) -> Vec<Vec<i32>> {
+    let on_live = replication_factor.min(live.len());
+    let fenced: Vec<i32> = registered
+        .iter()
+        .copied()
+        .filter(|b| !live.contains(b))
+        .collect();
+    let mut placed = stripe(first, end, on_live, live, start);
+    if on_live < replication_factor {
+        let rest = stripe(first, end, replication_factor - on_live, &fenced, start);
+        for (replicas, extra) in placed.iter_mut().zip(rest) {
+            replicas.extend(extra);
+        }
+    }
+    placed
+}
+
 /// A new partition, led by its first live replica (the preferred leader when it is up), epochs
 /// zero.
 ///
@@ -106,6 +133,17 @@ mod tests {
         );
         // Growing a topic continues the stripe where it stopped.
         assert_eq!(stripe(6, 8, 1, &[1, 2, 3], 0), vec![vec![1], vec![2]]);
+    }
+
+    #[test]
+    fn fenced_brokers_only_fill_what_live_ones_cannot() {
+        let placed = stripe_live_first(0, 4, 2, &[1, 2, 3], &[1, 2], 0);
+        assert!(placed.iter().all(|r| !r.contains(&3)), "{placed:?}");
+        let placed = stripe_live_first(0, 4, 3, &[1, 2, 3], &[1, 2], 0);
+        assert!(
+            placed.iter().all(|r| r.len() == 3 && r[2] == 3),
+            "{placed:?}"
+        );
     }
 
     #[test]

@@ -95,11 +95,12 @@ pub fn create_topic(
         // The topic ID is random: it picks where the striping starts, as Kafka starts at a
         // random broker, so that leaders of many small topics spread over the cluster.
         let start = usize::from(id.as_bytes()[0]);
-        placement::stripe(
+        placement::stripe_live_first(
             0,
             partitions,
             replication_factor as usize,
             brokers.registered,
+            brokers.live,
             start,
         )
     } else {
@@ -218,11 +219,12 @@ pub fn create_partitions(
         name: name.to_string(),
         count,
     }];
-    let placed = placement::stripe(
+    let placed = placement::stripe_live_first(
         topic.partitions,
         count,
         replication_factor,
         brokers.registered,
+        brokers.live,
         start,
     );
     for (offset, replicas) in placed.into_iter().enumerate() {

@@ -1,0 +1,237 @@
+//! AlterPartition validation (Kafka's `ReplicationControlManager.validateAlterPartitionData`):
+//! a partition leader asks the controller to change its ISR. The leader epoch and the partition
+//! epoch act as a compare-and-set: a request built on a stale view is refused, so a zombie
+//! leader or a delayed request can never shrink or grow the ISR behind the controller's back.
+//! Pure: (image, request) → the change record, or the error Kafka answers.
+
+use uuid::Uuid;
+
+use crate::metadata::{MetadataImage, MetadataRecord};
+
+/// One partition's change as the leader asks for it.
+#[derive(Debug, Clone)]
+pub struct AlterPartitionRequest {
+    /// The leader sending the request, and its broker epoch.
+    pub broker_id: i32,
+    pub broker_epoch: i64,
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    /// The ISR the leader wants, each member with the broker epoch it fetched with (KIP-903).
+    pub new_isr: Vec<(i32, i64)>,
+}
+
+/// Kafka's answers, checked in Kafka's order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AlterPartitionError {
+    #[error("the sender's broker epoch is stale")]
+    StaleBrokerEpoch,
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    /// The request's leader epoch is newer than the controller's: it is behind, not the leader.
+    #[error("the controller has not seen this leader epoch")]
+    NotController,
+    #[error("the leader epoch is stale")]
+    FencedLeaderEpoch,
+    #[error("the sender is not the leader")]
+    InvalidRequest(String),
+    #[error("the partition epoch is stale")]
+    InvalidUpdateVersion,
+    #[error("a proposed ISR member is not eligible")]
+    IneligibleReplica,
+}
+
+pub fn alter_partition(
+    image: &MetadataImage,
+    request: &AlterPartitionRequest,
+) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
+    use AlterPartitionError::*;
+    match image.brokers.get(&request.broker_id) {
+        Some(b) if b.epoch == request.broker_epoch => {}
+        _ => return Err(StaleBrokerEpoch),
+    }
+    let state = image
+        .topic_by_id(&request.topic_id)
+        .and_then(|t| t.placement.get(&request.partition))
+        .ok_or(UnknownTopicOrPartition)?;
+    if request.leader_epoch > state.leader_epoch {
+        return Err(NotController);
+    }
+    if request.leader_epoch < state.leader_epoch {
+        return Err(FencedLeaderEpoch);
+    }
+    if request.broker_id != state.leader {
+        return Err(InvalidRequest(format!(
+            "broker {} is not the leader of the partition",
+            request.broker_id
+        )));
+    }
+    if request.partition_epoch != state.partition_epoch {
+        return Err(InvalidUpdateVersion);
+    }
+    let isr: Vec<i32> = request.new_isr.iter().map(|(id, _)| *id).collect();
+    if isr.iter().any(|b| !state.replicas.contains(b)) {
+        return Err(InvalidRequest(
+            "the ISR holds a broker that is not a replica".into(),
+        ));
+    }
+    if !isr.contains(&state.leader) {
+        return Err(InvalidRequest("the ISR must hold the leader".into()));
+    }
+    let mut distinct = isr.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.len() != isr.len() {
+        return Err(InvalidRequest("the ISR lists a broker twice".into()));
+    }
+    for (id, epoch) in &request.new_isr {
+        let eligible = image
+            .brokers
+            .get(id)
+            .is_some_and(|b| !b.fenced && (*epoch == -1 || b.epoch == *epoch));
+        if !eligible && !state.isr.contains(id) {
+            // A member already in the ISR may stay; a new one must be live with a current epoch.
+            return Err(IneligibleReplica);
+        }
+    }
+    if isr == state.isr {
+        return Ok(Vec::new());
+    }
+    Ok(vec![MetadataRecord::PartitionChange {
+        topic_id: request.topic_id,
+        partition: request.partition,
+        isr: Some(isr),
+        leader: None,
+    }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metadata::controller::brokers::{fence, register, unfence};
+    use crate::metadata::controller::topics::{create_topic, Brokers, NewTopic};
+    use crate::metadata::BrokerEndpoint;
+    use std::collections::BTreeMap;
+
+    fn apply(image: &mut MetadataImage, records: &[MetadataRecord]) {
+        for r in records {
+            image.replay(r);
+        }
+    }
+
+    /// Three live brokers and a topic "t" with one partition on [1, 2, 3], led by 1.
+    fn setup() -> (MetadataImage, Uuid) {
+        let mut image = MetadataImage::default();
+        for id in 1..=3 {
+            let endpoints = vec![BrokerEndpoint {
+                listener: "PLAINTEXT".into(),
+                host: "h".into(),
+                port: id,
+            }];
+            let r = register(&image, id, Uuid::new_v4(), endpoints, None);
+            apply(&mut image, &r);
+            let r = unfence(&image, id);
+            apply(&mut image, &r);
+        }
+        let topic = NewTopic {
+            name: "t".into(),
+            num_partitions: -1,
+            replication_factor: -1,
+            assignments: vec![(0, vec![1, 2, 3])],
+            configs: BTreeMap::new(),
+        };
+        let brokers = Brokers {
+            registered: &[1, 2, 3],
+            live: &[1, 2, 3],
+        };
+        let (records, created) = create_topic(&image, topic, &brokers).unwrap();
+        apply(&mut image, &records);
+        (image, created.id)
+    }
+
+    fn request(image: &MetadataImage, id: Uuid, isr: &[i32]) -> AlterPartitionRequest {
+        let state = &image.topic_by_id(&id).unwrap().placement[&0];
+        AlterPartitionRequest {
+            broker_id: 1,
+            broker_epoch: image.brokers[&1].epoch,
+            topic_id: id,
+            partition: 0,
+            leader_epoch: state.leader_epoch,
+            partition_epoch: state.partition_epoch,
+            new_isr: isr.iter().map(|b| (*b, image.brokers[b].epoch)).collect(),
+        }
+    }
+
+    #[test]
+    fn the_leader_grows_the_isr_and_a_replayed_request_is_stale() {
+        let (mut image, id) = setup();
+        let req = request(&image, id, &[1, 2]);
+        let records = alter_partition(&image, &req).unwrap();
+        apply(&mut image, &records);
+        assert_eq!(
+            image.topic_by_id(&id).unwrap().placement[&0].isr,
+            vec![1, 2]
+        );
+        // The same request again carries the old partition epoch: compare-and-set fails.
+        assert_eq!(
+            alter_partition(&image, &req),
+            Err(AlterPartitionError::InvalidUpdateVersion)
+        );
+    }
+
+    #[test]
+    fn kafka_checks_in_kafka_order() {
+        use AlterPartitionError::*;
+        let (image, id) = setup();
+        let ok = request(&image, id, &[1, 2]);
+        let with = |f: &dyn Fn(&mut AlterPartitionRequest)| {
+            let mut r = ok.clone();
+            f(&mut r);
+            alter_partition(&image, &r)
+        };
+        assert_eq!(with(&|r| r.broker_epoch -= 1), Err(StaleBrokerEpoch));
+        assert_eq!(with(&|r| r.partition = 9), Err(UnknownTopicOrPartition));
+        assert_eq!(with(&|r| r.leader_epoch += 1), Err(NotController));
+        assert!(matches!(
+            with(&|r| {
+                r.broker_id = 2;
+                r.broker_epoch = image.brokers[&2].epoch;
+            }),
+            Err(InvalidRequest(_))
+        ));
+        assert_eq!(with(&|r| r.partition_epoch += 1), Err(InvalidUpdateVersion));
+        assert!(matches!(
+            with(&|r| r.new_isr = vec![(2, image.brokers[&2].epoch)]),
+            Err(InvalidRequest(_))
+        ));
+        assert!(matches!(
+            with(&|r| r.new_isr.push((4, 1))),
+            Err(InvalidRequest(_))
+        ));
+        assert_eq!(with(&|r| r.new_isr[1].1 -= 1), Err(IneligibleReplica));
+    }
+
+    #[test]
+    fn a_fenced_broker_cannot_join_and_an_old_leader_epoch_is_fenced() {
+        use AlterPartitionError::*;
+        let (mut image, id) = setup();
+        let r = fence(&image, 3);
+        apply(&mut image, &r);
+        let mut req = request(&image, id, &[1]);
+        req.new_isr.push((3, image.brokers[&3].epoch));
+        assert_eq!(alter_partition(&image, &req), Err(IneligibleReplica));
+        // Leader 1 is fenced (the partition goes offline: 1 is its only in-sync replica) and
+        // comes back as leader with a bumped epoch; a request built before carries the old one.
+        let stale = request(&image, id, &[1]);
+        let r = fence(&image, 1);
+        apply(&mut image, &r);
+        let r = register(&image, 1, Uuid::new_v4(), vec![], None);
+        apply(&mut image, &r);
+        let r = unfence(&image, 1);
+        apply(&mut image, &r);
+        let mut stale = stale;
+        stale.broker_epoch = image.brokers[&1].epoch;
+        assert_eq!(alter_partition(&image, &stale), Err(FencedLeaderEpoch));
+    }
+}
