@@ -413,8 +413,19 @@ print('CLOSED', flush=True)
 "#;
 
 /// The same with kafka-python (its own heartbeat thread), eager rebalancing.
+///
+/// It learns the topic's partitions before its first JoinGroup (after `subscribe`, so that the
+/// coordinator's metadata snapshot covers the topic). Without that, a member that leads the
+/// group before its first Metadata answer arrives assigns nothing, and rejoins when the answer
+/// comes only because its metadata snapshot changed. kafka-python 3.0.12 strands such a rejoin
+/// when `poll(timeout_ms=200)` gives up while the leader's SyncGroup is in flight: the leader's
+/// own `_perform_assignment` has already made the snapshots equal, so `need_rejoin()` is false
+/// from then on and the finished join is never taken up. The member stays REBALANCING with its
+/// heartbeats disabled and no partitions, the broker expires its session (rightly: it is
+/// silent), and the others split the topic without it. On a loaded 2-core machine that window
+/// (a few milliseconds of SyncGroup round trip) is hit now and then.
 const KAFKA_PYTHON_CONSUMER: &str = r#"
-import sys, threading
+import sys, threading, time
 from kafka import KafkaConsumer, ConsumerRebalanceListener
 bootstrap, topic, group, name = sys.argv[1:5]
 owned = set()
@@ -429,6 +440,9 @@ c = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, client_id=name,
                   session_timeout_ms=6000, heartbeat_interval_ms=1000,
                   auto_offset_reset='earliest', enable_auto_commit=True, auto_commit_interval_ms=500)
 c.subscribe([topic], listener=Listener())
+# See above: the partitions are known before the first JoinGroup.
+while not c.partitions_for_topic(topic):
+    time.sleep(0.1)
 stop = threading.Event()
 def watch_stdin():
     sys.stdin.read(); stop.set()
