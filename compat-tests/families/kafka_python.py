@@ -156,7 +156,19 @@ def group_consumer():
     c = KafkaConsumer(bootstrap_servers=BOOT, group_id=PREFIX + "group", session_timeout_ms=6000,
                       heartbeat_interval_ms=1000, auto_offset_reset="earliest", enable_auto_commit=False)
     c.subscribe([PREFIX + "group"])
+    known_partitions(c, PREFIX + "group")
     return c
+
+
+def known_partitions(c, topic):
+    """Waits until the consumer knows the topic's partitions, before its first JoinGroup.
+
+    kafka-python 3.0.12 can strand a group leader that joined before its first Metadata answer:
+    its metadata-only rejoin is lost when poll() times out during the SyncGroup (see
+    tests/consumer_groups_clients.rs, KAFKA_PYTHON_CONSUMER)."""
+    deadline = time.time() + TIMEOUT
+    while not c.partitions_for_topic(topic) and time.time() < deadline:
+        time.sleep(0.1)
 
 
 def group():
@@ -216,6 +228,7 @@ def offsets():
     c.close()
     c = KafkaConsumer(**conf)
     c.subscribe([PREFIX + "offsets"])
+    known_partitions(c, PREFIX + "offsets")
     first = None
     deadline = time.time() + TIMEOUT
     while first is None and time.time() < deadline:
