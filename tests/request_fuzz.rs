@@ -124,6 +124,23 @@ fn seeds() -> Vec<Vec<u8>> {
                     ])]),
         )));
     }
+    for v in [2, 3, 4] {
+        seeds.push(strip(wire::request_frame(
+            ApiKey::OffsetForLeaderEpoch,
+            v,
+            23,
+            &OffsetForLeaderEpochRequest::default().with_topics(vec![
+                offset_for_leader_epoch_request::OffsetForLeaderTopic::default()
+                    .with_topic(name("fuzz"))
+                    .with_partitions(vec![
+                        offset_for_leader_epoch_request::OffsetForLeaderPartition::default()
+                            .with_partition(0)
+                            .with_current_leader_epoch(0)
+                            .with_leader_epoch(0),
+                    ]),
+            ]),
+        )));
+    }
     for v in [1, 4] {
         seeds.push(strip(wire::request_frame(
             ApiKey::DescribeConfigs,

@@ -9,6 +9,7 @@ pub mod consumer_group;
 pub mod coordinator;
 pub mod fetch;
 pub mod groups;
+pub mod leader_epoch;
 pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;

@@ -4,7 +4,9 @@
 //! producer check passes before a byte is written. The producer's bytes are copied once into a
 //! buffer where base_offset and partition_leader_epoch are rewritten (outside the CRC) and, for
 //! LogAppendTime topics, the timestamp (inside it, so the CRC is recomputed); that buffer is
-//! written to the active segment with a single positional write.
+//! written to the active segment with a single positional write. A batch stamped with a leader
+//! epoch newer than the cache's latest first records that epoch's start offset
+//! (`leader_epoch.rs`).
 
 use bytes::{Bytes, BytesMut};
 
@@ -182,6 +184,8 @@ impl Log {
         if self.should_roll(buf.len(), next_offset - 1, now_ms) {
             self.roll()?;
         }
+        // Before the data, as Kafka does: the checkpoint never lacks the epoch of a batch.
+        self.maybe_assign_leader_epoch(leader_epoch, first_offset)?;
         let interval = self.config.index_interval_bytes;
         self.active.append(&buf, &batches, interval, now_ms)?;
         self.log_end_offset = next_offset;
@@ -230,6 +234,7 @@ impl Log {
         if self.should_roll(buf.len(), offset, now_ms) {
             self.roll()?;
         }
+        self.maybe_assign_leader_epoch(leader_epoch, offset)?;
         let interval = self.config.index_interval_bytes;
         self.active.append(&buf, &[(h, 0)], interval, now_ms)?;
         self.log_end_offset = offset + 1;

@@ -11,6 +11,10 @@
 //! followers removed. Anywhere else valid data follows the damage, so dropping it would lose
 //! acknowledged records: `LogError::Corrupt` stops start-up for an operator to decide.
 //!
+//! The leader-epoch cache comes from `leader-epoch-checkpoint`; it is rebuilt from the
+//! batches' partition_leader_epoch when the file is missing, completed from the rescanned
+//! batches after a crash, and cut to the recovered log's bounds.
+//!
 //! Finally producer state is reloaded (snapshot + replay), recovered segments are fsynced, the
 //! recovery point is advanced, and the clean-shutdown marker is removed so that a crash from
 //! here on is detected at the next start.
@@ -23,6 +27,7 @@ use super::checkpoint::{self, CLEAN_SHUTDOWN_FILE, LOG_START_OFFSET_FILE, RECOVE
 use super::cleaner::{complete_swaps, CLEANER_CHECKPOINT_FILE};
 use super::config::LogConfig;
 use super::error::{IoContext, LogError};
+use super::leader_epoch::LeaderEpochCache;
 use super::producer_state::ProducerStateManager;
 use super::segment::{file_name, Segment};
 use super::Log;
@@ -46,12 +51,15 @@ impl Log {
         }
 
         let mut segments = Vec::with_capacity(bases.len());
+        // Base of the first segment rescanned: its batches are checked against the epoch cache.
+        let mut first_recovered = None;
         for (i, &base) in bases.iter().enumerate() {
             let next = bases.get(i + 1).copied();
             let needs_scan = next.is_none_or(|n| n > recovery_point);
             let (mut seg, trusted) = Segment::open(dir, base, next.filter(|_| !needs_scan))?;
             let mut torn = false;
             if !trusted {
+                first_recovered.get_or_insert(base);
                 let outcome = seg.recover(config.index_interval_bytes)?;
                 if let Some(reason) = outcome.invalid {
                     if followed_by_data(dir, &bases[i + 1..])? {
@@ -101,6 +109,7 @@ impl Log {
             .max(first_base)
             .min(log_end_offset);
 
+        let (leader_epochs, found_epochs) = LeaderEpochCache::load(dir)?;
         let mut log = Log {
             dir: dir.to_path_buf(),
             config,
@@ -116,13 +125,54 @@ impl Log {
             pending_deletes: Vec::new(),
             cleaner_checkpoint: checkpoint::read_offset(dir, CLEANER_CHECKPOINT_FILE)?.unwrap_or(0),
             delete_horizon_due: None,
+            leader_epochs,
         };
+        // Without a checkpoint every batch is read for its epoch; after a crash the batches
+        // recovery rescanned (the checkpoint cannot lack their epochs, but may hold more).
+        let epochs_from = if !found_epochs {
+            Some(first_base)
+        } else if clean {
+            None
+        } else {
+            first_recovered
+        };
+        log.load_leader_epochs(epochs_from, !found_epochs)?;
         log.rebuild_producer_state()?;
         checkpoint::write_offset(dir, RECOVERY_POINT_FILE, log_end_offset)?;
         log.recovery_point = log_end_offset;
         checkpoint::remove_if_exists(&dir.join(CLEAN_SHUTDOWN_FILE))?;
         checkpoint::sync_dir(dir)?;
         Ok(log)
+    }
+}
+
+impl Log {
+    /// Brings the epoch cache in line with the recovered log: epochs of the batches from the
+    /// segment holding `from` on that are newer than the cache's latest are assigned (Kafka's
+    /// LogSegment.recover), then entries past the log end or before its start are cut. The
+    /// checkpoint is written if anything changed, or if `rewrite` (it was missing).
+    fn load_leader_epochs(&mut self, from: Option<i64>, rewrite: bool) -> Result<(), LogError> {
+        let mut changed = rewrite;
+        let mut cache = self.leader_epochs.entries().clone();
+        if let Some(from) = from {
+            for seg in self.segments_from(from) {
+                let mut position = 0;
+                while let Some(h) = seg.header_at(position)? {
+                    position += h.size_in_bytes() as u64;
+                    let epoch = h.partition_leader_epoch;
+                    if epoch >= 0 && cache.latest().is_none_or(|l| l.epoch < epoch) {
+                        changed |= cache.assign(epoch, h.base_offset);
+                    }
+                }
+            }
+        }
+        changed |= cache.truncate_from_end(self.log_end_offset);
+        changed |= cache.truncate_from_start(self.log_start_offset);
+        *self.leader_epochs.entries_mut() = cache;
+        if changed {
+            self.leader_epochs.write()?;
+        }
+        Ok(())
     }
 }
 

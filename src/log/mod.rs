@@ -10,6 +10,7 @@
 //! 00000000000000000042.snapshot   idempotent producer state at offset 42     (producer_state.rs)
 //! recovery-point-checkpoint       offset below which all is fsynced          (checkpoint.rs)
 //! log-start-offset-checkpoint     log_start_offset after DeleteRecords       (checkpoint.rs)
+//! leader-epoch-checkpoint         first offset of each leader epoch          (leader_epoch.rs)
 //! cleaner-offset-checkpoint       offsets below it are compacted             (cleaner/)
 //! clean-shutdown                  present only between close() and open()    (checkpoint.rs)
 //! ```
@@ -37,6 +38,7 @@ mod codec;
 mod config;
 mod error;
 mod index;
+mod leader_epoch;
 mod loader;
 mod producer_state;
 mod read;
@@ -62,10 +64,12 @@ pub use batch::{
 };
 pub use config::LogConfig;
 pub use error::{BatchError, LogError};
+pub use leader_epoch::{EpochEndOffset, EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use producer_state::{BatchMetadata, ProducerEntry};
 pub use read::{FileSlice, ReadInfo, SliceRead};
 pub use txn_index::AbortedTxn;
 
+use leader_epoch::LeaderEpochCache;
 use producer_state::ProducerStateManager;
 use segment::Segment;
 
@@ -83,6 +87,8 @@ pub struct Log {
     /// Offsets below this are fsynced; recovery rescans from here after an unclean shutdown.
     recovery_point: i64,
     producers: ProducerStateManager,
+    /// First offset of each leader epoch in this log (`leader-epoch-checkpoint`).
+    leader_epochs: LeaderEpochCache,
     /// Records appended since the last fsync (for `flush.messages`).
     unflushed_messages: u64,
     last_flush_ms: i64,
@@ -121,6 +127,38 @@ impl Log {
     /// Idempotence state of one producer (for InitProducerId/DescribeProducers later, and tests).
     pub fn producer_entry(&self, producer_id: i64) -> Option<&ProducerEntry> {
         self.producers.entry(producer_id)
+    }
+
+    /// Where leader epoch `requested` ends in this log (Kafka's `endOffsetForEpoch`, served by
+    /// OffsetForLeaderEpoch). `leader_epoch` is the epoch this replica leads in (-1 when it is
+    /// not the leader): until its first batch is appended it counts as starting at the log end,
+    /// as if assigned on election as Kafka's makeLeader does.
+    pub fn end_offset_for_epoch(&self, requested: i32, leader_epoch: i32) -> EpochEndOffset {
+        let cache = self.leader_epochs.entries();
+        let pending = (leader_epoch >= 0 && cache.latest().is_none_or(|l| l.epoch < leader_epoch))
+            .then_some(EpochEntry {
+                epoch: leader_epoch,
+                start_offset: self.log_end_offset,
+            });
+        cache.end_offset_with(requested, self.log_end_offset, pending)
+    }
+
+    /// The leader-epoch cache entries, oldest first.
+    pub fn leader_epoch_entries(&self) -> &[EpochEntry] {
+        self.leader_epochs.entries().as_slice()
+    }
+
+    /// Records that `epoch` starts at `start_offset` if it is newer than every epoch in the
+    /// cache (O(1): one comparison with the last entry), writing the checkpoint when it does.
+    pub fn maybe_assign_leader_epoch(
+        &mut self,
+        epoch: i32,
+        start_offset: i64,
+    ) -> Result<(), LogError> {
+        if epoch >= 0 && self.leader_epochs.latest_epoch().is_none_or(|l| l < epoch) {
+            self.leader_epochs.assign(epoch, start_offset)?;
+        }
+        Ok(())
     }
 
     /// What an fsync outside the log's lock needs: a handle on the active segment's `.log` and

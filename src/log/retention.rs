@@ -75,10 +75,13 @@ impl Log {
     /// `offset`. Below log_start_offset the log restarts empty at `offset`.
     pub fn truncate_to(&mut self, offset: i64) -> Result<(), LogError> {
         if offset >= self.log_end_offset {
-            return Ok(());
+            // An epoch may have been assigned at the log end without data after it (Kafka
+            // truncates the cache here too).
+            return self.leader_epochs.truncate_from_end(self.log_end_offset);
         }
         let now = self.last_now_ms;
         if offset < self.log_start_offset {
+            self.leader_epochs.clear()?;
             while !self.sealed.is_empty() {
                 self.remove_oldest_sealed(now)?;
             }
@@ -105,6 +108,7 @@ impl Log {
                 return Err(self.active.corrupt(outcome.valid_bytes, reason));
             }
             self.log_end_offset = self.active.next_offset();
+            self.leader_epochs.truncate_from_end(self.log_end_offset)?;
         }
         self.active.flush()?;
         checkpoint::sync_dir(&self.dir)?;
@@ -155,6 +159,7 @@ impl Log {
     fn set_log_start_offset(&mut self, offset: i64) -> Result<(), LogError> {
         checkpoint::write_offset(&self.dir, checkpoint::LOG_START_OFFSET_FILE, offset)?;
         self.log_start_offset = offset;
+        self.leader_epochs.truncate_from_start(offset)?;
         Ok(())
     }
 

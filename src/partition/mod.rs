@@ -24,8 +24,8 @@ use uuid::Uuid;
 use crate::log::builder::ControlType;
 use crate::log::cleaner::{CleanSummary, CleanableStats, CleanerEnv};
 use crate::log::{
-    AbortedTxn, AppendInfo, AppendOrigin, Log, LogConfig, LogError, ProducerEntry, ReadInfo,
-    SliceRead,
+    AbortedTxn, AppendInfo, AppendOrigin, EpochEndOffset, Log, LogConfig, LogError, ProducerEntry,
+    ReadInfo, SliceRead,
 };
 
 pub use manager::ReplicaManager;
@@ -278,6 +278,13 @@ impl Partition {
     /// Producers with state in this partition (DescribeProducers).
     pub fn producers(&self) -> Vec<(i64, ProducerEntry)> {
         self.read_log().producers()
+    }
+
+    /// Where leader epoch `requested` ends, answered as this partition's leader
+    /// (OffsetForLeaderEpoch; see `Log::end_offset_for_epoch`).
+    pub fn end_offset_for_epoch(&self, requested: i32) -> EpochEndOffset {
+        self.read_log()
+            .end_offset_for_epoch(requested, self.leader_epoch())
     }
 
     pub fn offset_for_timestamp(&self, target_ms: i64) -> Result<Option<(i64, i64)>, LogError> {

@@ -47,6 +47,7 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<ProduceRequest>(ApiKey::Produce, 0, 3, 12),
     spec::<FetchRequest>(ApiKey::Fetch, 4, 4, 16),
     spec::<ListOffsetsRequest>(ApiKey::ListOffsets, 1, 1, 10),
+    spec::<OffsetForLeaderEpochRequest>(ApiKey::OffsetForLeaderEpoch, 2, 2, 4),
     spec::<MetadataRequest>(ApiKey::Metadata, 0, 0, 13),
     spec::<ApiVersionsRequest>(ApiKey::ApiVersions, 0, 0, 4),
     spec::<CreateTopicsRequest>(ApiKey::CreateTopics, 2, 2, 7),

@@ -161,6 +161,9 @@ pub async fn handle_frame(
             }
         }
         ApiKey::ListOffsets => serve!(ListOffsetsRequest, handlers::list_offsets::handle),
+        ApiKey::OffsetForLeaderEpoch => {
+            serve!(OffsetForLeaderEpochRequest, handlers::leader_epoch::handle)
+        }
         ApiKey::Metadata => serve!(MetadataRequest, handlers::metadata::handle),
         ApiKey::ApiVersions => serve!(ApiVersionsRequest, handlers::api_versions::handle),
         ApiKey::CreateTopics => serve!(CreateTopicsRequest, handlers::topics::create_topics),

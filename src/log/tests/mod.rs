@@ -4,6 +4,7 @@
 mod append_read;
 mod compaction;
 mod idempotence;
+mod leader_epoch;
 mod recovery;
 mod retention;
 mod transactions;
