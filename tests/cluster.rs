@@ -917,6 +917,104 @@ fn a_node_whose_voters_differ_from_the_others_exits_naming_the_key() {
     assert!(c.is_running(1) && c.is_running(2), "{}", c.logs_tail(60));
 }
 
+/// With two of three nodes gone the survivor has no quorum: it keeps serving the partition it
+/// leads with its last metadata (acks=1 produce and fetch), and a metadata change through it
+/// is refused with an error, never applied by a minority.
+#[test]
+fn a_node_without_a_quorum_serves_what_it_leads_and_refuses_changes() {
+    let mut c = Cluster::start(3, FAST_FENCING);
+    c.create_topic(1, "minority", 3, 1, &[]);
+    let d = c.wait_describe("minority", 1, bound(20), "led", settled);
+    let own = d
+        .partitions
+        .iter()
+        .find(|p| p.leader == Some(1))
+        .map(|p| p.partition)
+        .expect("node 1 leads one of the three partitions");
+    c.kill9(2);
+    c.kill9(3);
+    let input: String = (0..10).map(|i| format!("m-{i}\n")).collect();
+    let partition = own.to_string();
+    let bootstrap = c.node_bootstrap(1);
+    let args = [
+        "-P",
+        "-b",
+        &bootstrap,
+        "-t",
+        "minority",
+        "-p",
+        &partition,
+        "-X",
+        "acks=1",
+        "-X",
+        "message.timeout.ms=20000",
+    ];
+    let out = kcat_stdin(&args, &input);
+    assert!(
+        out.status.success() && !stderr_of(&out).contains("Delivery failed"),
+        "produce to the survivor's own partition failed: {}\n{}",
+        stderr_of(&out),
+        c.logs_tail(40)
+    );
+    let out = kcat(&[
+        "-C",
+        "-b",
+        &bootstrap,
+        "-t",
+        "minority",
+        "-p",
+        &partition,
+        "-o",
+        "beginning",
+        "-e",
+        "-q",
+    ]);
+    let values: Vec<String> = stdout_of(&out).lines().map(str::to_string).collect();
+    let expected: Vec<String> = (0..10).map(|i| format!("m-{i}")).collect();
+    assert_eq!(values, expected, "{}", stderr_of(&out));
+    let started = Instant::now();
+    let create = [
+        "--bootstrap-server",
+        bootstrap.as_str(),
+        "--create",
+        "--topic",
+        "refused",
+        "--partitions",
+        "1",
+        "--replication-factor",
+        "1",
+    ];
+    match kafka_tool_timeout("kafka-topics.sh", &create, None, TOOL_TIMEOUT) {
+        Ok(out) => {
+            assert!(
+                !out.status.success() && !stdout_of(&out).contains("Created topic"),
+                "a minority created a topic:\n{}",
+                stdout_of(&out)
+            );
+            // Milena answers within its forwarding timeout, naming the cause.
+            assert!(
+                c.is_reference() || stdout_of(&out).contains("controller.quorum.voters"),
+                "{}",
+                stdout_of(&out)
+            );
+            eprintln!(
+                "create without quorum refused after {:?}: {}",
+                started.elapsed(),
+                stdout_of(&out).trim()
+            );
+        }
+        // Kafka's Admin client keeps retrying for its 60 s default.api.timeout.ms.
+        Err(e) if c.is_reference() => eprintln!("create without quorum: {e}"),
+        Err(e) => panic!("no answer to a create without quorum: {e}"),
+    }
+    // Nothing was committed behind the majority's back: when it returns, there is no such topic.
+    c.start_again(2);
+    c.start_again(3);
+    c.wait_for_brokers(3, bound(30));
+    let list = stdout_of(&c.topics(2, &["--list"]));
+    assert!(!list.lines().any(|l| l == "refused"), "{list}");
+}
+
 // ------------------------------------------------------------------------------------------------
 // Helpers
 
