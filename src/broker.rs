@@ -186,15 +186,6 @@ impl Broker {
         topic.partition(index, self.node_id)
     }
 
-    /// Whether this broker leads `topic`'s partition `index` according to the current image.
-    pub fn leads(&self, topic: &str, index: i32) -> bool {
-        let image = self.image();
-        image
-            .topic(topic)
-            .and_then(|t| self.partition_state(t, index))
-            .is_some_and(|p| p.leader == self.node_id)
-    }
-
     /// The partition, if this broker leads it; else the Kafka error a client gets:
     /// UNKNOWN_TOPIC_OR_PARTITION for what does not exist, NOT_LEADER_OR_FOLLOWER when another
     /// broker leads it (the client refreshes its metadata and goes there).

@@ -144,14 +144,6 @@ impl ClusterNode {
         Ok(node)
     }
 
-    pub fn node_id(&self) -> i32 {
-        self.node_id
-    }
-
-    pub fn cluster_id(&self) -> &str {
-        &self.cluster_id
-    }
-
     pub fn published(&self) -> watch::Receiver<Published> {
         self.raft.published()
     }
@@ -181,10 +173,6 @@ impl ClusterNode {
 
     pub fn controller_listener_name(&self) -> &str {
         &self.quorum.controller_listener.name
-    }
-
-    pub fn is_fenced(&self) -> bool {
-        self.fenced.load(Ordering::Acquire)
     }
 
     /// Answers one request from a peer on the controller listener.
