@@ -149,16 +149,19 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         "Milena started"
     );
 
+    let (lifecycle_stop, lifecycle_stop_rx) = tokio::sync::watch::channel(false);
+    let mut lifecycle = None;
     if let Some(node) = &cluster {
         let endpoints = vec![milena::metadata::BrokerEndpoint {
             listener: listener_cfg.name.clone(),
             host: broker.advertised.host.clone(),
             port: broker.advertised.port,
         }];
-        tokio::spawn(
-            node.clone()
-                .run_broker_lifecycle(endpoints, rack, shutdown_rx.clone()),
-        );
+        lifecycle = Some(tokio::spawn(node.clone().run_broker_lifecycle(
+            endpoints,
+            rack,
+            lifecycle_stop_rx.clone(),
+        )));
         tokio::spawn(publish_metadata(
             broker.clone(),
             node.published(),
@@ -182,6 +185,14 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         reason = fatal_rx.recv() => reason,
     };
     tracing::info!("shutting down");
+    if let (Some(node), None) = (&cluster, &fatal) {
+        // Stop heartbeating first (a heartbeat would unfence again), then hand over.
+        let _ = lifecycle_stop.send(true);
+        if let Some(task) = lifecycle.take() {
+            let _ = task.await;
+        }
+        node.controlled_shutdown().await;
+    }
     let _ = shutdown_tx.send(true);
     let _ = server.await;
     let _ = housekeeping.await;

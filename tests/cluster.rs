@@ -1015,6 +1015,46 @@ fn a_node_without_a_quorum_serves_what_it_leads_and_refuses_changes() {
     assert!(!list.lines().any(|l| l == "refused"), "{list}");
 }
 
+/// SIGTERM is a controlled shutdown: the stopping node asks to be fenced, so the others stop
+/// listing it and its partitions change at once, not after `broker.session.timeout.ms` (left at
+/// Kafka's 9 s here). Restarted, it leads its partitions again.
+#[test]
+fn a_node_stopped_with_sigterm_is_fenced_at_once_and_leads_again_after_restart() {
+    let mut c = Cluster::start(3, &[("broker.heartbeat.interval.ms", "500")]);
+    c.create_topic(1, "orderly", 3, 1, &[]);
+    let before = c.wait_describe("orderly", 1, bound(20), "led", settled);
+    let on_2 = before
+        .partitions
+        .iter()
+        .find(|p| p.leader == Some(2))
+        .map(|p| p.partition)
+        .expect("node 2 leads one of the three partitions");
+    let stopped = Instant::now();
+    c.stop(2);
+    assert!(
+        wait_until(bound(5), || c
+            .brokers_seen(1)
+            .is_some_and(|b| b.iter().all(|(id, _)| *id != 2))),
+        "node 2 still listed {:?} after its controlled shutdown\n{}",
+        stopped.elapsed(),
+        c.logs_tail(40)
+    );
+    let gone = stopped.elapsed();
+    assert!(
+        gone < Duration::from_secs(8),
+        "fenced only after {gone:?}: the session timeout, not a controlled shutdown"
+    );
+    eprintln!("SIGTERM to fenced (as Metadata shows): {gone:?}");
+    c.wait_describe("orderly", 3, bound(10), "without leader on node 2", |d| {
+        d.partition(on_2).leader != Some(2)
+    });
+    c.start_again(2);
+    c.wait_for_brokers(3, bound(30));
+    c.wait_describe("orderly", 1, bound(20), "led by node 2 again", |d| {
+        d.partition(on_2).leader == Some(2)
+    });
+}
+
 // ------------------------------------------------------------------------------------------------
 // Helpers
 

@@ -205,6 +205,30 @@ impl ActiveController {
         }
     }
 
+    /// A broker that is stopping asks to be fenced now (controlled shutdown): the same change
+    /// as a session expiry, without the wait.
+    pub async fn controlled_shutdown(&self, broker_id: i32, broker_epoch: i64) -> Response {
+        let _guard = match self.begin().await {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let image = self.raft.published().borrow().image.clone();
+        if image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
+            return Response::StaleBrokerEpoch;
+        }
+        match self.commit(brokers::fence(&image, broker_id)).await {
+            Ok(_) => {
+                tracing::info!(
+                    broker_id,
+                    broker_epoch,
+                    "broker shut down in a controlled way: fenced"
+                );
+                Response::Heartbeat { fenced: true }
+            }
+            Err(r) => r,
+        }
+    }
+
     /// Fences every unfenced broker whose session expired. Called periodically on every node;
     /// acts only on the leader.
     pub async fn expire_sessions(&self) {

@@ -198,7 +198,18 @@ impl ClusterNode {
             Request::BrokerHeartbeat {
                 broker_id,
                 broker_epoch,
+                want_shutdown: true,
+                ..
+            } => {
+                self.active
+                    .controlled_shutdown(broker_id, broker_epoch)
+                    .await
+            }
+            Request::BrokerHeartbeat {
+                broker_id,
+                broker_epoch,
                 applied_index,
+                want_shutdown: false,
             } => {
                 self.active
                     .heartbeat(broker_id, broker_epoch, applied_index)
@@ -320,6 +331,7 @@ impl ClusterNode {
                     broker_id: self.node_id,
                     broker_epoch: epoch,
                     applied_index: self.raft.published().borrow().applied_index,
+                    want_shutdown: false,
                 }
             };
             let deadline = Instant::now() + interval;
@@ -356,6 +368,38 @@ impl ClusterNode {
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Controlled shutdown (Kafka's `WantShutDown` heartbeat): asks the active controller to
+    /// fence this broker at once, moving its leaderships, before the process stops. Call it
+    /// after the lifecycle loop has stopped (it would register the broker again) and while the
+    /// controller listener still serves (a two-node majority needs this node's Raft vote).
+    /// Bounded: after a few seconds the session timeout will do it instead.
+    pub async fn controlled_shutdown(&self) {
+        let epoch = self.broker_epoch.load(Ordering::Acquire);
+        if epoch == 0 {
+            return;
+        }
+        let request = Request::BrokerHeartbeat {
+            broker_id: self.node_id,
+            broker_epoch: epoch,
+            applied_index: self.raft.published().borrow().applied_index,
+            want_shutdown: true,
+        };
+        match self
+            .to_controller(request, Instant::now() + Duration::from_secs(5))
+            .await
+        {
+            Ok(Response::Heartbeat { fenced: true }) => {
+                tracing::info!(
+                    broker_epoch = epoch,
+                    "controlled shutdown: fenced by the active controller"
+                )
+            }
+            other => {
+                tracing::warn!(answer = ?other, "controlled shutdown not confirmed; the session timeout will fence this broker")
             }
         }
     }

@@ -47,6 +47,10 @@ pub enum Request {
         broker_epoch: i64,
         /// How far this broker has applied the metadata log.
         applied_index: u64,
+        /// Controlled shutdown: the broker is stopping and asks to be fenced now, so that its
+        /// leaderships move and Metadata stops listing it without waiting for its session.
+        #[serde(default)]
+        want_shutdown: bool,
     },
     /// A client's change, forwarded to the active controller.
     Op(ControllerOp),
