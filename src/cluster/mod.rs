@@ -273,7 +273,13 @@ impl ClusterNode {
     ) -> Result<Response, MetadataError> {
         loop {
             let answer = match self.raft.leader() {
-                Some(leader) if leader == self.node_id => Some(self.answer(request.clone()).await),
+                // Bounded like a remote call: a leader cut off from its majority cannot confirm
+                // its leadership, and the caller should try again (or whoever leads next).
+                Some(leader) if leader == self.node_id => {
+                    tokio::time::timeout(RPC_TIMEOUT, self.answer(request.clone()))
+                        .await
+                        .ok()
+                }
                 Some(leader) => match self.peers.get(&leader) {
                     Some(client) => client.call(&request, RPC_TIMEOUT).await.ok(),
                     None => None,
