@@ -188,26 +188,25 @@ impl ActiveController {
                 fenced: registration.fenced,
             };
         }
-        let _guard = match self.begin().await {
-            Ok(g) => g,
-            Err(r) => return r,
-        };
-        let image = self.raft.published().borrow().image.clone();
-        if image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
-            return Response::StaleBrokerEpoch;
-        }
-        match self.commit(brokers::unfence(&image, broker_id)).await {
-            Ok(_) => {
-                tracing::info!(broker_id, broker_epoch, "broker unfenced");
-                Response::Heartbeat { fenced: false }
-            }
-            Err(r) => r,
-        }
+        self.change_registration(broker_id, broker_epoch, false)
+            .await
     }
 
     /// A broker that is stopping asks to be fenced now (controlled shutdown): the same change
     /// as a session expiry, without the wait.
     pub async fn controlled_shutdown(&self, broker_id: i32, broker_epoch: i64) -> Response {
+        self.change_registration(broker_id, broker_epoch, true)
+            .await
+    }
+
+    /// Fences or unfences the broker registered under `broker_epoch` (with the partition changes
+    /// that go with it, in one batch); a stale epoch gets StaleBrokerEpoch.
+    async fn change_registration(
+        &self,
+        broker_id: i32,
+        broker_epoch: i64,
+        fence: bool,
+    ) -> Response {
         let _guard = match self.begin().await {
             Ok(g) => g,
             Err(r) => return r,
@@ -216,14 +215,20 @@ impl ActiveController {
         if image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
             return Response::StaleBrokerEpoch;
         }
-        match self.commit(brokers::fence(&image, broker_id)).await {
+        let records = if fence {
+            brokers::fence(&image, broker_id)
+        } else {
+            brokers::unfence(&image, broker_id)
+        };
+        match self.commit(records).await {
             Ok(_) => {
-                tracing::info!(
-                    broker_id,
-                    broker_epoch,
-                    "broker shut down in a controlled way: fenced"
-                );
-                Response::Heartbeat { fenced: true }
+                let what = if fence {
+                    "fenced (controlled shutdown)"
+                } else {
+                    "unfenced"
+                };
+                tracing::info!(broker_id, broker_epoch, "broker {what}");
+                Response::Heartbeat { fenced: fence }
             }
             Err(r) => r,
         }
