@@ -263,13 +263,13 @@ impl Log {
         })
     }
 
-    fn flush_due(&self, now_ms: i64) -> bool {
+    pub(super) fn flush_due(&self, now_ms: i64) -> bool {
         self.unflushed_messages > 0
             && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms
     }
 
     /// Whether appending `bytes` ending at `last_offset` needs a new active segment first.
-    fn should_roll(&self, bytes: usize, last_offset: i64, now_ms: i64) -> bool {
+    pub(super) fn should_roll(&self, bytes: usize, last_offset: i64, now_ms: i64) -> bool {
         let a = &self.active;
         if a.size() == 0 {
             // Only an offset gap too wide for the index can force rolling an empty segment.
@@ -298,7 +298,7 @@ impl Log {
     }
 
     /// Seals the active segment and starts a new one at log_end_offset.
-    fn roll(&mut self) -> Result<(), LogError> {
+    pub(super) fn roll(&mut self) -> Result<(), LogError> {
         let new_base = self.log_end_offset;
         self.active.seal()?;
         let new = Segment::create(&self.dir, new_base)?;

@@ -37,6 +37,7 @@ pub mod cleaner;
 mod codec;
 mod config;
 mod error;
+mod follower;
 mod index;
 mod leader_epoch;
 mod loader;
