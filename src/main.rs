@@ -167,6 +167,11 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
             node.published(),
             shutdown_rx.clone(),
         ));
+        tokio::spawn(milena::cluster::isr::run(
+            broker.clone(),
+            node.clone(),
+            shutdown_rx.clone(),
+        ));
     }
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx.clone()));
     let group_timers = tokio::spawn(group_timers(broker.clone(), shutdown_rx.clone()));
@@ -219,22 +224,28 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
 
 /// Cluster mode: applies every committed metadata image to the hosted partitions (opens the
 /// replicas placed here, deletes those of deleted topics, sets leader epochs).
+/// Applies each metadata change to the hosted partitions (roles, epochs, new and deleted
+/// logs), then points the replica fetchers at the leaders this node now follows. The fetchers
+/// stop with this task.
 async fn publish_metadata(
     broker: Arc<Broker>,
     mut published: tokio::sync::watch::Receiver<milena::cluster::raft::Published>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut fetchers = milena::cluster::fetcher::ReplicaFetchers::new();
+    fetchers.assign(&broker);
     loop {
         tokio::select! {
             changed = published.changed() => if changed.is_err() { return },
             _ = shutdown.changed() => return,
         }
         published.borrow_and_update();
-        let broker = broker.clone();
-        let applied = tokio::task::spawn_blocking(move || broker.apply_metadata()).await;
+        let applying = broker.clone();
+        let applied = tokio::task::spawn_blocking(move || applying.apply_metadata()).await;
         if let Ok(Err(e)) = applied {
             tracing::error!(error = %e, "applying metadata to partition logs failed");
         }
+        fetchers.assign(&broker);
     }
 }
 

@@ -132,7 +132,7 @@ fn all_ids(c: &Cluster) -> BTreeSet<i32> {
 /// Milena, whose controller records only the leader as in sync until issue 13 (then this and the
 /// branches on it go away).
 fn followers_replicate() -> bool {
-    reference_mode()
+    true
 }
 
 /// The ISR of a partition with a leader once it is settled: all its replicas where followers

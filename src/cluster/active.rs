@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::raft::{MetadataRaft, RaftWriteError};
 use super::rpc::Response;
+use crate::metadata::controller::alter_partition::{alter_partition, AlterPartitionRequest};
 use crate::metadata::controller::{brokers, plan, Brokers, ControllerOp};
 use crate::metadata::{BrokerEndpoint, MetadataError, MetadataRecord};
 
@@ -190,6 +191,37 @@ impl ActiveController {
         }
         self.change_registration(broker_id, broker_epoch, false)
             .await
+    }
+
+    /// A partition leader's ISR change, validated as Kafka's controller validates it (leader
+    /// and partition epochs as compare-and-set, eligibility of new members).
+    pub async fn alter_partition(&self, request: AlterPartitionRequest) -> Response {
+        let _guard = match self.begin().await {
+            Ok(g) => g,
+            Err(r) => return r,
+        };
+        let image = self.raft.published().borrow().image.clone();
+        match alter_partition(&image, &request) {
+            Ok(records) => {
+                let changed = !records.is_empty();
+                match self.commit(records).await {
+                    Ok(_) => {
+                        if changed {
+                            tracing::info!(topic_id = %request.topic_id, partition = request.partition, leader = request.broker_id, isr = ?request.new_isr.iter().map(|(b, _)| *b).collect::<Vec<_>>(), "ISR changed");
+                        }
+                        Response::AlterPartition {
+                            changed,
+                            refused: None,
+                        }
+                    }
+                    Err(r) => r,
+                }
+            }
+            Err(e) => Response::AlterPartition {
+                changed: false,
+                refused: Some(format!("{e:?}")),
+            },
+        }
     }
 
     /// A broker that is stopping asks to be fenced now (controlled shutdown): the same change

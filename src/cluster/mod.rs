@@ -10,6 +10,8 @@
 //!   forwards clients' changes to the active controller (any broker accepts CreateTopics).
 
 pub mod active;
+pub mod fetcher;
+pub mod isr;
 pub mod raft;
 pub mod rpc;
 
@@ -23,6 +25,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::config::{BrokerConfig, QuorumConfig};
+use crate::metadata::controller::alter_partition::AlterPartitionRequest;
 use crate::metadata::controller::{ControllerOp, OpOutcome, QuorumClient};
 use crate::metadata::{BrokerEndpoint, MetadataError, MetadataImage};
 use active::ActiveController;
@@ -144,6 +147,11 @@ impl ClusterNode {
         Ok(node)
     }
 
+    /// This broker's registration epoch; 0 until registered.
+    pub fn broker_epoch(&self) -> i64 {
+        self.broker_epoch.load(Ordering::Acquire)
+    }
+
     pub fn published(&self) -> watch::Receiver<Published> {
         self.raft.published()
     }
@@ -216,6 +224,7 @@ impl ClusterNode {
                     .await
             }
             Request::Op(op) => self.active.op(op).await,
+            Request::AlterPartition(request) => self.active.alter_partition(request).await,
             Request::DescribeQuorum => {
                 if self.raft.is_leader(self.node_id) {
                     Response::Quorum(self.raft.status())
@@ -296,6 +305,27 @@ impl ClusterNode {
                 ));
             }
             tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    /// Asks the active controller to change a partition's ISR. `Ok(true)` when committed (the
+    /// metadata will show it), `Ok(false)` when there was nothing to change, `Err` when refused
+    /// or unanswered.
+    pub async fn alter_partition(&self, request: AlterPartitionRequest) -> Result<bool, String> {
+        match self
+            .to_controller(Request::AlterPartition(request), Instant::now() + RPC_TIMEOUT)
+            .await
+        {
+            Ok(Response::AlterPartition {
+                changed,
+                refused: None,
+            }) => Ok(changed),
+            Ok(Response::AlterPartition {
+                refused: Some(reason),
+                ..
+            }) => Err(reason),
+            Ok(other) => Err(format!("unexpected answer {other:?}")),
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -56,6 +56,8 @@ pub enum Request {
     Op(ControllerOp),
     /// DescribeQuorum, answered by the leader, which knows every voter's progress.
     DescribeQuorum,
+    /// A partition leader asks to change its ISR (Kafka's AlterPartition).
+    AlterPartition(crate::metadata::controller::alter_partition::AlterPartitionRequest),
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -83,6 +85,12 @@ pub enum Response {
     },
     /// The broker epoch in a heartbeat is not the registered one: register again.
     StaleBrokerEpoch,
+    /// AlterPartition's answer: committed (`changed` false when the ISR was already that), or
+    /// refused with Kafka's reason.
+    AlterPartition {
+        changed: bool,
+        refused: Option<String>,
+    },
     /// The request was refused; `kind` names a [`MetadataError`] variant.
     Error {
         kind: String,

@@ -15,13 +15,16 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
 use crate::log::AbortedTxn;
+use crate::partition::manager::now_ms;
+use crate::partition::Partition;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
@@ -61,9 +64,28 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer 
     }
 }
 
+/// The follower a fetch comes from, and its broker epoch (-1 before v15): a replica id in the
+/// request (v15+: in ReplicaState, KIP-903). Consumers send -1.
+fn follower(version: i16, request: &FetchRequest) -> Option<(i32, i64)> {
+    let (id, epoch) = if version >= 15 {
+        (
+            request.replica_state.replica_id.0,
+            request.replica_state.replica_epoch,
+        )
+    } else {
+        (request.replica_id.0, -1)
+    };
+    (id >= 0).then_some((id, epoch))
+}
+
 fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize, bool) {
     let image = ctx.broker.image();
     let version = ctx.api_version;
+    let follower = follower(version, request);
+    // A follower fetching with an older broker epoch than its registration is a zombie.
+    let stale_follower = follower.is_some_and(|(id, epoch)| {
+        epoch >= 0 && image.brokers.get(&id).is_none_or(|b| epoch < b.epoch)
+    });
     let read_committed = request.isolation_level == 1;
     let mut budget = request.max_bytes.max(0) as usize;
     let mut total = 0usize;
@@ -94,6 +116,11 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                 None => Err(ResponseError::UnknownTopicOrPartition),
             };
             let partition = match partition {
+                Ok(_) if stale_follower => Err(ResponseError::NotLeaderOrFollower),
+                Ok(partition) => Ok(partition),
+                Err(e) => Err(e),
+            };
+            let partition = match partition {
                 Ok(partition) => partition,
                 Err(e) => {
                     data.error_code = e.code();
@@ -116,7 +143,30 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
             let limit = (p.partition_max_bytes.max(0) as usize).min(budget);
             // The first partition with data returns at least one whole batch, so a batch larger
             // than the limits still makes progress (KIP-74).
-            let read = partition.fetch(p.fetch_offset, limit, total == 0, read_committed);
+            let read = match follower {
+                Some((id, broker_epoch)) => {
+                    if let Some(diverging) = diverging_epoch(&partition, p) {
+                        data.diverging_epoch = diverging;
+                        any_error = true; // answer now: the follower must truncate first
+                        partitions.push(data);
+                        continue;
+                    }
+                    let now = now_ms();
+                    match partition.fetch_for_follower(id, broker_epoch, p.fetch_offset, limit, now) {
+                        Ok(read) => read.map(|r| (r, Vec::new())),
+                        Err(_) => {
+                            data.error_code = ResponseError::NotLeaderOrFollower.code();
+                            any_error = true;
+                            partitions.push(data);
+                            continue;
+                        }
+                    }
+                }
+                None => partition.fetch(p.fetch_offset, limit, total == 0, read_committed),
+            };
+            // What the follower's fetch moved is what it is told.
+            data.high_watermark = partition.high_watermark();
+            data.last_stable_offset = partition.last_stable_offset();
             let read = read.and_then(|(read, aborted)| {
                 if read_committed {
                     data.aborted_transactions =
@@ -160,6 +210,21 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
         from_files,
     };
     (answer, total, any_error)
+}
+
+/// Where the follower's log stops agreeing with this leader's: the epoch of its last fetched
+/// batch ends earlier here, or is unknown here (Kafka's DivergingEpoch, KIP-595). The follower
+/// truncates and fetches again; no records are sent with it.
+fn diverging_epoch(partition: &Partition, p: &FetchPartition) -> Option<EpochEndOffset> {
+    if p.last_fetched_epoch < 0 {
+        return None;
+    }
+    let ours = partition.end_offset_for_epoch(p.last_fetched_epoch);
+    (ours.leader_epoch < p.last_fetched_epoch || ours.end_offset < p.fetch_offset).then(|| {
+        EpochEndOffset::default()
+            .with_epoch(ours.leader_epoch)
+            .with_end_offset(ours.end_offset)
+    })
 }
 
 fn aborted_transaction(a: &AbortedTxn) -> AbortedTransaction {

@@ -1,11 +1,14 @@
 //! Produce: append each partition's batches as leader and report offsets. The batches stay the
 //! request's bytes until the log's single copy into the segment (ARCHITECTURE, performance).
 //!
-//! acks=0 requests get no response (the protocol layer drops it), acks=1 and acks=-1 are
-//! answered once the append is done: the in-sync replica set is the leader alone until
-//! followers replicate (cluster mode's next step), so "all replicas" is this one. With
-//! `milena.flush.on.ack` the log is fsynced first. A partition led by another broker gets
-//! NOT_LEADER_OR_FOLLOWER.
+//! acks=0 requests get no response (the protocol layer drops it), acks=1 is answered once the
+//! leader appended. acks=-1 (all) is a delayed produce, as in Kafka: refused with
+//! NOT_ENOUGH_REPLICAS before appending when the ISR is smaller than `min.insync.replicas`,
+//! then answered once the high watermark passed the records (every ISR member has them), with
+//! NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below the minimum meanwhile, or
+//! REQUEST_TIMED_OUT after the request's `timeout_ms`. With one replica the high watermark is
+//! the log end, so nothing waits. With `milena.flush.on.ack` the log is fsynced first. A
+//! partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
 
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
@@ -21,14 +24,32 @@ use crate::partition::manager::now_ms;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
 use bytes::Bytes;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A produce request never waits for replication longer than this, whatever it asks.
+const MAX_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// An acks=all write appended and waiting for the high watermark.
+struct Waiting {
+    topic: usize,
+    partition: usize,
+    leader: Arc<Partition>,
+    leader_epoch: i32,
+    /// The high watermark that covers the write.
+    required: i64,
+}
 
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
+    let mut waiting = Vec::new();
+    let acks = request.acks;
+    let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64).min(MAX_TIMEOUT);
     // KIP-951: a partition led elsewhere names its leader, and the response carries that
     // leader's endpoint, so the client re-routes without a Metadata round trip.
     let mut leaders_named = std::collections::BTreeSet::new();
     let valid_acks = matches!(request.acks, -1..=1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
-    for topic in request.topic_data {
+    for (topic_index, topic) in request.topic_data.into_iter().enumerate() {
         let name = topic.name.0.to_string();
         let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
@@ -42,7 +63,16 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 )
             } else {
                 let index = data.index;
-                let mut response = produce_partition(ctx, &name, data);
+                let (mut response, appended) = produce_partition(ctx, &name, data, acks);
+                if let Some((leader, required)) = appended {
+                    waiting.push(Waiting {
+                        topic: topic_index,
+                        partition: partition_responses.len(),
+                        leader_epoch: leader.leader_epoch(),
+                        leader,
+                        required,
+                    });
+                }
                 if ctx.api_version >= 10
                     && response.error_code == ResponseError::NotLeaderOrFollower.code()
                 {
@@ -63,6 +93,13 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 .with_topic_id(topic.topic_id)
                 .with_partition_responses(partition_responses),
         );
+    }
+    if !waiting.is_empty() {
+        for (w, code) in wait_for_replicas(ctx, waiting, timeout).await {
+            if code != 0 {
+                responses[w.topic].partition_responses[w.partition].error_code = code;
+            }
+        }
     }
     let mut response = ProduceResponse::default().with_responses(responses);
     if !leaders_named.is_empty() {
@@ -90,32 +127,96 @@ fn current_leader(ctx: &RequestContext, topic: &str, index: i32) -> Option<(i32,
     (state.leader >= 0 && image.is_live(state.leader)).then_some((state.leader, state.leader_epoch))
 }
 
+/// Waits until each write is below its partition's high watermark, the leadership moved, or
+/// `timeout` passed; the error code each write ends with (0 for success).
+async fn wait_for_replicas(
+    ctx: &RequestContext,
+    mut waiting: Vec<Waiting>,
+    timeout: Duration,
+) -> Vec<(Waiting, i16)> {
+    let deadline = Instant::now() + timeout;
+    let mut arrivals = ctx.broker.replicas.subscribe();
+    let mut done = Vec::with_capacity(waiting.len());
+    loop {
+        arrivals.borrow_and_update();
+        let mut still = Vec::new();
+        for w in waiting {
+            let p = &w.leader;
+            let code = if !p.is_leader() || p.leader_epoch() != w.leader_epoch {
+                ResponseError::NotLeaderOrFollower.code()
+            } else if p.high_watermark() >= w.required {
+                if p.under_min_isr() {
+                    ResponseError::NotEnoughReplicasAfterAppend.code()
+                } else {
+                    0
+                }
+            } else {
+                still.push(w);
+                continue;
+            };
+            done.push((w, code));
+        }
+        waiting = still;
+        if waiting.is_empty() {
+            return done;
+        }
+        let now = Instant::now();
+        if now >= deadline
+            || tokio::time::timeout(deadline - now, arrivals.changed())
+                .await
+                .is_err()
+        {
+            // Kafka's DelayedProduce expiry: the records stay; the producer retries.
+            let timed_out = ResponseError::RequestTimedOut.code();
+            done.extend(waiting.into_iter().map(|w| (w, timed_out)));
+            return done;
+        }
+    }
+}
+
+/// Appends one partition's records; for acks=all also the partition and the high watermark
+/// the write waits for, if it is not there yet.
 fn produce_partition(
     ctx: &RequestContext,
     topic: &str,
     data: PartitionProduceData,
-) -> PartitionProduceResponse {
+    acks: i16,
+) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
     let partition = match ctx.broker.leader_partition(topic, data.index) {
         Ok(p) => p,
-        Err(e) => return failed(data.index, e.code(), None),
+        Err(e) => return (failed(data.index, e.code(), None), None),
     };
     let Some(records) = data.records else {
-        return failed(data.index, ResponseError::CorruptMessage.code(), None);
+        return (
+            failed(data.index, ResponseError::CorruptMessage.code(), None),
+            None,
+        );
     };
     if let Err(code) = verify_transaction(ctx, topic, data.index, &partition, &records) {
-        return failed(
-            data.index,
-            code,
-            Some("Partition was not added to the transaction".into()),
-        );
+        let message = Some("Partition was not added to the transaction".into());
+        return (failed(data.index, code, message), None);
+    }
+    if acks == -1 && partition.under_min_isr() {
+        let message = Some(format!(
+            "The size of the current ISR is below the minimum ISR of {topic}-{}",
+            data.index
+        ));
+        let code = ResponseError::NotEnoughReplicas.code();
+        return (failed(data.index, code, message), None);
     }
     let result = super::may_fsync(ctx, || partition.append(records, now_ms()));
     match result {
-        Ok(info) => PartitionProduceResponse::default()
-            .with_index(data.index)
-            .with_base_offset(info.first_offset)
-            .with_log_append_time_ms(info.log_append_time_ms)
-            .with_log_start_offset(info.log_start_offset),
+        Ok(info) => {
+            let required = info.last_offset + 1;
+            let waits = (acks == -1 && partition.high_watermark() < required)
+                .then(|| (partition.clone(), required));
+            let response = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(info.first_offset)
+                .with_log_append_time_ms(info.log_append_time_ms)
+                .with_log_start_offset(info.log_start_offset);
+            (response, waits)
+        }
         Err(e) => {
             if !matches!(
                 e,
@@ -134,7 +235,7 @@ fn produce_partition(
                     .with_batch_index(0)
                     .with_batch_index_error_message(error.message.map(str_bytes))];
             }
-            response
+            (response, None)
         }
     }
 }

@@ -70,7 +70,7 @@ impl ReplicaManager {
     }
 
     /// Brings the hosted partitions in line with `image`: opens the replicas placed on
-    /// `broker.node_id`, and gives each its leader epoch.
+    /// `broker.node_id`, and gives each its role (leader or follower) and leader epoch.
     pub fn sync(&self, image: &MetadataImage, broker: &BrokerConfig) -> Result<(), LogError> {
         let node_id = broker.node_id;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
@@ -89,6 +89,8 @@ impl ReplicaManager {
         let now = now_ms();
         for topic in image.topics.values() {
             let config = log_config(topic, broker);
+            let min_isr = crate::config::topic::effective_topic_config(&topic.configs, broker)
+                .min_insync_replicas;
             let hosted = topics
                 .entry(topic.name.clone())
                 .or_insert_with(|| HostedTopic {
@@ -110,7 +112,8 @@ impl ReplicaManager {
                     continue;
                 }
                 if let Some(hosted) = hosted.partitions.get(&index) {
-                    hosted.set_leader_epoch(state.leader_epoch);
+                    hosted.set_min_insync_replicas(min_isr);
+                    hosted.apply_state(node_id, &state, now)?;
                     continue;
                 }
                 let dir = self.partition_dir(&topic.name, index);
@@ -127,7 +130,8 @@ impl ReplicaManager {
                     self.data_arrived.clone(),
                     broker.flush_on_ack,
                 );
-                partition.set_leader_epoch(state.leader_epoch);
+                partition.set_min_insync_replicas(min_isr);
+                partition.apply_state(node_id, &state, now)?;
                 hosted.partitions.insert(index, Arc::new(partition));
             }
         }

@@ -14,9 +14,11 @@
 
 pub mod cleaner;
 pub mod manager;
+pub mod replica;
+pub mod replication;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use uuid::Uuid;
@@ -29,6 +31,7 @@ use crate::log::{
 };
 
 pub use manager::ReplicaManager;
+pub use replica::{IsrChange, Role};
 
 pub struct Partition {
     pub topic: Arc<str>,
@@ -54,6 +57,13 @@ pub struct Partition {
     flushed_offset: AtomicI64,
     /// Serialises the group-commit fsyncs.
     flush_lock: std::sync::Mutex<()>,
+    /// Leader or follower, and as leader the followers' progress and the ISR (`replica.rs`).
+    /// Taken after the log lock when both are held, never before it.
+    role: Mutex<Role>,
+    /// As follower: the leader's high watermark in its last fetch answer.
+    leader_high_watermark: AtomicI64,
+    /// `min.insync.replicas` of the topic.
+    min_insync_replicas: AtomicI32,
 }
 
 impl Partition {
@@ -82,6 +92,14 @@ impl Partition {
             // What the log holds at open is what recovery kept: treat it as durable.
             flushed_offset: AtomicI64::new(end),
             flush_lock: std::sync::Mutex::new(()),
+            role: Mutex::new(Role::Leader(replica::LeaderState::new(
+                -1,
+                &crate::metadata::PartitionState::local(-1),
+                end,
+                0,
+            ))),
+            leader_high_watermark: AtomicI64::new(0),
+            min_insync_replicas: AtomicI32::new(1),
         }
     }
 
@@ -195,20 +213,27 @@ impl Partition {
     fn publish(&self, log: &Log) {
         self.log_start_offset
             .store(log.log_start_offset(), Ordering::Release);
-        self.log_end_offset
-            .store(log.log_end_offset(), Ordering::Release);
-        let visible = if self.flush_on_ack {
-            log.log_end_offset()
-                .min(self.flushed_offset.load(Ordering::Acquire))
+        let end = log.log_end_offset();
+        let previous_end = self.log_end_offset.swap(end, Ordering::AcqRel);
+        let mut visible = if self.flush_on_ack {
+            end.min(self.flushed_offset.load(Ordering::Acquire))
         } else {
-            log.log_end_offset()
+            end
         };
+        // Replication bounds it: the ISR's progress on a leader, the leader's word on a follower.
+        visible = visible.min(match &*self.lock_role() {
+            Role::Leader(l) => l.high_watermark_bound(end),
+            Role::Follower { .. } => self.leader_high_watermark.load(Ordering::Acquire),
+        });
         let previous = self.high_watermark.fetch_max(visible, Ordering::AcqRel);
         let hw = previous.max(visible);
         let stable = log.first_unstable_offset().map_or(hw, |f| f.min(hw));
-        // Both only move forward: a transaction opens at or above the high watermark.
+        // Both only move forward (but for truncation): a transaction opens at or above the
+        // high watermark.
         let previous_stable = self.last_stable_offset.fetch_max(stable, Ordering::AcqRel);
-        if previous < visible || previous_stable < stable {
+        // Log end growth wakes followers' long polls; high watermark growth consumers' and
+        // acks=all producers'.
+        if previous < visible || previous_stable < stable || previous_end != end {
             self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
         }
     }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::metadata::{MetadataImage, MetadataRecord};
 
 /// One partition's change as the leader asks for it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct AlterPartitionRequest {
     /// The leader sending the request, and its broker epoch.
     pub broker_id: i32,
@@ -120,7 +120,8 @@ mod tests {
         }
     }
 
-    /// Three live brokers and a topic "t" with one partition on [1, 2, 3], led by 1.
+    /// Three live brokers and a topic "t" with one partition on [1, 2, 3], led by 1, its ISR
+    /// shrunk by the leader to [1].
     fn setup() -> (MetadataImage, Uuid) {
         let mut image = MetadataImage::default();
         for id in 1..=3 {
@@ -147,6 +148,10 @@ mod tests {
         };
         let (records, created) = create_topic(&image, topic, &brokers).unwrap();
         apply(&mut image, &records);
+        let state = &image.topic_by_id(&created.id).unwrap().placement[&0];
+        assert_eq!(state.isr, vec![1, 2, 3], "every live replica starts in sync");
+        let shrink = alter_partition(&image, &request(&image, created.id, &[1])).unwrap();
+        apply(&mut image, &shrink);
         (image, created.id)
     }
 

@@ -236,13 +236,11 @@ mod tests {
     fn fencing_a_leader_elects_from_the_isr_with_a_new_epoch() {
         let mut image = cluster(3);
         topic(&mut image, "t", 3, 3);
-        // Only the leader is in sync at first: followers join as they catch up.
+        // Every live replica starts in sync.
         assert!(image.topics["t"]
             .placement
             .values()
-            .all(|s| s.isr == vec![s.leader]));
-        let r = expand_isrs(&image);
-        apply(&mut image, &r);
+            .all(|s| s.isr == s.replicas));
         let led_by_1: Vec<i32> = image.topics["t"]
             .placement
             .iter()
@@ -266,7 +264,7 @@ mod tests {
             } else {
                 assert_eq!(state.leader_epoch, 0);
             }
-            assert_eq!(state.partition_epoch, 2);
+            assert_eq!(state.partition_epoch, 1);
         }
     }
 
@@ -274,7 +272,14 @@ mod tests {
     fn a_partition_whose_only_in_sync_replica_dies_waits_for_it() {
         let mut image = cluster(3);
         topic(&mut image, "t", 1, 3);
-        let leader = image.topics["t"].placement[&0].leader;
+        let state = image.topics["t"].placement[&0].clone();
+        let leader = state.leader;
+        // The followers die first: each leaves the ISR and the leader stays.
+        for follower in state.replicas.iter().filter(|&&b| b != leader) {
+            let r = fence(&image, *follower);
+            apply(&mut image, &r);
+        }
+        assert_eq!(image.topics["t"].placement[&0].isr, vec![leader]);
         let r = fence(&image, leader);
         apply(&mut image, &r);
         let state = &image.topics["t"].placement[&0];

@@ -62,13 +62,9 @@ pub fn stripe_live_first(
 }
 
 /// A new partition, led by its first live replica (the preferred leader when it is up), epochs
-/// zero.
-///
-/// The ISR is the leader alone. Kafka starts with every live replica in sync because its
-/// followers fetch from the leader at once; Milena's followers do not replicate yet (that is the
-/// next step of cluster mode), so the controller records only the leader as in sync. Electing
-/// an empty follower after the leader dies would lose acknowledged records; with this ISR the
-/// partition waits for its leader instead, as Kafka does when no in-sync replica is left.
+/// zero, every live replica in sync: they are all empty, and followers start fetching at once
+/// (Kafka's controller does the same). A replica placed on a fenced broker starts out of the
+/// ISR and joins when its broker is back and has caught up.
 pub fn initial_state(replicas: Vec<i32>, live: &[i32]) -> PartitionState {
     let leader = replicas
         .iter()
@@ -78,7 +74,7 @@ pub fn initial_state(replicas: Vec<i32>, live: &[i32]) -> PartitionState {
     let isr = if leader == crate::metadata::image::NO_LEADER {
         replicas.iter().copied().take(1).collect()
     } else {
-        vec![leader]
+        replicas.iter().copied().filter(|b| live.contains(b)).collect()
     };
     PartitionState {
         isr,
