@@ -900,8 +900,12 @@ pub fn run_single_node(props: &[(&str, &str)], timeout: Duration) -> io::Result<
 // ------------------------------------------------------------------------------------------------
 // Parsing and small helpers
 
-/// `n` distinct ports that were free a moment ago.
+/// `n` distinct ports that were free a moment ago, taken below the kernel's ephemeral port range
+/// when there is room there (see `ports_below_ephemeral`), else from it.
 fn distinct_free_ports(n: usize) -> Vec<u16> {
+    if let Some(ports) = ports_below_ephemeral(n) {
+        return ports;
+    }
     let mut ports: Vec<u16> = Vec::new();
     for _ in 0..(n * 20) {
         let p = super::free_port();
@@ -913,6 +917,47 @@ fn distinct_free_ports(n: usize) -> Vec<u16> {
         }
     }
     panic!("could not find {n} distinct free ports");
+}
+
+/// `n` distinct ports in [10000, start of net.ipv4.ip_local_port_range) that bind on 127.0.0.1
+/// now, picked at random; `None` when that range is too small or too busy. A port handed out by
+/// binding to :0 is an ephemeral port: an outgoing connection (a node dialling a peer that is
+/// still starting, a client reconnecting) may take it as its source port before the node binds
+/// it, or while a killed node is down before `start_again` (seen once: a Kafka node exited with
+/// "Socket server failed to bind to 127.0.0.1:<its controller port>: Address already in use").
+/// No source port is ever taken below the ephemeral range.
+fn ports_below_ephemeral(n: usize) -> Option<Vec<u16>> {
+    const LOW: u32 = 10_000;
+    let start: u32 = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    if !(LOW + 1000..=65_536).contains(&start) {
+        return None;
+    }
+    let span = u64::from(start - LOW);
+    // xorshift64, seeded by the clock and the pid: test processes running at once pick apart.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    let mut x = (nanos ^ (u64::from(std::process::id()) << 32)) | 1;
+    let mut ports: Vec<u16> = Vec::new();
+    for _ in 0..(n * 200) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let p = (u64::from(LOW) + x % span) as u16;
+        if !ports.contains(&p) && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok() {
+            ports.push(p);
+            if ports.len() == n {
+                return Some(ports);
+            }
+        }
+    }
+    None
 }
 
 fn set_kv(props: &mut Vec<(String, String)>, key: &str, value: &str) {

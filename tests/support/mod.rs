@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+/// Jepsen-style analyses of produce/consume histories and replica log comparison:
+/// `checker::check`.
+pub mod checker;
 /// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
 pub mod cluster;
 
