@@ -8,7 +8,7 @@
 //! - (c) RF 1 partitions spread over the nodes; kcat, console producer/consumer and confluent-kafka
 //!   produce and consume through one bootstrap node; a non-leader answers NOT_LEADER_OR_FOLLOWER.
 //! - (d) kill -9: the node is fenced after broker.session.timeout.ms, its RF 3 partitions move to
-//!   a survivor from the ISR (on Kafka; on Milena they wait for it, see below), its RF 1
+//!   a survivor from the ISR, its RF 1
 //!   partitions have no leader, acked data survives, and it rejoins on restart; killing the Raft
 //!   leader still lets the survivors create topics.
 //! - (f) start-up faults: no CONTROLLER listener, node.id missing from the voters, voters that
@@ -86,16 +86,11 @@
 //!   lists 3 brokers). Exiting there is Milena's own stricter rule (issue 12 f), so that test is
 //!   skipped in reference mode.
 //!
-//! Where Milena differs on purpose (until issue 13), the tests branch on `followers_replicate()`:
-//! Milena's followers do not replicate yet, so its controller records only the leader in the ISR
-//! (`Replicas: 1,2,3\tIsr: 1`). Hence on Milena: (1) a new partition's ISR is its leader alone;
-//! (2) after kill -9 of a node, a partition it led has `Leader: none` and keeps the dead node as
-//! its ISR (no in-sync replica is left and unclean election is off: Kafka's behaviour without ELR),
-//! and its acknowledged records are readable again once the node is back, unfenced, and leads it
-//! again at once; partitions led by a survivor keep their leader and ISR; (3) after the restart no
-//! ISR regrows (there is nothing to regrow). Milena has no ELR: `Elr: ` and `LastKnownElr: ` are
-//! always empty. The leader epoch bump of an election does not show in `--describe`, so it is not
-//! asserted. From issue 13 on, followers replicate and the Milena branches go away.
+//! Milena behaves as Kafka here since issue 13 (followers replicate): a new partition has every
+//! replica in sync, a killed leader's partitions move to a survivor from the ISR, and the ISRs
+//! regrow after the restart. Milena has no ELR yet: `Elr: ` and `LastKnownElr: ` are always
+//! empty. The leader epoch bump of an election does not show in `--describe`, so it is not
+//! asserted.
 
 mod support;
 mod wire;
@@ -128,28 +123,11 @@ fn all_ids(c: &Cluster) -> BTreeSet<i32> {
     c.ids().into_iter().collect()
 }
 
-/// Whether followers replicate from their leader and join its ISR: true on Kafka; not yet on
-/// Milena, whose controller records only the leader as in sync until issue 13 (then this and the
-/// branches on it go away).
-fn followers_replicate() -> bool {
-    true
-}
-
-/// The ISR of a partition with a leader once it is settled: all its replicas where followers
-/// replicate (Kafka), the leader alone on Milena (see `followers_replicate`).
-fn settled_isr(p: &PartitionState) -> BTreeSet<i32> {
-    match p.leader {
-        Some(leader) if !followers_replicate() => BTreeSet::from([leader]),
-        _ => p.replica_set(),
-    }
-}
-
-/// Every partition has a leader and its settled ISR (`settled_isr`): on Kafka all its replicas,
-/// on Milena its leader alone.
+/// Every partition has a leader and all its replicas in the ISR.
 fn settled(d: &TopicDescription) -> bool {
     d.partitions
         .iter()
-        .all(|p| p.leader.is_some() && p.isr_set() == settled_isr(p))
+        .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -270,8 +248,8 @@ fn every_node_creates_and_describes_topics_alike_and_reports_one_cluster() {
     for (p, replicas) in d.partitions.iter().zip(expected) {
         assert_eq!(p.replicas, replicas, "{}", d.text);
         assert_eq!(p.leader, Some(replicas[0]), "{}", d.text);
-        // Kafka: `Isr: 1,2`; Milena (followers do not replicate before issue 13): `Isr: 1`.
-        assert_eq!(p.isr_set(), settled_isr(p), "{}", d.text);
+        // `Isr: 1,2`: every replica in sync.
+        assert_eq!(p.isr_set(), p.replica_set(), "{}", d.text);
     }
     assert!(d.text.contains("ReplicationFactor: 2"), "{}", d.text);
 }
@@ -469,29 +447,12 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
     // RF 3 through each survivor.
     let mut r3_seen: Vec<TopicDescription> = Vec::new();
     for &via in &survivors {
-        let d = if followers_replicate() {
-            // Kafka: the victim's partitions have a new leader from the ISR; it left every ISR.
-            c.wait_describe("r3", via, bound(20), "without the victim", |d| {
-                d.partitions
-                    .iter()
-                    .all(|p| p.leader.is_some_and(|l| l != victim) && !p.isr.contains(&victim))
-            })
-        } else {
-            // Milena (followers do not replicate before issue 13): the victim was the only
-            // in-sync replica of what it led, so that partition has no leader left.
-            c.wait_describe(
-                "r3",
-                via,
-                bound(20),
-                "leaderless where the victim led",
-                |d| {
-                    d.partitions
-                        .iter()
-                        .zip(&before.partitions)
-                        .all(|(p, old)| (old.leader == Some(victim)) == p.leader.is_none())
-                },
-            )
-        };
+        // The victim's partitions have a new leader from the ISR; it left every ISR.
+        let d = c.wait_describe("r3", via, bound(20), "without the victim", |d| {
+            d.partitions
+                .iter()
+                .all(|p| p.leader.is_some_and(|l| l != victim) && !p.isr.contains(&victim))
+        });
         eprintln!("r3 via node {via} after the kill:\n{}", d.text);
         for (p, old) in d.partitions.iter().zip(&before.partitions) {
             assert_eq!(p.replicas, old.replicas, "replicas changed:\n{}", d.text);
@@ -511,49 +472,29 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
                 p.partition,
                 d.text
             );
-            if followers_replicate() {
-                let leader = p.leader.unwrap();
-                assert!(
-                    p.isr.contains(&leader),
-                    "leader outside the ISR:\n{}",
-                    d.text
-                );
-                assert!(
-                    old.isr.contains(&leader),
-                    "leader not from the old ISR:\n{}",
-                    d.text
-                );
-                assert_eq!(
-                    p.isr_set(),
-                    old.replica_set()
-                        .into_iter()
-                        .filter(|&r| r != victim)
-                        .collect(),
-                    "ISR of r3-{}:\n{}",
-                    p.partition,
-                    d.text
-                );
-                if old.leader != Some(victim) {
-                    assert_eq!(p.leader, old.leader, "leader moved needlessly:\n{}", d.text);
-                }
-            } else if old.leader == Some(victim) {
-                // Milena: `Leader: none`, the dead node still the ISR (as Kafka without ELR when
-                // the last in-sync replica dies): no out-of-sync follower may lead.
-                let replicas = p
-                    .replicas
-                    .iter()
-                    .map(i32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(",");
-                let line = format!(
-                    "Partition: {}\tLeader: none\tReplicas: {replicas}\tIsr: {victim}\t",
-                    p.partition
-                );
-                assert!(d.text.contains(&line), "expected `{line}`:\n{}", d.text);
-                assert_eq!(p.isr, vec![victim], "{}", d.text);
-            } else {
-                // Milena: a partition led by a survivor keeps its leader and its ISR.
-                assert_eq!(p, old, "r3-{} changed:\n{}", p.partition, d.text);
+            let leader = p.leader.unwrap();
+            assert!(
+                p.isr.contains(&leader),
+                "leader outside the ISR:\n{}",
+                d.text
+            );
+            assert!(
+                old.isr.contains(&leader),
+                "leader not from the old ISR:\n{}",
+                d.text
+            );
+            assert_eq!(
+                p.isr_set(),
+                old.replica_set()
+                    .into_iter()
+                    .filter(|&r| r != victim)
+                    .collect(),
+                "ISR of r3-{}:\n{}",
+                p.partition,
+                d.text
+            );
+            if old.leader != Some(victim) {
+                assert_eq!(p.leader, old.leader, "leader moved needlessly:\n{}", d.text);
             }
         }
         r3_seen.push(d);
@@ -615,7 +556,7 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
     }
 
     // Nobody takes writes for a partition without a leader: every survivor answers
-    // NOT_LEADER_OR_FOLLOWER (6), whether it holds a replica of it (r3 on Milena) or not (r1).
+    // NOT_LEADER_OR_FOLLOWER (6), whether it holds a replica of it or not.
     for (topic, d) in [("r3", &r3_after), ("r1", &r1_after)] {
         for p in d.partitions.iter().filter(|p| p.leader.is_none()) {
             for &s in &survivors {
@@ -629,8 +570,8 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
         }
     }
 
-    // The partitions with a leader take acks=all writes through the survivors (Kafka: all
-    // three, ISR 2 = min.insync.replicas; Milena: the two the survivors lead).
+    // The partitions with a leader (all three: ISR 2 = min.insync.replicas) take acks=all
+    // writes through the survivors.
     let led: Vec<i32> = r3_after
         .partitions
         .iter()
@@ -681,29 +622,12 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
         "node {victim} listed again {:?} after its start ({rejoined:?} after \"started\")",
         restarted.elapsed()
     );
-    if followers_replicate() {
-        // Kafka: it catches up and the ISRs regrow (leadership stays where it moved until the
-        // periodic preferred-leader rebalance).
-        let d = c.wait_describe("r3", victim, bound(30), "with full ISRs again", |d| {
-            d.partitions.len() == 3 && settled(d)
-        });
-        eprintln!("r3 via node {victim} after its restart:\n{}", d.text);
-    } else {
-        // Milena (until issue 13): unfenced, it leads its partition again at once; no ISR
-        // regrows, so every node describes r3 exactly as before the kill.
-        for via in std::iter::once(victim).chain(survivors.iter().copied()) {
-            let d = c.wait_describe("r3", via, bound(30), "as before the kill", |d| {
-                d.partitions == before.partitions
-            });
-            if via == victim {
-                eprintln!(
-                    "r3 via node {victim} as before the kill {:?} after its restart:\n{}",
-                    restarted.elapsed(),
-                    d.text
-                );
-            }
-        }
-    }
+    // It catches up and the ISRs regrow (leadership stays where it moved until the periodic
+    // preferred-leader rebalance).
+    let d = c.wait_describe("r3", victim, bound(30), "with full ISRs again", |d| {
+        d.partitions.len() == 3 && settled(d)
+    });
+    eprintln!("r3 via node {victim} after its restart:\n{}", d.text);
     // RF 1: the partitions it holds have their leader back.
     let d = c.wait_describe("r1", victim, bound(30), "led again", |d| {
         d.partitions.len() == 3 && settled(d)

@@ -84,7 +84,10 @@ impl ReplicaFetchers {
         for partition in broker.replicas.all() {
             if let Some(position) = partition.fetch_position() {
                 if position.leader >= 0 && position.leader != broker.node_id {
-                    by_leader.entry(position.leader).or_default().push(partition);
+                    by_leader
+                        .entry(position.leader)
+                        .or_default()
+                        .push(partition);
                 }
             }
         }
@@ -257,11 +260,8 @@ async fn call(
         let mut buf = vec![0u8; len];
         stream.read_exact(&mut buf).await?;
         let mut buf = Bytes::from(buf);
-        let header = ResponseHeader::decode(
-            &mut buf,
-            FetchResponse::header_version(FETCH_VERSION),
-        )
-        .map_err(|e| invalid(format!("decoding a fetch answer: {e}")))?;
+        let header = ResponseHeader::decode(&mut buf, FetchResponse::header_version(FETCH_VERSION))
+            .map_err(|e| invalid(format!("decoding a fetch answer: {e}")))?;
         if header.correlation_id != correlation_id {
             return Err(invalid("fetch answer to another request".into()));
         }

@@ -313,7 +313,10 @@ impl ClusterNode {
     /// or unanswered.
     pub async fn alter_partition(&self, request: AlterPartitionRequest) -> Result<bool, String> {
         match self
-            .to_controller(Request::AlterPartition(request), Instant::now() + RPC_TIMEOUT)
+            .to_controller(
+                Request::AlterPartition(request),
+                Instant::now() + RPC_TIMEOUT,
+            )
             .await
         {
             Ok(Response::AlterPartition {

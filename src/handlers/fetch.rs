@@ -152,7 +152,8 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                         continue;
                     }
                     let now = now_ms();
-                    match partition.fetch_for_follower(id, broker_epoch, p.fetch_offset, limit, now) {
+                    match partition.fetch_for_follower(id, broker_epoch, p.fetch_offset, limit, now)
+                    {
                         Ok(read) => read.map(|r| (r, Vec::new())),
                         Err(_) => {
                             data.error_code = ResponseError::NotLeaderOrFollower.code();

@@ -65,7 +65,9 @@ pub struct LeaderState {
 pub enum Role {
     Leader(LeaderState),
     /// Fetching from `leader` (or from nobody while the partition has no leader).
-    Follower { leader: i32 },
+    Follower {
+        leader: i32,
+    },
 }
 
 /// The ISR change the leader asks the controller for.
@@ -111,7 +113,9 @@ impl LeaderState {
         self.pending_isr = None;
         for &r in &state.replicas {
             if r != self.node_id {
-                self.followers.entry(r).or_insert_with(|| FollowerState::new(0));
+                self.followers
+                    .entry(r)
+                    .or_insert_with(|| FollowerState::new(0));
             }
         }
         self.followers.retain(|r, _| state.replicas.contains(r));
@@ -221,7 +225,11 @@ impl LeaderState {
         }
         let out = self.out_of_sync(leader_end, now_ms, max_lag_ms);
         let new_isr: Vec<i32> = if !out.is_empty() {
-            self.isr.iter().copied().filter(|b| !out.contains(b)).collect()
+            self.isr
+                .iter()
+                .copied()
+                .filter(|b| !out.contains(b))
+                .collect()
         } else {
             let joining = self.in_sync_candidates(high_watermark, eligible);
             if joining.is_empty() {
@@ -275,7 +283,11 @@ mod tests {
         let mut l = LeaderState::new(ME, &state(&[1, 2, 3], &[1, 2, 3]), 10, 0);
         assert_eq!(l.high_watermark_bound(20), UNKNOWN_OFFSET, "no fetch yet");
         l.record_fetch(2, 5, 20, 20, 1);
-        assert_eq!(l.high_watermark_bound(20), UNKNOWN_OFFSET, "3 has not fetched");
+        assert_eq!(
+            l.high_watermark_bound(20),
+            UNKNOWN_OFFSET,
+            "3 has not fetched"
+        );
         l.record_fetch(3, 5, 15, 20, 1);
         assert_eq!(l.high_watermark_bound(20), 15);
         l.record_fetch(3, 5, 20, 20, 2);

@@ -149,7 +149,11 @@ mod tests {
         let (records, created) = create_topic(&image, topic, &brokers).unwrap();
         apply(&mut image, &records);
         let state = &image.topic_by_id(&created.id).unwrap().placement[&0];
-        assert_eq!(state.isr, vec![1, 2, 3], "every live replica starts in sync");
+        assert_eq!(
+            state.isr,
+            vec![1, 2, 3],
+            "every live replica starts in sync"
+        );
         let shrink = alter_partition(&image, &request(&image, created.id, &[1])).unwrap();
         apply(&mut image, &shrink);
         (image, created.id)

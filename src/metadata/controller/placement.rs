@@ -74,7 +74,11 @@ pub fn initial_state(replicas: Vec<i32>, live: &[i32]) -> PartitionState {
     let isr = if leader == crate::metadata::image::NO_LEADER {
         replicas.iter().copied().take(1).collect()
     } else {
-        replicas.iter().copied().filter(|b| live.contains(b)).collect()
+        replicas
+            .iter()
+            .copied()
+            .filter(|b| live.contains(b))
+            .collect()
     };
     PartitionState {
         isr,
