@@ -136,7 +136,7 @@ impl Broker {
             txns,
             config,
         });
-        broker.groups.load(&broker);
+        broker.sync_coordinators();
         broker.txns.load(&broker);
         Ok(broker)
     }
@@ -212,6 +212,28 @@ impl Broker {
     /// Applies the current metadata image to the hosted partitions; called after every change.
     pub fn apply_metadata(&self) -> Result<(), crate::log::LogError> {
         self.replicas.sync(&self.controller.image(), &self.config)
+    }
+
+    /// Coordinators move with leadership: the groups of every `__consumer_offsets` partition
+    /// this broker now leads are loaded from its log, those of partitions it no longer leads are
+    /// dropped (Kafka's onElection/onResignation). Called after the metadata is applied, never
+    /// while a coordinator lock is held.
+    pub fn sync_coordinators(&self) {
+        use crate::coordinator::group::OFFSETS_TOPIC;
+        let image = self.image();
+        let led: std::collections::BTreeSet<i32> = match image.topic(OFFSETS_TOPIC) {
+            Some(t) => (0..t.partitions)
+                .filter(|&p| self.leader_partition(OFFSETS_TOPIC, p).is_ok())
+                .collect(),
+            None => Default::default(),
+        };
+        let loaded = self.groups.loaded_partitions();
+        for &p in loaded.difference(&led) {
+            self.groups.unload_partition(p);
+        }
+        for &p in led.difference(&loaded) {
+            self.groups.load_partition(self, p);
+        }
     }
 }
 

@@ -225,7 +225,8 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
 /// Cluster mode: applies every committed metadata image to the hosted partitions (opens the
 /// replicas placed here, deletes those of deleted topics, sets leader epochs).
 /// Applies each metadata change to the hosted partitions (roles, epochs, new and deleted
-/// logs), then points the replica fetchers at the leaders this node now follows. The fetchers
+/// logs) and the coordinators (groups move with leadership), then points the replica fetchers
+/// at the leaders this node now follows. The fetchers
 /// stop with this task.
 async fn publish_metadata(
     broker: Arc<Broker>,
@@ -241,7 +242,12 @@ async fn publish_metadata(
         }
         published.borrow_and_update();
         let applying = broker.clone();
-        let applied = tokio::task::spawn_blocking(move || applying.apply_metadata()).await;
+        let applied = tokio::task::spawn_blocking(move || {
+            let applied = applying.apply_metadata();
+            applying.sync_coordinators();
+            applied
+        })
+        .await;
         if let Ok(Err(e)) = applied {
             tracing::error!(error = %e, "applying metadata to partition logs failed");
         }

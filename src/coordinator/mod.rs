@@ -32,12 +32,11 @@ pub(crate) fn ensure_internal_topic(
     if broker.image().topic(name).is_some() {
         return Ok(());
     }
+    let replication_factor = internal_replication_factor(broker, name)?;
     let topic = NewTopic {
         name: name.to_string(),
         num_partitions: partitions,
-        // Coordinators stay on the node that leads their partition; replicating them is the
-        // next step of cluster mode.
-        replication_factor: 1,
+        replication_factor,
         assignments: vec![],
         configs: [
             ("cleanup.policy", "compact"),
@@ -61,6 +60,36 @@ pub(crate) fn ensure_internal_topic(
     })
 }
 
+/// The replication factor an internal topic is created with. On a single node, 1. In a cluster,
+/// `offsets.topic.replication.factor` (default 3) for `__consumer_offsets`: the group
+/// coordinator moves with the leadership of its partition, so a group survives the loss of its
+/// coordinator. As in Kafka, the topic is not created until that many brokers are live (the
+/// client gets COORDINATOR_NOT_AVAILABLE and retries). `__transaction_state` stays at 1 until
+/// the transaction coordinator moves with leadership too (markers to partitions led by other
+/// brokers need WriteTxnMarkers between brokers).
+fn internal_replication_factor(broker: &Broker, name: &str) -> Result<i16, i16> {
+    if broker.cluster.is_none() || name != group::OFFSETS_TOPIC {
+        return Ok(1);
+    }
+    let wanted: i16 = broker
+        .config
+        .raw_value("offsets.topic.replication.factor")
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let live = broker.live_brokers().len();
+    if live < wanted as usize {
+        tracing::warn!(
+            topic = name,
+            live,
+            replication_factor = wanted,
+            "not creating the internal topic until enough brokers are live (offsets.topic.replication.factor)"
+        );
+        return Err(ResponseError::CoordinatorNotAvailable.code());
+    }
+    Ok(wanted)
+}
+
 /// Appends a batch the coordinator built to partition `index` of its topic.
 pub(crate) fn append_internal(
     broker: &Broker,
@@ -68,8 +97,8 @@ pub(crate) fn append_internal(
     index: i32,
     batch: Bytes,
 ) -> Result<(), i16> {
-    let Some(partition) = broker.replicas.get(topic, index) else {
-        return Err(ResponseError::CoordinatorNotAvailable.code());
+    let Ok(partition) = broker.leader_partition(topic, index) else {
+        return Err(ResponseError::NotCoordinator.code());
     };
     partition
         .append_from(batch, now_ms(), AppendOrigin::Coordinator)
@@ -93,7 +122,7 @@ pub(crate) enum Replayed {
     Marker(i64, ControlType),
 }
 
-/// Reads partition `index` of an internal topic from its start to the high watermark, calling
+/// Reads partition `index` of an internal topic from its start to its log end, calling
 /// `f` with each batch's records or marker. Unreadable batches are skipped with a warning; an
 /// unreadable log stops this partition's replay (the error is logged).
 pub(crate) fn replay_partition(
@@ -105,10 +134,12 @@ pub(crate) fn replay_partition(
     let Some(partition) = broker.replicas.get(topic, index) else {
         return;
     };
+    // To the log end, not the high watermark: a new leader's log is what will be committed
+    // (followers truncate to it), and its high watermark may lag until they fetch again.
     let mut offset = partition.log_start_offset();
-    let end = partition.high_watermark();
+    let end = partition.log_end_offset();
     while offset < end {
-        let read = match partition.read(offset, 1 << 20, true) {
+        let read = match partition.read_local(offset, 1 << 20) {
             Ok(read) => read,
             Err(e) => {
                 tracing::error!(topic, partition = index, offset, error = %e, "reading an internal topic failed; the rest of this partition is not loaded");

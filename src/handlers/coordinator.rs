@@ -125,7 +125,9 @@ fn locate(
 
 /// NOT_COORDINATOR when a cluster node that does not lead the group's `__consumer_offsets`
 /// partition gets a request for the group (a client with stale routing): it looks the
-/// coordinator up again and goes there. Always `None` on a single node.
+/// coordinator up again and goes there. COORDINATOR_LOAD_IN_PROGRESS while this node leads it
+/// but has not loaded its groups yet (it just became leader): the client retries. Always `None`
+/// on a single node.
 pub(crate) fn not_coordinator(ctx: &RequestContext, group_id: &str) -> Option<i16> {
     let broker = &ctx.broker;
     broker.cluster.as_ref()?;
@@ -133,8 +135,14 @@ pub(crate) fn not_coordinator(ctx: &RequestContext, group_id: &str) -> Option<i1
         group_id,
         broker.config.offsets_topic_num_partitions,
     );
-    let leads = broker
+    if broker
         .leader_partition(crate::coordinator::group::OFFSETS_TOPIC, index)
-        .is_ok();
-    (!leads).then_some(ResponseError::NotCoordinator.code())
+        .is_err()
+    {
+        Some(ResponseError::NotCoordinator.code())
+    } else if !broker.groups.is_loaded(index) {
+        Some(ResponseError::CoordinatorLoadInProgress.code())
+    } else {
+        None
+    }
 }

@@ -49,10 +49,23 @@ pub async fn offset_commit(
         member_id: &request.member_id,
         instance_id: instance.as_deref(),
     };
-    let result = ctx
-        .broker
-        .groups
-        .commit(&ctx.broker, &request.group_id, &member, &offsets);
+    let result = match super::coordinator::not_coordinator(ctx, &request.group_id) {
+        Some(code) => Err(code),
+        None => ctx
+            .broker
+            .groups
+            .commit(&ctx.broker, &request.group_id, &member, &offsets),
+    };
+    // Acknowledged only once replicated to the offsets partition's ISR, like an acks=all write.
+    let result = match result {
+        Ok(codes) if codes.iter().any(|&c| c == 0) => {
+            match committed_durably(ctx, &request.group_id).await {
+                Ok(()) => Ok(codes),
+                Err(code) => Err(code),
+            }
+        }
+        other => other,
+    };
     let mut codes = match result {
         Ok(codes) => codes.into_iter(),
         Err(code) => vec![code; offsets.len()].into_iter(),
@@ -76,6 +89,41 @@ pub async fn offset_commit(
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// How long an offset commit waits for the offsets partition's followers (Kafka's
+/// `offsets.commit.timeout.ms`).
+const COMMIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits until the group's `__consumer_offsets` partition's high watermark covers what was
+/// just written there. Immediate on a single node (its high watermark is its log end).
+async fn committed_durably(ctx: &RequestContext, group_id: &str) -> Result<(), i16> {
+    let broker = &ctx.broker;
+    let index = broker.groups.partition_for(group_id);
+    let Some(partition) = broker
+        .replicas
+        .get(crate::coordinator::group::OFFSETS_TOPIC, index)
+    else {
+        return Ok(());
+    };
+    let required = partition.log_end_offset();
+    let deadline = tokio::time::Instant::now() + COMMIT_TIMEOUT;
+    let mut arrivals = broker.replicas.subscribe();
+    loop {
+        arrivals.borrow_and_update();
+        if partition.high_watermark() >= required {
+            return Ok(());
+        }
+        if !partition.is_leader() {
+            return Err(ResponseError::NotCoordinator.code());
+        }
+        if tokio::time::timeout_at(deadline, arrivals.changed())
+            .await
+            .is_err()
+        {
+            return Err(ResponseError::RequestTimedOut.code());
+        }
+    }
 }
 
 /// Committed offsets by topic: (topic, [(partition, committed, error code)]).
@@ -125,6 +173,11 @@ pub async fn offset_fetch(
             .groups
             .iter()
             .map(|g| {
+                if let Some(code) = super::coordinator::not_coordinator(ctx, &g.group_id) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(code);
+                }
                 let topics = g.topics.as_ref().map(|ts| {
                     ts.iter()
                         .map(|t| (t.name.0.to_string(), t.partition_indexes.clone()))
@@ -156,6 +209,9 @@ pub async fn offset_fetch(
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
+    }
+    if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
+        return OffsetFetchResponse::default().with_error_code(code);
     }
     let topics = request.topics.as_ref().map(|ts| {
         ts.iter()

@@ -41,6 +41,9 @@ pub enum LogError {
     /// A produced batch is well formed but not acceptable (e.g. count mismatch, control batch).
     #[error("invalid record batch: {reason}")]
     InvalidRecord { reason: &'static str },
+    /// An append as leader to a replica that follows (leadership moved under the caller).
+    #[error("this replica is not the partition leader")]
+    NotLeader,
     #[error("record batch of {size} bytes exceeds the limit of {max} bytes")]
     RecordTooLarge { size: usize, max: usize },
     #[error("offset {offset} is outside [{log_start_offset}, {log_end_offset}]")]

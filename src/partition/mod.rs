@@ -181,6 +181,10 @@ impl Partition {
     ) -> Result<AppendInfo, LogError> {
         let info = {
             let mut log = self.write_log();
+            // Checked under the log lock, which a change of role takes too.
+            if !matches!(*self.lock_role(), Role::Leader(_)) {
+                return Err(LogError::NotLeader);
+            }
             let info = append(&mut log)?;
             self.publish(&log);
             info
@@ -248,6 +252,12 @@ impl Partition {
         let hw = self.high_watermark();
         self.read_log()
             .read(fetch_offset, max_bytes, min_one_batch, Some(hw))
+    }
+
+    /// Whole batches from `fetch_offset` up to the log end, committed or not (the coordinators
+    /// replaying their partition as its new leader).
+    pub fn read_local(&self, fetch_offset: i64, max_bytes: usize) -> Result<ReadInfo, LogError> {
+        self.read_log().read(fetch_offset, max_bytes, true, None)
     }
 
     /// A read_committed read: whole batches below the last stable offset, and the aborted

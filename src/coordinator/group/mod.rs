@@ -23,7 +23,7 @@ pub mod state;
 #[cfg(test)]
 mod state_tests;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -99,6 +99,8 @@ struct Inner {
     pending_txn: HashMap<(i32, i64), Vec<GroupRecord>>,
     /// KIP-848 consumer groups; a group ID is in `groups` or here, not both.
     consumer: consumer_coordinator::ConsumerGroups,
+    /// The `__consumer_offsets` partitions this broker leads and has loaded.
+    loaded: BTreeSet<i32>,
 }
 
 impl Inner {
@@ -115,6 +117,15 @@ impl Inner {
                 value: None,
             })
             .collect()
+    }
+
+    /// Forgets every group of `__consumer_offsets` partition `p` (of `n`).
+    fn drop_partition(&mut self, p: i32, n: i32) {
+        let other = |group: &str| partition_for(group, n) != p;
+        self.groups.retain(|g, _| other(g));
+        self.offsets.retain(|g, _| other(g));
+        self.pending_txn.retain(|(partition, _), _| *partition != p);
+        self.consumer.retain(|g, _| other(g));
     }
 
     fn stage_txn(&mut self, partition: i32, producer_id: i64, record: GroupRecord) {
@@ -204,47 +215,67 @@ impl GroupCoordinator {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Rebuilds groups and offsets from `__consumer_offsets` (at start). Transactional offset
-    /// commits stay pending until their producer's marker in the same partition.
-    pub fn load(&self, broker: &Broker) {
-        if broker.image().topic(OFFSETS_TOPIC).is_none() {
-            return;
-        }
+    /// Becomes the coordinator of the groups in `__consumer_offsets` partition `p` (this broker
+    /// leads it now): rebuilds their groups and offsets from the partition's log, replacing
+    /// whatever was held for it before. Transactional offset commits stay pending until their
+    /// producer's marker in the same partition.
+    pub fn load_partition(&self, broker: &Broker, p: i32) {
         let now = now_ms();
         let mut inner = self.lock();
+        inner.drop_partition(p, self.partitions);
         let mut count = 0usize;
-        for p in 0..self.partitions {
-            replay_partition(broker, OFFSETS_TOPIC, p, |item| match item {
-                Replayed::Marker(producer_id, control) => {
-                    inner.complete_txn(p, producer_id, control == ControlType::Commit, now);
-                }
-                Replayed::Records(header, records) => {
-                    for r in records {
-                        let key = r.key.as_deref().unwrap_or_default();
-                        match GroupRecord::decode(key, r.value.as_deref()) {
-                            Ok(Some(record)) if header.is_transactional() => {
-                                inner.stage_txn(p, header.producer_id, record);
-                            }
-                            Ok(Some(record)) => {
-                                inner.apply(record, now);
-                                count += 1;
-                            }
-                            Ok(None) => inner.replay_consumer(key, r.value.as_deref(), now),
-                            Err(e) => {
-                                tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
-                            }
+        replay_partition(broker, OFFSETS_TOPIC, p, |item| match item {
+            Replayed::Marker(producer_id, control) => {
+                inner.complete_txn(p, producer_id, control == ControlType::Commit, now);
+            }
+            Replayed::Records(header, records) => {
+                for r in records {
+                    let key = r.key.as_deref().unwrap_or_default();
+                    match GroupRecord::decode(key, r.value.as_deref()) {
+                        Ok(Some(record)) if header.is_transactional() => {
+                            inner.stage_txn(p, header.producer_id, record);
+                        }
+                        Ok(Some(record)) => {
+                            inner.apply(record, now);
+                            count += 1;
+                        }
+                        Ok(None) => inner.replay_consumer(key, r.value.as_deref(), now),
+                        Err(e) => {
+                            tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __consumer_offsets record")
                         }
                     }
                 }
-            });
-        }
+            }
+        });
+        inner.loaded.insert(p);
         if count > 0 {
             tracing::info!(
+                partition = p,
                 records = count,
-                groups = inner.groups.len(),
                 "loaded consumer groups from __consumer_offsets"
             );
         }
+    }
+
+    /// Stops coordinating the groups of partition `p` (another broker leads it now). Requests
+    /// waiting on them are answered by the dropped state; clients find the new coordinator.
+    pub fn unload_partition(&self, p: i32) {
+        let mut inner = self.lock();
+        inner.drop_partition(p, self.partitions);
+        inner.loaded.remove(&p);
+        tracing::info!(
+            partition = p,
+            "no longer coordinating the groups of __consumer_offsets"
+        );
+    }
+
+    /// The `__consumer_offsets` partitions whose groups are loaded here.
+    pub fn loaded_partitions(&self) -> BTreeSet<i32> {
+        self.lock().loaded.clone()
+    }
+
+    pub fn is_loaded(&self, partition: i32) -> bool {
+        self.lock().loaded.contains(&partition)
     }
 
     /// Creates `__consumer_offsets` the first time a group needs it, as Kafka does.
