@@ -30,6 +30,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::broker::Broker;
+use crate::log::EpochEndOffset;
 use crate::partition::replication::FetchPosition;
 use crate::partition::Partition;
 
@@ -306,7 +307,11 @@ fn apply_partition(p: &Partition, sent: &FetchPosition, data: PartitionData) -> 
     }
     let diverging = &data.diverging_epoch;
     if diverging.epoch >= 0 || diverging.end_offset >= 0 {
-        let target = truncation_offset(p, sent, diverging.epoch, diverging.end_offset);
+        let diverging = EpochEndOffset {
+            leader_epoch: diverging.epoch,
+            end_offset: diverging.end_offset,
+        };
+        let target = p.truncation_offset(sent.fetch_offset, diverging);
         if let Err(e) = p.truncate_to(target) {
             tracing::error!(topic = %p.topic, partition = p.index, error = %e, "truncating to the leader's log failed");
             return false;
@@ -328,23 +333,4 @@ fn apply_partition(p: &Partition, sent: &FetchPosition, data: PartitionData) -> 
             false
         }
     }
-}
-
-/// Where to cut after the leader said our logs diverge (Kafka's
-/// `AbstractFetcherThread.getOffsetTruncationState`): if we have the leader's epoch, at the
-/// lesser of where it ends here and there; if not, where our last earlier epoch ends (the next
-/// fetch checks again from there). A leader without any epoch this old sends no end offset;
-/// then the high watermark is the only safe point left.
-fn truncation_offset(p: &Partition, sent: &FetchPosition, epoch: i32, end_offset: i64) -> i64 {
-    let end = sent.fetch_offset;
-    if end_offset < 0 {
-        return p.high_watermark().min(end);
-    }
-    let ours = p.own_end_offset_for_epoch(epoch);
-    let target = if ours.leader_epoch == epoch {
-        end_offset.min(ours.end_offset)
-    } else {
-        ours.end_offset
-    };
-    target.min(end).max(0)
 }

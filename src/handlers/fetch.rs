@@ -15,7 +15,6 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::FetchPartition;
 use kafka_protocol::messages::fetch_response::{
     AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
 };
@@ -24,7 +23,6 @@ use kafka_protocol::ResponseError;
 
 use crate::log::AbortedTxn;
 use crate::partition::manager::now_ms;
-use crate::partition::Partition;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
@@ -145,8 +143,11 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
             // than the limits still makes progress (KIP-74).
             let read = match follower {
                 Some((id, broker_epoch)) => {
-                    if let Some(diverging) = diverging_epoch(&partition, p) {
-                        data.diverging_epoch = diverging;
+                    let diverging = partition.diverging_epoch(p.last_fetched_epoch, p.fetch_offset);
+                    if let Some(ours) = diverging {
+                        data.diverging_epoch = EpochEndOffset::default()
+                            .with_epoch(ours.leader_epoch)
+                            .with_end_offset(ours.end_offset);
                         any_error = true; // answer now: the follower must truncate first
                         partitions.push(data);
                         continue;
@@ -211,21 +212,6 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
         from_files,
     };
     (answer, total, any_error)
-}
-
-/// Where the follower's log stops agreeing with this leader's: the epoch of its last fetched
-/// batch ends earlier here, or is unknown here (Kafka's DivergingEpoch, KIP-595). The follower
-/// truncates and fetches again; no records are sent with it.
-fn diverging_epoch(partition: &Partition, p: &FetchPartition) -> Option<EpochEndOffset> {
-    if p.last_fetched_epoch < 0 {
-        return None;
-    }
-    let ours = partition.end_offset_for_epoch(p.last_fetched_epoch);
-    (ours.leader_epoch < p.last_fetched_epoch || ours.end_offset < p.fetch_offset).then(|| {
-        EpochEndOffset::default()
-            .with_epoch(ours.leader_epoch)
-            .with_end_offset(ours.end_offset)
-    })
 }
 
 fn aborted_transaction(a: &AbortedTxn) -> AbortedTransaction {

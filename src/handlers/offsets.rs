@@ -58,12 +58,10 @@ pub async fn offset_commit(
     };
     // Acknowledged only once replicated to the offsets partition's ISR, like an acks=all write.
     let result = match result {
-        Ok(codes) if codes.iter().any(|&c| c == 0) => {
-            match committed_durably(ctx, &request.group_id).await {
-                Ok(()) => Ok(codes),
-                Err(code) => Err(code),
-            }
-        }
+        Ok(codes) if codes.contains(&0) => match committed_durably(ctx, &request.group_id).await {
+            Ok(()) => Ok(codes),
+            Err(code) => Err(code),
+        },
         other => other,
     };
     let mut codes = match result {

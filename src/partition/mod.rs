@@ -16,6 +16,8 @@ pub mod cleaner;
 pub mod manager;
 pub mod replica;
 pub mod replication;
+#[cfg(test)]
+mod replication_tests;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};

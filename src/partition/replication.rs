@@ -96,19 +96,16 @@ impl Partition {
         Ok(())
     }
 
-    /// The committed ISR's size, if this broker leads.
-    pub fn isr_size(&self) -> Option<usize> {
-        match &*self.lock_role() {
-            Role::Leader(l) => Some(l.isr.len()),
-            Role::Follower { .. } => None,
-        }
-    }
-
     /// Whether an acks=all write must be refused before it is appended (Kafka's
-    /// NOT_ENOUGH_REPLICAS): the ISR is smaller than `min.insync.replicas`.
+    /// NOT_ENOUGH_REPLICAS): this broker leads and the ISR is smaller than the effective
+    /// `min.insync.replicas`, which is never more than the replication factor (Kafka's
+    /// `effectiveMinIsr`).
     pub fn under_min_isr(&self) -> bool {
-        self.isr_size()
-            .is_some_and(|n| (n as i32) < self.min_insync_replicas.load(Ordering::Acquire))
+        let min = self.min_insync_replicas.load(Ordering::Acquire).max(1) as usize;
+        match &*self.lock_role() {
+            Role::Leader(l) => l.isr.len() < min.min(l.replicas.len().max(1)),
+            Role::Follower { .. } => false,
+        }
     }
 
     /// A follower fetched from `fetch_offset`: record its progress (this may move the high
@@ -175,9 +172,39 @@ impl Partition {
         })
     }
 
-    /// Where epoch `epoch` ends in this replica's own log (for the follower's truncation).
-    pub fn own_end_offset_for_epoch(&self, epoch: i32) -> EpochEndOffset {
-        self.read_log().end_offset_for_epoch(epoch, -1)
+    /// As leader: where a follower's log stops agreeing with this one, if it does (Kafka's
+    /// DivergingEpoch, KIP-595): the epoch of its last fetched batch ends earlier here than
+    /// where it fetches from, or is unknown here. The follower then truncates and fetches again.
+    pub fn diverging_epoch(
+        &self,
+        last_fetched_epoch: i32,
+        fetch_offset: i64,
+    ) -> Option<EpochEndOffset> {
+        if last_fetched_epoch < 0 {
+            return None;
+        }
+        let ours = self.end_offset_for_epoch(last_fetched_epoch);
+        (ours.leader_epoch < last_fetched_epoch || ours.end_offset < fetch_offset).then_some(ours)
+    }
+
+    /// As follower: where to cut after the leader said the logs diverge at `diverging` (Kafka's
+    /// `AbstractFetcherThread.getOffsetTruncationState`): if this log has the leader's epoch, at
+    /// the lesser of where it ends here and there; if not, where this log's last earlier epoch
+    /// ends (the next fetch checks again from there). A leader without any epoch this old sends
+    /// no end offset; then the high watermark is the only safe point left.
+    pub fn truncation_offset(&self, fetch_offset: i64, diverging: EpochEndOffset) -> i64 {
+        if diverging.end_offset < 0 {
+            return self.high_watermark().min(fetch_offset);
+        }
+        let ours = self
+            .read_log()
+            .end_offset_for_epoch(diverging.leader_epoch, -1);
+        let target = if ours.leader_epoch == diverging.leader_epoch {
+            diverging.end_offset.min(ours.end_offset)
+        } else {
+            ours.end_offset
+        };
+        target.min(fetch_offset).max(0)
     }
 
     /// As follower: appends the leader's batches fetched from `fetch_offset`, if this log
