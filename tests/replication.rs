@@ -537,6 +537,33 @@ fn wait_new_leader_in_metadata(
     None
 }
 
+/// Polls Metadata through `bootstrap` until the ISR of `topic-p` satisfies `done`; returns it.
+fn wait_isr_in_metadata(
+    bootstrap: &str,
+    topic: &str,
+    p: i32,
+    timeout: Duration,
+    done: impl Fn(&[i32]) -> bool,
+) -> Option<Vec<i32>> {
+    let client = consumer(bootstrap, topic, 0);
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if let Ok(m) = client.fetch_metadata(Some(topic), Duration::from_secs(2)) {
+            let isr = m
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic)
+                .and_then(|t| t.partitions().iter().find(|q| q.id() == p))
+                .map(|q| q.isr().to_vec());
+            if let Some(isr) = isr.filter(|isr| done(isr)) {
+                return Some(isr);
+            }
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
 /// Every record of partitions 0..n from offset 0 up to their high watermarks, through
 /// `bootstrap` alone (a fresh consumer; librdkafka fetches from each partition's leader).
 /// Returns the records (poll order) and the high watermarks.
@@ -1126,7 +1153,13 @@ fn min_insync_replicas_refuses_acks_all_writes_when_isr_too_small() {
 #[test]
 fn repeated_leader_kills_lose_no_acknowledged_record() {
     const PARTITIONS: i32 = 3;
-    const ROUNDS: usize = 3;
+    // The long run (scripts/chaos.sh) sets more rounds, and pauses (SIGSTOP for longer than the
+    // session timeout, then SIGCONT: a zombie leader coming back) in every other round.
+    let rounds: usize = std::env::var("MILENA_CHAOS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let pauses = std::env::var("MILENA_CHAOS_PAUSES").is_ok_and(|v| v == "1");
     let mut c = Cluster::start(3, PROPS);
     let topic = "chaos";
     c.create_topic(
@@ -1148,9 +1181,10 @@ fn repeated_leader_kills_lose_no_acknowledged_record() {
         load.status()
     );
 
-    let deadline = Instant::now() + bound(150);
+    let deadline = Instant::now() + bound(50 * rounds as u64);
     let mut timings = Vec::new();
-    for round in 0..ROUNDS {
+    for round in 0..rounds {
+        let pause = pauses && round % 2 == 1;
         assert!(
             Instant::now() < deadline,
             "round {round}: past the deadline"
@@ -1161,7 +1195,11 @@ fn repeated_leader_kills_lose_no_acknowledged_record() {
         let survivor = running.into_iter().find(|&id| id != victim).unwrap();
         let raft_leader = c.quorum_leader(survivor);
         let seq_at_kill = load.sent();
-        c.kill9(victim);
+        if pause {
+            c.pause(victim);
+        } else {
+            c.kill9(victim);
+        }
         let killed = Instant::now();
         let in_metadata = wait_new_leader_in_metadata(
             &c.node_bootstrap(survivor),
@@ -1199,13 +1237,18 @@ fn repeated_leader_kills_lose_no_acknowledged_record() {
             .unwrap()
             .saturating_duration_since(killed);
         let restarted = Instant::now();
-        c.start_again(victim);
+        if pause {
+            c.resume(victim);
+        } else {
+            c.start_again(victim);
+        }
         c.wait_describe(topic, victim, bound(30), "full ISRs again", |d| {
             d.partitions.len() == PARTITIONS as usize && full_isr(d)
         });
         let regrow = restarted.elapsed();
+        let how = if pause { "paused" } else { "killed" };
         eprintln!(
-            "round {round}: killed node {victim} (Raft leader {raft_leader:?}); new leader of \
+            "round {round}: {how} node {victim} (Raft leader {raft_leader:?}); new leader of \
              {topic}-0 in Metadata after \
              {in_metadata:?}, in describe after {failover:?}, first ack of a record sent after \
              the kill {resumed:?} after it; full ISRs {regrow:?} after the restart; {}",
@@ -1508,4 +1551,82 @@ mod checker_finds {
         let err = compare_replicas(&[leader, short], Some(7)).unwrap_err();
         assert!(err.contains("end at offset 5"), "{err}");
     }
+}
+
+/// A live but stalled follower (SIGSTOP: it neither fetches nor heartbeats) leaves the ISR after
+/// `replica.lag.time.max.ms` through the leader's AlterPartition, before its session times out,
+/// so acks=all writes go on without it; resumed (SIGCONT), it catches up and joins the ISR again.
+/// The session timeout is set well above the lag time, so that the controller does not fence it
+/// first (which would take it out of the ISR for another reason).
+#[test]
+fn a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            ("broker.heartbeat.interval.ms", "500"),
+            ("broker.session.timeout.ms", "30000"),
+            ("replica.lag.time.max.ms", "2000"),
+        ],
+    );
+    let topic = "lagging";
+    c.create_topic(1, topic, 1, 3, &["--config", "min.insync.replicas=2"]);
+    let d = c.wait_describe(topic, 1, bound(20), "a full ISR", full_isr);
+    let leader = d.partition(0).leader.expect("a leader");
+    // Not the Raft leader either: its pause would be an election, not a lagging replica.
+    let raft_leader = c.quorum_leader(leader);
+    let follower = c
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader && Some(id) != raft_leader)
+        .expect("a follower that is not the Raft leader");
+    let load = Load::start(c.node_bootstrap(leader), topic, 1, Duration::from_millis(5));
+    assert!(
+        load.wait_ack_from(50, bound(20)).is_some(),
+        "no acks before the pause: {}",
+        load.status()
+    );
+    c.pause(follower);
+    let paused = Instant::now();
+    // Through librdkafka's Metadata from the leader: the Java Admin may send its describe to the
+    // frozen node (still registered) and hang there for its request timeout.
+    let leader_bootstrap = c.node_bootstrap(leader);
+    let isr = wait_isr_in_metadata(&leader_bootstrap, topic, 0, bound(20), |isr| {
+        !isr.contains(&follower)
+    });
+    let shrunk = paused.elapsed();
+    assert!(
+        isr.as_ref().is_some_and(|isr| isr.contains(&leader)),
+        "node {follower} still in the ISR {isr:?} {shrunk:?} after SIGSTOP"
+    );
+    // Still registered: the ISR shrank for lag, not for a fenced broker.
+    assert!(
+        c.brokers_seen(leader)
+            .is_some_and(|b| b.iter().any(|(id, _)| *id == follower)),
+        "node {follower} was fenced; the lag time should have acted first"
+    );
+    let seq = load.sent();
+    assert!(
+        load.wait_ack_from(seq, bound(20)).is_some(),
+        "acks=all stalled with the follower out of the ISR: {}",
+        load.status()
+    );
+    c.resume(follower);
+    let resumed = Instant::now();
+    let isr = wait_isr_in_metadata(&leader_bootstrap, topic, 0, bound(30), |isr| isr.len() == 3);
+    assert!(isr.is_some(), "node {follower} did not rejoin the ISR");
+    c.wait_describe(
+        topic,
+        leader,
+        bound(30),
+        "the follower back in the ISR",
+        full_isr,
+    );
+    eprintln!(
+        "follower {follower} out of the ISR {shrunk:?} after SIGSTOP (replica.lag.time.max.ms \
+         2000); back {:?} after SIGCONT; {}",
+        resumed.elapsed(),
+        load.status()
+    );
+    let end = load.finish();
+    assert!(end.flush.is_ok(), "flush: {}", end.summary());
 }

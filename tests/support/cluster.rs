@@ -406,6 +406,24 @@ impl Cluster {
         );
     }
 
+    /// Freezes node `id` (SIGSTOP): it holds its sockets and state but answers nothing, like a
+    /// long GC pause or a stalled VM. `resume` lets it go on where it stopped.
+    pub fn pause(&mut self, id: i32) {
+        let pid = self
+            .pid(id)
+            .unwrap_or_else(|| panic!("pause: node {id} is not running"));
+        signal(pid, "STOP");
+        self.note(id, &format!("sent SIGSTOP to pid {pid}"));
+    }
+
+    pub fn resume(&mut self, id: i32) {
+        let pid = self
+            .pid(id)
+            .unwrap_or_else(|| panic!("resume: node {id} is not running"));
+        signal(pid, "CONT");
+        self.note(id, &format!("sent SIGCONT to pid {pid}"));
+    }
+
     /// Starts node `id` again (same ports, same data) after `kill9` or `stop`, and waits until it
     /// has started. Whether it rejoined shows through `wait_for_brokers`.
     #[track_caller]
