@@ -186,6 +186,15 @@ impl Broker {
         topic.partition(index, self.node_id)
     }
 
+    /// The live leader of a partition and its leader epoch (KIP-951: named to a client that
+    /// sent a produce or fetch to the wrong broker).
+    pub fn live_leader(&self, topic: &str, index: i32) -> Option<(i32, i32)> {
+        let image = self.image();
+        let state = self.partition_state(image.topic(topic)?, index)?;
+        (state.leader >= 0 && image.is_live(state.leader))
+            .then_some((state.leader, state.leader_epoch))
+    }
+
     /// The partition, if this broker leads it; else the Kafka error a client gets:
     /// UNKNOWN_TOPIC_OR_PARTITION for what does not exist, NOT_LEADER_OR_FOLLOWER when another
     /// broker leads it (the client refreshes its metadata and goes there).

@@ -26,6 +26,10 @@
 //!   (`tests/support/checker.rs`: lost writes, one value per offset, no duplicate, nothing past the
 //!   end or never sent, monotonic polls, complete final reads) must find nothing; the replica logs
 //!   are byte-identical below the high watermark.
+//! - `a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins`: SIGSTOP of a follower
+//!   with `replica.lag.time.max.ms=2000` and a 30 s session: the leader takes it out of the ISR
+//!   (Milena: 2.3 s after the stop) while it is still registered, acks=all goes on, and after
+//!   SIGCONT it catches up and rejoins (Milena: 1.7 s).
 //! - `checker_finds::*`: crafted histories with each kind of violation, so that the checker cannot
 //!   pass silently; the segment parser on torn and zero-filled tails.
 //!

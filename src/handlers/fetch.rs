@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_response::{
-    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, PartitionData,
+    AbortedTransaction, EpochEndOffset, FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint,
+    PartitionData,
 };
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
@@ -90,6 +91,7 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
     let mut any_error = false;
     let mut responses = Vec::with_capacity(request.topics.len());
     let mut from_files = Vec::new();
+    let mut leaders_named = std::collections::BTreeSet::new();
     for (topic_index, topic) in request.topics.iter().enumerate() {
         let resolved = if version >= 13 {
             image.topic_by_id(&topic.topic_id)
@@ -122,6 +124,17 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                 Ok(partition) => partition,
                 Err(e) => {
                     data.error_code = e.code();
+                    if e == ResponseError::NotLeaderOrFollower && version >= 12 {
+                        // KIP-951: name the leader, so the client goes there at once.
+                        if let Some((leader, epoch)) =
+                            resolved.and_then(|t| ctx.broker.live_leader(&t.name, p.partition))
+                        {
+                            data.current_leader = LeaderIdAndEpoch::default()
+                                .with_leader_id(BrokerId(leader))
+                                .with_leader_epoch(epoch);
+                            leaders_named.insert(leader);
+                        }
+                    }
                     any_error = true;
                     partitions.push(data);
                     continue;
@@ -207,8 +220,24 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                 .with_partitions(partitions),
         );
     }
+    let mut response = FetchResponse::default().with_responses(responses);
+    if version >= 16 && !leaders_named.is_empty() {
+        response.node_endpoints = ctx
+            .broker
+            .live_brokers()
+            .into_iter()
+            .filter(|(id, _, _)| leaders_named.contains(id))
+            .map(|(id, e, rack)| {
+                NodeEndpoint::default()
+                    .with_node_id(BrokerId(id))
+                    .with_host(super::str_bytes(e.host))
+                    .with_port(e.port)
+                    .with_rack(rack.map(super::str_bytes))
+            })
+            .collect();
+    }
     let answer = FetchAnswer {
-        response: FetchResponse::default().with_responses(responses),
+        response,
         from_files,
     };
     (answer, total, any_error)

@@ -76,7 +76,7 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 if ctx.api_version >= 10
                     && response.error_code == ResponseError::NotLeaderOrFollower.code()
                 {
-                    if let Some((leader, epoch)) = current_leader(ctx, &name, index) {
+                    if let Some((leader, epoch)) = ctx.broker.live_leader(&name, index) {
                         response.current_leader = LeaderIdAndEpoch::default()
                             .with_leader_id(BrokerId(leader))
                             .with_leader_epoch(epoch);
@@ -118,13 +118,6 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
             .collect();
     }
     response
-}
-
-/// The live leader of a partition and its epoch, when another broker leads it.
-fn current_leader(ctx: &RequestContext, topic: &str, index: i32) -> Option<(i32, i32)> {
-    let image = ctx.broker.image();
-    let state = ctx.broker.partition_state(image.topic(topic)?, index)?;
-    (state.leader >= 0 && image.is_live(state.leader)).then_some((state.leader, state.leader_epoch))
 }
 
 /// Waits until each write is below its partition's high watermark, the leadership moved, or
