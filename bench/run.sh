@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Milena against Apache Kafka 4.1 on this machine: the benchmark suite of issue 7.
 #
-#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 55 minutes
-#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 8 minutes)
+#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 90 minutes
+#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 16 minutes)
+#   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
+#   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
-# plot.png) and prints the summary table at the end. bench/README.md explains the method, every
+# plot.png, plot-replicated.png) and prints the summary table at the end. bench/README.md explains the method, every
 # knob and how to read the results. It measures and compares; it never fails on a target.
 set -euo pipefail
 
@@ -33,10 +35,28 @@ LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for th
 XCHECK_ROUNDS=${XCHECK_ROUNDS:-1}      # rounds of the Java max-throughput cross-check
 LATENCY_BASIS=${LATENCY_BASIS:-auto}   # auto | rdkafka | java: whose maximum the loads are % of
 FSYNC_WORKLOAD=${FSYNC_WORKLOAD:-"1024:1"}             # size:partitions, acks=all
-PHASES=${PHASES:-"produce consume latency fsync"}
+PHASES=${PHASES:-"produce consume latency fsync replicated"}
 MILENA_PORT=${MILENA_PORT:-29092}
 KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1000)
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
+# The replicated phase: a 3-node cluster of each (combined broker+controller nodes, RF 3,
+# min.insync.replicas=2, acks=all), one cluster at a time.
+REPL_PARTITIONS=${REPL_PARTITIONS:-"8 1"}              # partitions of the throughput workloads
+REPL_SIZE=${REPL_SIZE:-1024}                           # record value size (bytes)
+REPL_LATENCY_PARTITIONS=${REPL_LATENCY_PARTITIONS:-8}  # partitions of the latency workload
+REPL_LOAD_PCTS=${REPL_LOAD_PCTS:-50}                   # its fixed rates, % of the slower cluster's maximum
+REPL_BROKER_CPUS=${REPL_BROKER_CPUS:-$BROKER_CPUS}     # taskset list shared by the three nodes
+REPL_BLOCK_WARMUP=${REPL_BLOCK_WARMUP:-$((2 * WARMUP))}  # s of unmeasured load on each fresh cluster
+REPL_MILENA_PORT=${REPL_MILENA_PORT:-29192}            # nodes 1-3 on PORT..PORT+2, controllers on +100
+REPL_KAFKA_PORT=${REPL_KAFKA_PORT:-29392}
+REPL_KAFKA_HEAP_OPTS=${REPL_KAFKA_HEAP_OPTS:-"-Xmx384m -Xms384m"}   # per Kafka node
+# Failover: broker.session.timeout.ms:broker.heartbeat.interval.ms, one cluster start each; the
+# first is also the setting of the throughput and latency runs.
+FAILOVER_SETTINGS=${FAILOVER_SETTINGS:-"9000:2000 2000:500"}
+FAILOVER_RATE=${FAILOVER_RATE:-5000}                   # records/s of the steady load (1 KiB, acks=all)
+FAILOVER_VICTIM=${FAILOVER_VICTIM:-broker}             # broker | controller | any (see README)
+FAILOVER_KILL_AFTER=${FAILOVER_KILL_AFTER:-$((WARMUP + 3))}  # s of steady load before the kill
+FAILOVER_TIMEOUT=${FAILOVER_TIMEOUT:-60}               # s to wait for the first ack after the kill
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}          # brokers' data go under a mktemp dir here
 # QUICK runs get a -quick suffix, which .gitignore keeps out of commits.
 RESULTS=${RESULTS:-bench/results/$(date +%Y-%m-%d-%H%M)$(if [ "$QUICK" = 1 ]; then echo -quick; fi)}
@@ -93,6 +113,22 @@ ensure_tools() {
     KBIN="$DIST/bin"
     ensure_debs librdkafka-dev gcc gnuplot-nox coreutils util-linux
     build_rdkafka_performance
+    if phase_on replicated; then
+        ensure_debs kcat
+        build_failover_probe
+    fi
+}
+
+# bench/lib/failover-probe.c (the replicated phase's failover probe), compiled once per source.
+build_failover_probe() {
+    local src="$here/lib/failover-probe.c" cache="${MILENA_CACHE:-$HOME/.cache/milena}/bench"
+    PROBE="$cache/failover-probe-$(sha256sum "$src" | cut -c1-12)"
+    if [ ! -x "$PROBE" ]; then
+        mkdir -p "$cache"
+        log "compiling failover-probe into $PROBE"
+        gcc -O2 -Wall -o "$PROBE.tmp.$$" "$src" -lrdkafka -lpthread
+        mv "$PROBE.tmp.$$" "$PROBE"
+    fi
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -160,8 +196,14 @@ stop_kafka() {
     KAFKA_PID=
 }
 
-broker_pid() { if [ "$1" = milena ]; then echo "$MILENA_PID"; else echo "$KAFKA_PID"; fi; }
+# While a cluster runs (phase replicated) these name the cluster: every pid (measure.py sums their
+# CPU and RSS) and every node's address.
+broker_pid() {
+    if [ -n "${CL_BOOT:-}" ]; then (IFS=,; echo "${CL_PIDS[*]}")
+    elif [ "$1" = milena ]; then echo "$MILENA_PID"; else echo "$KAFKA_PID"; fi
+}
 broker_port() { if [ "$1" = milena ]; then echo "$MILENA_PORT"; else echo "$KAFKA_PORT"; fi; }
+broker_bootstrap() { if [ -n "${CL_BOOT:-}" ]; then echo "$CL_BOOT"; else echo "localhost:$(broker_port "$1")"; fi; }
 BROKERS=(milena kafka)   # the order within a round: A B A B ...
 
 # ---------------------------------------------------------------------------------------------
@@ -173,13 +215,15 @@ BROKERS=(milena kafka)   # the order within a round: A B A B ...
 # a measured client. Bounded commands use `timeout --foreground` throughout: the command stays in
 # the terminal's process group, so Ctrl-C reaches it at once instead of after it finishes.
 topics() { # broker args...
-    local port
-    port=$(broker_port "$1")
+    local boot
+    boot=$(broker_bootstrap "$1")
     shift
-    KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true" \
-        timeout --foreground 120 taskset -c "$CLIENT_CPUS" "$KBIN/kafka-topics.sh" --bootstrap-server "localhost:$port" "$@" \
+    KAFKA_JVM_PERFORMANCE_OPTS="$FAST_JVM" \
+        timeout --foreground 120 taskset -c "$CLIENT_CPUS" "$KBIN/kafka-topics.sh" --bootstrap-server "$boot" "$@" \
         >>"$RESULTS/logs/topics.log" 2>&1
 }
+
+FAST_JVM="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true"
 
 topic_create() { # broker topic partitions [--config k=v ...]
     local b=$1 t=$2 n=$3
@@ -227,7 +271,7 @@ print(", ".join(parts))' "$1"
 rdkafka_produce_cmd() { # broker topic size acks
     # -u: a table row every -i ms (measure.py reads them live, hence stdbuf -oL); no -c: it runs
     # until measure.py sends SIGINT at the end of the window.
-    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "$RDKPERF" -P -t "$2" -b "localhost:$(broker_port "$1")"
+    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "$RDKPERF" -P -t "$2" -b "$(broker_bootstrap "$1")"
         -s "$3" -a "$4" -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" -u -i 500)
 }
 
@@ -235,7 +279,7 @@ java_produce_cmd() { # broker topic size acks records rate
     # --print-metrics: the producer's own batch size, records per request and request latency
     # at the end, to tell why a client fell behind a rate (measure.py keeps them).
     CMD=(taskset -c "$CLIENT_CPUS" "$KBIN/kafka-producer-perf-test.sh" --topic "$2" --record-size "$3"
-        --num-records "$5" --throughput "$6" --producer-props "bootstrap.servers=localhost:$(broker_port "$1")"
+        --num-records "$5" --throughput "$6" --producer-props "bootstrap.servers=$(broker_bootstrap "$1")"
         "acks=$4" "linger.ms=$LINGER_MS" "batch.size=$BATCH_BYTES" --print-metrics)
 }
 
@@ -419,6 +463,384 @@ phase_fsync() {
     done
 }
 
+# ---------------------------------------------------------------------------------------------
+# Phase 5: replicated. A 3-node cluster of each broker (every node a broker and a controller, as
+# config/server-{1,2,3}.properties), one cluster at a time, started fresh for each block of runs
+# and stopped after it. Topics RF 3 with min.insync.replicas=2, 1 KiB records, acks=all.
+#   stage 1  per round, Milena's cluster then Kafka's, with the first FAILOVER_SETTINGS entry:
+#            produce throughput (rdkafka_performance, REPL_PARTITIONS), the unthrottled Java
+#            producer (first XCHECK_ROUNDS rounds: the latency basis), then one failover;
+#   stage 2  per round, the same setting: produce latency at REPL_LOAD_PCTS of the slower
+#            cluster's maximum (kafka-producer-perf-test, as phase 3), then a second failover;
+#   stage 3  per round and per further FAILOVER_SETTINGS entry (lower session timeout): a failover.
+# A failover (lib/failover.py): a steady acks=all load (kafka-producer-perf-test --throughput
+# FAILOVER_RATE) and a probe (lib/failover-probe.c: one acks=all record to partition 0 every
+# 50 ms, each acknowledgement timestamped); kill -9 of partition 0's leader; the result is the
+# time from the kill to the first record acknowledged by the new leader.
+
+CL_BOOT=
+CL_PIDS=()
+CL_BROKER=
+CL_DIR=
+CL_NAME=
+cl_blocks=0
+
+repl_base_port() { if [ "$1" = milena ]; then echo "$REPL_MILENA_PORT"; else echo "$REPL_KAFKA_PORT"; fi; }
+
+# A process that exists and is not a zombie (a killed node stays one until the shell reaps it).
+proc_alive() { [ -r "/proc/$1/stat" ] && ! awk '{ exit ($3 == "Z") ? 0 : 1 }' "/proc/$1/stat" 2>/dev/null; }
+
+# Node id's properties: config/server-<id>.properties (the repository's cluster files, which both
+# brokers read unchanged) with this cluster's ports, data directory and failover setting.
+cl_write_props() { # id dir session_ms heartbeat_ms base_port
+    local id=$1 dir=$2 session=$3 hb=$4 base=$5 voters
+    voters="1@127.0.0.1:$((base + 100)),2@127.0.0.1:$((base + 101)),3@127.0.0.1:$((base + 102))"
+    {
+        echo "# bench/run.sh: config/server-$id.properties with this cluster's ports, data dir and failover setting"
+        grep -vE '^[[:space:]]*(node\.id|listeners|advertised\.listeners|controller\.quorum\.voters|log\.dirs|broker\.session\.timeout\.ms|broker\.heartbeat\.interval\.ms)[[:space:]]*=' \
+            "$repo/config/server-$id.properties"
+        echo "node.id=$id"
+        echo "listeners=PLAINTEXT://127.0.0.1:$((base + id - 1)),CONTROLLER://127.0.0.1:$((base + 99 + id))"
+        echo "advertised.listeners=PLAINTEXT://127.0.0.1:$((base + id - 1))"
+        echo "controller.quorum.voters=$voters"
+        echo "log.dirs=$dir/data"
+        echo "broker.session.timeout.ms=$session"
+        echo "broker.heartbeat.interval.ms=$hb"
+    } >"$dir/server.properties"
+}
+
+# Starts a 3-node cluster of broker $1 with setting $2 (session:heartbeat); waits until every node
+# has started and Metadata from each lists 3 brokers, then pins every thread of every node to
+# REPL_BROKER_CPUS (the JVMs start on all cores, which saves half a minute; threads made later
+# inherit the pinning). Sets CL_BOOT, CL_PIDS (index = node id - 1), CL_DIR.
+cluster_start() { # broker session:heartbeat name
+    local b=$1 session hb base id dir cid p pids_fmt=() marker out deadline t0=$SECONDS
+    IFS=: read -r session hb <<<"$2"
+    CL_NAME=$3
+    base=$(repl_base_port "$b")
+    cl_blocks=$((cl_blocks + 1))
+    CL_BROKER=$b
+    CL_DIR="$work/cluster-$cl_blocks-$b"
+    for p in $base $((base + 1)) $((base + 2)) $((base + 100)) $((base + 101)) $((base + 102)); do
+        port_open "$p" && die "port $p is already in use (REPL_${b^^}_PORT)"
+    done
+    for id in 1 2 3; do
+        mkdir -p "$CL_DIR/node-$id/data" "$CL_DIR/node-$id/logs"
+        cl_write_props "$id" "$CL_DIR/node-$id" "$session" "$hb" "$base"
+    done
+    if [ "$b" = kafka ]; then
+        cid=$(KAFKA_JVM_PERFORMANCE_OPTS="$FAST_JVM" "$KBIN/kafka-storage.sh" random-uuid)
+        for id in 1 2 3; do
+            KAFKA_JVM_PERFORMANCE_OPTS="$FAST_JVM" timeout 120 "$KBIN/kafka-storage.sh" format -t "$cid" \
+                -c "$CL_DIR/node-$id/server.properties" >"$CL_DIR/node-$id/format.log" 2>&1 &
+            pids_fmt+=($!)
+        done
+        for p in "${pids_fmt[@]}"; do wait "$p" || die "kafka-storage.sh format failed ($CL_DIR/node-*/format.log)"; done
+        marker="Kafka Server started"
+    else
+        marker="Milena started"
+    fi
+    CL_PIDS=()
+    for id in 1 2 3; do
+        dir="$CL_DIR/node-$id"
+        if [ "$b" = kafka ]; then
+            # kafka-server-start.sh execs kafka-run-class.sh, which execs java: $! is the JVM.
+            (cd "$dir" && LOG_DIR="$dir/logs" KAFKA_HEAP_OPTS="$REPL_KAFKA_HEAP_OPTS" \
+                exec "$KBIN/kafka-server-start.sh" "$dir/server.properties" >"$dir/node.log" 2>&1 </dev/null) &
+        else
+            (cd "$dir" && exec "$work/milena.bin" "$dir/server.properties" >"$dir/node.log" 2>&1 </dev/null) &
+        fi
+        CL_PIDS+=($!)
+    done
+    CL_BOOT="127.0.0.1:$base,127.0.0.1:$((base + 1)),127.0.0.1:$((base + 2))"
+    deadline=$((SECONDS + 60))
+    [ "$b" = kafka ] && deadline=$((SECONDS + 180))
+    for id in 1 2 3; do
+        until grep -q "$marker" "$CL_DIR/node-$id/node.log" 2>/dev/null && port_open $((base + id - 1)); do
+            proc_alive "${CL_PIDS[id - 1]}" || { tail -n 30 "$CL_DIR/node-$id/node.log" >&2; die "$b node $id exited during start-up"; }
+            [ $SECONDS -lt $deadline ] || { tail -n 30 "$CL_DIR/node-$id/node.log" >&2; die "$b node $id did not start in time"; }
+            sleep 0.2
+        done
+    done
+    for id in 1 2 3; do
+        until [ "$(timeout 10 kcat -L -b "127.0.0.1:$((base + id - 1))" -m 3 2>/dev/null | sed -n 's/^ *\([0-9]*\) brokers:$/\1/p')" = 3 ]; do
+            [ $SECONDS -lt $deadline ] || die "Metadata from $b node $id does not list 3 brokers in time"
+            sleep 0.5
+        done
+    done
+    local exe pid
+    for id in 1 2 3; do
+        pid=${CL_PIDS[id - 1]}
+        if [ "$b" = kafka ]; then
+            exe=$(readlink "/proc/$pid/exe" || true)
+            [[ "$exe" == */java ]] && grep -qa 'kafka\.Kafka' "/proc/$pid/cmdline" || die "kafka node $id: pid $pid is '$exe', not the JVM of kafka.Kafka"
+        fi
+        taskset -a -cp "$REPL_BROKER_CPUS" "$pid" >/dev/null || die "taskset of $b node $id (pid $pid) failed"
+    done
+    cluster_check_pinned
+    log "$b cluster ($CL_NAME) up in $((SECONDS - t0)) s: pids ${CL_PIDS[*]}, $CL_BOOT, broker.session.timeout.ms=$session broker.heartbeat.interval.ms=$hb, all on cpu $REPL_BROKER_CPUS; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "repl_cluster_${cl_blocks}=$b $CL_NAME session=$session heartbeat=$hb start_s=$((SECONDS - t0)) loadavg_start=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$RESULTS/meta.txt"
+}
+
+cluster_check_pinned() { # every thread of every live node on REPL_BROKER_CPUS
+    local want pid t got
+    want=$(taskset -c "$REPL_BROKER_CPUS" cat /proc/self/status | awk '/^Cpus_allowed_list/ {print $2}')
+    for pid in "${CL_PIDS[@]}"; do
+        proc_alive "$pid" || continue
+        for t in /proc/"$pid"/task/*; do
+            got=$(awk '/^Cpus_allowed_list/ {print $2}' "$t/status" 2>/dev/null) || continue
+            [ -z "$got" ] || [ "$got" = "$want" ] || die "$CL_BROKER pid $pid thread ${t##*/} runs on cpus '$got', expected '$want'"
+        done
+    done
+}
+
+# SIGTERM to every live node at once, SIGKILL to any still running 30 s later. At once, because
+# a block ends with a failover that leaves two of three nodes: stopped one after the other, the
+# last Kafka node waits for its controlled shutdown with no quorum left (observed: > 30 s), while
+# together both finish theirs before either controller goes. Keeps every node's log in logs/,
+# removes the data.
+cluster_stop() {
+    [ -n "$CL_BOOT" ] || return 0
+    local id pid i killed=() t0=$SECONDS
+    for pid in "${CL_PIDS[@]}"; do proc_alive "$pid" && kill -TERM "$pid" 2>/dev/null; done
+    for i in $(seq 1 300); do
+        local up=0
+        for pid in "${CL_PIDS[@]}"; do proc_alive "$pid" && up=1; done
+        [ $up = 1 ] || break
+        sleep 0.1
+    done
+    for id in 1 2 3; do
+        pid=${CL_PIDS[id - 1]:-}
+        [ -n "$pid" ] || continue
+        if proc_alive "$pid"; then
+            kill -KILL "$pid" 2>/dev/null || true
+            killed+=("$id")
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+    log "  $CL_BROKER cluster stopped in $((SECONDS - t0)) s"
+    [ ${#killed[@]} -eq 0 ] || log "  warning: $CL_BROKER node(s) ${killed[*]} did not stop within 30 s of SIGTERM (SIGKILL)"
+    if [ -d "$RESULTS/logs" ]; then
+        for id in 1 2 3; do
+            cp "$CL_DIR/node-$id/node.log" "$RESULTS/logs/repl-$cl_blocks-$CL_BROKER-$CL_NAME-node-$id.log" 2>/dev/null || true
+        done
+    fi
+    echo "repl_cluster_${cl_blocks}_end=loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)${killed[*]:+ sigkill=${killed[*]}}" >>"$RESULTS/meta.txt"
+    rm -rf "$CL_DIR"
+    CL_BOOT=
+    CL_PIDS=()
+}
+
+# kafka-topics.sh / kafka-metadata-quorum.sh against the running cluster.
+cl_tool() { # tool args...
+    local tool=$1
+    shift
+    KAFKA_JVM_PERFORMANCE_OPTS="$FAST_JVM" timeout --foreground 120 taskset -c "$CLIENT_CPUS" \
+        "$KBIN/$tool" --bootstrap-server "$CL_BOOT" "$@"
+}
+
+# The active controller (the metadata quorum's leader), or nothing.
+cl_controller() {
+    cl_tool kafka-metadata-quorum.sh describe --status 2>>"$RESULTS/logs/topics.log" | awk '/^LeaderId:/ {print $2}'
+}
+
+# Creates topic $1 with $2 partitions, RF 3, min.insync.replicas=2; with $3 (a node id), partition
+# 0's replicas start with that node (its preferred leader) and the others rotate. Then waits until
+# every partition has a leader and 3 in-sync replicas.
+cl_topic_create() { # topic partitions [leader_of_p0]
+    local t=$1 n=$2 first=${3:-} assign=() i a
+    if [ -n "$first" ]; then
+        for i in $(seq 0 $((n - 1))); do
+            a=$(((first - 1 + i) % 3))
+            assign+=("$((a + 1)):$(((a + 1) % 3 + 1)):$(((a + 2) % 3 + 1))")
+        done
+        cl_tool kafka-topics.sh --create --topic "$t" --replica-assignment "$(IFS=,; echo "${assign[*]}")" \
+            --config min.insync.replicas=2 >>"$RESULTS/logs/topics.log" 2>&1 || die "creating $t on the $CL_BROKER cluster failed (logs/topics.log)"
+    else
+        cl_tool kafka-topics.sh --create --topic "$t" --partitions "$n" --replication-factor 3 \
+            --config min.insync.replicas=2 >>"$RESULTS/logs/topics.log" 2>&1 || die "creating $t on the $CL_BROKER cluster failed (logs/topics.log)"
+    fi
+    local deadline=$((SECONDS + 60)) desc ready
+    while :; do
+        desc=$(cl_tool kafka-topics.sh --describe --topic "$t" 2>>"$RESULTS/logs/topics.log" || true)
+        ready=$(awk '/Partition:/ { l = ""; isr = ""; for (i = 1; i <= NF; i++) { if ($i == "Leader:") l = $(i+1); if ($i == "Isr:") isr = $(i+1) }
+                     if (l != "" && l != "none" && l != "-1" && split(isr, x, ",") == 3) ok++ } END { print ok + 0 }' <<<"$desc")
+        [ "$ready" = "$n" ] && break
+        [ $SECONDS -lt $deadline ] || { echo "$desc" >>"$RESULTS/logs/topics.log"; die "topic $t on the $CL_BROKER cluster: $ready of $n partitions led with 3 in-sync replicas after 60 s (logs/topics.log)"; }
+        sleep 0.5
+    done
+    echo "$desc" >>"$RESULTS/logs/topics.log"
+}
+
+repl_wl() { echo "repl-produce-${REPL_SIZE}B-acksall-p$1"; } # partitions
+
+repl_throughput() { # broker round
+    local b=$1 round=$2 parts wl topic
+    for parts in $REPL_PARTITIONS; do
+        wl=$(repl_wl "$parts")
+        topic="rt-$parts-r$round"
+        log "$wl round $round/$ROUNDS on the $b cluster (${WARMUP}s warm-up + ${DURATION}s)"
+        cl_topic_create "$topic" "$parts"
+        rdkafka_produce_cmd "$b" "$topic" "$REPL_SIZE" all
+        settle
+        measure rdkafka-produce "$b" "$wl-r$round-$b" --size "$REPL_SIZE" --warmup "$WARMUP" \
+            --duration "$DURATION" --timeout 60 --tag phase=replicated --tag workload="$wl" \
+            --tag round="$round" --tag tool=rdkafka_performance --tag size="$REPL_SIZE" \
+            --tag acks=all --tag partitions="$parts" --tag nodes=3 --tag rf=3 -- "${CMD[@]}"
+        cl_tool kafka-topics.sh --delete --topic "$topic" >>"$RESULTS/logs/topics.log" 2>&1 || log "warning: deleting $topic failed"
+    done
+}
+
+repl_xcheck() { # broker round: the Java producer unthrottled, the other half of the latency basis
+    local b=$1 round=$2 wl topic
+    wl="$(repl_wl "$REPL_LATENCY_PARTITIONS")-java"
+    topic="rx-r$round"
+    log "$wl (kafka-producer-perf-test unthrottled) round $round/$XCHECK_ROUNDS on the $b cluster"
+    cl_topic_create "$topic" "$REPL_LATENCY_PARTITIONS"
+    java_produce_cmd "$b" "$topic" "$REPL_SIZE" all 2000000000 -1
+    settle
+    measure java-produce-max "$b" "$wl-r$round-$b" --size "$REPL_SIZE" --warmup "$WARMUP" \
+        --duration "$DURATION" --timeout 60 --tag phase=replicated-xcheck --tag workload="$wl" \
+        --tag round="$round" --tag tool=kafka-producer-perf-test --tag size="$REPL_SIZE" \
+        --tag acks=all --tag partitions="$REPL_LATENCY_PARTITIONS" --tag nodes=3 --tag rf=3 -- "${CMD[@]}"
+    cl_tool kafka-topics.sh --delete --topic "$topic" >>"$RESULTS/logs/topics.log" 2>&1 || log "warning: deleting $topic failed"
+}
+
+REPL_BASIS=
+repl_basis() { # the slower cluster's maximum for the latency workload (LATENCY_BASIS, as phase 3)
+    local wl rdk java
+    wl=$(repl_wl "$REPL_LATENCY_PARTITIONS")
+    rdk=$(basis_rate "$wl" rdkafka_performance)
+    java=$(basis_rate "$wl-java" kafka-producer-perf-test)
+    case "$LATENCY_BASIS" in
+    rdkafka) REPL_BASIS=$rdk ;;
+    java) REPL_BASIS=$java ;;
+    *) REPL_BASIS=$(printf '%s\n' $rdk $java | sort -n | head -n1) ;;
+    esac
+    log "$wl: the slower cluster's maximum is ${rdk:-?} msgs/s with rdkafka_performance, ${java:-?} with the Java producer; basis ($LATENCY_BASIS) ${REPL_BASIS:-none}"
+    echo "latency_basis_$wl=${REPL_BASIS:-} rdkafka=${rdk:-} java=${java:-} ($LATENCY_BASIS)" >>"$RESULTS/meta.txt"
+}
+
+repl_latency() { # broker round
+    local b=$1 round=$2 wl pct rate records topic name
+    wl=$(repl_wl "$REPL_LATENCY_PARTITIONS")
+    [ -n "$REPL_BASIS" ] || { log "no maximum for $wl: skipping its latency runs"; return 0; }
+    for pct in $REPL_LOAD_PCTS; do
+        rate=$((REPL_BASIS * pct / 100))
+        records=$((rate * DURATION))
+        name="repl-latency-${REPL_SIZE}B-acksall-p$REPL_LATENCY_PARTITIONS-$pct"
+        topic="rl-$pct-r$round"
+        log "$name ($rate msgs/s) round $round/$ROUNDS on the $b cluster"
+        cl_topic_create "$topic" "$REPL_LATENCY_PARTITIONS"
+        settle
+        # Warm-up at the same rate, not measured; then the measured run (as phase 3).
+        java_produce_cmd "$b" "$topic" "$REPL_SIZE" all $((rate * WARMUP)) "$rate"
+        timeout --foreground $((3 * WARMUP + 60)) "${CMD[@]}" >>"$RESULTS/logs/$name-r$round-$b.warmup.log" 2>&1 ||
+            log "  warning: the warm-up run on $b failed (logs/$name-r$round-$b.warmup.log)"
+        java_produce_cmd "$b" "$topic" "$REPL_SIZE" all "$records" "$rate"
+        measure java-produce "$b" "$name-r$round-$b" --size "$REPL_SIZE" \
+            --expect "$records" --timeout $((3 * (WARMUP + DURATION) + 60)) \
+            --tag phase=replicated-latency --tag workload="$name" --tag round="$round" \
+            --tag tool=kafka-producer-perf-test --tag size="$REPL_SIZE" --tag acks=all \
+            --tag partitions="$REPL_LATENCY_PARTITIONS" --tag load_pct="$pct" --tag target_rate="$rate" \
+            --tag nodes=3 --tag rf=3 -- "${CMD[@]}"
+        cl_tool kafka-topics.sh --delete --topic "$topic" >>"$RESULTS/logs/topics.log" 2>&1 || log "warning: deleting $topic failed"
+    done
+}
+
+# One failover: the last run of a block (it leaves the cluster with two nodes).
+repl_failover() { # broker round session:heartbeat trial
+    local b=$1 round=$2 session hb trial=$4 ctrl first= topic name out id pids=() records
+    IFS=: read -r session hb <<<"$3"
+    ctrl=$(cl_controller || true)
+    case "$FAILOVER_VICTIM" in
+    broker) [ -n "$ctrl" ] && first=$((ctrl % 3 + 1)) ;;  # a node that is not the active controller
+    controller) first=$ctrl ;;
+    esac
+    [ -n "$ctrl" ] || log "  warning: no active controller from kafka-metadata-quorum.sh; partition 0's leader is wherever the cluster puts it"
+    topic="fo-$session-r$round-$trial"
+    name="repl-failover-s$session-r$round-$trial-$b"
+    cl_topic_create "$topic" 8 "$first"
+    for id in 1 2 3; do pids+=("$id=${CL_PIDS[id - 1]}"); done
+    records=$((FAILOVER_RATE * (FAILOVER_KILL_AFTER + FAILOVER_TIMEOUT + 120)))
+    settle
+    log "failover (session ${session} ms, heartbeat ${hb} ms) round $round/$ROUNDS trial $trial on the $b cluster: active controller ${ctrl:-?}, partition 0 led by ${first:-?}, load $FAILOVER_RATE records/s"
+    out=$(python3 "$here/lib/failover.py" --out "$RESULTS/runs.jsonl" --log "$RESULTS/logs/$name" \
+        --pids "$(IFS=,; echo "${pids[*]}")" ${ctrl:+--controller "$ctrl"} \
+        --kill-after "$FAILOVER_KILL_AFTER" --timeout "$FAILOVER_TIMEOUT" --post 3 \
+        --tag phase=replicated-failover --tag workload="failover-session${session}ms" \
+        --tag round="$round" --tag trial="$trial" --tag broker="$b" --tag session_ms="$session" \
+        --tag heartbeat_ms="$hb" --tag victim_policy="$FAILOVER_VICTIM" --tag nodes=3 --tag rf=3 \
+        --tag load_rate="$FAILOVER_RATE" \
+        -- taskset -c "$CLIENT_CPUS" "$PROBE" -b "$CL_BOOT" -t "$topic" -p 0 -i 50 -s "$REPL_SIZE" \
+        --load-- taskset -c "$CLIENT_CPUS" "$KBIN/kafka-producer-perf-test.sh" --topic "$topic" \
+        --record-size "$REPL_SIZE" --num-records "$records" --throughput "$FAILOVER_RATE" \
+        --producer-props "bootstrap.servers=$CL_BOOT" acks=all "linger.ms=$LINGER_MS" "batch.size=$BATCH_BYTES")
+    log "  $b: $(python3 -c '
+import json, sys
+r = json.loads(sys.argv[1])
+s = "killed node %s (pid %s%s)" % (r.get("victim"), r.get("killed_pid"), ", the active controller" if r.get("controller_killed") else "")
+if r.get("ok"):
+    s += ": first ack by node %s after %.0f ms; new leader in Metadata after %s ms" % (r["new_leader"], r["failover_ms"], r.get("metadata_ms", "?"))
+else:
+    s += ": FAILED: %s" % r.get("error")
+print(s)' "$out")"
+}
+
+# A fresh cluster's first load: REPL_BLOCK_WARMUP s of rdkafka_performance (acks=all, 8
+# partitions) on a scratch topic, not measured, so that no measured run of a block meets cold
+# JVMs (three of them on one core compile their hot paths slowly) or cold caches.
+repl_block_warmup() { # broker
+    [ "$REPL_BLOCK_WARMUP" -gt 0 ] || return 0
+    local b=$1 logf="$RESULTS/logs/repl-$cl_blocks-$1-warmup.log"
+    cl_topic_create warmup 8
+    rdkafka_produce_cmd "$b" warmup "$REPL_SIZE" all
+    timeout --foreground -s INT "$REPL_BLOCK_WARMUP" "${CMD[@]}" >"$logf" 2>&1 || true
+    log "  $b cluster warmed up: $(grep -E '^\|' "$logf" | tail -n1 | awk -F'|' '{gsub(/ /, "", $7); gsub(/ /, "", $8); print $7 " msgs/s, " $8 " MB/s"}') on average over ${REPL_BLOCK_WARMUP} s (not measured)"
+    cl_tool kafka-topics.sh --delete --topic warmup >>"$RESULTS/logs/topics.log" 2>&1 || log "warning: deleting warmup failed"
+}
+
+repl_block() { # broker round session:heartbeat name task...
+    local b=$1 round=$2 setting=$3 name=$4 task
+    shift 4
+    cluster_start "$b" "$setting" "$name-r$round"
+    repl_block_warmup "$b"
+    for task in "$@"; do
+        case "$task" in
+        throughput) repl_throughput "$b" "$round" ;;
+        xcheck) repl_xcheck "$b" "$round" ;;
+        latency) repl_latency "$b" "$round" ;;
+        failover*) repl_failover "$b" "$round" "$setting" "${task#failover}" ;;
+        esac
+    done
+    cluster_stop
+}
+
+phase_replicated() {
+    local settings=($FAILOVER_SETTINGS) round b s i tasks
+    # The nodes run a copy of the binary: a rebuild in the working tree during the phase (another
+    # engineer's cargo build) must not change what later blocks measure.
+    cp "$MILENA_BIN" "$work/milena.bin"
+    echo "repl_milena_sha256=$(sha256sum "$work/milena.bin" | cut -c1-16)" >>"$RESULTS/meta.txt"
+    echo "repl_loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$RESULTS/meta.txt"
+    log "replicated: 3-node clusters, one at a time; stages: throughput + failover, latency + failover, then failover with ${settings[*]:1}"
+    for round in $(seq 1 "$ROUNDS"); do
+        tasks=(throughput)
+        [ "$round" -le "$XCHECK_ROUNDS" ] && tasks+=(xcheck)
+        for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" tput "${tasks[@]}" failover1; done
+    done
+    repl_basis
+    for round in $(seq 1 "$ROUNDS"); do
+        for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" lat latency failover2; done
+    done
+    for s in "${settings[@]:1}"; do
+        for round in $(seq 1 "$ROUNDS"); do
+            for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "$s" "fo${s%%:*}" failover1; done
+        done
+    done
+    echo "repl_loadavg_after=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$RESULTS/meta.txt"
+}
+
 # The disk's sequential fsync'd write rate in the brokers' filesystem: appends of one produce
 # batch (BATCH_BYTES) each followed by fdatasync, as a log append with fsync-before-ack does;
 # 64 KiB too, for context.
@@ -443,6 +865,18 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
+    if phase_on replicated; then
+        # Per round: a block per broker and stage (Milena's cluster starts and stops in ~3 s,
+        # Kafka's in ~25 s; then the block's warm-up with its topic admin); each failover
+        # FAILOVER_KILL_AFTER + the session timeout + ~14 s of tools and stopping.
+        local n_rp n_fo pairs fo=0 st
+        n_rp=$(wc -w <<<"$REPL_PARTITIONS")
+        n_fo=$(wc -w <<<"$FAILOVER_SETTINGS")
+        pairs=$((ROUNDS * (n_fo + 1)))
+        for st in $FAILOVER_SETTINGS; do fo=$((fo + FAILOVER_KILL_AFTER + ${st%%:*} / 1000 + 14)); done
+        fo=$((fo + FAILOVER_KILL_AFTER + ${FAILOVER_SETTINGS%%:*} / 1000 + 14))  # the second trial
+        t=$((t + pairs * (28 + 2 * (REPL_BLOCK_WARMUP + 6)) + ROUNDS * 2 * (n_rp * (run + 7) + fo + $(wc -w <<<"$REPL_LOAD_PCTS") * (run + WARMUP + 9)) + XCHECK_ROUNDS * 2 * (run + 7)))
+    fi
     echo "$t"
 }
 
@@ -470,12 +904,28 @@ write_meta() {
         echo "xcheck_rounds=$XCHECK_ROUNDS"
         echo "latency_basis=$LATENCY_BASIS"
         echo "data_fs=$(df -PT "$work" | awk 'NR==2 {print $1 " (" $2 ")"}')"
+        if phase_on replicated; then
+            echo "repl_partitions=$REPL_PARTITIONS"
+            echo "repl_size=$REPL_SIZE"
+            echo "repl_latency_partitions=$REPL_LATENCY_PARTITIONS"
+            echo "repl_load_pcts=$REPL_LOAD_PCTS"
+            echo "repl_broker_cpus=$REPL_BROKER_CPUS"
+            echo "repl_block_warmup=$REPL_BLOCK_WARMUP"
+            echo "repl_kafka_heap_opts=$REPL_KAFKA_HEAP_OPTS"
+            echo "failover_settings=$FAILOVER_SETTINGS"
+            echo "failover_rate=$FAILOVER_RATE"
+            echo "failover_victim=$FAILOVER_VICTIM"
+            echo "failover_kill_after=$FAILOVER_KILL_AFTER"
+            echo "failover_timeout=$FAILOVER_TIMEOUT"
+            echo "milena_src_dirty_files=$(git status --porcelain -- src Cargo.toml Cargo.lock 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
+        fi
     } >>"$RESULTS/meta.txt"
 }
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
+    cluster_stop
     stop_milena
     stop_kafka
     if [ -n "${work:-}" ] && [ -d "$work/kafka/logs" ] && [ -d "$RESULTS/logs" ]; then
@@ -502,13 +952,21 @@ main() {
     mkdir -p "$BENCH_TMPDIR"
     work=$(mktemp -d "$BENCH_TMPDIR/milena-bench.XXXXXX")
     write_meta
-    measure_disk
-    start_milena
-    start_kafka
-    phase_on produce && phase_produce
-    phase_on consume && phase_consume
-    phase_on latency && phase_latency
-    phase_on fsync && phase_fsync
+    local single=0
+    phase_on produce || phase_on consume || phase_on latency || phase_on fsync && single=1
+    if [ $single = 1 ]; then
+        measure_disk
+        start_milena
+        start_kafka
+        phase_on produce && phase_produce
+        phase_on consume && phase_consume
+        phase_on latency && phase_latency
+        phase_on fsync && phase_fsync
+        # The clusters run alone: never a single broker next to them.
+        stop_milena
+        stop_kafka
+    fi
+    phase_on replicated && phase_replicated
     log "all runs done in $((SECONDS / 60)) min $((SECONDS % 60)) s (estimate was $((est / 60)) min)"
     echo "elapsed_s=$SECONDS" >>"$RESULTS/meta.txt"
     echo "estimate_s=$est" >>"$RESULTS/meta.txt"

@@ -25,8 +25,10 @@ KIND says how to bound the run and read the client's output:
   java-consume     kafka-consumer-perf-test: count-bounded; rate from its fetch time.
 
 Broker CPU is utime+stime of BROKER_PID (from /proc/PID/stat, all threads) over the measured
-span; RSS is VmRSS and VmHWM from /proc/PID/status at its end. The client's own CPU use is
-recorded too, to tell a client-bound run. Appends one JSON object to RUNS.jsonl (and prints it);
+span; RSS is VmRSS and VmHWM from /proc/PID/status at its end. --pid P1,P2,P3 (the nodes of a
+cluster) sums both over the processes. The client's own CPU use is recorded too, to tell a
+client-bound run; and the whole machine's busy CPU over the span (machine_cpu_util, in cores) and
+what neither broker nor client used of it (other_cpu_util: another job on the machine). Appends one JSON object to RUNS.jsonl (and prints it);
 exits 0 even when the run failed (ok=false, error=...), so one bad run does not end a suite.
 The raw client output goes to RAW.log.
 """
@@ -47,17 +49,31 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_seconds(pid):
-    """utime+stime of a process (all its threads), in seconds; None when it is gone."""
+    """utime+stime of a process (all its threads), in seconds; None when it is gone. A list of
+    pids (the nodes of a cluster): the sum, None when any is gone."""
+    if isinstance(pid, (list, tuple)):
+        vals = [cpu_seconds(p) for p in pid]
+        return None if any(v is None for v in vals) else sum(vals)
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
+    if fields[0] == "Z":
+        return None
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
 def memory_kb(pid):
+    """VmRSS and VmHWM; for a list of pids, the sums over the processes."""
+    if isinstance(pid, (list, tuple)):
+        out = {"vmrss_kb": None, "vmhwm_kb": None}
+        for p in pid:
+            for k, v in memory_kb(p).items():
+                if v is not None:
+                    out[k] = (out[k] or 0) + v
+        return out
     out = {"vmrss_kb": None, "vmhwm_kb": None}
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -71,6 +87,18 @@ def memory_kb(pid):
     return out
 
 
+def machine_busy_seconds():
+    """CPU-seconds the whole machine spent busy (every core, /proc/stat: all but idle and
+    iowait), to tell how much of a window other processes used."""
+    try:
+        with open("/proc/stat") as f:
+            cols = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    busy = sum(cols[:8]) - cols[3] - cols[4]  # user nice system idle iowait irq softirq steal
+    return busy / CLK_TCK
+
+
 class Sample:
     """The broker's and the client's CPU at one instant."""
 
@@ -78,6 +106,7 @@ class Sample:
         self.t = time.monotonic()
         self.broker_cpu = cpu_seconds(broker_pid)
         self.client_cpu = cpu_seconds(client_pid) if client_pid else None
+        self.machine_busy = machine_busy_seconds()
 
 
 CLIENTS = []  # started clients, stopped on Ctrl-C
@@ -348,13 +377,21 @@ def account(res, start, end, span):
     elif start.client_cpu is None and end.client_cpu is None and span > 0:
         # A client that ran to its end: its whole CPU use (measure.py waits for no other child).
         res["client_cpu_util"] = round(children_cpu() / span, 3)
+    if start.machine_busy is not None and end.machine_busy is not None and span > 0:
+        # Busy cores of the whole machine over the span, and what neither the broker nor the
+        # client used of it: other processes (another job on the machine, the kernel's writeback).
+        busy = (end.machine_busy - start.machine_busy) / span
+        res["machine_cpu_util"] = round(busy, 3)
+        if res.get("client_cpu_util") is not None and res.get("broker_cpu_util") is not None:
+            res["other_cpu_util"] = round(busy - res["broker_cpu_util"] - res["client_cpu_util"], 3)
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=["rdkafka-produce", "rdkafka-consume", "java-produce",
                                     "java-produce-max", "java-consume"])
-    p.add_argument("--pid", type=int, required=True, help="broker pid")
+    p.add_argument("--pid", required=True,
+                   help="broker pid; comma-separated pids for a cluster (CPU and RSS summed)")
     p.add_argument("--log", required=True, help="raw client output (appended)")
     p.add_argument("--out", required=True, help="JSON lines file (appended)")
     p.add_argument("--size", type=int, default=0, help="record value size in bytes")
@@ -370,6 +407,9 @@ def main():
     split = argv.index("--")
     a = p.parse_args(argv[:split])
     a.cmd = argv[split + 1:]
+    a.pid = [int(x) for x in a.pid.split(",")]
+    if len(a.pid) == 1:
+        a.pid = a.pid[0]
     if not a.cmd:
         p.error("no command after --")
 

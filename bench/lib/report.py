@@ -165,9 +165,194 @@ def write_csv(results, runs):
             w.writerow(r)
 
 
+def pair_ratios(runs, fn, key=("round",)):
+    """fn(milena)/fn(kafka) for each (round[, trial]) where both brokers have an ok value."""
+    by = {}
+    for r in runs:
+        if r.get("ok") and fn(r) is not None:
+            by.setdefault(tuple(r.get(k) for k in key), {})[r["broker"]] = fn(r)
+    return [v["milena"] / v["kafka"] for v in by.values()
+            if "milena" in v and v.get("kafka")]
+
+
+def med_range(xs, digits=0, unit=""):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return "–"
+    med = statistics.median(xs)
+    if len(xs) == 1:
+        return f"{fmt(med, digits)}{unit}"
+    return f"{fmt(med, digits)}{unit} ({fmt(min(xs), digits)}–{fmt(max(xs), digits)})"
+
+
+def replicated_section(p, runs, meta):
+    """## Replicated (3 nodes, RF 3): throughput, latency, failover, resources, machine load."""
+    ws = group(runs)
+    tput = [w for w in ws if w.phase in ("replicated", "replicated-xcheck")]
+    lat = [w for w in ws if w.phase == "replicated-latency"]
+    fo = [r for r in runs if r.get("phase") == "replicated-failover"]
+    cpus, ccpus = meta.get("repl_broker_cpus", "?"), meta.get("client_cpus", "?")
+    p("## Replicated (3 nodes, RF 3)")
+    p("")
+    p(f"Two 3-node clusters on this one machine, never both at once: Milena "
+      f"(`target/release/milena`, a copy with sha256 {meta.get('repl_milena_sha256', '?')}…) and "
+      f"Apache Kafka {meta.get('kafka_version', '')} (three JVMs, KAFKA_HEAP_OPTS="
+      f"{meta.get('repl_kafka_heap_opts', '?')} each). Every node is a broker and a controller "
+      "(KRaft combined mode), configured by the repository's `config/server-N.properties`, the "
+      "same file for both brokers, with its own ports on 127.0.0.1 and data directory. "
+      f"**All three nodes of a cluster share cpu {cpus}** (taskset, every thread), the clients run "
+      f"on cpu {ccpus}: the absolute numbers are those of a whole cluster squeezed onto one core, "
+      "replicating every byte twice over loopback; the Milena/Kafka ratios are what count. "
+      f"Topics have replication factor 3 and min.insync.replicas=2; records {meta.get('repl_size', '1024')} B, "
+      "acks=all (the leader acknowledges once every in-sync replica has the record). A cluster is "
+      "started fresh for each block of runs and stopped after it; per round, Milena's block then "
+      "Kafka's. Values are medians over rounds; ratios are the median of per-round Milena/Kafka "
+      "ratios (min–max).")
+    p("")
+    if tput:
+        p("### Produce throughput, acks=all")
+        p("")
+        p("| workload | generator | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | "
+          "CPU-s/GB, 3 nodes M / K | RSS of 3 nodes, MB M / K | client cpu M / K |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for w in tput:
+            cells = [f"{fmt(w.value(b, mb_of))} ({fmt(w.value(b, rate_of), 0)})" for b in BROKERS]
+            cpu = " / ".join(fmt(w.value(b, lambda r: r.get("cpu_s_per_gb")), 2) for b in BROKERS)
+            rss = " / ".join(fmt(w.value(b, lambda r: (r.get("vmrss_kb") or 0) / 1024 or None), 0)
+                             for b in BROKERS)
+            cl = " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in
+                            [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS])
+            kind = "" if w.phase == "replicated" else " (cross-check, latency basis)"
+            p(f"| {label(w)}{kind} | {w.tool} | {cells[0]} | {cells[1]} | "
+              f"{fmt_ratio(w.ratios(mb_of))} | {cpu} | {rss} | {cl} |")
+        p("")
+    if lat:
+        p("### Produce latency at a fixed rate (kafka-producer-perf-test --throughput)")
+        p("")
+        for k, v in meta.items():
+            if k.startswith("latency_basis_repl-"):
+                basis, _, rest = v.partition(" ")
+                p(f"The rate is a % of the slower cluster's median maximum for "
+                  f"{k[len('latency_basis_'):]}: basis {basis or '–'} msgs/s ("
+                  + ", ".join(f"{x.split('=')[0]} {x.split('=')[1] or '–'}"
+                              for x in rest.split() if "=" in x) +
+                  " msgs/s; LATENCY_BASIS as in the latency phase). A warm-up run at the same "
+                  "rate precedes each measured run; percentiles in ms over the measured run.")
+        p("")
+        p("| workload | load | target msgs/s | achieved M / K | cluster CPU, cores M / K | pct | Milena ms | Kafka ms | Milena/Kafka |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for w in lat:
+            first = w.runs[0]
+            load, target_rate = first.get("load_pct"), first.get("target_rate")
+            ach = []
+            for b in BROKERS:
+                a = w.value(b, lambda r: r.get("msgs_per_s"))
+                ach.append(f"{100 * a / target_rate:.0f}%" if a and target_rate else "–")
+            cpu = " / ".join(fmt(w.value(b, lambda r: r.get("broker_cpu_util")), 2) for b in BROKERS)
+            for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+                rs = w.ratios(lambda r, k=key: r.get(k))
+                p(f"| {label(w)} | {load}% | {fmt(target_rate, 0)} | {' / '.join(ach)} | {cpu} | {name} | "
+                  f"{fmt(w.value('milena', lambda r, k=key: r.get(k)))} | "
+                  f"{fmt(w.value('kafka', lambda r, k=key: r.get(k)))} | {fmt_ratio(rs)} |")
+        p("")
+        p("Cluster CPU: the three nodes' CPU over the run, in cores (medians); the cluster has one. "
+          "A cluster near 1.0 is saturated at that rate, and its latency is mostly queueing.")
+        p("")
+    if fo:
+        p("### Failover: kill -9 of partition 0's leader under load")
+        p("")
+        p(f"A steady acks=all load (kafka-producer-perf-test --throughput "
+          f"{meta.get('failover_rate', '?')} records/s of 1 KiB into the topic's 8 partitions) and a "
+          "probe (`lib/failover-probe.c`, librdkafka: one acks=all record to partition 0 every "
+          "50 ms, each acknowledgement timestamped, the partition's leader polled from Metadata "
+          "every 50 ms). After "
+          f"{meta.get('failover_kill_after', '?')} s the node leading partition 0 gets SIGKILL. "
+          "**Failover** is the time from the kill to the first record acknowledged by another node "
+          "(the new leader, with 2 of 3 replicas in sync, as min.insync.replicas=2 requires); "
+          "**Metadata** the time until a live node's Metadata first names the new leader. "
+          f"Victim policy `{meta.get('failover_victim', '?')}`: " +
+          {"broker": "partition 0's leader is placed (replica assignment) on a node that is not "
+                     "the active controller, so the kill fails a broker, not the metadata quorum's "
+                     "leader.",
+           "controller": "partition 0's leader is placed on the active controller, so the kill "
+                         "also forces a quorum election.",
+           "any": "partition 0's leader is wherever the cluster put it."}.get(
+               meta.get("failover_victim"), "") +
+          " The brokers detect the dead node through its missed heartbeats "
+          "(broker.session.timeout.ms), so the failover is expected near that timeout.")
+        p("")
+        p("| broker.session.timeout.ms / heartbeat.interval | trials M / K | Milena failover ms | "
+          "Kafka failover ms | Milena/Kafka | Metadata ms M / K | first ack after Metadata ms M / K | "
+          "probe errors M / K |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        settings = []
+        for r in fo:
+            key = (r.get("session_ms"), r.get("heartbeat_ms"))
+            if key not in settings:
+                settings.append(key)
+        for sess, hb in settings:
+            rs = [r for r in fo if (r.get("session_ms"), r.get("heartbeat_ms")) == (sess, hb)]
+            ok = {b: [r for r in rs if r["broker"] == b and r.get("ok")] for b in BROKERS}
+            n = " / ".join(f"{len(ok[b])}/{len([r for r in rs if r['broker'] == b])}" for b in BROKERS)
+            fms = {b: [r.get("failover_ms") for r in ok[b]] for b in BROKERS}
+            mds = " / ".join(med_range([r.get("metadata_ms") for r in ok[b]]) for b in BROKERS)
+            errs = " / ".join(str(sum(r.get("probe_errors") or 0 for r in rs if r["broker"] == b))
+                              for b in BROKERS)
+            ratios = pair_ratios(rs, lambda r: r.get("failover_ms"), key=("round", "trial"))
+            gap = " / ".join(med_range([r["failover_ms"] - r["metadata_ms"] for r in ok[b]
+                                        if r.get("metadata_ms") is not None]) for b in BROKERS)
+            p(f"| {sess} / {hb} | {n} | {med_range(fms['milena'])} | {med_range(fms['kafka'])} | "
+              f"{fmt_ratio(ratios)} | {mds} | {gap} | {errs} |")
+        p("")
+        p("Every trial (ms after the kill; victim: the killed node, * when it was also the active "
+          "controller; first ack sent: when the first acknowledged record was sent, negative for "
+          "a record sent before the kill and retried):")
+        p("")
+        p("| setting | round.trial | broker | victim | failover ms | Metadata ms | new leader | "
+          "first ack sent ms | probe p50 ms before / after | machine busy (cores) | error |")
+        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for r in fo:
+            victim = f"{r.get('victim', '–')}{'*' if r.get('controller_killed') else ''}"
+            p(f"| {r.get('session_ms')} / {r.get('heartbeat_ms')} | {r.get('round')}.{r.get('trial')} | "
+              f"{r.get('broker')} | {victim} | {fmt(r.get('failover_ms'), 0)} | "
+              f"{fmt(r.get('metadata_ms'), 0)} | {r.get('new_leader', '–')} | "
+              f"{fmt(r.get('first_ack_sent_ms'), 0)} | {fmt(r.get('probe_p50_ms'), 1)} / "
+              f"{fmt(r.get('probe_p50_ms_after'), 1)} | {fmt(r.get('machine_cpu_util'), 2)} | "
+              f"{r.get('error', '') or ''} |")
+        p("")
+    # The machine: another job on it shows as CPU used by neither the cluster nor the client.
+    others = [r.get("other_cpu_util") for r in runs if r.get("other_cpu_util") is not None]
+    lb, la = meta.get("repl_loadavg_before"), meta.get("repl_loadavg_after")
+    p("### The machine during this phase")
+    p("")
+    line = (f"Load average (1/5/15 min) before the phase {lb or '?'}, after it {la or '?'}; at "
+            "each cluster's start: " + ", ".join(
+                v.split(" loadavg_start=")[-1] for k, v in sorted(
+                    ((k, v) for k, v in meta.items()
+                     if k.startswith("repl_cluster_") and not k.endswith("_end")),
+                    key=lambda kv: int(kv[0].split("_")[2]))) + ".")
+    p(line)
+    if others:
+        busy = statistics.median(others)
+        p(f"CPU used by other processes (the whole machine's busy time minus the cluster's and the "
+          f"client's) during the measured windows: median {busy:.2f} cores, max "
+          f"{max(others):.2f} of {meta.get('cores', '?')}"
+          + (" — **the machine was busy with other work during this phase; treat single runs "
+             "with care, the interleaved rounds and the ratios less so.**" if busy > 0.15 or max(others) > 0.5
+             else " (the machine was otherwise quiet)."))
+    failed = [r for r in runs if not r.get("ok")]
+    if failed:
+        p("")
+        p("Failed runs (left out of the numbers): " + "; ".join(
+            f"{r.get('workload')} round {r.get('round')} {r.get('broker')}: {r.get('error')} "
+            f"(logs/{r.get('log')})" for r in failed) + ".")
+    p("")
+
+
 def summary(results, runs, meta):
     disk_runs = [r for r in runs if r.get("broker") == "disk"]
-    runs = [r for r in runs if r.get("broker") != "disk"]
+    repl_runs = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
+    runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -179,13 +364,20 @@ def summary(results, runs, meta):
         p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
           "harness works; do not quote them.**")
         p("")
+    heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if ws else
+            f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
     p(f"Milena {meta.get('milena_rev', '?')}, Kafka {meta.get('kafka_version', '?')} "
-      f"(KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}), librdkafka "
+      f"({heap}), librdkafka "
       f"{meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
       f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, {meta.get('host', '?')}; data on "
       f"{meta.get('data_fs', '?')}.")
+    if meta.get("milena_src_dirty_files", "").strip():
+        p(f"The Milena binary was built from the working tree, with uncommitted changes in: "
+          f"{meta['milena_src_dirty_files'].strip()}.")
+    where = (f"broker on cpu {meta.get('broker_cpus')}" if ws else
+             f"each cluster's three nodes on cpu {meta.get('repl_broker_cpus')}")
     p(f"Rounds {meta.get('rounds')}, each run {meta.get('warmup')} s warm-up + "
-      f"{meta.get('duration')} s measured; broker on cpu {meta.get('broker_cpus')}, clients on "
+      f"{meta.get('duration')} s measured; {where}, clients on "
       f"cpu {meta.get('client_cpus')} (taskset); linger.ms={meta.get('linger_ms')}, "
       f"batch.size={meta.get('batch_bytes')}. Brokers alternate within each round "
       f"(Milena, Kafka, Milena, Kafka, ...). Values are medians over rounds; the ratio is the "
@@ -193,221 +385,229 @@ def summary(results, runs, meta):
       f"record values.")
     p("")
 
-    # Throughput ------------------------------------------------------------------------------
-    p("## Throughput")
-    p("")
-    p("| workload | generator | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | target |")
-    p("| --- | --- | --- | --- | --- | --- |")
-    tput = [w for w in ws if w.phase in ("produce", "produce-xcheck", "consume", "consume-xcheck")]
-    for w in tput:
-        cells = []
-        for b in BROKERS:
-            cells.append(f"{fmt(w.value(b, mb_of))} ({fmt(w.value(b, rate_of), 0)})")
-        rs = w.ratios(mb_of)
-        if w.phase == "produce":
-            tgt = f"≥ {TARGET_PRODUCE:g}×: {verdict(median(rs), TARGET_PRODUCE, True)}"
-            kind = "produce"
-        elif w.phase == "consume":
-            tgt = f"≥ {TARGET_CONSUME:g}×: {verdict(median(rs), TARGET_CONSUME, True)}"
-            kind = "consume catch-up"
-        else:
-            tgt = "cross-check"
-            kind = "produce" if w.phase.startswith("produce") else "consume catch-up"
-        p(f"| {kind} {label(w)} | {w.tool} | {cells[0]} | {cells[1]} | {fmt_ratio(rs)} | {tgt} |")
-    p("")
-
-    # Latency ---------------------------------------------------------------------------------
-    lat = [w for w in ws if w.phase == "latency"]
-    if lat:
-        p("## Produce latency at fixed rates (kafka-producer-perf-test --throughput)")
+    lat, fs = [], []
+    if ws:  # the single-broker phases ran
+        # Throughput ------------------------------------------------------------------------------
+        p("## Throughput")
         p("")
-        p("Each rate is a % of the basis: the slower broker's median maximum for the workload, "
-          f"with LATENCY_BASIS={meta.get('latency_basis', 'auto')} (auto: the lower of the "
-          "rdkafka_performance maximum and the Java producer's own, so that the client can send "
-          "every rate). Percentiles in ms over the whole run (the 4.1 tool has no warm-up "
-          "option); 'achieved' is the median rate the client reached, as % of the target.")
-        for k, v in meta.items():
-            if k.startswith("latency_basis_"):
-                basis, _, rest = v.partition(" ")
-                p("")
-                p(f"- {k[len('latency_basis_'):]}: basis {basis} msgs/s; slower broker's maximum "
-                  + ", ".join(f"{x.split('=')[0]} {x.split('=')[1] or '–'}"
-                              for x in rest.split() if "=" in x) + " msgs/s.")
-        p("")
-        p("| workload | load | target msgs/s | achieved M / K | pct | Milena ms | Kafka ms | Milena/Kafka | target |")
-        p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for w in lat:
-            first = w.runs[0]
-            load, target_rate = first.get("load_pct"), first.get("target_rate")
-            ach = []
+        p("| workload | generator | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | target |")
+        p("| --- | --- | --- | --- | --- | --- |")
+        tput = [w for w in ws if w.phase in ("produce", "produce-xcheck", "consume", "consume-xcheck")]
+        for w in tput:
+            cells = []
             for b in BROKERS:
-                a = w.value(b, lambda r: r.get("msgs_per_s"))
-                ach.append(f"{100 * a / target_rate:.0f}%" if a and target_rate else "–")
-            for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
-                rs = w.ratios(lambda r, k=key: r.get(k))
-                tgt = ""
-                if key == "p99_ms" and load == 50:
-                    tgt = f"≤ 1/3: {verdict(median(rs), TARGET_P99_AT_50, False)}"
-                p(f"| {label(w)} | {load}% | {fmt(target_rate, 0)} | {' / '.join(ach)} | {name} | "
-                  f"{fmt(w.value('milena', lambda r, k=key: r.get(k)))} | "
-                  f"{fmt(w.value('kafka', lambda r, k=key: r.get(k)))} | {fmt_ratio(rs)} | {tgt} |")
+                cells.append(f"{fmt(w.value(b, mb_of))} ({fmt(w.value(b, rate_of), 0)})")
+            rs = w.ratios(mb_of)
+            if w.phase == "produce":
+                tgt = f"≥ {TARGET_PRODUCE:g}×: {verdict(median(rs), TARGET_PRODUCE, True)}"
+                kind = "produce"
+            elif w.phase == "consume":
+                tgt = f"≥ {TARGET_CONSUME:g}×: {verdict(median(rs), TARGET_CONSUME, True)}"
+                kind = "consume catch-up"
+            else:
+                tgt = "cross-check"
+                kind = "produce" if w.phase.startswith("produce") else "consume catch-up"
+            p(f"| {kind} {label(w)} | {w.tool} | {cells[0]} | {cells[1]} | {fmt_ratio(rs)} | {tgt} |")
         p("")
 
-        if any(r.get("java_batch_size_avg") is not None for w in lat for r in w.ok):
-            p("The Java producer's own metrics (`--print-metrics`, medians over rounds, Milena / "
-              "Kafka): a client that falls behind a rate or shows high latency against one broker "
-              "often sends smaller batches or waits longer in its own queue there.")
+        # Latency ---------------------------------------------------------------------------------
+        lat = [w for w in ws if w.phase == "latency"]
+        if lat:
+            p("## Produce latency at fixed rates (kafka-producer-perf-test --throughput)")
             p("")
-            p("| workload | load | batch-size-avg B | records-per-request-avg | request-latency-avg ms | record-queue-time-avg ms | client cpu |")
-            p("| --- | --- | --- | --- | --- | --- | --- |")
+            p("Each rate is a % of the basis: the slower broker's median maximum for the workload, "
+              f"with LATENCY_BASIS={meta.get('latency_basis', 'auto')} (auto: the lower of the "
+              "rdkafka_performance maximum and the Java producer's own, so that the client can send "
+              "every rate). Percentiles in ms over the whole run (the 4.1 tool has no warm-up "
+              "option); 'achieved' is the median rate the client reached, as % of the target.")
+            for k, v in meta.items():
+                if k.startswith("latency_basis_"):
+                    basis, _, rest = v.partition(" ")
+                    p("")
+                    p(f"- {k[len('latency_basis_'):]}: basis {basis} msgs/s; slower broker's maximum "
+                      + ", ".join(f"{x.split('=')[0]} {x.split('=')[1] or '–'}"
+                                  for x in rest.split() if "=" in x) + " msgs/s.")
+            p("")
+            p("| workload | load | target msgs/s | achieved M / K | pct | Milena ms | Kafka ms | Milena/Kafka | target |")
+            p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for w in lat:
-                def mk(key, digits=0):
-                    vals = [w.value(b, lambda r, k=key: r.get(k)) for b in BROKERS]
-                    return " / ".join(fmt(v, digits) for v in vals)
-                cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
-                p(f"| {label(w)} | {w.runs[0].get('load_pct')}% | {mk('java_batch_size_avg')} | "
-                  f"{mk('java_records_per_request_avg')} | {mk('java_request_latency_avg', 1)} | "
-                  f"{mk('java_record_queue_time_avg', 1)} | "
-                  + " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl) + " |")
+                first = w.runs[0]
+                load, target_rate = first.get("load_pct"), first.get("target_rate")
+                ach = []
+                for b in BROKERS:
+                    a = w.value(b, lambda r: r.get("msgs_per_s"))
+                    ach.append(f"{100 * a / target_rate:.0f}%" if a and target_rate else "–")
+                for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+                    rs = w.ratios(lambda r, k=key: r.get(k))
+                    tgt = ""
+                    if key == "p99_ms" and load == 50:
+                        tgt = f"≤ 1/3: {verdict(median(rs), TARGET_P99_AT_50, False)}"
+                    p(f"| {label(w)} | {load}% | {fmt(target_rate, 0)} | {' / '.join(ach)} | {name} | "
+                      f"{fmt(w.value('milena', lambda r, k=key: r.get(k)))} | "
+                      f"{fmt(w.value('kafka', lambda r, k=key: r.get(k)))} | {fmt_ratio(rs)} | {tgt} |")
             p("")
 
-    # fsync -----------------------------------------------------------------------------------
-    fs = [w for w in ws if w.phase == "fsync"]
-    disk = {}
-    for k, v in meta.items():
-        if k.startswith("disk_fsync_") and k.endswith("_mb_per_s"):
-            disk[int(k[len("disk_fsync_"):-len("_mb_per_s")])] = float(v)
-    disk_by_round = {r["round"]: r["mb_per_s"] for r in disk_runs if r.get("ok")}
-    fsync_pct = {}  # broker -> per-round broker/disk ratios of the first fsync workload
+            if any(r.get("java_batch_size_avg") is not None for w in lat for r in w.ok):
+                p("The Java producer's own metrics (`--print-metrics`, medians over rounds, Milena / "
+                  "Kafka): a client that falls behind a rate or shows high latency against one broker "
+                  "often sends smaller batches or waits longer in its own queue there.")
+                p("")
+                p("| workload | load | batch-size-avg B | records-per-request-avg | request-latency-avg ms | record-queue-time-avg ms | client cpu |")
+                p("| --- | --- | --- | --- | --- | --- | --- |")
+                for w in lat:
+                    def mk(key, digits=0):
+                        vals = [w.value(b, lambda r, k=key: r.get(k)) for b in BROKERS]
+                        return " / ".join(fmt(v, digits) for v in vals)
+                    cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+                    p(f"| {label(w)} | {w.runs[0].get('load_pct')}% | {mk('java_batch_size_avg')} | "
+                      f"{mk('java_records_per_request_avg')} | {mk('java_request_latency_avg', 1)} | "
+                      f"{mk('java_record_queue_time_avg', 1)} | "
+                      + " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl) + " |")
+                p("")
 
-    ref = disk.get(int(meta.get("batch_bytes", 1048576)))
+        # fsync -----------------------------------------------------------------------------------
+        fs = [w for w in ws if w.phase == "fsync"]
+        disk = {}
+        for k, v in meta.items():
+            if k.startswith("disk_fsync_") and k.endswith("_mb_per_s"):
+                disk[int(k[len("disk_fsync_"):-len("_mb_per_s")])] = float(v)
+        disk_by_round = {r["round"]: r["mb_per_s"] for r in disk_runs if r.get("ok")}
+        fsync_pct = {}  # broker -> per-round broker/disk ratios of the first fsync workload
 
-    def disk_rate(rnd):  # that round's measurement, else the one before the brokers started
-        return disk_by_round.get(rnd) or ref
+        ref = disk.get(int(meta.get("batch_bytes", 1048576)))
 
-    def of_disk(w, b):
-        return [r["mb_per_s"] / disk_rate(r["round"]) for r in w.by(b) if disk_rate(r["round"])]
+        def disk_rate(rnd):  # that round's measurement, else the one before the brokers started
+            return disk_by_round.get(rnd) or ref
 
-    if fs or disk:
-        p("## fsync before ack" if fs else "## Disk")
+        def of_disk(w, b):
+            return [r["mb_per_s"] / disk_rate(r["round"]) for r in w.by(b) if disk_rate(r["round"])]
+
+        if fs or disk:
+            p("## fsync before ack" if fs else "## Disk")
+            p("")
+            p(("Milena with `milena.flush.on.ack=true`, Kafka with topic `flush.messages=1`, acks=all. "
+               if fs else "") +
+              "The disk's sequential fsync'd write rate (appends of one produce batch, each followed "
+              "by fdatasync, in the brokers' filesystem), before the brokers started: " +
+              ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) +
+              (f"; measured again in each fsync round just before the brokers' runs, over a window "
+               f"as long as theirs after the same warm-up "
+               f"({int(meta.get('batch_bytes', 1048576)) // 1024} KiB writes): median "
+               f"{fmt(median(list(disk_by_round.values())))} MB/s, and each broker's % of the disk is "
+               f"the median of its per-round ratios to that round's disk rate (min–max)."
+               if disk_by_round else "."))
+            if fs:
+                p("")
+                p("| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | disk MB/s | Milena % of disk | Kafka % of disk | target |")
+                p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+            for w in fs:
+                m, k = w.value("milena", mb_of), w.value("kafka", mb_of)
+                pm, pk = of_disk(w, "milena"), of_disk(w, "kafka")
+                fsync_pct.setdefault("milena", pm)
+                fsync_pct.setdefault("kafka", pk)
+
+                def pct(rs):
+                    if not rs:
+                        return "–"
+                    med = f"{100 * statistics.median(rs):.0f}%"
+                    return med if len(rs) == 1 else f"{med} ({100 * min(rs):.0f}–{100 * max(rs):.0f}%)"
+                p(f"| {label(w)} | {fmt(m)} ({fmt(w.value('milena', rate_of), 0)}) | "
+                  f"{fmt(k)} ({fmt(w.value('kafka', rate_of), 0)}) | {fmt_ratio(w.ratios(mb_of))} | "
+                  f"{fmt(median(list(disk_by_round.values())) or ref)} | {pct(pm)} | {pct(pk)} | "
+                  f"≥ {TARGET_FSYNC_OF_DISK:.0%} of disk: {verdict(median(pm), TARGET_FSYNC_OF_DISK, True)} |")
+            p("")
+
+        # Resources -------------------------------------------------------------------------------
+        p("## Broker resources")
         p("")
-        p(("Milena with `milena.flush.on.ack=true`, Kafka with topic `flush.messages=1`, acks=all. "
-           if fs else "") +
-          "The disk's sequential fsync'd write rate (appends of one produce batch, each followed "
-          "by fdatasync, in the brokers' filesystem), before the brokers started: " +
-          ", ".join(f"{fmt(v)} MB/s with {k // 1024} KiB writes" for k, v in sorted(disk.items(), reverse=True)) +
-          (f"; measured again in each fsync round just before the brokers' runs, over a window "
-           f"as long as theirs after the same warm-up "
-           f"({int(meta.get('batch_bytes', 1048576)) // 1024} KiB writes): median "
-           f"{fmt(median(list(disk_by_round.values())))} MB/s, and each broker's % of the disk is "
-           f"the median of its per-round ratios to that round's disk rate (min–max)."
-           if disk_by_round else "."))
-        if fs:
-            p("")
-            p("| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | disk MB/s | Milena % of disk | Kafka % of disk | target |")
-            p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        p("CPU-s/GB: the broker's utime+stime over the measured span divided by the record bytes "
+          "moved (10^9 B). RSS: VmRSS at the end of the run (median, MB); VmHWM is the process's "
+          "peak so far. Client cpu: the load generator's CPU use over the span (≈100% means the "
+          "client, not the broker, set the pace).")
+        p("")
+        p("| workload | Milena CPU-s/GB | Kafka CPU-s/GB | Milena RSS MB | Kafka RSS MB | client cpu M / K |")
+        p("| --- | --- | --- | --- | --- | --- |")
+        for w in ws:
+            cpu = [w.value(b, lambda r: r.get("cpu_s_per_gb")) for b in BROKERS]
+            rss = [w.value(b, lambda r: (r.get("vmrss_kb") or 0) / 1024 or None) for b in BROKERS]
+            cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+            cls = " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl)
+            name = f"{w.phase} {label(w)}" + (f" @{w.runs[0].get('load_pct')}%" if w.phase == "latency" else "")
+            p(f"| {name} | {fmt(cpu[0], 2)} | {fmt(cpu[1], 2)} | {fmt(rss[0], 0)} | {fmt(rss[1], 0)} | {cls} |")
+        p("")
+        hwm = {b: max([r.get("vmhwm_kb") or 0 for r in runs if r.get("broker") == b] or [0]) / 1024
+               for b in BROKERS}
+        rss_med = {b: median([(r.get("vmrss_kb") or 0) / 1024 or None for r in runs
+                              if r.get("broker") == b and r.get("ok")]) for b in BROKERS}
+        cpu_med = {b: median([r.get("cpu_s_per_gb") for r in runs if r.get("broker") == b and r.get("ok")
+                              and r.get("phase") in ("produce", "consume", "fsync")]) for b in BROKERS}
+        hwm_ratio = hwm["milena"] / hwm["kafka"] if hwm["kafka"] else None
+        p(f"Peak RSS (VmHWM) over the suite: Milena {fmt(hwm['milena'], 0)} MB, Kafka "
+          f"{fmt(hwm['kafka'], 0)} MB; median VmRSS at the end of a run: Milena "
+          f"{fmt(rss_med['milena'], 0)} MB, Kafka {fmt(rss_med['kafka'], 0)} MB.")
+        p("")
+
+        # Targets ---------------------------------------------------------------------------------
+        p("## Targets (issue 7; compared, not enforced)")
+        p("")
+        p("| target | measured | verdict |")
+        p("| --- | --- | --- |")
+
+        def target_row(name, phase, tgt):
+            meds = [(label(w), median(w.ratios(mb_of))) for w in ws if w.phase == phase]
+            meds = [(n, m) for n, m in meds if m is not None]
+            if not meds:
+                return
+            met = sum(1 for _, m in meds if m >= tgt)
+            lo = min(meds, key=lambda x: x[1])
+            hi = max(meds, key=lambda x: x[1])
+            measured = (f"{meds[0][1]:.2f}×" if len(meds) == 1 else
+                        f"{lo[1]:.2f}× ({lo[0]}) to {hi[1]:.2f}× ({hi[0]})")
+            p(f"| {name} | {measured} | met in {met} of {len(meds)} workload(s) |")
+
+        target_row(f"produce throughput ≥ {TARGET_PRODUCE:g}× Kafka", "produce", TARGET_PRODUCE)
+        target_row(f"consume catch-up ≥ {TARGET_CONSUME:g}× Kafka", "consume", TARGET_CONSUME)
+        for w in lat:
+            if w.runs[0].get("load_pct") == 50:
+                m = median(w.ratios(lambda r: r.get("p99_ms")))
+                p(f"| p99 produce latency at 50% load ≤ 1/3 of Kafka's ({label(w)}) | "
+                  f"{fmt(m, 2)}× | {verdict(m, TARGET_P99_AT_50, False)} |")
+        p(f"| broker RSS ≤ 1/10 of Kafka's (peak VmHWM) | {fmt(hwm_ratio, 3)}× "
+          f"({fmt(hwm['milena'], 0)} / {fmt(hwm['kafka'], 0)} MB) | {verdict(hwm_ratio, TARGET_RSS, False)} |")
+        p(f"| broker CPU-seconds per GB ≤ {TARGET_CPU_PER_GB} (median over throughput runs) | Milena "
+          f"{fmt(cpu_med['milena'], 3)}, Kafka {fmt(cpu_med['kafka'], 3)} | "
+          f"{verdict(cpu_med['milena'], TARGET_CPU_PER_GB, False)} |")
         for w in fs:
-            m, k = w.value("milena", mb_of), w.value("kafka", mb_of)
-            pm, pk = of_disk(w, "milena"), of_disk(w, "kafka")
-            fsync_pct.setdefault("milena", pm)
-            fsync_pct.setdefault("kafka", pk)
-
-            def pct(rs):
-                if not rs:
-                    return "–"
-                med = f"{100 * statistics.median(rs):.0f}%"
-                return med if len(rs) == 1 else f"{med} ({100 * min(rs):.0f}–{100 * max(rs):.0f}%)"
-            p(f"| {label(w)} | {fmt(m)} ({fmt(w.value('milena', rate_of), 0)}) | "
-              f"{fmt(k)} ({fmt(w.value('kafka', rate_of), 0)}) | {fmt_ratio(w.ratios(mb_of))} | "
-              f"{fmt(median(list(disk_by_round.values())) or ref)} | {pct(pm)} | {pct(pk)} | "
-              f"≥ {TARGET_FSYNC_OF_DISK:.0%} of disk: {verdict(median(pm), TARGET_FSYNC_OF_DISK, True)} |")
+            frac = median(of_disk(w, "milena"))
+            p(f"| with fsync before ack ≥ {TARGET_FSYNC_OF_DISK:.0%} of the disk's fsync'd write rate "
+              f"({label(w)}) | {fmt(None if frac is None else 100 * frac, 0)}% (Milena "
+              f"{fmt(w.value('milena', mb_of))} MB/s, disk {fmt(median(list(disk_by_round.values())) or ref)} MB/s; "
+              f"Kafka {fmt(None if not of_disk(w, 'kafka') else 100 * median(of_disk(w, 'kafka')), 0)}%) | "
+              f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
         p("")
 
-    # Resources -------------------------------------------------------------------------------
-    p("## Broker resources")
-    p("")
-    p("CPU-s/GB: the broker's utime+stime over the measured span divided by the record bytes "
-      "moved (10^9 B). RSS: VmRSS at the end of the run (median, MB); VmHWM is the process's "
-      "peak so far. Client cpu: the load generator's CPU use over the span (≈100% means the "
-      "client, not the broker, set the pace).")
-    p("")
-    p("| workload | Milena CPU-s/GB | Kafka CPU-s/GB | Milena RSS MB | Kafka RSS MB | client cpu M / K |")
-    p("| --- | --- | --- | --- | --- | --- |")
-    for w in ws:
-        cpu = [w.value(b, lambda r: r.get("cpu_s_per_gb")) for b in BROKERS]
-        rss = [w.value(b, lambda r: (r.get("vmrss_kb") or 0) / 1024 or None) for b in BROKERS]
-        cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
-        cls = " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl)
-        name = f"{w.phase} {label(w)}" + (f" @{w.runs[0].get('load_pct')}%" if w.phase == "latency" else "")
-        p(f"| {name} | {fmt(cpu[0], 2)} | {fmt(cpu[1], 2)} | {fmt(rss[0], 0)} | {fmt(rss[1], 0)} | {cls} |")
-    p("")
-    hwm = {b: max([r.get("vmhwm_kb") or 0 for r in runs if r.get("broker") == b] or [0]) / 1024
-           for b in BROKERS}
-    rss_med = {b: median([(r.get("vmrss_kb") or 0) / 1024 or None for r in runs
-                          if r.get("broker") == b and r.get("ok")]) for b in BROKERS}
-    cpu_med = {b: median([r.get("cpu_s_per_gb") for r in runs if r.get("broker") == b and r.get("ok")
-                          and r.get("phase") in ("produce", "consume", "fsync")]) for b in BROKERS}
-    hwm_ratio = hwm["milena"] / hwm["kafka"] if hwm["kafka"] else None
-    p(f"Peak RSS (VmHWM) over the suite: Milena {fmt(hwm['milena'], 0)} MB, Kafka "
-      f"{fmt(hwm['kafka'], 0)} MB; median VmRSS at the end of a run: Milena "
-      f"{fmt(rss_med['milena'], 0)} MB, Kafka {fmt(rss_med['kafka'], 0)} MB.")
-    p("")
-
-    # Targets ---------------------------------------------------------------------------------
-    p("## Targets (issue 7; compared, not enforced)")
-    p("")
-    p("| target | measured | verdict |")
-    p("| --- | --- | --- |")
-
-    def target_row(name, phase, tgt):
-        meds = [(label(w), median(w.ratios(mb_of))) for w in ws if w.phase == phase]
-        meds = [(n, m) for n, m in meds if m is not None]
-        if not meds:
-            return
-        met = sum(1 for _, m in meds if m >= tgt)
-        lo = min(meds, key=lambda x: x[1])
-        hi = max(meds, key=lambda x: x[1])
-        measured = (f"{meds[0][1]:.2f}×" if len(meds) == 1 else
-                    f"{lo[1]:.2f}× ({lo[0]}) to {hi[1]:.2f}× ({hi[0]})")
-        p(f"| {name} | {measured} | met in {met} of {len(meds)} workload(s) |")
-
-    target_row(f"produce throughput ≥ {TARGET_PRODUCE:g}× Kafka", "produce", TARGET_PRODUCE)
-    target_row(f"consume catch-up ≥ {TARGET_CONSUME:g}× Kafka", "consume", TARGET_CONSUME)
-    for w in lat:
-        if w.runs[0].get("load_pct") == 50:
-            m = median(w.ratios(lambda r: r.get("p99_ms")))
-            p(f"| p99 produce latency at 50% load ≤ 1/3 of Kafka's ({label(w)}) | "
-              f"{fmt(m, 2)}× | {verdict(m, TARGET_P99_AT_50, False)} |")
-    p(f"| broker RSS ≤ 1/10 of Kafka's (peak VmHWM) | {fmt(hwm_ratio, 3)}× "
-      f"({fmt(hwm['milena'], 0)} / {fmt(hwm['kafka'], 0)} MB) | {verdict(hwm_ratio, TARGET_RSS, False)} |")
-    p(f"| broker CPU-seconds per GB ≤ {TARGET_CPU_PER_GB} (median over throughput runs) | Milena "
-      f"{fmt(cpu_med['milena'], 3)}, Kafka {fmt(cpu_med['kafka'], 3)} | "
-      f"{verdict(cpu_med['milena'], TARGET_CPU_PER_GB, False)} |")
-    for w in fs:
-        frac = median(of_disk(w, "milena"))
-        p(f"| with fsync before ack ≥ {TARGET_FSYNC_OF_DISK:.0%} of the disk's fsync'd write rate "
-          f"({label(w)}) | {fmt(None if frac is None else 100 * frac, 0)}% (Milena "
-          f"{fmt(w.value('milena', mb_of))} MB/s, disk {fmt(median(list(disk_by_round.values())) or ref)} MB/s; "
-          f"Kafka {fmt(None if not of_disk(w, 'kafka') else 100 * median(of_disk(w, 'kafka')), 0)}%) | "
-          f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
-    p("")
+    if repl_runs:
+        replicated_section(p, repl_runs, meta)
 
     # Method notes ----------------------------------------------------------------------------
     p("## Generators and notes")
     p("")
-    p("- Produce throughput and fsync: `rdkafka_performance -P` (librdkafka "
+    p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P` (librdkafka "
       f"{meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc -O2), unbounded, "
       "stopped with SIGINT after warm-up + duration; the rate is the delivered-record delta over "
       "the window after warm-up.")
-    p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
-      f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the first "
-      "record to the end of the last partition); the backlog was just written, so it is read "
-      "from the page cache. Cross-check: `kafka-consumer-perf-test` (fetch time, fresh group).")
+    if ws:
+        p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
+          f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the "
+          "first record to the end of the last partition); the backlog was just written, so it is "
+          "read from the page cache. Cross-check: `kafka-consumer-perf-test` (fetch time, fresh "
+          "group).")
     p("- Latency at fixed rates and the produce cross-check: `kafka-producer-perf-test` "
       "(Java client of the same Kafka version).")
-    p("- Both brokers are started fresh by the script on an empty data directory; topics are "
-      "created with `kafka-topics.sh` before each run and deleted after it; `sync` runs before "
-      "each measured run so that one run's page-cache writeback does not land in the next.")
+    p("- " + ("Both brokers are" if ws else "Every cluster is") + " started fresh by the script "
+      "on an empty data directory; topics are created with `kafka-topics.sh` before each run and "
+      "deleted after it; `sync` runs before each measured run so that one run's page-cache "
+      "writeback does not land in the next.")
     bound = []
     for w in ws:
         for b in BROKERS:
@@ -436,7 +636,8 @@ def summary(results, runs, meta):
           f"(estimated {int(meta.get('estimate_s', 0)) // 60} min).")
     p("")
     p("Files: `rounds.csv` (one row per run), `runs.jsonl` (the same, raw), `logs/` (every client's "
-      "output, broker logs), `plot.png`, `meta.txt`.")
+      "output, broker logs), " + ("`plot.png`, " if ws else "") +
+      ("`plot-replicated.png`, " if repl_runs else "") + "`meta.txt`.")
     return "\n".join(out) + "\n", ws
 
 
@@ -556,14 +757,93 @@ unset multiplot
         print("report.py: gnuplot failed:\n" + r.stderr, file=sys.stderr)
 
 
+def plot_replicated(results, runs, meta):
+    """plot-replicated.png: throughput, latency and failover of the 3-node clusters."""
+    d = os.path.join(results, "plot")
+    os.makedirs(d, exist_ok=True)
+    ws = group(runs)
+    tput = [w for w in ws if w.phase in ("replicated", "replicated-xcheck")]
+    lat = [w for w in ws if w.phase == "replicated-latency"]
+    fo = [r for r in runs if r.get("phase") == "replicated-failover"]
+
+    def short(w):
+        return (f"{w.runs[0].get('partitions')} part."
+                + (" Java" if w.phase == "replicated-xcheck" else ""))
+
+    with open(os.path.join(d, "repl-throughput.dat"), "w") as f:
+        f.write("# label milena_mb kafka_mb\n")
+        for w in tput:
+            f.write(f"\"{short(w)}\" {w.value('milena', mb_of) or 0} {w.value('kafka', mb_of) or 0}\n")
+    with open(os.path.join(d, "repl-latency.dat"), "w") as f:
+        f.write("# label milena kafka\n")
+        for w in lat:
+            for key, name in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+                vals = [w.value(b, lambda r, k=key: r.get(k)) or 0 for b in BROKERS]
+                f.write(f"\"{name} at {w.runs[0].get('load_pct')}%\" {vals[0]} {vals[1]}\n")
+    settings = []
+    for r in fo:
+        k = (r.get("session_ms"), r.get("heartbeat_ms"))
+        if k not in settings:
+            settings.append(k)
+    with open(os.path.join(d, "repl-failover.dat"), "w") as f:
+        f.write("# label milena_med milena_min milena_max kafka_med kafka_min kafka_max (s)\n")
+        for sess, hb in settings:
+            row = [f"\"{sess} / {hb} ms\""]
+            for b in BROKERS:
+                xs = [r["failover_ms"] / 1000 for r in fo if r.get("ok") and r["broker"] == b
+                      and (r.get("session_ms"), r.get("heartbeat_ms")) == (sess, hb)] or [0]
+                row += [str(statistics.median(xs)), str(min(xs)), str(max(xs))]
+            f.write(" ".join(row) + "\n")
+    run_name = os.path.basename(os.path.normpath(results))
+    quick = " (QUICK smoke run)" if meta.get("quick") == "1" else ""
+    script = f"""set terminal pngcairo size 1600,600 font "DejaVu Sans,10"
+set output "../plot-replicated.png"
+set multiplot layout 1,3 title "Milena vs Apache Kafka {meta.get('kafka_version', '')}, 3-node clusters, RF 3, acks=all: {run_name}{quick}\\n{{/*0.7 all three nodes of a cluster on cpu {meta.get('repl_broker_cpus', '?')}, clients on cpu {meta.get('client_cpus', '?')}; medians over rounds}}" font ",13"
+set grid ytics
+set key top right
+set style fill solid 0.8 border -1
+set style data histograms
+set xtics nomirror
+set title "Produce throughput, 1 KiB records (MB/s)"
+set style histogram clustered gap 1
+set yrange [0:*]
+plot "repl-throughput.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02"
+set title "Produce latency at a fixed rate (ms, kafka-producer-perf-test)"
+set key top left
+set logscale y
+set yrange [0.5:*]
+plot "repl-latency.dat" u 2:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 3 t "Kafka" lc rgb "#d95f02"
+unset logscale y
+set title "Failover: kill -9 -> first ack on the new leader (s; bars min-max)"
+set xlabel "broker.session.timeout.ms / broker.heartbeat.interval.ms"
+set style histogram errorbars gap 1 lw 1
+set yrange [0:*]
+plot "repl-failover.dat" u 2:3:4:xtic(1) t "Milena" lc rgb "#1b9e77", "" u 5:6:7 t "Kafka" lc rgb "#d95f02"
+unset multiplot
+"""
+    with open(os.path.join(d, "plot-replicated.gp"), "w") as f:
+        f.write(script)
+    gp = shutil.which("gnuplot")
+    if not gp:
+        print("report.py: gnuplot not found; plot/plot-replicated.gp written, no png", file=sys.stderr)
+        return
+    r = subprocess.run([gp, "plot-replicated.gp"], cwd=d, capture_output=True, text=True)
+    if r.returncode != 0:
+        print("report.py: gnuplot failed:\n" + r.stderr, file=sys.stderr)
+
+
 def cmd_report(results):
     runs = load_runs(results)
     meta = load_meta(results)
     write_csv(results, runs)
-    text, ws = summary(results, runs, meta)  # ws: the brokers' workloads (no disk runs)
+    text, ws = summary(results, runs, meta)  # ws: the single brokers' workloads (no disk runs)
     with open(os.path.join(results, "summary.md"), "w") as f:
         f.write(text)
-    plot(results, ws, meta)
+    if ws:
+        plot(results, ws, meta)
+    repl = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
+    if repl:
+        plot_replicated(results, repl, meta)
 
 
 def cmd_basis(results, workload, tool):
