@@ -16,19 +16,15 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::fetch_response::PartitionData;
-use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, FetchResponse, RequestHeader, ResponseHeader,
-};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
+use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::kafka_client;
 use crate::broker::Broker;
 use crate::log::EpochEndOffset;
 use crate::partition::replication::FetchPosition;
@@ -40,8 +36,6 @@ const FETCH_VERSION: i16 = 15;
 const FETCH_WAIT_MS: i32 = 500;
 const PARTITION_MAX_BYTES: i32 = 1024 * 1024;
 const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
-/// Answers larger than this are refused before allocating (the request asks for far less).
-const MAX_FRAME: usize = 64 * 1024 * 1024;
 /// Kafka's replica.fetch.backoff.ms is 1 s; a leader that is not there yet is usually there
 /// within a metadata round.
 const BACKOFF: Duration = Duration::from_millis(200);
@@ -154,11 +148,30 @@ async fn run(
         let broker_epoch = broker.cluster.as_ref().map_or(-1, |c| c.broker_epoch());
         let request = fetch_request(broker.node_id, broker_epoch, &positions);
         correlation_id = correlation_id.wrapping_add(1);
+        let wait = IO_TIMEOUT + Duration::from_millis(FETCH_WAIT_MS as u64);
         let answer = match connection.as_mut() {
-            Some(stream) => call(stream, request, correlation_id).await,
-            None => match connect(&address).await {
+            Some(stream) => {
+                kafka_client::call(
+                    stream,
+                    ApiKey::Fetch,
+                    FETCH_VERSION,
+                    &request,
+                    correlation_id,
+                    wait,
+                )
+                .await
+            }
+            None => match kafka_client::connect(&address).await {
                 Ok(mut stream) => {
-                    let answer = call(&mut stream, request, correlation_id).await;
+                    let answer = kafka_client::call(
+                        &mut stream,
+                        ApiKey::Fetch,
+                        FETCH_VERSION,
+                        &request,
+                        correlation_id,
+                        wait,
+                    )
+                    .await;
                     connection = Some(stream);
                     answer
                 }
@@ -221,60 +234,6 @@ fn fetch_request(
         .with_session_id(0)
         .with_session_epoch(-1)
         .with_topics(topics)
-}
-
-async fn connect(address: &str) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(IO_TIMEOUT, TcpStream::connect(address))
-        .await
-        .map_err(|_| std::io::Error::other("connect timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
-
-/// One request and its answer on the fetcher's connection.
-async fn call(
-    stream: &mut TcpStream,
-    request: FetchRequest,
-    correlation_id: i32,
-) -> std::io::Result<FetchResponse> {
-    let invalid = |m: String| std::io::Error::new(std::io::ErrorKind::InvalidData, m);
-    let header = RequestHeader::default()
-        .with_request_api_key(ApiKey::Fetch as i16)
-        .with_request_api_version(FETCH_VERSION)
-        .with_correlation_id(correlation_id)
-        .with_client_id(Some(StrBytes::from_static_str("milena-replica-fetcher")));
-    let mut body = BytesMut::new();
-    header
-        .encode(&mut body, FetchRequest::header_version(FETCH_VERSION))
-        .and_then(|_| request.encode(&mut body, FETCH_VERSION))
-        .map_err(|e| invalid(format!("encoding a fetch: {e}")))?;
-    let mut frame = BytesMut::with_capacity(4 + body.len());
-    frame.put_u32(body.len() as u32);
-    frame.extend_from_slice(&body);
-    let wait = IO_TIMEOUT + Duration::from_millis(FETCH_WAIT_MS as u64);
-    tokio::time::timeout(wait, async {
-        stream.write_all(&frame).await?;
-        let len = stream.read_u32().await? as usize;
-        if len > MAX_FRAME {
-            return Err(invalid(format!("fetch answer of {len} bytes")));
-        }
-        let mut buf = vec![0u8; len];
-        stream.read_exact(&mut buf).await?;
-        let mut buf = Bytes::from(buf);
-        let header = ResponseHeader::decode(&mut buf, FetchResponse::header_version(FETCH_VERSION))
-            .map_err(|e| invalid(format!("decoding a fetch answer: {e}")))?;
-        if header.correlation_id != correlation_id {
-            return Err(invalid("fetch answer to another request".into()));
-        }
-        let response = FetchResponse::decode(&mut buf, FETCH_VERSION)
-            .map_err(|e| invalid(format!("decoding a fetch answer: {e}")))?;
-        if buf.has_remaining() {
-            tracing::debug!(left = buf.remaining(), "bytes after a fetch answer");
-        }
-        Ok(response)
-    })
-    .await
-    .map_err(|_| std::io::Error::other("fetch timed out"))?
 }
 
 /// Applies one fetch answer (blocking file work). True if any partition made progress or had

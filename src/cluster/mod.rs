@@ -12,6 +12,7 @@
 pub mod active;
 pub mod fetcher;
 pub mod isr;
+pub mod kafka_client;
 pub mod raft;
 pub mod rpc;
 
@@ -29,6 +30,7 @@ use crate::metadata::controller::alter_partition::AlterPartitionRequest;
 use crate::metadata::controller::{ControllerOp, OpOutcome, QuorumClient};
 use crate::metadata::{BrokerEndpoint, MetadataError, MetadataImage};
 use active::ActiveController;
+use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 use raft::{MetadataRaft, Published};
 use rpc::{Client, Request, Response};
 
@@ -37,6 +39,8 @@ use rpc::{Client, Request, Response};
 const OP_TIMEOUT: Duration = Duration::from_secs(20);
 const RPC_TIMEOUT: Duration = Duration::from_secs(5);
 const RETRY: Duration = Duration::from_millis(100);
+/// How long a partition leader may take to write and replicate transaction markers.
+const MARKERS_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The cluster id of a cluster whose nodes do not set `cluster.id`: derived from the voters, so
 /// that every node computes the same one with no format step.
@@ -456,28 +460,68 @@ impl QuorumClient for ClusterNode {
     /// Blocks the calling thread (moved off the async workers with `block_in_place`) until the
     /// active controller answered.
     fn submit(&self, op: ControllerOp) -> Result<OpOutcome, MetadataError> {
-        let (tx, rx) = std::sync::mpsc::channel();
         let Some(node) = self.me.upgrade() else {
             return Err(MetadataError::Unavailable(
                 "the node is shutting down".into(),
             ));
         };
+        self.block_on(
+            async move { node.submit_async(op).await },
+            OP_TIMEOUT + Duration::from_secs(1),
+        )
+        .unwrap_or_else(|| {
+            Err(MetadataError::Unavailable(
+                "the controller did not answer".into(),
+            ))
+        })
+    }
+}
+
+impl ClusterNode {
+    /// Runs `work` on the node's runtime and waits for it on the calling thread (moved off the
+    /// async workers with `block_in_place`) for at most `timeout`: the bridge for the
+    /// coordinators, whose code is synchronous.
+    fn block_on<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = T> + Send + 'static,
+        timeout: Duration,
+    ) -> Option<T> {
+        let (tx, rx) = std::sync::mpsc::channel();
         self.runtime.spawn(async move {
-            let _ = tx.send(node.submit_async(op).await);
+            let _ = tx.send(work.await);
         });
-        let wait = || {
-            rx.recv_timeout(OP_TIMEOUT + Duration::from_secs(1))
-                .unwrap_or_else(|_| {
-                    Err(MetadataError::Unavailable(
-                        "the controller did not answer".into(),
-                    ))
-                })
-        };
+        let wait = || rx.recv_timeout(timeout).ok();
         match tokio::runtime::Handle::try_current() {
             Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
                 tokio::task::block_in_place(wait)
             }
             _ => wait(),
+        }
+    }
+
+    /// Sends transaction markers to the broker at `address` that leads their partitions
+    /// (WriteTxnMarkers, as Kafka's transaction coordinator does) and waits for its answer.
+    pub fn write_txn_markers(
+        &self,
+        address: String,
+        request: WriteTxnMarkersRequest,
+    ) -> Result<WriteTxnMarkersResponse, String> {
+        let work = async move {
+            let mut stream = kafka_client::connect(&address).await?;
+            kafka_client::call(
+                &mut stream,
+                kafka_protocol::messages::ApiKey::WriteTxnMarkers,
+                1,
+                &request,
+                1,
+                MARKERS_TIMEOUT,
+            )
+            .await
+        };
+        match self.block_on(work, MARKERS_TIMEOUT + Duration::from_secs(1)) {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("no answer".into()),
         }
     }
 }

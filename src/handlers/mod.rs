@@ -19,6 +19,7 @@ pub mod producer_id;
 pub mod records;
 pub mod topics;
 pub mod transactions;
+pub mod txn_markers;
 
 use kafka_protocol::messages::TopicName;
 use kafka_protocol::protocol::StrBytes;
@@ -29,6 +30,34 @@ pub(crate) fn str_bytes(s: impl Into<String>) -> StrBytes {
 
 pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(str_bytes(s))
+}
+
+/// Waits until `partition`'s high watermark reaches `required` (every ISR member has what is
+/// below it), for at most `timeout`: REQUEST_TIMED_OUT then, NOT_LEADER_OR_FOLLOWER if this
+/// broker stops leading meanwhile.
+pub(crate) async fn replicated(
+    ctx: &crate::protocol::RequestContext,
+    partition: &crate::partition::Partition,
+    required: i64,
+    timeout: std::time::Duration,
+) -> Result<(), kafka_protocol::ResponseError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut arrivals = ctx.broker.replicas.subscribe();
+    loop {
+        arrivals.borrow_and_update();
+        if partition.high_watermark() >= required {
+            return Ok(());
+        }
+        if !partition.is_leader() {
+            return Err(kafka_protocol::ResponseError::NotLeaderOrFollower);
+        }
+        if tokio::time::timeout_at(deadline, arrivals.changed())
+            .await
+            .is_err()
+        {
+            return Err(kafka_protocol::ResponseError::RequestTimedOut);
+        }
+    }
 }
 
 /// Runs work that may fsync (`milena.flush.on.ack`) off the async worker's hot loop. Without

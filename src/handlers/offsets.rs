@@ -105,23 +105,12 @@ async fn committed_durably(ctx: &RequestContext, group_id: &str) -> Result<(), i
         return Ok(());
     };
     let required = partition.log_end_offset();
-    let deadline = tokio::time::Instant::now() + COMMIT_TIMEOUT;
-    let mut arrivals = broker.replicas.subscribe();
-    loop {
-        arrivals.borrow_and_update();
-        if partition.high_watermark() >= required {
-            return Ok(());
-        }
-        if !partition.is_leader() {
-            return Err(ResponseError::NotCoordinator.code());
-        }
-        if tokio::time::timeout_at(deadline, arrivals.changed())
-            .await
-            .is_err()
-        {
-            return Err(ResponseError::RequestTimedOut.code());
-        }
-    }
+    super::replicated(ctx, &partition, required, COMMIT_TIMEOUT)
+        .await
+        .map_err(|e| match e {
+            ResponseError::NotLeaderOrFollower => ResponseError::NotCoordinator.code(),
+            e => e.code(),
+        })
 }
 
 /// Committed offsets by topic: (topic, [(partition, committed, error code)]).

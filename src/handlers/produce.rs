@@ -43,6 +43,7 @@ struct Waiting {
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
     let mut waiting = Vec::new();
     let acks = request.acks;
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.0.to_string());
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64).min(MAX_TIMEOUT);
     // KIP-951: a partition led elsewhere names its leader, and the response carries that
     // leader's endpoint, so the client re-routes without a Metadata round trip.
@@ -63,7 +64,8 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 )
             } else {
                 let index = data.index;
-                let (mut response, appended) = produce_partition(ctx, &name, data, acks);
+                let (mut response, appended) =
+                    produce_partition(ctx, transactional_id.as_deref(), &name, data, acks);
                 if let Some((leader, required)) = appended {
                     waiting.push(Waiting {
                         topic: topic_index,
@@ -171,6 +173,7 @@ async fn wait_for_replicas(
 /// the write waits for, if it is not there yet.
 fn produce_partition(
     ctx: &RequestContext,
+    transactional_id: Option<&str>,
     topic: &str,
     data: PartitionProduceData,
     acks: i16,
@@ -185,7 +188,14 @@ fn produce_partition(
             None,
         );
     };
-    if let Err(code) = verify_transaction(ctx, topic, data.index, &partition, &records) {
+    if let Err(code) = verify_transaction(
+        ctx,
+        transactional_id,
+        topic,
+        data.index,
+        &partition,
+        &records,
+    ) {
         let message = Some("Partition was not added to the transaction".into());
         return (failed(data.index, code, message), None);
     }
@@ -235,8 +245,14 @@ fn produce_partition(
 
 /// A transactional producer's first write to a partition must be to a partition its
 /// transaction holds (see `TransactionCoordinator::verify_partition`).
+///
+/// Only where this broker is the transaction's coordinator: Kafka's partition leader asks a
+/// remote coordinator with AddPartitionsToTxn v4 (verify only), which Milena does not send yet,
+/// so a write led elsewhere is taken unverified (Kafka's behaviour with
+/// `transaction.partition.verification.enable=false`).
 fn verify_transaction(
     ctx: &RequestContext,
+    transactional_id: Option<&str>,
     topic: &str,
     index: i32,
     partition: &Partition,
@@ -247,6 +263,19 @@ fn verify_transaction(
     };
     if !h.is_transactional() || partition.has_open_txn(h.producer_id) {
         return Ok(());
+    }
+    if let Some(id) = transactional_id.filter(|_| ctx.broker.cluster.is_some()) {
+        let txn_partition = crate::coordinator::txn::records::partition_for(
+            id,
+            ctx.broker.config.transaction_state_log_num_partitions,
+        );
+        let coordinator_here = ctx
+            .broker
+            .leader_partition(crate::coordinator::txn::TXN_TOPIC, txn_partition)
+            .is_ok();
+        if !coordinator_here {
+            return Ok(());
+        }
     }
     ctx.broker
         .txns

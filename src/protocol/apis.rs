@@ -82,6 +82,8 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<AddOffsetsToTxnRequest>(ApiKey::AddOffsetsToTxn, 0, 0, 4),
     spec::<EndTxnRequest>(ApiKey::EndTxn, 0, 0, 4),
     spec::<TxnOffsetCommitRequest>(ApiKey::TxnOffsetCommit, 0, 0, 4),
+    // Broker to broker: a transaction coordinator's markers for partitions led here.
+    spec::<WriteTxnMarkersRequest>(ApiKey::WriteTxnMarkers, 1, 1, 1),
     spec::<DescribeProducersRequest>(ApiKey::DescribeProducers, 0, 0, 0),
     spec::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions, 0, 0, 0),
     spec::<ListTransactionsRequest>(ApiKey::ListTransactions, 0, 0, 1),

@@ -221,6 +221,10 @@ pub async fn handle_frame(
             handlers::transactions::add_offsets_to_txn
         ),
         ApiKey::EndTxn => serve!(EndTxnRequest, handlers::transactions::end_txn),
+        ApiKey::WriteTxnMarkers => serve!(
+            WriteTxnMarkersRequest,
+            handlers::txn_markers::write_txn_markers
+        ),
         ApiKey::TxnOffsetCommit => serve!(
             TxnOffsetCommitRequest,
             handlers::transactions::txn_offset_commit

@@ -16,7 +16,7 @@
 pub mod records;
 pub mod state;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use kafka_protocol::ResponseError;
@@ -276,11 +276,30 @@ impl TransactionCoordinator {
             ControlType::Abort
         };
         let now = now_ms();
+        // Partitions led by other brokers get their markers through WriteTxnMarkers.
+        let mut remote: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
         for (topic, index) in &prepared.partitions {
-            let Some(partition) = broker.replicas.get(topic, *index) else {
-                // Deleted meanwhile: Kafka drops markers for partitions that are gone.
-                tracing::warn!(topic = %topic, partition = index, "no marker written: partition is gone");
-                continue;
+            let partition = match broker.leader_partition(topic, *index) {
+                Ok(partition) => partition,
+                Err(ResponseError::UnknownTopicOrPartition) => {
+                    // Deleted meanwhile: Kafka drops markers for partitions that are gone.
+                    tracing::warn!(topic = %topic, partition = index, "no marker written: partition is gone");
+                    continue;
+                }
+                Err(_) => match broker.live_leader(topic, *index) {
+                    Some((leader, _)) => {
+                        remote
+                            .entry(leader)
+                            .or_default()
+                            .push((topic.clone(), *index));
+                        continue;
+                    }
+                    None => {
+                        // No leader now: the transaction stays prepared; `tick` retries.
+                        tracing::warn!(topic = %topic, partition = index, "no leader for a transaction marker yet");
+                        return Err(ResponseError::CoordinatorNotAvailable.code());
+                    }
+                },
             };
             match partition.append_txn_marker(
                 prepared.producer_id,
@@ -294,7 +313,7 @@ impl TransactionCoordinator {
                     tracing::warn!(topic = %topic, partition = index, "marker from an older epoch skipped");
                 }
                 Err(e) => {
-                    // The transaction stays in its Prepare state; a restart retries it.
+                    // The transaction stays in its Prepare state; `tick` retries it.
                     tracing::error!(topic = %topic, partition = index, error = %e, "writing a transaction marker failed");
                     return Err(ResponseError::CoordinatorNotAvailable.code());
                 }
@@ -307,13 +326,30 @@ impl TransactionCoordinator {
                 );
             }
         }
+        for (leader, partitions) in remote {
+            markers_to(broker, leader, &prepared, control, partitions)?;
+        }
         self.write(broker, txns, transactional_id, prepared.complete(now))
     }
 
-    /// Aborts the transactions that outlived their timeout, fencing their producers.
+    /// Aborts the transactions that outlived their timeout, fencing their producers, and writes
+    /// again the markers of transactions left prepared by a failed marker write.
     pub fn tick(&self, broker: &Broker) {
         let mut txns = self.lock();
         let now = now_ms();
+        let stuck: Vec<(String, TxnMetadata)> = txns
+            .iter()
+            .filter(|(_, t)| {
+                matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
+                    && now.saturating_sub(t.last_update_ms) > PREPARED_RETRY_MS
+            })
+            .map(|(id, t)| (id.clone(), t.clone()))
+            .collect();
+        for (id, txn) in stuck {
+            if let Err(code) = self.finish(broker, &mut txns, &id, txn) {
+                tracing::warn!(transactional_id = %id, code, "transaction markers not written yet; retrying");
+            }
+        }
         let expired: Vec<(String, TxnMetadata)> = txns
             .iter()
             .filter(|(_, t)| t.timed_out(now))
@@ -377,3 +413,71 @@ impl TransactionCoordinator {
 
 #[cfg(test)]
 mod broker_tests;
+
+/// How long a transaction may stay prepared (its markers not all written) before `tick` writes
+/// them again.
+const PREPARED_RETRY_MS: i64 = 1000;
+
+/// Writes a transaction's markers into `partitions`, led by broker `leader`, with
+/// WriteTxnMarkers (Kafka's TransactionMarkerChannelManager; the leader answers once they are
+/// replicated). A marker the leader refuses for an older producer epoch is skipped, as locally.
+fn markers_to(
+    broker: &Broker,
+    leader: i32,
+    prepared: &TxnMetadata,
+    control: ControlType,
+    partitions: Vec<(String, i32)>,
+) -> Result<(), i16> {
+    use kafka_protocol::messages::write_txn_markers_request::{
+        WritableTxnMarker, WritableTxnMarkerTopic,
+    };
+    use kafka_protocol::messages::{ProducerId, TopicName, WriteTxnMarkersRequest};
+    let unavailable = ResponseError::CoordinatorNotAvailable.code();
+    let (Some(node), Some(address)) = (
+        broker.cluster.as_ref(),
+        broker
+            .image()
+            .brokers
+            .get(&leader)
+            .and_then(|b| b.endpoint())
+            .map(|e| format!("{}:{}", e.host, e.port)),
+    ) else {
+        return Err(unavailable);
+    };
+    let mut topics: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    for (topic, index) in partitions {
+        topics.entry(topic).or_default().push(index);
+    }
+    let marker = WritableTxnMarker::default()
+        .with_producer_id(ProducerId(prepared.producer_id))
+        .with_producer_epoch(prepared.producer_epoch)
+        .with_transaction_result(control == ControlType::Commit)
+        .with_coordinator_epoch(COORDINATOR_EPOCH)
+        .with_topics(
+            topics
+                .into_iter()
+                .map(|(name, indexes)| {
+                    WritableTxnMarkerTopic::default()
+                        .with_name(TopicName(crate::handlers::str_bytes(name)))
+                        .with_partition_indexes(indexes)
+                })
+                .collect(),
+        );
+    let request = WriteTxnMarkersRequest::default().with_markers(vec![marker]);
+    let response = node.write_txn_markers(address, request).map_err(|e| {
+        tracing::warn!(leader, error = %e, "WriteTxnMarkers failed");
+        unavailable
+    })?;
+    let refused = ResponseError::InvalidProducerEpoch.code();
+    for result in response.markers {
+        for topic in result.topics {
+            for p in topic.partitions {
+                if p.error_code != 0 && p.error_code != refused {
+                    tracing::warn!(leader, topic = %topic.name.0, partition = p.partition_index, error = p.error_code, "a transaction marker was not written");
+                    return Err(unavailable);
+                }
+            }
+        }
+    }
+    Ok(())
+}
