@@ -110,24 +110,8 @@ const FAST_FENCING: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "3000"),
 ];
 
-/// Bounds for things that take seconds on Milena and longer on three JVMs.
-fn bound(milena_secs: u64) -> Duration {
-    Duration::from_secs(if reference_mode() {
-        milena_secs * 3
-    } else {
-        milena_secs
-    })
-}
-
 fn all_ids(c: &Cluster) -> BTreeSet<i32> {
     c.ids().into_iter().collect()
-}
-
-/// Every partition has a leader and all its replicas in the ISR.
-fn settled(d: &TopicDescription) -> bool {
-    d.partitions
-        .iter()
-        .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -176,7 +160,7 @@ fn every_node_creates_and_describes_topics_alike_and_reports_one_cluster() {
     let mut texts = Vec::new();
     for via in c.ids() {
         let d = c.wait_describe("t", via, bound(20), "3 settled partitions", |d| {
-            d.partitions.len() == 3 && settled(d)
+            d.partitions.len() == 3 && full_isr(d)
         });
         for p in &d.partitions {
             assert_eq!(
@@ -242,7 +226,7 @@ fn every_node_creates_and_describes_topics_alike_and_reports_one_cluster() {
     let text = assert_success(&out, "create --replica-assignment");
     assert!(text.contains("Created topic assigned."), "{text}");
     let d = c.wait_describe("assigned", 3, bound(20), "settled", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     let expected = [vec![1, 2], vec![2, 3], vec![3, 1]];
     for (p, replicas) in d.partitions.iter().zip(expected) {
@@ -262,7 +246,7 @@ fn rf1_partitions_spread_and_clients_work_through_any_single_node() {
     let c = Cluster::start(3, &[]);
     c.create_topic(1, "spread", 3, 1, &[]);
     let d = c.wait_describe("spread", 2, bound(20), "3 led partitions", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     for p in &d.partitions {
         let leader = p.leader.unwrap();
@@ -407,10 +391,10 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
     c.create_topic(1, "r3", 3, 3, &["--config", "min.insync.replicas=2"]);
     c.create_topic(2, "r1", 3, 1, &[]);
     let before = c.wait_describe("r3", 3, bound(20), "settled", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     let r1_before = c.wait_describe("r1", 3, bound(20), "settled", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     assert!(
         before.text.contains("min.insync.replicas=2"),
@@ -625,12 +609,12 @@ fn a_killed_node_is_fenced_its_partitions_move_and_it_rejoins() {
     // It catches up and the ISRs regrow (leadership stays where it moved until the periodic
     // preferred-leader rebalance).
     let d = c.wait_describe("r3", victim, bound(30), "with full ISRs again", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     eprintln!("r3 via node {victim} after its restart:\n{}", d.text);
     // RF 1: the partitions it holds have their leader back.
     let d = c.wait_describe("r1", victim, bound(30), "led again", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
     eprintln!("r1 via node {victim} after its restart:\n{}", d.text);
     assert_eq!(d.leaders(), r1_before.leaders(), "{}", d.text);
@@ -719,7 +703,7 @@ fn the_survivors_create_topics_after_the_raft_leader_is_killed() {
         let topic = format!("after-fence-{victim}");
         c.create_topic(survivors[1], &topic, 4, 2, &[]);
         let d = c.wait_describe(&topic, survivors[0], bound(20), "settled", |d| {
-            d.partitions.len() == 4 && settled(d)
+            d.partitions.len() == 4 && full_isr(d)
         });
         let bootstrap = c.node_bootstrap(survivors[0]);
         produce_acks_all(&bootstrap, &topic, "k", None, 20);
@@ -856,7 +840,7 @@ fn a_node_whose_voters_differ_from_the_others_exits_naming_the_key() {
 fn a_node_without_a_quorum_serves_what_it_leads_and_refuses_changes() {
     let mut c = Cluster::start(3, FAST_FENCING);
     c.create_topic(1, "minority", 3, 1, &[]);
-    let d = c.wait_describe("minority", 1, bound(20), "led", settled);
+    let d = c.wait_describe("minority", 1, bound(20), "led", full_isr);
     let own = d
         .partitions
         .iter()
@@ -954,7 +938,7 @@ fn a_node_without_a_quorum_serves_what_it_leads_and_refuses_changes() {
 fn a_node_stopped_with_sigterm_is_fenced_at_once_and_leads_again_after_restart() {
     let mut c = Cluster::start(3, &[("broker.heartbeat.interval.ms", "500")]);
     c.create_topic(1, "orderly", 3, 1, &[]);
-    let before = c.wait_describe("orderly", 1, bound(20), "led", settled);
+    let before = c.wait_describe("orderly", 1, bound(20), "led", full_isr);
     let on_2 = before
         .partitions
         .iter()

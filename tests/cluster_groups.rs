@@ -99,23 +99,6 @@ const FAST_FENCING: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "3000"),
 ];
 
-/// Bounds for things that take seconds on Milena and longer on three JVMs.
-fn bound(milena_secs: u64) -> Duration {
-    Duration::from_secs(if reference_mode() {
-        milena_secs * 3
-    } else {
-        milena_secs
-    })
-}
-
-/// Every partition has a leader and all its replicas in the ISR.
-fn settled(d: &TopicDescription) -> bool {
-    !d.partitions.is_empty()
-        && d.partitions
-            .iter()
-            .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
-}
-
 /// Java's `String.hashCode` (over UTF-16 units, wrapping).
 fn java_hash_code(s: &str) -> i32 {
     s.encode_utf16()
@@ -537,7 +520,7 @@ fn a_group_resumes_at_its_committed_offsets_after_its_coordinator_is_killed() {
     let group = "resume-group";
     c.create_topic(1, topic, 3, 3, &[]);
     c.wait_describe(topic, 1, bound(20), "3 settled partitions", |d| {
-        d.partitions.len() == 3 && settled(d)
+        d.partitions.len() == 3 && full_isr(d)
     });
 
     const N: usize = 3000;
@@ -577,7 +560,7 @@ fn a_group_resumes_at_its_committed_offsets_after_its_coordinator_is_killed() {
     );
     assert_eq!(state.assignment_strategy, "range", "{text}");
     // It leads the group's __consumer_offsets partition (RF 3).
-    let offsets_topic = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", settled);
+    let offsets_topic = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets_topic.partitions.len() as i32;
     let offsets_p = offsets_partition(group, n_offsets);
     let op = offsets_topic.partition(offsets_p);
@@ -776,7 +759,7 @@ fn the_seed_multi_broker_walkthrough_works_verbatim() {
     assert_eq!(text.trim(), "Created topic my-replicated-topic.");
 
     //    bin/kafka-topics.sh --describe --bootstrap-server localhost:9092 --topic my-replicated-topic
-    let d = c.wait_describe(topic, 1, bound(20), "settled", settled);
+    let d = c.wait_describe(topic, 1, bound(20), "settled", full_isr);
     eprintln!("{}", d.text);
     let header = d.text.lines().next().unwrap_or_default();
     assert!(
@@ -813,7 +796,7 @@ fn the_seed_multi_broker_walkthrough_works_verbatim() {
 
     // Pick groups by where the broker places them: their __consumer_offsets partition led by
     // the node about to be killed (the topic's leader), or by a survivor.
-    let offsets = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", settled);
+    let offsets = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets.partitions.len() as i32;
     let coordinator_of = |g: &str| offsets.partition(offsets_partition(g, n_offsets)).leader;
     let pick = |prefix: &str, on_leader: bool| -> String {

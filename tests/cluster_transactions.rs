@@ -17,17 +17,8 @@ use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use support::cluster::*;
-use support::*;
 
 const PARTITIONS: i32 = 3;
-
-fn bound(milena_secs: u64) -> Duration {
-    Duration::from_secs(if reference_mode() {
-        milena_secs * 3
-    } else {
-        milena_secs
-    })
-}
 
 fn transactional_producer(bootstrap: &str, id: &str) -> BaseProducer {
     let producer: BaseProducer = ClientConfig::new()

@@ -32,32 +32,54 @@ pub(crate) fn topic_name(s: impl Into<String>) -> TopicName {
     TopicName(str_bytes(s))
 }
 
-/// Waits until `partition`'s high watermark reaches `required` (every ISR member has what is
-/// below it), for at most `timeout`: REQUEST_TIMED_OUT then, NOT_LEADER_OR_FOLLOWER if this
-/// broker stops leading meanwhile.
+/// A leader's write waiting for its followers: done when the partition's high watermark
+/// reaches `required` (every ISR member has what is below it) while this broker still leads it
+/// in `leader_epoch`, the epoch it was written in.
+pub(crate) struct Replicating {
+    pub partition: std::sync::Arc<crate::partition::Partition>,
+    pub leader_epoch: i32,
+    pub required: i64,
+}
+
+/// Waits for every write of `writes` to be replicated, for at most `timeout` together; one
+/// outcome per write, in order: Ok, NOT_LEADER_OR_FOLLOWER if leadership moved meanwhile, or
+/// REQUEST_TIMED_OUT (Kafka's delayed produce and delayed marker writes).
 pub(crate) async fn replicated(
     ctx: &crate::protocol::RequestContext,
-    partition: &crate::partition::Partition,
-    required: i64,
+    writes: &[Replicating],
     timeout: std::time::Duration,
-) -> Result<(), kafka_protocol::ResponseError> {
+) -> Vec<Result<(), kafka_protocol::ResponseError>> {
+    use kafka_protocol::ResponseError;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut arrivals = ctx.broker.replicas.subscribe();
+    let mut outcomes: Vec<Option<Result<(), ResponseError>>> = vec![None; writes.len()];
     loop {
         arrivals.borrow_and_update();
-        if partition.high_watermark() >= required {
-            return Ok(());
+        for (w, outcome) in writes.iter().zip(outcomes.iter_mut()) {
+            if outcome.is_some() {
+                continue;
+            }
+            let p = &w.partition;
+            if !p.is_leader() || p.leader_epoch() != w.leader_epoch {
+                *outcome = Some(Err(ResponseError::NotLeaderOrFollower));
+            } else if p.high_watermark() >= w.required {
+                *outcome = Some(Ok(()));
+            }
         }
-        if !partition.is_leader() {
-            return Err(kafka_protocol::ResponseError::NotLeaderOrFollower);
+        if outcomes.iter().all(Option::is_some) {
+            break;
         }
         if tokio::time::timeout_at(deadline, arrivals.changed())
             .await
             .is_err()
         {
-            return Err(kafka_protocol::ResponseError::RequestTimedOut);
+            break;
         }
     }
+    outcomes
+        .into_iter()
+        .map(|o| o.unwrap_or(Err(ResponseError::RequestTimedOut)))
+        .collect()
 }
 
 /// Runs work that may fsync (`milena.flush.on.ack`) off the async worker's hot loop. Without

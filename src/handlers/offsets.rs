@@ -104,9 +104,15 @@ async fn committed_durably(ctx: &RequestContext, group_id: &str) -> Result<(), i
     else {
         return Ok(());
     };
-    let required = partition.log_end_offset();
-    super::replicated(ctx, &partition, required, COMMIT_TIMEOUT)
-        .await
+    let write = super::Replicating {
+        leader_epoch: partition.leader_epoch(),
+        required: partition.log_end_offset(),
+        partition,
+    };
+    let outcome = super::replicated(ctx, &[write], COMMIT_TIMEOUT).await;
+    outcome
+        .into_iter()
+        .collect::<Result<(), _>>()
         .map_err(|e| match e {
             ResponseError::NotLeaderOrFollower => ResponseError::NotCoordinator.code(),
             e => e.code(),

@@ -24,26 +24,17 @@ use crate::partition::manager::now_ms;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
 use bytes::Bytes;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A produce request never waits for replication longer than this, whatever it asks.
 const MAX_TIMEOUT: Duration = Duration::from_secs(300);
 
-/// An acks=all write appended and waiting for the high watermark.
-struct Waiting {
-    topic: usize,
-    partition: usize,
-    leader: Arc<Partition>,
-    leader_epoch: i32,
-    /// The high watermark that covers the write.
-    required: i64,
-}
-
 pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceResponse {
-    let mut waiting = Vec::new();
+    // Where each acks=all write waiting for its followers answers, and what it waits for.
+    let mut waiting: Vec<(usize, usize)> = Vec::new();
+    let mut replicating: Vec<super::Replicating> = Vec::new();
     let acks = request.acks;
-    let transactional_id = request.transactional_id.as_ref().map(|t| t.0.to_string());
+    let transactional_id = request.transactional_id.as_ref().map(|t| t.0.as_str());
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64).min(MAX_TIMEOUT);
     // KIP-951: a partition led elsewhere names its leader, and the response carries that
     // leader's endpoint, so the client re-routes without a Metadata round trip.
@@ -65,15 +56,10 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
             } else {
                 let index = data.index;
                 let (mut response, appended) =
-                    produce_partition(ctx, transactional_id.as_deref(), &name, data, acks);
-                if let Some((leader, required)) = appended {
-                    waiting.push(Waiting {
-                        topic: topic_index,
-                        partition: partition_responses.len(),
-                        leader_epoch: leader.leader_epoch(),
-                        leader,
-                        required,
-                    });
+                    produce_partition(ctx, transactional_id, &name, data, acks);
+                if let Some(write) = appended {
+                    waiting.push((topic_index, partition_responses.len()));
+                    replicating.push(write);
                 }
                 if ctx.api_version >= 10
                     && response.error_code == ResponseError::NotLeaderOrFollower.code()
@@ -96,11 +82,19 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
                 .with_partition_responses(partition_responses),
         );
     }
-    if !waiting.is_empty() {
-        for (w, code) in wait_for_replicas(ctx, waiting, timeout).await {
-            if code != 0 {
-                responses[w.topic].partition_responses[w.partition].error_code = code;
-            }
+    if !replicating.is_empty() {
+        let outcomes = super::replicated(ctx, &replicating, timeout).await;
+        for (((t, p), write), outcome) in waiting.into_iter().zip(&replicating).zip(outcomes) {
+            let code = match outcome {
+                // The ISR shrank below the minimum while the write waited: it stays, the
+                // producer retries (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+                Ok(()) if write.partition.under_min_isr() => {
+                    ResponseError::NotEnoughReplicasAfterAppend.code()
+                }
+                Ok(()) => continue,
+                Err(e) => e.code(),
+            };
+            responses[t].partition_responses[p].error_code = code;
         }
     }
     let mut response = ProduceResponse::default().with_responses(responses);
@@ -122,53 +116,6 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
     response
 }
 
-/// Waits until each write is below its partition's high watermark, the leadership moved, or
-/// `timeout` passed; the error code each write ends with (0 for success).
-async fn wait_for_replicas(
-    ctx: &RequestContext,
-    mut waiting: Vec<Waiting>,
-    timeout: Duration,
-) -> Vec<(Waiting, i16)> {
-    let deadline = Instant::now() + timeout;
-    let mut arrivals = ctx.broker.replicas.subscribe();
-    let mut done = Vec::with_capacity(waiting.len());
-    loop {
-        arrivals.borrow_and_update();
-        let mut still = Vec::new();
-        for w in waiting {
-            let p = &w.leader;
-            let code = if !p.is_leader() || p.leader_epoch() != w.leader_epoch {
-                ResponseError::NotLeaderOrFollower.code()
-            } else if p.high_watermark() >= w.required {
-                if p.under_min_isr() {
-                    ResponseError::NotEnoughReplicasAfterAppend.code()
-                } else {
-                    0
-                }
-            } else {
-                still.push(w);
-                continue;
-            };
-            done.push((w, code));
-        }
-        waiting = still;
-        if waiting.is_empty() {
-            return done;
-        }
-        let now = Instant::now();
-        if now >= deadline
-            || tokio::time::timeout(deadline - now, arrivals.changed())
-                .await
-                .is_err()
-        {
-            // Kafka's DelayedProduce expiry: the records stay; the producer retries.
-            let timed_out = ResponseError::RequestTimedOut.code();
-            done.extend(waiting.into_iter().map(|w| (w, timed_out)));
-            return done;
-        }
-    }
-}
-
 /// Appends one partition's records; for acks=all also the partition and the high watermark
 /// the write waits for, if it is not there yet.
 fn produce_partition(
@@ -177,7 +124,7 @@ fn produce_partition(
     topic: &str,
     data: PartitionProduceData,
     acks: i16,
-) -> (PartitionProduceResponse, Option<(Arc<Partition>, i64)>) {
+) -> (PartitionProduceResponse, Option<super::Replicating>) {
     let partition = match ctx.broker.leader_partition(topic, data.index) {
         Ok(p) => p,
         Err(e) => return (failed(data.index, e.code(), None), None),
@@ -211,8 +158,12 @@ fn produce_partition(
     match result {
         Ok(info) => {
             let required = info.last_offset + 1;
-            let waits = (acks == -1 && partition.high_watermark() < required)
-                .then(|| (partition.clone(), required));
+            let waits =
+                (acks == -1 && partition.high_watermark() < required).then(|| super::Replicating {
+                    leader_epoch: partition.leader_epoch(),
+                    partition: partition.clone(),
+                    required,
+                });
             let response = PartitionProduceResponse::default()
                 .with_index(data.index)
                 .with_base_offset(info.first_offset)

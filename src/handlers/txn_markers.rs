@@ -5,7 +5,6 @@
 //! once the markers are replicated to the ISR, as Kafka writes them with acks=all; the
 //! coordinator retries whatever failed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use kafka_protocol::messages::write_txn_markers_response::{
@@ -16,7 +15,6 @@ use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
 use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::log::builder::ControlType;
 use crate::partition::manager::now_ms;
-use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
 
 /// Kafka's transaction coordinator waits this long (request.timeout.ms) for a marker answer.
@@ -27,7 +25,9 @@ pub async fn write_txn_markers(
     request: WriteTxnMarkersRequest,
 ) -> WriteTxnMarkersResponse {
     let broker = &ctx.broker;
-    let mut written: Vec<(usize, usize, usize, Arc<Partition>, i64)> = Vec::new();
+    // Where each written marker's answer goes, and what it waits for.
+    let mut written: Vec<(usize, usize, usize)> = Vec::new();
+    let mut replicating: Vec<super::Replicating> = Vec::new();
     let mut markers = Vec::with_capacity(request.markers.len());
     for (m, marker) in request.markers.iter().enumerate() {
         let control = if marker.transaction_result {
@@ -61,7 +61,12 @@ pub async fn write_txn_markers(
                                         control == ControlType::Commit,
                                     );
                                 }
-                                written.push((m, t, i, partition, info.last_offset + 1));
+                                written.push((m, t, i));
+                                replicating.push(super::Replicating {
+                                    leader_epoch: partition.leader_epoch(),
+                                    required: info.last_offset + 1,
+                                    partition,
+                                });
                                 0
                             }
                             Err(e) => errors::log_error(&e).code,
@@ -86,8 +91,9 @@ pub async fn write_txn_markers(
                 .with_topics(topics),
         );
     }
-    for (m, t, i, partition, required) in written {
-        if let Err(e) = super::replicated(ctx, &partition, required, REPLICATION_TIMEOUT).await {
+    let outcomes = super::replicated(ctx, &replicating, REPLICATION_TIMEOUT).await;
+    for ((m, t, i), outcome) in written.into_iter().zip(outcomes) {
+        if let Err(e) = outcome {
             markers[m].topics[t].partitions[i].error_code = e.code();
         }
     }

@@ -1062,3 +1062,21 @@ pub fn parse_describe(text: &str) -> Vec<PartitionState> {
     out.sort_by_key(|p| p.partition);
     out
 }
+
+/// A time bound for something that takes `milena_secs` at most on Milena: three JVMs on two
+/// cores are slower, so reference mode gets three times as long.
+pub fn bound(milena_secs: u64) -> Duration {
+    Duration::from_secs(if reference_mode() {
+        milena_secs * 3
+    } else {
+        milena_secs
+    })
+}
+
+/// Every partition has a leader and all its replicas in the ISR.
+pub fn full_isr(d: &TopicDescription) -> bool {
+    !d.partitions.is_empty()
+        && d.partitions
+            .iter()
+            .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
+}
