@@ -137,7 +137,7 @@ impl Broker {
             config,
         });
         broker.sync_coordinators();
-        broker.txns.load(&broker);
+        broker.txns.complete_prepared(&broker);
         Ok(broker)
     }
 
@@ -224,8 +224,9 @@ impl Broker {
     }
 
     /// Coordinators move with leadership: the groups of every `__consumer_offsets` partition
-    /// this broker now leads are loaded from its log, those of partitions it no longer leads are
-    /// dropped (Kafka's onElection/onResignation). Called after the metadata is applied, never
+    /// and the transactional ids of every `__transaction_state` partition this broker now leads
+    /// are loaded from its log, those of partitions it no longer leads are dropped (Kafka's
+    /// onElection/onResignation). Called after the metadata is applied, never
     /// while a coordinator lock is held.
     pub fn sync_coordinators(&self) {
         use crate::coordinator::group::OFFSETS_TOPIC;
@@ -243,6 +244,7 @@ impl Broker {
         for &p in led.difference(&loaded) {
             self.groups.load_partition(self, p);
         }
+        self.txns.sync(self);
     }
 }
 

@@ -314,10 +314,11 @@ async fn group_timers(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
     }
 }
 
-/// Aborts transactions that outlived `transaction.timeout.ms`, every
-/// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
+/// Completes prepared transactions whose markers are not all written (every 500 ms: a new
+/// coordinator finishes what the old one began), and aborts transactions that outlived
+/// `transaction.timeout.ms` every `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
 async fn txn_timers(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
-    let period = Duration::from_millis(broker.txns.abort_check_interval_ms());
+    let period = Duration::from_millis(broker.txns.abort_check_interval_ms().min(500));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {

@@ -9,6 +9,8 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -150,5 +152,200 @@ fn transactions_commit_and_abort_across_partitions_led_by_other_brokers() {
             "aborted values read via node {id}: {leaked:?}"
         );
         assert_eq!(seen.len(), committed.len(), "via node {id}");
+    }
+}
+
+/// What a transaction's producer was told in the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Committed,
+    Aborted,
+    /// The producer gave up (a fatal error): the transaction is committed or aborted, as a
+    /// whole.
+    Unknown,
+}
+
+/// One transaction of `values` (round-robin over the partitions), committed, and driven
+/// through a coordinator failover as an application would: retriable errors are retried,
+/// abortable ones abort.
+fn commit_through_failover(producer: &BaseProducer, topic: &str, values: &[String]) -> Outcome {
+    use rdkafka::error::KafkaError;
+    let requires_abort = |e: &KafkaError| match e {
+        KafkaError::Transaction(e) => e.txn_requires_abort(),
+        _ => false,
+    };
+    let retriable = |e: &KafkaError| match e {
+        KafkaError::Transaction(e) => e.is_retriable(),
+        _ => false,
+    };
+    if producer.begin_transaction().is_err() {
+        return Outcome::Unknown;
+    }
+    for (i, v) in values.iter().enumerate() {
+        let record: BaseRecord<'_, str, str> = BaseRecord::to(topic)
+            .partition(i as i32 % PARTITIONS)
+            .payload(v);
+        if producer.send(record).is_err() {
+            return Outcome::Unknown;
+        }
+        producer.poll(Duration::ZERO);
+    }
+    let _ = producer.flush(bound(30));
+    for _ in 0..5 {
+        match producer.commit_transaction(bound(30)) {
+            Ok(()) => return Outcome::Committed,
+            Err(e) if retriable(&e) => continue,
+            Err(e) if requires_abort(&e) => {
+                return match producer.abort_transaction(bound(30)) {
+                    Ok(()) => Outcome::Aborted,
+                    Err(_) => Outcome::Unknown,
+                };
+            }
+            Err(_) => return Outcome::Unknown,
+        }
+    }
+    Outcome::Unknown
+}
+
+/// Issue 13, point 5: kill -9 of the transaction coordinator in the middle of transactions.
+/// `__transaction_state` is created with Kafka's defaults (RF 3, min ISR 2); the coordinator
+/// moves with the leadership of the id's partition, finishes what the dead one prepared, and
+/// the producer carries on by itself. Every transaction is committed or aborted as a whole,
+/// every commit the producer was told of is read exactly once through every node, and no
+/// aborted record is.
+#[test]
+fn transactions_survive_the_loss_of_their_coordinator() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            ("broker.heartbeat.interval.ms", "500"),
+            ("broker.session.timeout.ms", "3000"),
+            // Kafka's default (the harness lowers it for smaller clusters).
+            ("transaction.state.log.min.isr", "2"),
+        ],
+    );
+    let topic = "txn-failover";
+    c.create_topic(1, topic, PARTITIONS as u32, 3, &[]);
+    c.wait_describe(topic, 1, bound(20), "full ISRs", |d| {
+        d.partitions.len() == PARTITIONS as usize && full_isr(d)
+    });
+    let id = "failover-tx";
+    // The producer runs transactions back to back in its own thread, through everything below.
+    let outcomes: Arc<Mutex<Vec<(Vec<String>, Outcome)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let producing = {
+        let (bootstrap, outcomes, stop) = (c.bootstrap(), outcomes.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut producer = transactional_producer(&bootstrap, id);
+            for t in 0.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let values: Vec<String> = (0..9).map(|i| format!("t{t}-{i}")).collect();
+                let outcome = commit_through_failover(&producer, topic, &values);
+                outcomes.lock().unwrap().push((values, outcome));
+                if outcome == Outcome::Unknown {
+                    producer = transactional_producer(&bootstrap, id);
+                }
+            }
+        })
+    };
+    let committed_count = || {
+        outcomes
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Committed)
+            .count()
+    };
+    let wait_commits = |n: usize, what: &str| {
+        let deadline = Instant::now() + bound(60);
+        while committed_count() < n && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(
+            committed_count() >= n,
+            "{what}: {} of {n} transactions committed; outcomes: {:?}",
+            committed_count(),
+            outcomes
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|(_, o)| *o)
+                .collect::<Vec<_>>()
+        );
+    };
+    wait_commits(3, "before the kill");
+
+    let state = c.describe("__transaction_state", 1);
+    assert!(
+        state.text.contains("ReplicationFactor: 3") && state.text.contains("min.insync.replicas=2"),
+        "__transaction_state not created with Kafka's defaults:\n{}",
+        state.text.lines().next().unwrap_or_default()
+    );
+    let coordinator = state
+        .partition(internal_partition(id, 50))
+        .leader
+        .expect("the coordinator's partition has a leader");
+
+    // The coordinator dies while transactions are under way; the producer keeps going.
+    let before = committed_count();
+    let killed_at = Instant::now();
+    c.kill9(coordinator);
+    wait_commits(before + 5, "after the coordinator was killed");
+    let line = format!(
+        "five transactions committed {:?} after coordinator {coordinator} was killed",
+        killed_at.elapsed()
+    );
+    eprintln!("{line}");
+    c.note(coordinator, &line);
+    let survivor = c.running_ids()[0];
+    let moved = c.describe("__transaction_state", survivor);
+    let new_coordinator = moved.partition(internal_partition(id, 50)).leader;
+    assert!(
+        new_coordinator.is_some() && new_coordinator != Some(coordinator),
+        "the coordinator's partition did not move:\n{}",
+        moved.text
+    );
+
+    // The node comes back and catches up; the producer still commits.
+    c.start_again(coordinator);
+    c.wait_describe(topic, coordinator, bound(30), "full ISRs", |d| full_isr(d));
+    wait_commits(committed_count() + 2, "after the restart");
+    stop.store(true, Ordering::Relaxed);
+    producing.join().expect("producer thread");
+    let outcomes = outcomes.lock().unwrap().clone();
+    eprintln!(
+        "outcomes: {:?}",
+        outcomes.iter().map(|(_, o)| *o).collect::<Vec<_>>()
+    );
+
+    let committed: Vec<&String> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Committed)
+        .flat_map(|(v, _)| v)
+        .collect();
+    for via in c.ids() {
+        let seen = read_committed(&c.node_bootstrap(via), topic, committed.len());
+        let seen_set: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(
+            seen.len(),
+            seen_set.len(),
+            "a value read twice via node {via}"
+        );
+        for (values, outcome) in &outcomes {
+            let present = values.iter().filter(|v| seen_set.contains(v)).count();
+            let expected_ok = match outcome {
+                Outcome::Committed => present == values.len(),
+                Outcome::Aborted => present == 0,
+                Outcome::Unknown => present == 0 || present == values.len(),
+            };
+            assert!(
+                expected_ok,
+                "transaction {:?} ({outcome:?}) has {present} of {} values via node {via}",
+                values[0],
+                values.len()
+            );
+        }
     }
 }

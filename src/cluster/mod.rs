@@ -481,7 +481,7 @@ impl ClusterNode {
     /// Runs `work` on the node's runtime and waits for it on the calling thread (moved off the
     /// async workers with `block_in_place`) for at most `timeout`: the bridge for the
     /// coordinators, whose code is synchronous.
-    fn block_on<T: Send + 'static>(
+    pub(crate) fn block_on<T: Send + 'static>(
         &self,
         work: impl std::future::Future<Output = T> + Send + 'static,
         timeout: Duration,
@@ -490,13 +490,7 @@ impl ClusterNode {
         self.runtime.spawn(async move {
             let _ = tx.send(work.await);
         });
-        let wait = || rx.recv_timeout(timeout).ok();
-        match tokio::runtime::Handle::try_current() {
-            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-                tokio::task::block_in_place(wait)
-            }
-            _ => wait(),
-        }
+        off_async_workers(|| rx.recv_timeout(timeout).ok())
     }
 
     /// Sends transaction markers to the broker at `address` that leads their partitions
@@ -559,5 +553,16 @@ async fn judge_refusals(
             let _ = fatal.send(reasons.join("; "));
             return;
         }
+    }
+}
+
+/// Runs `wait`, which blocks, on the calling thread; called from an async worker of a
+/// multi-threaded runtime, that worker's other tasks move elsewhere first (`block_in_place`).
+pub(crate) fn off_async_workers<T>(wait: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(wait)
+        }
+        _ => wait(),
     }
 }

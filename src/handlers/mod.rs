@@ -49,9 +49,17 @@ pub(crate) async fn replicated(
     writes: &[Replicating],
     timeout: std::time::Duration,
 ) -> Vec<Result<(), kafka_protocol::ResponseError>> {
+    wait_replicated(ctx.broker.replicas.subscribe(), writes, timeout).await
+}
+
+/// [`replicated`], woken by `arrivals` (the replica manager's high-watermark and log-end news).
+pub(crate) async fn wait_replicated(
+    mut arrivals: tokio::sync::watch::Receiver<u64>,
+    writes: &[Replicating],
+    timeout: std::time::Duration,
+) -> Vec<Result<(), kafka_protocol::ResponseError>> {
     use kafka_protocol::ResponseError;
     let deadline = tokio::time::Instant::now() + timeout;
-    let mut arrivals = ctx.broker.replicas.subscribe();
     let mut outcomes: Vec<Option<Result<(), ResponseError>>> = vec![None; writes.len()];
     loop {
         arrivals.borrow_and_update();

@@ -215,22 +215,14 @@ fn verify_transaction(
     if !h.is_transactional() || partition.has_open_txn(h.producer_id) {
         return Ok(());
     }
-    if let Some(id) = transactional_id.filter(|_| ctx.broker.cluster.is_some()) {
-        let txn_partition = crate::coordinator::txn::records::partition_for(
-            id,
-            ctx.broker.config.transaction_state_log_num_partitions,
-        );
-        let coordinator_here = ctx
-            .broker
-            .leader_partition(crate::coordinator::txn::TXN_TOPIC, txn_partition)
-            .is_ok();
-        if !coordinator_here {
-            return Ok(());
-        }
-    }
-    ctx.broker
-        .txns
-        .verify_partition(h.producer_id, h.producer_epoch, topic, index)
+    ctx.broker.txns.verify_partition(
+        &ctx.broker,
+        transactional_id,
+        h.producer_id,
+        h.producer_epoch,
+        topic,
+        index,
+    )
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {

@@ -214,8 +214,12 @@ pub async fn describe_transactions(
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
                 .with_transaction_start_time_ms(-1);
-            let Some(txn) = ctx.broker.txns.describe(id) else {
-                return state.with_error_code(ResponseError::TransactionalIdNotFound.code());
+            let txn = match ctx.broker.txns.describe(&ctx.broker, id) {
+                Ok(Some(txn)) => txn,
+                Ok(None) => {
+                    return state.with_error_code(ResponseError::TransactionalIdNotFound.code())
+                }
+                Err(code) => return state.with_error_code(code),
             };
             let mut topics: Vec<TopicData> = Vec::new();
             for (topic, p) in &txn.partitions {

@@ -218,7 +218,8 @@ impl Log {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
-        self.producers.check_marker(producer_id, producer_epoch)?;
+        self.producers
+            .check_marker(producer_id, producer_epoch, coordinator_epoch)?;
         let marker = build_control_batch(
             producer_id,
             producer_epoch,

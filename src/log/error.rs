@@ -65,6 +65,12 @@ pub enum LogError {
         epoch: i16,
         current_epoch: i16,
     },
+    #[error("marker of coordinator epoch {epoch} for producer {producer_id} is older than {current_epoch}")]
+    TransactionCoordinatorFenced {
+        producer_id: i64,
+        epoch: i32,
+        current_epoch: i32,
+    },
     #[error("producer {producer_id}: {reason}")]
     InvalidTxnState {
         producer_id: i64,

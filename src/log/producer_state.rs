@@ -252,13 +252,28 @@ impl ProducerStateManager {
 
     /// Checks a transaction marker before it is written: a marker from an older epoch than the
     /// producer's current one is a zombie coordinator's, refused as Kafka refuses it.
-    pub(crate) fn check_marker(&self, producer_id: i64, epoch: i16) -> Result<(), LogError> {
+    /// A marker is refused when its producer epoch is older than the producer's, or when it
+    /// comes from an older transaction coordinator than the last marker (a coordinator that
+    /// lost the leadership of its `__transaction_state` partition and does not know it yet).
+    pub(crate) fn check_marker(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        coordinator_epoch: i32,
+    ) -> Result<(), LogError> {
         match self.producers.get(&producer_id) {
             Some(e) if epoch < e.producer_epoch => Err(LogError::InvalidProducerEpoch {
                 producer_id,
                 epoch,
                 current_epoch: e.producer_epoch,
             }),
+            Some(e) if coordinator_epoch < e.coordinator_epoch => {
+                Err(LogError::TransactionCoordinatorFenced {
+                    producer_id,
+                    epoch: coordinator_epoch,
+                    current_epoch: e.coordinator_epoch,
+                })
+            }
             _ => Ok(()),
         }
     }

@@ -72,6 +72,9 @@ pub fn log_error(e: &LogError) -> KafkaError {
         LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
         LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
         LogError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+        LogError::TransactionCoordinatorFenced { .. } => {
+            ResponseError::TransactionCoordinatorFenced
+        }
         LogError::NotLeader => ResponseError::NotLeaderOrFollower,
         _ => ResponseError::KafkaStorageError,
     };

@@ -858,7 +858,11 @@ impl Drop for Cluster {
                 let _ = child.wait();
             }
         }
-        if thread::panicking() {
+        // MILENA_TEST_LOGS=<lines> shows them for a passing test too, that many per node.
+        let lines: Option<usize> = std::env::var("MILENA_TEST_LOGS")
+            .ok()
+            .and_then(|v| v.parse().ok());
+        if thread::panicking() || lines.is_some() {
             eprintln!(
                 "==== {} cluster logs (root {}) ====\n{}==== end of cluster logs ====",
                 if self.reference {
@@ -867,7 +871,7 @@ impl Drop for Cluster {
                     "milena"
                 },
                 self.root.path().display(),
-                self.logs_tail(150)
+                self.logs_tail(lines.unwrap_or(150))
             );
         }
     }
@@ -1079,4 +1083,19 @@ pub fn full_isr(d: &TopicDescription) -> bool {
         && d.partitions
             .iter()
             .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
+}
+
+/// Java's `String.hashCode` (over UTF-16 units, wrapping).
+fn java_hash_code(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
+}
+
+/// The partition of `__consumer_offsets` (for a group id) or `__transaction_state` (for a
+/// transactional id) that holds `key`, as Kafka places it:
+/// `Utils.abs(key.hashCode()) % partitions` (`Utils.abs(MIN_VALUE)` is 0).
+pub fn internal_partition(key: &str, partitions: i32) -> i32 {
+    let h = java_hash_code(key);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions
 }

@@ -152,7 +152,7 @@ impl GroupCoordinator {
             Some((id, epoch)) => build_transactional_batch(&batch, now, id, epoch),
             None => build_batch(&batch, now),
         };
-        append_internal(broker, OFFSETS_TOPIC, self.partition_for(group_id), bytes)
+        append_internal(broker, OFFSETS_TOPIC, self.partition_for(group_id), bytes).map(|_| ())
     }
 
     fn write_epoch(&self, broker: &Broker, group_id: &str, epoch: Option<i32>) -> Result<(), i16> {

@@ -32,19 +32,24 @@ fn a_commit_interrupted_between_its_phases_is_completed_at_start() {
             .expect("append");
         assert_eq!(partition.last_stable_offset(), 0);
         // Phase one only: the crash comes before any marker is written.
-        let mut txns = broker.txns.lock();
+        let shard = broker.txns.shard(&broker, "tx").expect("coordinated here");
+        let mut txns = shard.lock();
         let Ok(EndStep::Prepare(prepared)) = txns["tx"].end(pid, epoch, true, 2_000) else {
             panic!("expected a prepare step");
         };
         broker
             .txns
-            .write(&broker, &mut txns, "tx", prepared)
+            .write(&broker, &shard, &mut txns, "tx", prepared)
             .expect("prepare");
         assert_eq!(partition.last_stable_offset(), 0);
     } // dropped without a clean shutdown
 
     let broker = broker_in(dir.path());
-    let txn = broker.txns.describe("tx").expect("known after restart");
+    let txn = broker
+        .txns
+        .describe(&broker, "tx")
+        .expect("coordinated here")
+        .expect("known after restart");
     assert_eq!(txn.state, TxnState::CompleteCommit);
     let partition = broker.replicas.get("t", 0).expect("partition");
     assert_eq!(partition.log_end_offset(), 2, "record and commit marker");
@@ -65,19 +70,22 @@ fn only_partitions_added_to_the_running_transaction_pass_verification() {
     let invalid_txn_state = ResponseError::InvalidTxnState.code();
     // No transaction running yet.
     assert_eq!(
-        txns.verify_partition(pid, epoch, "t", 0),
+        txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
         Err(invalid_txn_state)
     );
     txns.add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)])
         .expect("add");
-    assert_eq!(txns.verify_partition(pid, epoch, "t", 0), Ok(()));
     assert_eq!(
-        txns.verify_partition(pid, epoch, "t", 1),
+        txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
+        Ok(())
+    );
+    assert_eq!(
+        txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 1),
         Err(invalid_txn_state),
         "partition 1 was never added"
     );
     assert_eq!(
-        txns.verify_partition(pid + 1, 0, "t", 0),
+        txns.verify_partition(&broker, Some("tx"), pid + 1, 0, "t", 0),
         Err(invalid_txn_state),
         "unknown producer"
     );
@@ -85,7 +93,7 @@ fn only_partitions_added_to_the_running_transaction_pass_verification() {
     txns.init_producer_id(&broker, "tx", 60_000, None)
         .expect("new instance");
     assert_eq!(
-        txns.verify_partition(pid, epoch, "t", 0),
+        txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
         Err(ResponseError::InvalidProducerEpoch.code())
     );
 }

@@ -1,14 +1,16 @@
 //! The transaction coordinator: transactional ids, their producer ids and epochs, and the
 //! two-phase completion of their transactions (Kafka's transactions V1, KIP-98 with KIP-360).
 //!
-//! One coordinator owns every transactional id on this broker; its mutex is the single writer.
-//! A state change is written to the id's `__transaction_state` partition (Java `hashCode`
-//! placement, as Kafka) and then applied; at start the topic is replayed ([`records`] holds
-//! Kafka's own schemas). EndTxn writes PrepareCommit/PrepareAbort, then a commit or abort marker
-//! into every partition of the transaction, then CompleteCommit/CompleteAbort; on one node the
-//! markers are written directly (Kafka sends WriteTxnMarkers to the partition leaders). A
-//! transaction found in a Prepare state at start is completed then, so a crash between the
-//! phases loses nothing; an Ongoing one is left to its timeout, as in Kafka.
+//! A transactional id belongs to one `__transaction_state` partition (Java `hashCode`
+//! placement, as Kafka), and the broker that leads that partition coordinates it: the
+//! coordinator moves with leadership. Each led partition is a shard with its own lock, the
+//! single writer of its ids. A state change is written to the partition, replicated to its ISR
+//! (acks=all), and then applied; a new leader replays the partition ([`records`] holds Kafka's
+//! own schemas). EndTxn writes PrepareCommit/PrepareAbort, then a commit or abort marker into
+//! every partition of the transaction (directly where this broker leads it, with
+//! WriteTxnMarkers where another does), then CompleteCommit/CompleteAbort. A transaction found
+//! prepared by a new coordinator (or at start) is completed then, so the loss of a coordinator
+//! between the phases loses nothing; an Ongoing one is left to its timeout, as in Kafka.
 //!
 //! A transaction open longer than its `transaction.timeout.ms` is aborted by `tick` with the
 //! producer's epoch bumped, which fences the producer that let it time out.
@@ -16,14 +18,18 @@
 pub mod records;
 pub mod state;
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Mutex;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use kafka_protocol::ResponseError;
 
-use super::{append_internal, ensure_internal_topic, replay_partition, Replayed};
+use super::{
+    append_replicated, ensure_internal_topic, replay_partition, wait_replicated, Replayed,
+};
 use crate::broker::Broker;
 use crate::coordinator::group::OFFSETS_TOPIC;
+use crate::handlers::Replicating;
 use crate::log::builder::{build_batch, ControlType, NewRecord};
 use crate::log::LogError;
 use crate::partition::manager::now_ms;
@@ -31,10 +37,6 @@ use records::{partition_for, TxnRecord, TxnState};
 pub use state::{EndStep, InitStep, TxnError, TxnMetadata};
 
 pub const TXN_TOPIC: &str = "__transaction_state";
-/// Single node: the coordinator epoch never changes (it is bumped when a partition of
-/// `__transaction_state` moves to another broker).
-const COORDINATOR_EPOCH: i32 = 0;
-
 /// Kafka's transaction coordinator settings.
 #[derive(Debug, Clone)]
 pub struct TxnConfig {
@@ -61,17 +63,50 @@ impl TxnError {
 
 pub struct TransactionCoordinator {
     config: TxnConfig,
-    txns: Mutex<HashMap<String, TxnMetadata>>,
+    /// The `__transaction_state` partitions this broker leads, loaded: one lock per partition,
+    /// so transactional ids of different partitions never wait for each other.
+    shards: RwLock<BTreeMap<i32, Arc<Shard>>>,
+    /// Serializes loading and unloading (metadata changes and first use race).
+    syncing: Mutex<()>,
+    /// When `tick` last looked for transactions that outlived their timeout.
+    last_abort_check_ms: AtomicI64,
+}
+
+/// The transactional ids of one `__transaction_state` partition.
+struct Shard {
+    partition: i32,
+    /// The partition's leader epoch when it was loaded: Kafka's coordinator epoch. Writes are
+    /// refused once the partition has moved on, and markers carry it (a partition leader
+    /// refuses markers of an older coordinator).
+    coordinator_epoch: i32,
+    txns: Mutex<Txns>,
 }
 
 type Txns = HashMap<String, TxnMetadata>;
+
+impl Shard {
+    /// The shard's ids. Its holder may be waiting for followers (which this broker's async
+    /// workers serve), so a contended lock is waited for off the async workers.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Txns> {
+        use std::sync::TryLockError;
+        match self.txns.try_lock() {
+            Ok(guard) => guard,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => crate::cluster::off_async_workers(|| {
+                self.txns.lock().unwrap_or_else(|p| p.into_inner())
+            }),
+        }
+    }
+}
 
 impl TransactionCoordinator {
     pub fn new(mut config: TxnConfig) -> Self {
         config.partitions = config.partitions.max(1);
         Self {
             config,
-            txns: Mutex::new(HashMap::new()),
+            shards: RwLock::new(BTreeMap::new()),
+            syncing: Mutex::new(()),
+            last_abort_check_ms: AtomicI64::new(0),
         }
     }
 
@@ -79,68 +114,129 @@ impl TransactionCoordinator {
         self.config.abort_check_interval_ms.max(1)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Txns> {
-        self.txns.lock().unwrap_or_else(|p| p.into_inner())
+    fn loaded(&self) -> Vec<Arc<Shard>> {
+        let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
+        shards.values().cloned().collect()
     }
 
-    /// Rebuilds the transactional ids from `__transaction_state`, then completes transactions a
-    /// crash left between their two phases.
-    pub fn load(&self, broker: &Broker) {
-        if broker.image().topic(TXN_TOPIC).is_none() {
-            return;
+    fn loaded_shard(&self, p: i32) -> Option<Arc<Shard>> {
+        let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
+        shards.get(&p).cloned()
+    }
+
+    /// The `__transaction_state` partitions whose transactional ids are loaded here.
+    pub fn loaded_partitions(&self) -> BTreeSet<i32> {
+        let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
+        shards.keys().copied().collect()
+    }
+
+    /// Coordinators move with leadership: loads the partitions of `__transaction_state` this
+    /// broker now leads (or leads in a new epoch) and drops those it no longer leads (Kafka's
+    /// onElection/onResignation). Never called with a shard lock held.
+    pub fn sync(&self, broker: &Broker) {
+        let _syncing = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
+        let led: BTreeMap<i32, i32> = match broker.image().topic(TXN_TOPIC) {
+            Some(t) => (0..t.partitions)
+                .filter_map(|p| {
+                    let partition = broker.leader_partition(TXN_TOPIC, p).ok()?;
+                    Some((p, partition.leader_epoch()))
+                })
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        for shard in self.loaded() {
+            if led.get(&shard.partition) != Some(&shard.coordinator_epoch) {
+                self.shards
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(&shard.partition);
+                tracing::info!(
+                    partition = shard.partition,
+                    "no longer coordinating the transactions of __transaction_state"
+                );
+            }
         }
-        let mut txns = self.lock();
-        for p in 0..self.config.partitions {
-            replay_partition(broker, TXN_TOPIC, p, |item| {
-                let Replayed::Records(_, records) = item else {
-                    return;
-                };
-                for r in records {
-                    let key = r.key.as_deref().unwrap_or_default();
-                    match TxnRecord::decode(key, r.value.as_deref()) {
-                        Ok(Some(TxnRecord {
-                            transactional_id,
-                            value: Some(v),
-                        })) => {
-                            txns.insert(transactional_id, TxnMetadata::from_value(&v));
-                        }
-                        Ok(Some(TxnRecord {
-                            transactional_id,
-                            value: None,
-                        })) => {
-                            txns.remove(&transactional_id);
-                        }
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __transaction_state record")
-                        }
-                    }
-                }
-            });
-        }
-        if !txns.is_empty() {
-            tracing::info!(
-                transactional_ids = txns.len(),
-                "loaded transactions from __transaction_state"
-            );
-        }
-        let preparing: Vec<(String, TxnMetadata)> = txns
-            .iter()
-            .filter(|(_, t)| matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort))
-            .map(|(id, t)| (id.clone(), t.clone()))
-            .collect();
-        for (id, prepared) in preparing {
-            tracing::info!(transactional_id = %id, state = prepared.state.name(), "completing a transaction interrupted by a restart");
-            if let Err(code) = self.finish(broker, &mut txns, &id, prepared) {
-                tracing::error!(transactional_id = %id, code, "could not complete the transaction");
+        for (p, epoch) in led {
+            if self.loaded_shard(p).is_none() {
+                let shard = Arc::new(self.load_partition(broker, p, epoch));
+                self.shards
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(p, shard);
             }
         }
     }
 
-    /// Writes a transactional id's new metadata; on success applies it.
+    /// Rebuilds the transactional ids of partition `p` from its log (to the log end: a new
+    /// leader's log is what will be committed). Transactions found prepared are completed by
+    /// `tick` (or at start, by [`Self::complete_prepared`]).
+    fn load_partition(&self, broker: &Broker, p: i32, coordinator_epoch: i32) -> Shard {
+        let mut txns = Txns::new();
+        replay_partition(broker, TXN_TOPIC, p, |item| {
+            let Replayed::Records(_, records) = item else {
+                return;
+            };
+            for r in records {
+                let key = r.key.as_deref().unwrap_or_default();
+                match TxnRecord::decode(key, r.value.as_deref()) {
+                    Ok(Some(TxnRecord {
+                        transactional_id,
+                        value: Some(v),
+                    })) => {
+                        txns.insert(transactional_id, TxnMetadata::from_value(&v));
+                    }
+                    Ok(Some(TxnRecord {
+                        transactional_id,
+                        value: None,
+                    })) => {
+                        txns.remove(&transactional_id);
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(partition = p, offset = r.offset, error = %e, "skipping an undecodable __transaction_state record")
+                    }
+                }
+            }
+        });
+        tracing::info!(
+            partition = p,
+            coordinator_epoch,
+            transactional_ids = txns.len(),
+            "coordinating the transactions of __transaction_state"
+        );
+        Shard {
+            partition: p,
+            coordinator_epoch,
+            txns: Mutex::new(txns),
+        }
+    }
+
+    /// The shard that coordinates `transactional_id`: NOT_COORDINATOR when another broker
+    /// leads its partition, COORDINATOR_LOAD_IN_PROGRESS while this one is loading it. The
+    /// topic is created on first use, as Kafka does.
+    fn shard(&self, broker: &Broker, transactional_id: &str) -> Result<Arc<Shard>, i16> {
+        let p = partition_for(transactional_id, self.config.partitions);
+        if let Some(shard) = self.loaded_shard(p) {
+            return Ok(shard);
+        }
+        if broker.image().topic(TXN_TOPIC).is_none() {
+            ensure_internal_topic(broker, TXN_TOPIC, self.config.partitions)?;
+            self.sync(broker);
+            if let Some(shard) = self.loaded_shard(p) {
+                return Ok(shard);
+            }
+        }
+        Err(match broker.leader_partition(TXN_TOPIC, p) {
+            Ok(_) => ResponseError::CoordinatorLoadInProgress.code(),
+            Err(_) => ResponseError::NotCoordinator.code(),
+        })
+    }
+
+    /// Writes a transactional id's new metadata, replicated; on success applies it.
     fn write(
         &self,
         broker: &Broker,
+        shard: &Shard,
         txns: &mut Txns,
         transactional_id: &str,
         meta: TxnMetadata,
@@ -153,7 +249,6 @@ impl TransactionCoordinator {
             tracing::warn!(error = %e, "refusing a transaction record that Kafka's schema cannot hold");
             return Err(ResponseError::InvalidRequest.code());
         }
-        ensure_internal_topic(broker, TXN_TOPIC, self.config.partitions)?;
         let (key, value) = record.encode();
         let batch = build_batch(
             &[NewRecord {
@@ -162,8 +257,13 @@ impl TransactionCoordinator {
             }],
             now_ms(),
         );
-        let partition = partition_for(transactional_id, self.config.partitions);
-        append_internal(broker, TXN_TOPIC, partition, batch)?;
+        append_replicated(
+            broker,
+            TXN_TOPIC,
+            shard.partition,
+            Some(shard.coordinator_epoch),
+            batch,
+        )?;
         txns.insert(transactional_id.to_string(), meta);
         Ok(())
     }
@@ -185,12 +285,13 @@ impl TransactionCoordinator {
                 ResponseError::CoordinatorNotAvailable.code()
             })
         };
-        let mut txns = self.lock();
+        let shard = self.shard(broker, transactional_id)?;
+        let mut txns = shard.lock();
         let now = now_ms();
         let Some(current) = txns.get(transactional_id).cloned() else {
             let meta = TxnMetadata::new(allocate()?, timeout_ms, now);
             let answer = (meta.producer_id, meta.producer_epoch);
-            self.write(broker, &mut txns, transactional_id, meta)?;
+            self.write(broker, &shard, &mut txns, transactional_id, meta)?;
             return Ok(answer);
         };
         let step = current
@@ -202,8 +303,8 @@ impl TransactionCoordinator {
                 // A new instance of the producer: fence the old one by aborting its
                 // transaction under a bumped epoch, then hand out the next epoch.
                 let fenced = current.fence_and_abort(now);
-                self.write(broker, &mut txns, transactional_id, fenced.clone())?;
-                self.finish(broker, &mut txns, transactional_id, fenced)?;
+                self.write(broker, &shard, &mut txns, transactional_id, fenced.clone())?;
+                self.finish(broker, &shard, &mut txns, transactional_id, fenced)?;
                 let aborted = txns[transactional_id].clone();
                 match aborted.init(timeout_ms, None, now, || allocate().ok()) {
                     Ok(InitStep::Write(next)) => next,
@@ -215,7 +316,7 @@ impl TransactionCoordinator {
             }
         };
         let answer = (next.producer_id, next.producer_epoch);
-        self.write(broker, &mut txns, transactional_id, next)?;
+        self.write(broker, &shard, &mut txns, transactional_id, next)?;
         Ok(answer)
     }
 
@@ -228,13 +329,14 @@ impl TransactionCoordinator {
         epoch: i16,
         partitions: &[(String, i32)],
     ) -> Result<(), i16> {
-        let mut txns = self.lock();
+        let shard = self.shard(broker, transactional_id)?;
+        let mut txns = shard.lock();
         let Some(current) = txns.get(transactional_id) else {
             return Err(TxnError::InvalidProducerIdMapping.code());
         };
         match current.add_partitions(producer_id, epoch, partitions, now_ms()) {
             Ok(None) => Ok(()),
-            Ok(Some(next)) => self.write(broker, &mut txns, transactional_id, next),
+            Ok(Some(next)) => self.write(broker, &shard, &mut txns, transactional_id, next),
             Err(e) => Err(e.code()),
         }
     }
@@ -248,24 +350,33 @@ impl TransactionCoordinator {
         epoch: i16,
         commit: bool,
     ) -> Result<(), i16> {
-        let mut txns = self.lock();
+        let shard = self.shard(broker, transactional_id)?;
+        let mut txns = shard.lock();
         let Some(current) = txns.get(transactional_id) else {
             return Err(TxnError::InvalidProducerIdMapping.code());
         };
         match current.end(producer_id, epoch, commit, now_ms()) {
             Ok(EndStep::AlreadyDone) => Ok(()),
             Ok(EndStep::Prepare(prepared)) => {
-                self.write(broker, &mut txns, transactional_id, prepared.clone())?;
-                self.finish(broker, &mut txns, transactional_id, prepared)
+                self.write(
+                    broker,
+                    &shard,
+                    &mut txns,
+                    transactional_id,
+                    prepared.clone(),
+                )?;
+                self.finish(broker, &shard, &mut txns, transactional_id, prepared)
             }
             Err(e) => Err(e.code()),
         }
     }
 
-    /// Second phase: markers into every partition of the transaction, then Complete*.
+    /// Second phase: markers into every partition of the transaction, replicated, then
+    /// Complete*.
     fn finish(
         &self,
         broker: &Broker,
+        shard: &Shard,
         txns: &mut Txns,
         transactional_id: &str,
         prepared: TxnMetadata,
@@ -278,6 +389,7 @@ impl TransactionCoordinator {
         let now = now_ms();
         // Partitions led by other brokers get their markers through WriteTxnMarkers.
         let mut remote: BTreeMap<i32, Vec<(String, i32)>> = BTreeMap::new();
+        let mut local = Vec::new();
         for (topic, index) in &prepared.partitions {
             let partition = match broker.leader_partition(topic, *index) {
                 Ok(partition) => partition,
@@ -301,14 +413,19 @@ impl TransactionCoordinator {
                     }
                 },
             };
+            let leader_epoch = partition.leader_epoch();
             match partition.append_txn_marker(
                 prepared.producer_id,
                 prepared.producer_epoch,
                 control,
-                COORDINATOR_EPOCH,
+                shard.coordinator_epoch,
                 now,
             ) {
-                Ok(_) => {}
+                Ok(info) => local.push(Replicating {
+                    partition,
+                    leader_epoch,
+                    required: info.last_offset + 1,
+                }),
                 Err(LogError::InvalidProducerEpoch { .. }) => {
                     tracing::warn!(topic = %topic, partition = index, "marker from an older epoch skipped");
                 }
@@ -327,29 +444,71 @@ impl TransactionCoordinator {
             }
         }
         for (leader, partitions) in remote {
-            markers_to(broker, leader, &prepared, control, partitions)?;
+            markers_to(broker, leader, shard, &prepared, control, partitions)?;
         }
-        self.write(broker, txns, transactional_id, prepared.complete(now))
+        // Complete* only once every marker is on its partition's ISR: a new leader of a data
+        // partition must not lack a marker the coordinator counts as written.
+        wait_replicated(broker, local).map_err(|e| {
+            tracing::warn!(transactional_id, error = ?e, "transaction markers not replicated yet");
+            ResponseError::CoordinatorNotAvailable.code()
+        })?;
+        self.write(
+            broker,
+            shard,
+            txns,
+            transactional_id,
+            prepared.complete(now),
+        )
     }
 
-    /// Aborts the transactions that outlived their timeout, fencing their producers, and writes
-    /// again the markers of transactions left prepared by a failed marker write.
-    pub fn tick(&self, broker: &Broker) {
-        let mut txns = self.lock();
+    /// Completes the transactions found prepared at start (a crash came between the phases).
+    pub fn complete_prepared(&self, broker: &Broker) {
+        for shard in self.loaded() {
+            self.retry_prepared(broker, &shard, &mut shard.lock(), 0);
+        }
+    }
+
+    /// Writes again the markers of transactions prepared more than `min_age_ms` ago: left so by
+    /// a failed marker write, or by the coordinator this one took over from.
+    fn retry_prepared(&self, broker: &Broker, shard: &Shard, txns: &mut Txns, min_age_ms: i64) {
         let now = now_ms();
         let stuck: Vec<(String, TxnMetadata)> = txns
             .iter()
             .filter(|(_, t)| {
                 matches!(t.state, TxnState::PrepareCommit | TxnState::PrepareAbort)
-                    && now.saturating_sub(t.last_update_ms) > PREPARED_RETRY_MS
+                    && now.saturating_sub(t.last_update_ms) >= min_age_ms
             })
             .map(|(id, t)| (id.clone(), t.clone()))
             .collect();
         for (id, txn) in stuck {
-            if let Err(code) = self.finish(broker, &mut txns, &id, txn) {
+            tracing::info!(transactional_id = %id, state = txn.state.name(), "completing a prepared transaction");
+            if let Err(code) = self.finish(broker, shard, txns, &id, txn) {
                 tracing::warn!(transactional_id = %id, code, "transaction markers not written yet; retrying");
             }
         }
+    }
+
+    /// Completes prepared transactions whose markers are not written yet and, every
+    /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`, aborts the transactions
+    /// that outlived their timeout, fencing their producers.
+    pub fn tick(&self, broker: &Broker) {
+        let now = now_ms();
+        let last = self.last_abort_check_ms.load(Ordering::Relaxed);
+        let check_timeouts = now.saturating_sub(last) >= self.abort_check_interval_ms() as i64;
+        if check_timeouts {
+            self.last_abort_check_ms.store(now, Ordering::Relaxed);
+        }
+        for shard in self.loaded() {
+            let mut txns = shard.lock();
+            self.retry_prepared(broker, &shard, &mut txns, PREPARED_RETRY_MS);
+            if check_timeouts {
+                self.abort_timed_out(broker, &shard, &mut txns);
+            }
+        }
+    }
+
+    fn abort_timed_out(&self, broker: &Broker, shard: &Shard, txns: &mut Txns) {
+        let now = now_ms();
         let expired: Vec<(String, TxnMetadata)> = txns
             .iter()
             .filter(|(_, t)| t.timed_out(now))
@@ -359,8 +518,8 @@ impl TransactionCoordinator {
             tracing::info!(transactional_id = %id, producer_id = txn.producer_id, "aborting a transaction that timed out");
             let fenced = txn.fence_and_abort(now);
             let done = self
-                .write(broker, &mut txns, &id, fenced.clone())
-                .and_then(|_| self.finish(broker, &mut txns, &id, fenced));
+                .write(broker, shard, txns, &id, fenced.clone())
+                .and_then(|_| self.finish(broker, shard, txns, &id, fenced));
             if let Err(code) = done {
                 tracing::error!(transactional_id = %id, code, "could not abort the timed-out transaction");
             }
@@ -370,16 +529,34 @@ impl TransactionCoordinator {
     /// Verification before a producer's first transactional write to a partition (Kafka's
     /// `transaction.partition.verification.enable`, KIP-890 part 1): the producer's running
     /// transaction must contain the partition, or the write would open a transaction no marker
-    /// will ever close (a hanging transaction holding back the last stable offset).
+    /// will ever close (a hanging transaction holding back the last stable offset). In a
+    /// cluster, a transactional id coordinated by another broker is not verified (that takes
+    /// AddPartitionsToTxn v4 between brokers).
     pub fn verify_partition(
         &self,
+        broker: &Broker,
+        transactional_id: Option<&str>,
         producer_id: i64,
         epoch: i16,
         topic: &str,
         partition: i32,
     ) -> Result<(), i16> {
-        let txns = self.lock();
-        let Some(txn) = txns.values().find(|t| t.producer_id == producer_id) else {
+        let shards = match transactional_id {
+            Some(id) => match self.loaded_shard(partition_for(id, self.config.partitions)) {
+                Some(shard) => vec![shard],
+                None if broker.cluster.is_some() => return Ok(()),
+                None => vec![],
+            },
+            None => self.loaded(),
+        };
+        let txn = shards.iter().find_map(|shard| {
+            shard
+                .lock()
+                .values()
+                .find(|t| t.producer_id == producer_id)
+                .cloned()
+        });
+        let Some(txn) = txn else {
             return Err(ResponseError::InvalidTxnState.code());
         };
         if epoch < txn.producer_epoch {
@@ -394,17 +571,37 @@ impl TransactionCoordinator {
         }
     }
 
-    /// DescribeTransactions.
-    pub fn describe(&self, transactional_id: &str) -> Option<TxnMetadata> {
-        self.lock().get(transactional_id).cloned()
+    /// DescribeTransactions: the id's metadata, None when it is unknown, or NOT_COORDINATOR /
+    /// COORDINATOR_LOAD_IN_PROGRESS when another broker coordinates it.
+    pub fn describe(
+        &self,
+        broker: &Broker,
+        transactional_id: &str,
+    ) -> Result<Option<TxnMetadata>, i16> {
+        let p = partition_for(transactional_id, self.config.partitions);
+        match self.loaded_shard(p) {
+            Some(shard) => Ok(shard.lock().get(transactional_id).cloned()),
+            None if broker.image().topic(TXN_TOPIC).is_none() => Ok(None),
+            None => Err(match broker.leader_partition(TXN_TOPIC, p) {
+                Ok(_) => ResponseError::CoordinatorLoadInProgress.code(),
+                Err(_) => ResponseError::NotCoordinator.code(),
+            }),
+        }
     }
 
-    /// ListTransactions: every transactional id with its metadata.
+    /// ListTransactions: every transactional id coordinated here, with its metadata (the
+    /// admin client asks every broker).
     pub fn list(&self) -> Vec<(String, TxnMetadata)> {
         let mut all: Vec<_> = self
-            .lock()
+            .loaded()
             .iter()
-            .map(|(id, t)| (id.clone(), t.clone()))
+            .flat_map(|shard| {
+                shard
+                    .lock()
+                    .iter()
+                    .map(|(id, t)| (id.clone(), t.clone()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -424,6 +621,7 @@ const PREPARED_RETRY_MS: i64 = 1000;
 fn markers_to(
     broker: &Broker,
     leader: i32,
+    shard: &Shard,
     prepared: &TxnMetadata,
     control: ControlType,
     partitions: Vec<(String, i32)>,
@@ -452,7 +650,7 @@ fn markers_to(
         .with_producer_id(ProducerId(prepared.producer_id))
         .with_producer_epoch(prepared.producer_epoch)
         .with_transaction_result(control == ControlType::Commit)
-        .with_coordinator_epoch(COORDINATOR_EPOCH)
+        .with_coordinator_epoch(shard.coordinator_epoch)
         .with_topics(
             topics
                 .into_iter()
