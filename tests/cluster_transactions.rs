@@ -155,6 +155,9 @@ fn transactions_commit_and_abort_across_partitions_led_by_other_brokers() {
     }
 }
 
+/// A transaction's values and what its producer was told.
+type Transaction = (Vec<String>, Outcome);
+
 /// What a transaction's producer was told in the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -231,7 +234,7 @@ fn transactions_survive_the_loss_of_their_coordinator() {
     });
     let id = "failover-tx";
     // The producer runs transactions back to back in its own thread, through everything below.
-    let outcomes: Arc<Mutex<Vec<(Vec<String>, Outcome)>>> = Arc::default();
+    let outcomes: Arc<Mutex<Vec<Transaction>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let producing = {
         let (bootstrap, outcomes, stop) = (c.bootstrap(), outcomes.clone(), stop.clone());
@@ -310,7 +313,7 @@ fn transactions_survive_the_loss_of_their_coordinator() {
 
     // The node comes back and catches up; the producer still commits.
     c.start_again(coordinator);
-    c.wait_describe(topic, coordinator, bound(30), "full ISRs", |d| full_isr(d));
+    c.wait_describe(topic, coordinator, bound(30), "full ISRs", full_isr);
     wait_commits(committed_count() + 2, "after the restart");
     stop.store(true, Ordering::Relaxed);
     producing.join().expect("producer thread");
