@@ -1,6 +1,7 @@
 //! Coordinators: state machines over Kafka's internal topics.
 //!
-//! Each coordinator is a single writer over its internal topic (ARCHITECTURE invariant 2): a
+//! Each coordinator is a single writer over its internal topic (ARCHITECTURE invariant 2), one
+//! lock per internal partition, held by the broker that leads that partition: a
 //! request is validated against in-memory state, its effects are written as records in Kafka's
 //! own key/value schemas, and state changes by applying those records; at start the state is
 //! rebuilt by replaying the topic (invariant 3). This module holds what both coordinators need:

@@ -1,5 +1,5 @@
 //! The group coordinator's side of KIP-848 consumer groups: it owns the [`ConsumerGroup`]s (in
-//! `Inner::consumer`, under the same single-writer mutex as the classic groups), applies
+//! `Inner::consumer`, under the same single-writer mutex as the classic groups of their shard), applies
 //! heartbeats to a copy of the group and keeps the copy only once its new epoch is written to
 //! `__consumer_offsets` ([`ConsumerGroupMetadata`]), drives session expiry from the ticker,
 //! and keeps a group ID either classic or consumer, as Kafka does:
@@ -182,7 +182,7 @@ impl GroupCoordinator {
         })?;
         let config = consumer_config(&broker.config);
         let topics = topics_of(&broker.image());
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         if inner.groups.get(group_id).is_some_and(|g| !g.is_empty()) {
             return Err(error(
                 ResponseError::GroupIdNotFound,
@@ -220,7 +220,7 @@ impl GroupCoordinator {
 
     /// ConsumerGroupDescribe: a snapshot of the group.
     pub fn consumer_describe(&self, group_id: &str) -> Result<ConsumerGroup, DescribeError> {
-        let inner = self.lock();
+        let inner = self.lock(group_id);
         match inner.consumer.get(group_id) {
             Some(group) => Ok(group.clone()),
             None if inner.groups.contains_key(group_id) => Err(DescribeError::NotAConsumerGroup),
@@ -230,11 +230,15 @@ impl GroupCoordinator {
 
     /// ListGroups: (group ID, state) of every consumer group.
     pub(super) fn list_consumer_groups(&self) -> Vec<(String, ConsumerGroupState)> {
-        let inner = self.lock();
-        let mut groups: Vec<_> = inner
-            .consumer
-            .values()
-            .map(|g| (g.group_id.clone(), g.state()))
+        let mut groups: Vec<_> = self
+            .each_shard()
+            .flat_map(|inner| {
+                inner
+                    .consumer
+                    .values()
+                    .map(|g| (g.group_id.clone(), g.state()))
+                    .collect::<Vec<_>>()
+            })
             .collect();
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         groups
@@ -243,7 +247,7 @@ impl GroupCoordinator {
     /// DeleteGroups for a consumer group: `None` when `group_id` is not one. Only an empty group
     /// can go; its committed offsets go with it.
     pub(super) fn delete_consumer_group(&self, broker: &Broker, group_id: &str) -> Option<i16> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         let group = inner.consumer.get(group_id)?;
         if !group.is_empty() {
             return Some(ResponseError::NonEmptyGroup.code());
@@ -269,7 +273,7 @@ impl GroupCoordinator {
     /// JoinGroup guard: a non-empty consumer group refuses classic members; an empty one is
     /// dropped so that the group ID can become classic.
     pub(super) fn check_classic_join(&self, broker: &Broker, group_id: &str) -> Result<(), i16> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         match inner.consumer.get(group_id) {
             None => Ok(()),
             Some(group) if !group.is_empty() => {
@@ -304,8 +308,7 @@ impl GroupCoordinator {
     }
 
     /// Session expiry and revocation timeouts of consumer group members.
-    pub(super) fn tick_consumer_groups(&self, broker: &Broker) {
-        let mut inner = self.lock();
+    pub(super) fn tick_consumer_groups(&self, broker: &Broker, inner: &mut Inner) {
         if inner.consumer.is_empty() {
             return;
         }

@@ -1,10 +1,12 @@
 //! The group coordinator for classic consumer groups: membership (see [`state`]) and committed
 //! offsets, persisted in `__consumer_offsets` with Kafka's own record schemas ([`records`]).
 //!
-//! One coordinator owns every group on this broker; its mutex is the single writer. A commit
-//! is written to the group's `__consumer_offsets` partition (Java's `hashCode` of the group ID
-//! modulo `offsets.topic.num.partitions`, as Kafka places it) and then applied by the same
-//! replay code that rebuilds the state at start. Group metadata is written when a rebalance
+//! A group belongs to one `__consumer_offsets` partition (Java's `hashCode` of the group ID
+//! modulo `offsets.topic.num.partitions`, as Kafka places it), and the broker that leads that
+//! partition coordinates it. Each partition's groups are a shard with its own mutex, the single
+//! writer of those groups: groups of different partitions never wait for each other. A commit
+//! is written to the group's partition and then applied by the same replay code that rebuilds
+//! the state when the partition's leadership arrives. Group metadata is written when a rebalance
 //! settles (Stable with the leader's assignment, or Empty). The topic is created on first use,
 //! as Kafka creates it, compacted.
 //!
@@ -94,13 +96,12 @@ pub struct CommitMember<'a> {
 struct Inner {
     groups: HashMap<String, ClassicGroup>,
     offsets: HashMap<String, BTreeMap<(String, i32), OffsetValue>>,
-    /// Transactional offset commits awaiting their marker, by (`__consumer_offsets` partition,
-    /// producer id).
-    pending_txn: HashMap<(i32, i64), Vec<GroupRecord>>,
+    /// Transactional offset commits awaiting their marker, by producer id.
+    pending_txn: HashMap<i64, Vec<GroupRecord>>,
     /// KIP-848 consumer groups; a group ID is in `groups` or here, not both.
     consumer: consumer_coordinator::ConsumerGroups,
-    /// The `__consumer_offsets` partitions this broker leads and has loaded.
-    loaded: BTreeSet<i32>,
+    /// This broker leads the shard's `__consumer_offsets` partition and has loaded it.
+    loaded: bool,
 }
 
 impl Inner {
@@ -119,24 +120,15 @@ impl Inner {
             .collect()
     }
 
-    /// Forgets every group of `__consumer_offsets` partition `p` (of `n`).
-    fn drop_partition(&mut self, p: i32, n: i32) {
-        let other = |group: &str| partition_for(group, n) != p;
-        self.groups.retain(|g, _| other(g));
-        self.offsets.retain(|g, _| other(g));
-        self.pending_txn.retain(|(partition, _), _| *partition != p);
-        self.consumer.retain(|g, _| other(g));
-    }
-
-    fn stage_txn(&mut self, partition: i32, producer_id: i64, record: GroupRecord) {
+    fn stage_txn(&mut self, producer_id: i64, record: GroupRecord) {
         self.pending_txn
-            .entry((partition, producer_id))
+            .entry(producer_id)
             .or_default()
             .push(record);
     }
 
-    fn complete_txn(&mut self, partition: i32, producer_id: i64, commit: bool, now: i64) {
-        let Some(records) = self.pending_txn.remove(&(partition, producer_id)) else {
+    fn complete_txn(&mut self, producer_id: i64, commit: bool, now: i64) {
+        let Some(records) = self.pending_txn.remove(&producer_id) else {
             return;
         };
         if commit {
@@ -199,20 +191,34 @@ impl Inner {
 pub struct GroupCoordinator {
     config: GroupConfig,
     partitions: i32,
-    inner: Mutex<Inner>,
+    /// One shard per `__consumer_offsets` partition.
+    shards: Vec<Mutex<Inner>>,
 }
 
 impl GroupCoordinator {
     pub fn new(config: GroupConfig, partitions: i32) -> Self {
+        let partitions = partitions.max(1);
         Self {
             config,
-            partitions: partitions.max(1),
-            inner: Mutex::new(Inner::default()),
+            partitions,
+            shards: (0..partitions).map(|_| Mutex::default()).collect(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    /// The shard of `__consumer_offsets` partition `p`.
+    fn lock_partition(&self, p: i32) -> std::sync::MutexGuard<'_, Inner> {
+        let shard = &self.shards[p.clamp(0, self.partitions - 1) as usize];
+        shard.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shard that holds `group_id`.
+    fn lock(&self, group_id: &str) -> std::sync::MutexGuard<'_, Inner> {
+        self.lock_partition(self.partition_for(group_id))
+    }
+
+    /// Every shard in turn (one lock at a time).
+    fn each_shard(&self) -> impl Iterator<Item = std::sync::MutexGuard<'_, Inner>> {
+        (0..self.partitions).map(|p| self.lock_partition(p))
     }
 
     /// Becomes the coordinator of the groups in `__consumer_offsets` partition `p` (this broker
@@ -221,19 +227,19 @@ impl GroupCoordinator {
     /// producer's marker in the same partition.
     pub fn load_partition(&self, broker: &Broker, p: i32) {
         let now = now_ms();
-        let mut inner = self.lock();
-        inner.drop_partition(p, self.partitions);
+        let mut inner = self.lock_partition(p);
+        *inner = Inner::default();
         let mut count = 0usize;
         replay_partition(broker, OFFSETS_TOPIC, p, |item| match item {
             Replayed::Marker(producer_id, control) => {
-                inner.complete_txn(p, producer_id, control == ControlType::Commit, now);
+                inner.complete_txn(producer_id, control == ControlType::Commit, now);
             }
             Replayed::Records(header, records) => {
                 for r in records {
                     let key = r.key.as_deref().unwrap_or_default();
                     match GroupRecord::decode(key, r.value.as_deref()) {
                         Ok(Some(record)) if header.is_transactional() => {
-                            inner.stage_txn(p, header.producer_id, record);
+                            inner.stage_txn(header.producer_id, record);
                         }
                         Ok(Some(record)) => {
                             inner.apply(record, now);
@@ -247,7 +253,7 @@ impl GroupCoordinator {
                 }
             }
         });
-        inner.loaded.insert(p);
+        inner.loaded = true;
         if count > 0 {
             tracing::info!(
                 partition = p,
@@ -260,9 +266,7 @@ impl GroupCoordinator {
     /// Stops coordinating the groups of partition `p` (another broker leads it now). Requests
     /// waiting on them are answered by the dropped state; clients find the new coordinator.
     pub fn unload_partition(&self, p: i32) {
-        let mut inner = self.lock();
-        inner.drop_partition(p, self.partitions);
-        inner.loaded.remove(&p);
+        *self.lock_partition(p) = Inner::default();
         tracing::info!(
             partition = p,
             "no longer coordinating the groups of __consumer_offsets"
@@ -271,11 +275,13 @@ impl GroupCoordinator {
 
     /// The `__consumer_offsets` partitions whose groups are loaded here.
     pub fn loaded_partitions(&self) -> BTreeSet<i32> {
-        self.lock().loaded.clone()
+        (0..self.partitions)
+            .filter(|&p| self.is_loaded(p))
+            .collect()
     }
 
     pub fn is_loaded(&self, partition: i32) -> bool {
-        self.lock().loaded.contains(&partition)
+        (0..self.partitions).contains(&partition) && self.lock_partition(partition).loaded
     }
 
     /// Creates `__consumer_offsets` the first time a group needs it, as Kafka does.
@@ -321,7 +327,7 @@ impl GroupCoordinator {
             return JoinResult::failed(code, request.member_id);
         }
         let reply = {
-            let mut inner = self.lock();
+            let mut inner = self.lock(group_id);
             let now = now_ms();
             let group = inner
                 .groups
@@ -345,7 +351,7 @@ impl GroupCoordinator {
 
     pub async fn sync(&self, broker: &Broker, group_id: &str, request: SyncRequest) -> SyncResult {
         let reply = {
-            let mut inner = self.lock();
+            let mut inner = self.lock(group_id);
             let now = now_ms();
             let Some(group) = inner.groups.get_mut(group_id) else {
                 return SyncResult::failed(ResponseError::UnknownMemberId.code());
@@ -380,7 +386,7 @@ impl GroupCoordinator {
         instance_id: Option<&str>,
         generation: i32,
     ) -> i16 {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         match inner.groups.get_mut(group_id) {
             Some(group) => group.heartbeat(member_id, instance_id, generation, now_ms()),
             None => ResponseError::UnknownMemberId.code(),
@@ -394,7 +400,7 @@ impl GroupCoordinator {
         group_id: &str,
         members: &[(String, Option<String>)],
     ) -> Result<Vec<i16>, i16> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         let now = now_ms();
         let Some(group) = inner.groups.get_mut(group_id) else {
             return Err(ResponseError::UnknownMemberId.code());
@@ -419,8 +425,15 @@ impl GroupCoordinator {
 
     /// Drives timeouts; called periodically.
     pub fn tick(&self, broker: &Broker) {
-        self.tick_consumer_groups(broker);
-        let mut inner = self.lock();
+        for mut inner in self.each_shard() {
+            if inner.loaded || broker.cluster.is_none() {
+                self.tick_consumer_groups(broker, &mut inner);
+                self.tick_classic_groups(broker, &mut inner);
+            }
+        }
+    }
+
+    fn tick_classic_groups(&self, broker: &Broker, inner: &mut Inner) {
         let now = now_ms();
         let mut emptied = Vec::new();
         for (id, group) in inner.groups.iter_mut() {
@@ -434,7 +447,7 @@ impl GroupCoordinator {
         // group IDs does not grow memory), else after the cleanup interval, with a tombstone.
         let Inner {
             groups, offsets, ..
-        } = &mut *inner;
+        } = inner;
         let mut tombstones = Vec::new();
         groups.retain(|id, g| {
             let forgettable = g.is_idle() && offsets.get(id).is_none_or(|o| o.is_empty());
@@ -508,7 +521,7 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(ResponseError::InvalidGroupId.code());
         }
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         let now = now_ms();
         Self::check_commit_member(&inner, group_id, member)?;
         let image = broker.image();
@@ -544,9 +557,8 @@ impl GroupCoordinator {
             self.write_batch(broker, group_id, &records, producer)?;
             match producer {
                 Some((producer_id, _)) => {
-                    let p = self.partition_for(group_id);
                     for record in records {
-                        inner.stage_txn(p, producer_id, record);
+                        inner.stage_txn(producer_id, record);
                     }
                 }
                 None => {
@@ -603,14 +615,17 @@ impl GroupCoordinator {
 
     /// Whether an open transaction holds an offset for this group and partition.
     pub fn has_pending_offset(&self, group_id: &str, topic: &str, partition: i32) -> bool {
-        self.lock().has_pending_offset(group_id, topic, partition)
+        self.lock(group_id)
+            .has_pending_offset(group_id, topic, partition)
     }
 
     /// A transaction marker was written to `__consumer_offsets` partition `partition`: the
     /// producer's pending offsets there become committed, or are dropped.
     pub fn complete_txn(&self, partition: i32, producer_id: i64, commit: bool) {
-        self.lock()
-            .complete_txn(partition, producer_id, commit, now_ms());
+        if (0..self.partitions).contains(&partition) {
+            self.lock_partition(partition)
+                .complete_txn(producer_id, commit, now_ms());
+        }
     }
 
     /// OffsetFetch: the committed offsets of the named partitions, or all of the group's.
@@ -619,7 +634,7 @@ impl GroupCoordinator {
         group_id: &str,
         partitions: Option<&[(String, Vec<i32>)]>,
     ) -> Vec<(String, i32, Option<Committed>)> {
-        let inner = self.lock();
+        let inner = self.lock(group_id);
         let offsets = inner.offsets.get(group_id);
         let committed = |v: &OffsetValue| Committed {
             offset: v.offset,
@@ -646,7 +661,7 @@ impl GroupCoordinator {
     }
 
     pub fn describe(&self, group_id: &str) -> Option<GroupDescription> {
-        let inner = self.lock();
+        let inner = self.lock(group_id);
         let group = inner.groups.get(group_id)?;
         let protocol = group.protocol_name.clone().unwrap_or_default();
         Some(GroupDescription {
@@ -683,19 +698,21 @@ impl GroupCoordinator {
 
     /// ListGroups: every group, classic and consumer, sorted by ID.
     pub fn list(&self) -> Vec<ListedGroupInfo> {
-        let classic: Vec<ListedGroupInfo> = {
-            let inner = self.lock();
-            inner
-                .groups
-                .values()
-                .map(|g| ListedGroupInfo {
-                    group_id: g.group_id.clone(),
-                    protocol_type: g.protocol_type.clone().unwrap_or_default(),
-                    state: g.state.name(),
-                    group_type: "classic",
-                })
-                .collect()
-        };
+        let classic: Vec<ListedGroupInfo> = self
+            .each_shard()
+            .flat_map(|inner| {
+                inner
+                    .groups
+                    .values()
+                    .map(|g| ListedGroupInfo {
+                        group_id: g.group_id.clone(),
+                        protocol_type: g.protocol_type.clone().unwrap_or_default(),
+                        state: g.state.name(),
+                        group_type: "classic",
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
         let consumer = self
             .list_consumer_groups()
             .into_iter()
@@ -719,7 +736,7 @@ impl GroupCoordinator {
 
     /// DeleteGroups for one group: only an empty group can go; its offsets go with it.
     fn delete_classic_group(&self, broker: &Broker, group_id: &str) -> i16 {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         let Some(group) = inner.groups.get(group_id) else {
             return ResponseError::GroupIdNotFound.code();
         };
@@ -748,7 +765,7 @@ impl GroupCoordinator {
         group_id: &str,
         partitions: &[(String, Vec<i32>)],
     ) -> Result<Vec<(String, i32, i16)>, i16> {
-        let mut inner = self.lock();
+        let mut inner = self.lock(group_id);
         let Some(group) = inner.groups.get(group_id) else {
             return Err(ResponseError::GroupIdNotFound.code());
         };
