@@ -111,7 +111,8 @@ impl Broker {
         replicas
             .remove_stray_directories(&image, cluster.is_some())
             .map_err(io)?;
-        replicas.sync(&image, &config)?;
+        // A cluster node leads nothing until the controller has seen it catch up.
+        replicas.sync(&image, &config, cluster.is_none())?;
         let limits = Limits {
             max_connections: usize::try_from(config.max_connections)
                 .unwrap_or(usize::MAX)
@@ -212,15 +213,34 @@ impl Broker {
         if state.leader != self.node_id {
             return Err(ResponseError::NotLeaderOrFollower);
         }
-        // Led here but not opened yet: the metadata change is being applied.
+        // Led here but not opened yet (the metadata change is being applied), or not taken up
+        // yet (see `may_lead`).
         self.replicas
             .get(topic, index)
+            .filter(|p| p.is_leader())
             .ok_or(ResponseError::NotLeaderOrFollower)
     }
 
     /// Applies the current metadata image to the hosted partitions; called after every change.
     pub fn apply_metadata(&self) -> Result<(), crate::log::LogError> {
-        self.replicas.sync(&self.controller.image(), &self.config)
+        let image = self.controller.image();
+        self.replicas.sync(&image, &self.config, self.may_lead(&image))
+    }
+
+    /// Whether this broker may act on the leaderships `image` gives it: always on a single
+    /// node; in a cluster, once the image holds this broker's current registration unfenced.
+    /// The controller unfences a broker when its heartbeats show it has caught up with the
+    /// metadata log (Kafka brokers likewise take no leadership before their initial
+    /// catch-up), so a node restarted with a stale image never acts as a leader the cluster has
+    /// replaced meanwhile.
+    fn may_lead(&self, image: &MetadataImage) -> bool {
+        let Some(node) = &self.cluster else {
+            return true;
+        };
+        image
+            .brokers
+            .get(&self.node_id)
+            .is_some_and(|b| !b.fenced && b.epoch == node.broker_epoch())
     }
 
     /// Coordinators move with leadership: the groups of every `__consumer_offsets` partition

@@ -71,7 +71,17 @@ impl ReplicaManager {
 
     /// Brings the hosted partitions in line with `image`: opens the replicas placed on
     /// `broker.node_id`, and gives each its role (leader or follower) and leader epoch.
-    pub fn sync(&self, image: &MetadataImage, broker: &BrokerConfig) -> Result<(), LogError> {
+    ///
+    /// Without `may_lead` (a cluster node that has not caught up with the metadata since it
+    /// started or was fenced), partitions the image says this broker leads are held as
+    /// followers of no one: that image may be stale, the cluster having elected another leader
+    /// meanwhile, and a stale leader must neither accept writes nor serve reads.
+    pub fn sync(
+        &self,
+        image: &MetadataImage,
+        broker: &BrokerConfig,
+        may_lead: bool,
+    ) -> Result<(), LogError> {
         let node_id = broker.node_id;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let gone: Vec<String> = topics
@@ -105,9 +115,12 @@ impl ReplicaManager {
                 hosted.config = config.clone();
             }
             for index in 0..topic.partitions {
-                let Some(state) = topic.partition(index, node_id) else {
+                let Some(mut state) = topic.partition(index, node_id) else {
                     continue;
                 };
+                if !may_lead && state.leader == node_id {
+                    state.leader = -1;
+                }
                 if !state.replicas.contains(&node_id) {
                     continue;
                 }
