@@ -104,7 +104,9 @@ pub fn alter_partition(
     }
     // The leader asks only once it leads, that is once it has recovered from an unclean
     // election (Kafka's leader says RECOVERED in this same request).
-    let acceptable = |b: i32| image.is_live(b);
+    // The sender stays leader: it is valid, and may still be fenced after a restart (a last
+    // known leader is elected at its registration).
+    let acceptable = |b: i32| b == request.broker_id || image.is_live(b);
     let change = PartitionChangeBuilder::new(state, policies(topic), &acceptable)
         .target_isr(isr)
         .target_recovery(LeaderRecoveryState::Recovered)
@@ -266,6 +268,36 @@ mod tests {
             Err(InvalidRequest(_))
         ));
         assert_eq!(with(&|r| r.new_isr[1].1 -= 1), Err(IneligibleReplica));
+    }
+
+    /// The last known leader is elected while it is still fenced (at its registration after
+    /// kill -9); its first ISR change must not hand the leadership to the replica it adds.
+    #[test]
+    fn a_last_known_leader_still_fenced_keeps_leading_when_it_grows_the_isr() {
+        let (mut image, id) = setup();
+        for b in [2, 3, 1] {
+            let r = fence(&image, b);
+            apply(&mut image, &r);
+        }
+        let state = &image.topic_by_id(&id).unwrap().placement[&0];
+        assert_eq!((state.leader, state.last_known_elr.clone()), (-1, vec![1]));
+        let r = register(&image, 1, Uuid::new_v4(), vec![], None);
+        apply(&mut image, &r);
+        let state = image.topic_by_id(&id).unwrap().placement[&0].clone();
+        assert_eq!((state.leader, state.isr.clone()), (1, vec![1]));
+        assert_eq!(state.leader_recovery_state, LeaderRecoveryState::Recovering);
+        for b in [2] {
+            let r = register(&image, b, Uuid::new_v4(), vec![], None);
+            apply(&mut image, &r);
+            let r = unfence(&image, b);
+            apply(&mut image, &r);
+        }
+        assert!(image.brokers[&1].fenced);
+        let records = alter_partition(&image, &request(&image, id, &[1, 2])).unwrap();
+        apply(&mut image, &records);
+        let state = &image.topic_by_id(&id).unwrap().placement[&0];
+        assert_eq!((state.leader, state.isr.clone()), (1, vec![1, 2]));
+        assert_eq!(state.leader_recovery_state, LeaderRecoveryState::Recovered);
     }
 
     #[test]
