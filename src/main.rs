@@ -211,9 +211,13 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     // Connections end at their next read; give in-flight requests a moment to finish.
     tokio::time::sleep(Duration::from_millis(100)).await;
     let broker_for_close = broker.clone();
-    tokio::task::spawn_blocking(move || broker_for_close.replicas.shutdown()).await?;
+    let logs_closed =
+        tokio::task::spawn_blocking(move || broker_for_close.replicas.shutdown()).await?;
     if let Some(node) = &cluster {
         node.shutdown().await;
+        if logs_closed {
+            node.mark_clean_shutdown();
+        }
     }
     if let Some(reason) = fatal {
         anyhow::bail!("stopped: {reason}");

@@ -14,12 +14,17 @@ use uuid::Uuid;
 
 use super::raft::{MetadataRaft, RaftWriteError};
 use super::rpc::Response;
+use crate::config::BrokerConfig;
 use crate::metadata::controller::alter_partition::{alter_partition, AlterPartitionRequest};
+use crate::metadata::controller::partition_change::ElectionPolicy;
 use crate::metadata::controller::{brokers, plan, Brokers, ControllerOp};
-use crate::metadata::{BrokerEndpoint, MetadataError, MetadataRecord};
+use crate::metadata::{BrokerEndpoint, MetadataError, MetadataRecord, TopicImage};
 
 pub struct ActiveController {
     node_id: i32,
+    /// The cluster-level defaults of `min.insync.replicas` and
+    /// `unclean.leader.election.enable`, which a topic's own configs override.
+    defaults: BrokerConfig,
     raft: MetadataRaft,
     session_timeout: Duration,
     /// One change at a time: validate against the image, then commit.
@@ -37,9 +42,15 @@ struct Sessions {
 }
 
 impl ActiveController {
-    pub fn new(node_id: i32, raft: MetadataRaft, session_timeout: Duration) -> Self {
+    pub fn new(
+        node_id: i32,
+        defaults: BrokerConfig,
+        raft: MetadataRaft,
+        session_timeout: Duration,
+    ) -> Self {
         Self {
             node_id,
+            defaults,
             raft,
             session_timeout,
             writer: tokio::sync::Mutex::new(()),
@@ -49,6 +60,15 @@ impl ActiveController {
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
         self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A topic's election settings: its own configs over this node's broker defaults.
+    fn policy(&self, topic: &TopicImage) -> ElectionPolicy {
+        let config = crate::config::topic::effective_topic_config(&topic.configs, &self.defaults);
+        ElectionPolicy {
+            min_insync_replicas: config.min_insync_replicas,
+            unclean_leader_election: config.unclean_leader_election_enable,
+        }
     }
 
     fn not_controller(&self) -> Response {
@@ -118,6 +138,7 @@ impl ActiveController {
         incarnation_id: Uuid,
         endpoints: Vec<BrokerEndpoint>,
         rack: Option<String>,
+        previous_broker_epoch: Option<i64>,
     ) -> Response {
         let _guard = match self.begin().await {
             Ok(g) => g,
@@ -132,7 +153,27 @@ impl ActiveController {
                 };
             }
         }
-        let records = brokers::register(&image, broker_id, incarnation_id, endpoints, rack);
+        let clean = image
+            .brokers
+            .get(&broker_id)
+            .map(|b| Some(b.epoch) == previous_broker_epoch);
+        if clean == Some(false) {
+            tracing::info!(
+                broker_id,
+                ?previous_broker_epoch,
+                "broker registers after an unclean shutdown: it leaves every ISR and ELR"
+            );
+        }
+        let policy = |t: &TopicImage| self.policy(t);
+        let records = brokers::register(
+            &image,
+            broker_id,
+            incarnation_id,
+            endpoints,
+            rack,
+            previous_broker_epoch,
+            &policy,
+        );
         let epoch = records.iter().find_map(|r| match r {
             MetadataRecord::RegisterBroker { broker_epoch, .. } => Some(*broker_epoch),
             _ => None,
@@ -201,7 +242,8 @@ impl ActiveController {
             Err(r) => return r,
         };
         let image = self.raft.published().borrow().image.clone();
-        match alter_partition(&image, &request) {
+        let policy = |t: &TopicImage| self.policy(t);
+        match alter_partition(&image, &request, &policy) {
             Ok(records) => {
                 let changed = !records.is_empty();
                 match self.commit(records).await {
@@ -247,10 +289,11 @@ impl ActiveController {
         if image.brokers.get(&broker_id).map(|b| b.epoch) != Some(broker_epoch) {
             return Response::StaleBrokerEpoch;
         }
+        let policy = |t: &TopicImage| self.policy(t);
         let records = if fence {
-            brokers::fence(&image, broker_id)
+            brokers::fence(&image, broker_id, &policy)
         } else {
-            brokers::unfence(&image, broker_id)
+            brokers::unfence(&image, broker_id, &policy)
         };
         match self.commit(records).await {
             Ok(_) => {
@@ -304,7 +347,8 @@ impl ActiveController {
                 Err(_) => return,
             };
             let image = self.raft.published().borrow().image.clone();
-            let records = brokers::fence(&image, broker_id);
+            let policy = |t: &TopicImage| self.policy(t);
+            let records = brokers::fence(&image, broker_id, &policy);
             let changes = records.len().saturating_sub(1);
             if self.commit(records).await.is_ok() {
                 tracing::info!(

@@ -10,6 +10,7 @@
 //!   forwards clients' changes to the active controller (any broker accepts CreateTopics).
 
 pub mod active;
+pub mod clean_shutdown;
 pub mod fetcher;
 pub mod isr;
 pub mod kafka_client;
@@ -68,6 +69,10 @@ pub struct ClusterNode {
     fatal: tokio::sync::mpsc::UnboundedSender<String>,
     /// Whether the active controller last said this broker is fenced.
     fenced: std::sync::atomic::AtomicBool,
+    /// The broker epoch of the last clean shutdown, read (and removed) at start.
+    previous_broker_epoch: Option<i64>,
+    /// Where the clean-shutdown file goes.
+    log_dir: std::path::PathBuf,
 }
 
 /// Why start-up failed, or why a running node must stop (a peer refused our configuration).
@@ -94,6 +99,7 @@ impl ClusterNode {
             .clone()
             .ok_or_else(|| ClusterError::Start("no controller.quorum.voters".into()))?;
         let node_id = config.node_id;
+        let previous_broker_epoch = clean_shutdown::take_previous_broker_epoch(log_dir);
         let voters_string = quorum.voters_string();
         let hello = {
             let (cluster_id, voters) = (cluster_id.clone(), voters_string.clone());
@@ -117,6 +123,7 @@ impl ClusterNode {
         .map_err(ClusterError::Start)?;
         let active = Arc::new(ActiveController::new(
             node_id,
+            config.clone(),
             raft.clone(),
             Duration::from_millis(quorum.session_timeout_ms),
         ));
@@ -138,6 +145,8 @@ impl ClusterNode {
             broker_epoch: AtomicI64::new(0),
             fenced: std::sync::atomic::AtomicBool::new(true),
             fatal,
+            previous_broker_epoch,
+            log_dir: log_dir.to_path_buf(),
         });
         let handler = {
             let node = node.clone();
@@ -202,9 +211,16 @@ impl ClusterNode {
                 incarnation_id,
                 endpoints,
                 rack,
+                previous_broker_epoch,
             } => {
                 self.active
-                    .register(broker_id, incarnation_id, endpoints, rack)
+                    .register(
+                        broker_id,
+                        incarnation_id,
+                        endpoints,
+                        rack,
+                        previous_broker_epoch,
+                    )
                     .await
             }
             Request::BrokerHeartbeat {
@@ -368,6 +384,7 @@ impl ClusterNode {
                     incarnation_id,
                     endpoints: endpoints.clone(),
                     rack: rack.clone(),
+                    previous_broker_epoch: self.previous_broker_epoch,
                 }
             } else {
                 Request::BrokerHeartbeat {
@@ -449,6 +466,19 @@ impl ClusterNode {
 
     pub async fn shutdown(&self) {
         self.raft.shutdown().await;
+    }
+
+    /// Every log is closed: records this broker epoch in the clean-shutdown file, so that the
+    /// next registration tells the controller nothing acknowledged was lost here.
+    pub fn mark_clean_shutdown(&self) {
+        let epoch = self.broker_epoch();
+        if epoch <= 0 {
+            return;
+        }
+        match clean_shutdown::write(&self.log_dir, epoch) {
+            Ok(()) => tracing::info!(broker_epoch = epoch, "clean shutdown recorded"),
+            Err(e) => tracing::warn!(error = %e, "cannot write the clean-shutdown file"),
+        }
     }
 }
 

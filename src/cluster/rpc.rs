@@ -41,6 +41,10 @@ pub enum Request {
         incarnation_id: uuid::Uuid,
         endpoints: Vec<BrokerEndpoint>,
         rack: Option<String>,
+        /// The broker epoch written at the last clean shutdown (Kafka's PreviousBrokerEpoch);
+        /// `None` after a crash or from a node that does not say.
+        #[serde(default)]
+        previous_broker_epoch: Option<i64>,
     },
     BrokerHeartbeat {
         broker_id: i32,

@@ -77,6 +77,8 @@ pub struct TopicConfig {
     pub max_compaction_lag_ms: i64,
     pub min_cleanable_dirty_ratio: f64,
     pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: whether the controller may elect an out-of-sync replica.
+    pub unclean_leader_election_enable: bool,
     pub file_delete_delay_ms: i64,
     pub compression_type: CompressionType,
     pub preallocate: bool,
@@ -129,6 +131,7 @@ pub fn effective_topic_config(
             "min.cleanable.dirty.ratio",
         ),
         min_insync_replicas: int32("min.insync.replicas"),
+        unclean_leader_election_enable: text("unclean.leader.election.enable") == "true",
         file_delete_delay_ms: int("file.delete.delay.ms"),
         compression_type: CompressionType::from_canonical(&text("compression.type")),
         preallocate: text("preallocate") == "true",

@@ -225,8 +225,8 @@ pub async fn describe_topic_partitions(
                     .with_leader_epoch(state.leader_epoch)
                     .with_replica_nodes(ids(&state.replicas))
                     .with_isr_nodes(ids(&state.isr))
-                    .with_eligible_leader_replicas(Some(vec![]))
-                    .with_last_known_elr(Some(vec![]));
+                    .with_eligible_leader_replicas(Some(ids(&state.elr)))
+                    .with_last_known_elr(Some(ids(&state.last_known_elr)));
                 if state.leader == crate::metadata::NO_LEADER {
                     p.error_code = ResponseError::LeaderNotAvailable.code();
                 }

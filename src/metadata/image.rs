@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::record::BrokerEndpoint;
+use super::record::{BrokerEndpoint, LeaderRecoveryState};
 use super::MetadataRecord;
 
 /// No leader: the partition is offline.
@@ -27,14 +27,26 @@ pub struct TopicImage {
 }
 
 /// A partition's replicas, in-sync replicas, leader and epochs, as the controller decided them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PartitionState {
     pub replicas: Vec<i32>,
+    /// Empty only when the ISR shrank to nothing with eligible leader replicas on (KIP-966).
     pub isr: Vec<i32>,
     /// [`NO_LEADER`] when offline.
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// Eligible leader replicas: replicas that left the ISR while it was smaller than the
+    /// effective `min.insync.replicas`, so that (the high watermark being held below that size)
+    /// they hold every committed record and may lead when the ISR is empty.
+    #[serde(default)]
+    pub elr: Vec<i32>,
+    /// The last leader, kept once the ISR and ELR are both empty (Kafka keeps the last known
+    /// leader here): it is elected when it comes back.
+    #[serde(default)]
+    pub last_known_elr: Vec<i32>,
+    #[serde(default)]
+    pub leader_recovery_state: LeaderRecoveryState,
 }
 
 impl PartitionState {
@@ -46,6 +58,7 @@ impl PartitionState {
             leader: node_id,
             leader_epoch: 0,
             partition_epoch: 0,
+            ..Default::default()
         }
     }
 }
@@ -174,6 +187,9 @@ impl MetadataImage {
                 leader,
                 leader_epoch,
                 partition_epoch,
+                elr,
+                last_known_elr,
+                leader_recovery_state,
             } => {
                 if let Some(topic) = self.topic_by_id_mut(topic_id) {
                     topic.placement.insert(
@@ -184,6 +200,9 @@ impl MetadataImage {
                             leader: *leader,
                             leader_epoch: *leader_epoch,
                             partition_epoch: *partition_epoch,
+                            elr: elr.clone(),
+                            last_known_elr: last_known_elr.clone(),
+                            leader_recovery_state: *leader_recovery_state,
                         },
                     );
                 }
@@ -193,6 +212,9 @@ impl MetadataImage {
                 partition,
                 isr,
                 leader,
+                elr,
+                last_known_elr,
+                leader_recovery_state,
             } => {
                 let Some(state) = self
                     .topic_by_id_mut(topic_id)
@@ -202,6 +224,15 @@ impl MetadataImage {
                 };
                 if let Some(isr) = isr {
                     state.isr = isr.clone();
+                }
+                if let Some(elr) = elr {
+                    state.elr = elr.clone();
+                }
+                if let Some(last_known_elr) = last_known_elr {
+                    state.last_known_elr = last_known_elr.clone();
+                }
+                if let Some(recovery) = leader_recovery_state {
+                    state.leader_recovery_state = *recovery;
                 }
                 if let Some(leader) = leader {
                     if *leader != state.leader {

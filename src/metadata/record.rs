@@ -44,6 +44,13 @@ pub enum MetadataRecord {
         leader: i32,
         leader_epoch: i32,
         partition_epoch: i32,
+        /// Eligible leader replicas (KIP-966); absent in logs written before ELR.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        elr: Vec<i32>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        last_known_elr: Vec<i32>,
+        #[serde(default, skip_serializing_if = "LeaderRecoveryState::is_recovered")]
+        leader_recovery_state: LeaderRecoveryState,
     },
     /// Only the fields that changed (Kafka's PartitionChangeRecord). Replay bumps the partition
     /// epoch always and the leader epoch when the leader changes.
@@ -55,6 +62,12 @@ pub enum MetadataRecord {
         /// `Some(-1)`: the partition has no leader any more.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         leader: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        elr: Option<Vec<i32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_known_elr: Option<Vec<i32>>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        leader_recovery_state: Option<LeaderRecoveryState>,
     },
     /// A broker (re)registered: a new broker epoch, fenced until it has caught up.
     RegisterBroker {
@@ -73,10 +86,64 @@ pub enum MetadataRecord {
     },
 }
 
+/// Whether the leader may hold less than every committed record (Kafka's LeaderRecoveryState):
+/// an unclean election makes the partition RECOVERING until its leader confirms it has recovered
+/// (in Milena: its first ISR change accepted by the controller).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaderRecoveryState {
+    #[default]
+    Recovered,
+    Recovering,
+}
+
+impl LeaderRecoveryState {
+    pub fn is_recovered(&self) -> bool {
+        *self == LeaderRecoveryState::Recovered
+    }
+}
+
 /// A listener a broker advertises.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BrokerEndpoint {
     pub listener: String,
     pub host: String,
     pub port: i32,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Logs written before eligible leader replicas still replay: the new fields default to
+    /// empty / RECOVERED, and records without them are written as before.
+    #[test]
+    fn partition_records_without_elr_fields_read_and_write_as_before() {
+        let id = "6f1b3d2e-8a4c-4b5d-9e6f-0a1b2c3d4e5f";
+        let old = format!(
+            r#"{{"type":"partition","topic_id":"{id}","partition":0,"replicas":[1,2],"isr":[1,2],"leader":1,"leader_epoch":0,"partition_epoch":0}}"#
+        );
+        let record: MetadataRecord = serde_json::from_str(&old).unwrap();
+        let MetadataRecord::Partition {
+            elr,
+            last_known_elr,
+            leader_recovery_state,
+            ..
+        } = &record
+        else {
+            panic!("{record:?}");
+        };
+        assert!(elr.is_empty() && last_known_elr.is_empty());
+        assert_eq!(*leader_recovery_state, LeaderRecoveryState::Recovered);
+        assert_eq!(serde_json::to_string(&record).unwrap(), old);
+        let change =
+            format!(r#"{{"type":"partition_change","topic_id":"{id}","partition":0,"isr":[1]}}"#);
+        let record: MetadataRecord = serde_json::from_str(&change).unwrap();
+        assert_eq!(serde_json::to_string(&record).unwrap(), change);
+        let with_elr = format!(
+            r#"{{"type":"partition_change","topic_id":"{id}","partition":0,"isr":[],"leader":-1,"elr":[1],"last_known_elr":[1],"leader_recovery_state":"recovering"}}"#
+        );
+        let record: MetadataRecord = serde_json::from_str(&with_elr).unwrap();
+        assert_eq!(serde_json::to_string(&record).unwrap(), with_elr);
+    }
 }

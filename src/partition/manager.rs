@@ -199,8 +199,10 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Closes every log cleanly (flush, producer-state snapshot, clean-shutdown marker).
-    pub fn shutdown(&self) {
+    /// Closes every log cleanly (flush, producer-state snapshot, clean-shutdown marker); returns
+    /// whether all of them closed cleanly.
+    pub fn shutdown(&self) -> bool {
+        let mut clean = true;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         for (name, hosted) in topics.drain() {
             for partition in hosted.partitions.into_values() {
@@ -208,15 +210,18 @@ impl ReplicaManager {
                 match Arc::try_unwrap(partition) {
                     Ok(partition) => {
                         if let Err(e) = partition.into_log().close() {
+                            clean = false;
                             tracing::error!(topic = %name, partition = index, error = %e, "closing log failed");
                         }
                     }
                     Err(_) => {
+                        clean = false;
                         tracing::warn!(topic = %name, partition = index, "log still in use at shutdown; recovery will run at next start")
                     }
                 }
             }
         }
+        clean
     }
 }
 

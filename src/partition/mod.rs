@@ -227,8 +227,9 @@ impl Partition {
             end
         };
         // Replication bounds it: the ISR's progress on a leader, the leader's word on a follower.
+        let min_isr = self.min_insync_replicas.load(Ordering::Acquire);
         visible = visible.min(match &*self.lock_role() {
-            Role::Leader(l) => l.high_watermark_bound(end),
+            Role::Leader(l) => l.strict_high_watermark_bound(end, min_isr),
             Role::Follower { .. } => self.leader_high_watermark.load(Ordering::Acquire),
         });
         let previous = self.high_watermark.fetch_max(visible, Ordering::AcqRel);

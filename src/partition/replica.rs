@@ -172,6 +172,26 @@ impl LeaderState {
             .fold(leader_end, i64::min)
     }
 
+    /// Whether the committed ISR is smaller than the effective `min.insync.replicas` (never
+    /// more than the replication factor).
+    pub fn under_min_isr(&self, min_insync_replicas: i32) -> bool {
+        let min = (min_insync_replicas.max(1) as usize).min(self.replicas.len().max(1));
+        self.isr.len() < min
+    }
+
+    /// The high watermark bound under Kafka's strict min ISR rule (with eligible leader replicas
+    /// on, as in every Kafka 4.1 cluster): while the committed ISR is below the effective min
+    /// ISR nothing new is committed ([`UNKNOWN_OFFSET`]: the high watermark stays). This is
+    /// what lets a replica that left such an ISR (an ELR member) be sure it holds every
+    /// committed record.
+    pub fn strict_high_watermark_bound(&self, leader_end: i64, min_insync_replicas: i32) -> i64 {
+        if self.under_min_isr(min_insync_replicas) {
+            UNKNOWN_OFFSET
+        } else {
+            self.high_watermark_bound(leader_end)
+        }
+    }
+
     /// Members to drop: behind the leader and not caught up for longer than `max_lag_ms`.
     fn out_of_sync(&self, leader_end: i64, now_ms: i64, max_lag_ms: i64) -> Vec<i32> {
         self.isr
@@ -271,6 +291,7 @@ mod tests {
             leader: ME,
             leader_epoch: 3,
             partition_epoch: 7,
+            ..Default::default()
         }
     }
 
@@ -301,6 +322,17 @@ mod tests {
             42,
             "a single replica is its own ISR"
         );
+    }
+
+    #[test]
+    fn the_high_watermark_stays_while_the_isr_is_below_min_isr() {
+        let mut l = LeaderState::new(ME, &state(&[1, 2, 3], &[1, 2]), 10, 0);
+        l.record_fetch(2, 5, 20, 20, 1);
+        assert_eq!(l.strict_high_watermark_bound(20, 2), 20);
+        assert_eq!(l.strict_high_watermark_bound(20, 3), UNKNOWN_OFFSET);
+        // Never more than the replication factor.
+        let l = LeaderState::new(ME, &state(&[1], &[1]), 0, 0);
+        assert_eq!(l.strict_high_watermark_bound(42, 2), 42);
     }
 
     #[test]

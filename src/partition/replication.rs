@@ -101,9 +101,9 @@ impl Partition {
     /// `min.insync.replicas`, which is never more than the replication factor (Kafka's
     /// `effectiveMinIsr`).
     pub fn under_min_isr(&self) -> bool {
-        let min = self.min_insync_replicas.load(Ordering::Acquire).max(1) as usize;
+        let min = self.min_insync_replicas.load(Ordering::Acquire);
         match &*self.lock_role() {
-            Role::Leader(l) => l.isr.len() < min.min(l.replicas.len().max(1)),
+            Role::Leader(l) => l.under_min_isr(min),
             Role::Follower { .. } => false,
         }
     }

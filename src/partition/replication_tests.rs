@@ -19,10 +19,52 @@ use super::replication::FollowerFetchError;
 use super::Partition;
 use crate::log::builder::{build_batch, read_records, NewRecord};
 use crate::log::{BatchIter, Log, LogConfig};
-use crate::metadata::controller::alter_partition::{alter_partition, AlterPartitionRequest};
-use crate::metadata::controller::brokers::{fence, register, unfence};
+use crate::metadata::controller::alter_partition::AlterPartitionRequest;
+use crate::metadata::controller::partition_change::ElectionPolicy;
 use crate::metadata::controller::topics::{create_topic, Brokers, NewTopic};
-use crate::metadata::{BrokerEndpoint, MetadataImage, MetadataRecord, PartitionState, NO_LEADER};
+use crate::metadata::{
+    BrokerEndpoint, MetadataImage, MetadataRecord, PartitionState, TopicImage, NO_LEADER,
+};
+
+/// The simulated topic's election settings: Kafka's defaults (min ISR 1, no unclean election).
+fn policy(_: &TopicImage) -> ElectionPolicy {
+    ElectionPolicy::default()
+}
+
+fn alter_partition(
+    image: &MetadataImage,
+    request: &AlterPartitionRequest,
+) -> Result<Vec<MetadataRecord>, crate::metadata::controller::alter_partition::AlterPartitionError>
+{
+    crate::metadata::controller::alter_partition::alter_partition(image, request, &policy)
+}
+
+fn fence(image: &MetadataImage, b: i32) -> Vec<MetadataRecord> {
+    crate::metadata::controller::brokers::fence(image, b, &policy)
+}
+
+fn unfence(image: &MetadataImage, b: i32) -> Vec<MetadataRecord> {
+    crate::metadata::controller::brokers::unfence(image, b, &policy)
+}
+
+/// A registration after kill -9: no clean-shutdown epoch.
+fn register(
+    image: &MetadataImage,
+    b: i32,
+    incarnation: Uuid,
+    endpoints: Vec<BrokerEndpoint>,
+    rack: Option<String>,
+) -> Vec<MetadataRecord> {
+    crate::metadata::controller::brokers::register(
+        image,
+        b,
+        incarnation,
+        endpoints,
+        rack,
+        None,
+        &policy,
+    )
+}
 
 const BROKERS: [i32; 3] = [1, 2, 3];
 const LAG_MS: i64 = 10_000;

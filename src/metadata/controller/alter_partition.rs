@@ -6,6 +6,9 @@
 
 use uuid::Uuid;
 
+use super::brokers::Policies;
+use super::partition_change::PartitionChangeBuilder;
+use crate::metadata::record::LeaderRecoveryState;
 use crate::metadata::{MetadataImage, MetadataRecord};
 
 /// One partition's change as the leader asks for it.
@@ -45,15 +48,19 @@ pub enum AlterPartitionError {
 pub fn alter_partition(
     image: &MetadataImage,
     request: &AlterPartitionRequest,
+    policies: Policies<'_>,
 ) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
     use AlterPartitionError::*;
     match image.brokers.get(&request.broker_id) {
         Some(b) if b.epoch == request.broker_epoch => {}
         _ => return Err(StaleBrokerEpoch),
     }
-    let state = image
+    let topic = image
         .topic_by_id(&request.topic_id)
-        .and_then(|t| t.placement.get(&request.partition))
+        .ok_or(UnknownTopicOrPartition)?;
+    let state = topic
+        .placement
+        .get(&request.partition)
         .ok_or(UnknownTopicOrPartition)?;
     if request.leader_epoch > state.leader_epoch {
         return Err(NotController);
@@ -95,21 +102,63 @@ pub fn alter_partition(
             return Err(IneligibleReplica);
         }
     }
-    if isr == state.isr {
+    // The leader asks only once it leads, that is once it has recovered from an unclean
+    // election (Kafka's leader says RECOVERED in this same request).
+    // The sender stays leader: it is valid, and may still be fenced after a restart (a last
+    // known leader is elected at its registration).
+    let acceptable = |b: i32| b == request.broker_id || image.is_live(b);
+    let change = PartitionChangeBuilder::new(state, policies(topic), &acceptable)
+        .target_isr(isr)
+        .target_recovery(LeaderRecoveryState::Recovered)
+        .build();
+    if change.is_empty() {
         return Ok(Vec::new());
     }
-    Ok(vec![MetadataRecord::PartitionChange {
-        topic_id: request.topic_id,
-        partition: request.partition,
-        isr: Some(isr),
-        leader: None,
-    }])
+    Ok(vec![change.into_record(request.topic_id, request.partition)])
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metadata::controller::brokers::{fence, register, unfence};
+    use crate::metadata::controller::partition_change::ElectionPolicy;
+    use crate::metadata::TopicImage;
+
+    fn defaults(_: &TopicImage) -> ElectionPolicy {
+        ElectionPolicy::default()
+    }
+
+    fn alter_partition(
+        image: &MetadataImage,
+        request: &AlterPartitionRequest,
+    ) -> Result<Vec<MetadataRecord>, AlterPartitionError> {
+        super::alter_partition(image, request, &defaults)
+    }
+
+    fn fence(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
+        crate::metadata::controller::brokers::fence(image, id, &defaults)
+    }
+
+    fn unfence(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
+        crate::metadata::controller::brokers::unfence(image, id, &defaults)
+    }
+
+    fn register(
+        image: &MetadataImage,
+        id: i32,
+        incarnation: Uuid,
+        endpoints: Vec<crate::metadata::BrokerEndpoint>,
+        rack: Option<String>,
+    ) -> Vec<MetadataRecord> {
+        crate::metadata::controller::brokers::register(
+            image,
+            id,
+            incarnation,
+            endpoints,
+            rack,
+            None,
+            &defaults,
+        )
+    }
     use crate::metadata::controller::topics::{create_topic, Brokers, NewTopic};
     use crate::metadata::BrokerEndpoint;
     use std::collections::BTreeMap;
@@ -219,6 +268,34 @@ mod tests {
             Err(InvalidRequest(_))
         ));
         assert_eq!(with(&|r| r.new_isr[1].1 -= 1), Err(IneligibleReplica));
+    }
+
+    /// The last known leader is elected while it is still fenced (at its registration after
+    /// kill -9); its first ISR change must not hand the leadership to the replica it adds.
+    #[test]
+    fn a_last_known_leader_still_fenced_keeps_leading_when_it_grows_the_isr() {
+        let (mut image, id) = setup();
+        for b in [2, 3, 1] {
+            let r = fence(&image, b);
+            apply(&mut image, &r);
+        }
+        let state = &image.topic_by_id(&id).unwrap().placement[&0];
+        assert_eq!((state.leader, state.last_known_elr.clone()), (-1, vec![1]));
+        let r = register(&image, 1, Uuid::new_v4(), vec![], None);
+        apply(&mut image, &r);
+        let state = image.topic_by_id(&id).unwrap().placement[&0].clone();
+        assert_eq!((state.leader, state.isr.clone()), (1, vec![1]));
+        assert_eq!(state.leader_recovery_state, LeaderRecoveryState::Recovering);
+        let r = register(&image, 2, Uuid::new_v4(), vec![], None);
+        apply(&mut image, &r);
+        let r = unfence(&image, 2);
+        apply(&mut image, &r);
+        assert!(image.brokers[&1].fenced);
+        let records = alter_partition(&image, &request(&image, id, &[1, 2])).unwrap();
+        apply(&mut image, &records);
+        let state = &image.topic_by_id(&id).unwrap().placement[&0];
+        assert_eq!((state.leader, state.isr.clone()), (1, vec![1, 2]));
+        assert_eq!(state.leader_recovery_state, LeaderRecoveryState::Recovered);
     }
 
     #[test]

@@ -1,32 +1,49 @@
 //! Broker registration, fencing and leader election as pure functions of the image, in the
 //! manner of Kafka's ClusterControlManager and ReplicationControlManager. Each returns the
-//! records of one atomic change; the active controller commits them as one batch.
+//! records of one atomic change; the active controller commits them as one batch. Every
+//! partition change goes through [`PartitionChangeBuilder`] (ELR and election order there).
 //!
 //! Invariants kept for every partition (checked by the randomized test below):
-//! - the ISR is never empty and is a subset of the replicas;
-//! - the leader is a member of the ISR and a live broker, or there is no leader;
+//! - the ISR is a subset of the replicas; it is empty only with no leader (the ELR or
+//!   LastKnownElr then say who may lead; both are empty once the last member shut down
+//!   uncleanly, and only an unclean election brings such a partition back);
+//! - the ISR and the ELR never share a member;
+//! - the leader is a member of the ISR, or there is no leader; it is live unless it was
+//!   elected as the last known leader (Kafka elects that one without asking);
 //! - leader and partition epochs only grow; a leader change bumps the leader epoch.
 
 use uuid::Uuid;
 
-use crate::metadata::image::{PartitionState, NO_LEADER};
+use super::partition_change::{ElectionPolicy, PartitionChangeBuilder};
+use crate::metadata::image::NO_LEADER;
 use crate::metadata::record::BrokerEndpoint;
-use crate::metadata::{MetadataImage, MetadataRecord};
+use crate::metadata::{MetadataImage, MetadataRecord, TopicImage};
+
+/// A topic's election settings, resolved by the caller from the topic's configs and the
+/// cluster's defaults.
+pub type Policies<'a> = &'a dyn Fn(&TopicImage) -> ElectionPolicy;
 
 /// A (re)registration. A broker that registers again (a restart) gets a new broker epoch and
-/// is fenced until it has caught up; whatever it led or was in sync for under its previous
-/// epoch is handed over first, as if its session had expired.
+/// is fenced until it has caught up. `previous_broker_epoch` is the epoch it wrote when it last
+/// shut down cleanly; if that is not the epoch registered now, it stopped uncleanly (kill -9, a
+/// power loss) and may have lost records it had acknowledged as a follower: it leaves every ISR
+/// and ELR (Kafka's handleBrokerUncleanShutdown). After a clean stop it only leaves what it led
+/// or was in sync for, as if its session had expired.
 pub fn register(
     image: &MetadataImage,
     broker_id: i32,
     incarnation_id: Uuid,
     endpoints: Vec<BrokerEndpoint>,
     rack: Option<String>,
+    previous_broker_epoch: Option<i64>,
+    policies: Policies<'_>,
 ) -> Vec<MetadataRecord> {
-    let mut records = if image.brokers.contains_key(&broker_id) {
-        leave_partitions(image, broker_id)
-    } else {
-        Vec::new()
+    let mut records = match image.brokers.get(&broker_id) {
+        Some(existing) if previous_broker_epoch != Some(existing.epoch) => {
+            leave_partitions(image, broker_id, true, policies)
+        }
+        Some(_) => leave_partitions(image, broker_id, false, policies),
+        None => Vec::new(),
     };
     records.push(MetadataRecord::RegisterBroker {
         broker_id,
@@ -38,17 +55,17 @@ pub fn register(
     records
 }
 
-/// Fences a broker whose session expired: it leaves every ISR it is in (unless it is the last
-/// member), partitions it led get a new leader from their remaining ISR, and the broker is
-/// marked fenced — all in one batch.
-pub fn fence(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
+/// Fences a broker whose session expired: it leaves every ISR it is in (into the ELR where the
+/// ISR falls below min ISR), partitions it led get a new leader, and the broker is marked
+/// fenced — all in one batch.
+pub fn fence(image: &MetadataImage, broker_id: i32, policies: Policies<'_>) -> Vec<MetadataRecord> {
     let Some(broker) = image.brokers.get(&broker_id) else {
         return Vec::new();
     };
     if broker.fenced {
         return Vec::new();
     }
-    let mut records = leave_partitions(image, broker_id);
+    let mut records = leave_partitions(image, broker_id, false, policies);
     records.push(MetadataRecord::BrokerRegistrationChange {
         broker_id,
         broker_epoch: broker.epoch,
@@ -57,9 +74,13 @@ pub fn fence(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
     records
 }
 
-/// Unfences a caught-up broker and gives it the partitions that had no leader and keep it in
-/// their ISR (a node that comes back to an offline partition leads it again).
-pub fn unfence(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
+/// Unfences a caught-up broker and runs an election in every partition without a leader (a
+/// node that comes back to an offline partition leads it again if it is in its ISR or ELR).
+pub fn unfence(
+    image: &MetadataImage,
+    broker_id: i32,
+    policies: Policies<'_>,
+) -> Vec<MetadataRecord> {
     let Some(broker) = image.brokers.get(&broker_id) else {
         return Vec::new();
     };
@@ -71,86 +92,92 @@ pub fn unfence(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
         broker_epoch: broker.epoch,
         fenced: false,
     }];
+    let acceptable = |b: i32| b == broker_id || image.is_live(b);
     for topic in image.topics.values() {
+        let policy = policies(topic);
         for (index, state) in &topic.placement {
-            if state.leader == NO_LEADER && state.isr.contains(&broker_id) {
-                records.push(MetadataRecord::PartitionChange {
-                    topic_id: topic.id,
-                    partition: *index,
-                    isr: None,
-                    leader: Some(broker_id),
-                });
+            if state.leader != NO_LEADER {
+                continue;
+            }
+            let change = PartitionChangeBuilder::new(state, policy, &acceptable).build();
+            if !change.is_empty() {
+                records.push(change.into_record(topic.id, *index));
             }
         }
     }
     records
 }
 
-/// The changes that take `broker_id` out of every partition's leadership and ISR.
-fn leave_partitions(image: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
+/// The changes that take `broker_id` out of every partition's leadership and ISR, and with an
+/// unclean shutdown out of every ELR too.
+fn leave_partitions(
+    image: &MetadataImage,
+    broker_id: i32,
+    unclean_shutdown: bool,
+    policies: Policies<'_>,
+) -> Vec<MetadataRecord> {
+    let acceptable = |b: i32| b != broker_id && image.is_live(b);
     let mut records = Vec::new();
     for topic in image.topics.values() {
+        let policy = policies(topic);
         for (index, state) in &topic.placement {
-            if let Some((isr, leader)) = without_broker(image, state, broker_id) {
-                records.push(MetadataRecord::PartitionChange {
-                    topic_id: topic.id,
-                    partition: *index,
-                    isr,
-                    leader,
-                });
+            let involved = state.isr.contains(&broker_id)
+                || state.leader == broker_id
+                || (unclean_shutdown && state.elr.contains(&broker_id));
+            if !involved {
+                continue;
+            }
+            let builder = PartitionChangeBuilder::new(state, policy, &acceptable);
+            let builder = if unclean_shutdown {
+                builder.unclean_shutdown(broker_id)
+            } else {
+                let isr = state
+                    .isr
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != broker_id)
+                    .collect();
+                builder.target_isr(isr)
+            };
+            let change = builder.build();
+            if !change.is_empty() {
+                records.push(change.into_record(topic.id, *index));
             }
         }
     }
     records
-}
-
-/// The ISR and leader change of one partition when `gone` leaves it, or `None` when the
-/// partition is unaffected. Without eligible leader replicas Kafka never empties the ISR: the
-/// last member stays, with no leader.
-fn without_broker(
-    image: &MetadataImage,
-    state: &PartitionState,
-    gone: i32,
-) -> Option<(Option<Vec<i32>>, Option<i32>)> {
-    if !state.isr.contains(&gone) && state.leader != gone {
-        return None;
-    }
-    let remaining: Vec<i32> = state.isr.iter().copied().filter(|&b| b != gone).collect();
-    let isr = if remaining.is_empty() {
-        state.isr.clone()
-    } else {
-        remaining
-    };
-    let leader = if state.leader == gone || state.leader == NO_LEADER {
-        elect(state, &isr, |b| b != gone && image.is_live(b))
-    } else {
-        state.leader
-    };
-    let isr_change = (isr != state.isr).then_some(isr);
-    let leader_change = (leader != state.leader).then_some(leader);
-    if isr_change.is_none() && leader_change.is_none() {
-        return None;
-    }
-    Some((isr_change, leader_change))
-}
-
-/// The first replica (in assignment order, so the preferred leader wins when it can) that is in
-/// `isr` and eligible; [`NO_LEADER`] when none is. Never an out-of-sync replica: unclean
-/// election is off, as by Kafka's default.
-pub fn elect(state: &PartitionState, isr: &[i32], eligible: impl Fn(i32) -> bool) -> i32 {
-    state
-        .replicas
-        .iter()
-        .copied()
-        .find(|&b| isr.contains(&b) && eligible(b))
-        .unwrap_or(NO_LEADER)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metadata::controller::topics::{create_topic, Brokers, NewTopic};
+    use crate::metadata::record::LeaderRecoveryState;
     use std::collections::{BTreeMap, HashMap};
+
+    /// Kafka's defaults: min ISR 1, no unclean election.
+    fn defaults(_: &TopicImage) -> ElectionPolicy {
+        ElectionPolicy::default()
+    }
+
+    fn fence(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
+        super::fence(image, id, &defaults)
+    }
+
+    fn unfence(image: &MetadataImage, id: i32) -> Vec<MetadataRecord> {
+        super::unfence(image, id, &defaults)
+    }
+
+    /// A registration after kill -9 (no clean-shutdown epoch).
+    fn register(
+        image: &MetadataImage,
+        id: i32,
+        incarnation: Uuid,
+        endpoints: Vec<BrokerEndpoint>,
+        rack: Option<String>,
+    ) -> Vec<MetadataRecord> {
+        super::register(image, id, incarnation, endpoints, rack, None, &defaults)
+    }
 
     fn endpoint(port: i32) -> Vec<BrokerEndpoint> {
         vec![BrokerEndpoint {
@@ -220,12 +247,12 @@ mod tests {
                     .filter(|b| s.isr.contains(b) || image.is_live(*b))
                     .collect();
                 if isr != s.isr {
-                    records.push(MetadataRecord::PartitionChange {
-                        topic_id: topic.id,
-                        partition: *index,
-                        isr: Some(isr),
-                        leader: None,
-                    });
+                    let change =
+                        crate::metadata::controller::partition_change::PartitionChangeFields {
+                            isr: Some(isr),
+                            ..Default::default()
+                        };
+                    records.push(change.into_record(topic.id, *index));
                 }
             }
         }
@@ -284,9 +311,14 @@ mod tests {
         apply(&mut image, &r);
         let state = &image.topics["t"].placement[&0];
         assert_eq!(state.leader, NO_LEADER, "no out-of-sync replica may lead");
-        assert_eq!(state.isr, vec![leader]);
+        assert_eq!(state.isr, Vec::<i32>::new());
+        assert_eq!(state.elr, vec![leader]);
+        assert_eq!(state.last_known_elr, vec![leader]);
         let r = register(&image, leader, Uuid::new_v4(), endpoint(1), None);
         apply(&mut image, &r);
+        let state = &image.topics["t"].placement[&0];
+        assert_eq!(state.leader, leader, "the last known leader");
+        assert_eq!(state.leader_recovery_state, LeaderRecoveryState::Recovering);
         let r = unfence(&image, leader);
         apply(&mut image, &r);
         assert_eq!(image.topics["t"].placement[&0].leader, leader);
@@ -306,7 +338,11 @@ mod tests {
         apply(&mut image, &r);
         let state = &image.topics["one"].placement[&on_2];
         assert_eq!(state.leader, NO_LEADER);
-        assert_eq!(state.isr, vec![2]);
+        assert!(state.isr.is_empty());
+        assert_eq!(
+            (state.elr.clone(), state.last_known_elr.clone()),
+            (vec![2], vec![2])
+        );
         // Restart: a new epoch, fenced, then unfenced once caught up — and leader again.
         let before = image.brokers[&2].epoch;
         let r = register(&image, 2, Uuid::new_v4(), endpoint(9093), None);
@@ -359,11 +395,16 @@ mod tests {
                 apply(&mut image, &records);
                 for topic in image.topics.values() {
                     for (index, s) in &topic.placement {
-                        assert!(!s.isr.is_empty(), "{s:?}");
+                        assert!(!s.isr.is_empty() || s.leader == NO_LEADER, "{s:?}");
                         assert!(s.isr.iter().all(|b| s.replicas.contains(b)), "{s:?}");
+                        assert!(s.elr.iter().all(|b| !s.isr.contains(b)), "{s:?}");
                         if s.leader != NO_LEADER {
                             assert!(s.isr.contains(&s.leader), "{s:?}");
-                            assert!(image.is_live(s.leader), "leader not live: {s:?}");
+                            assert!(
+                                image.is_live(s.leader)
+                                    || s.leader_recovery_state == LeaderRecoveryState::Recovering,
+                                "leader not live: {s:?}"
+                            );
                         }
                         let key = (topic.name.clone(), *index);
                         if let Some(&(le, pe)) = seen.get(&key) {

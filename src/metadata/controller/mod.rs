@@ -8,6 +8,7 @@
 
 pub mod alter_partition;
 pub mod brokers;
+pub mod partition_change;
 pub mod placement;
 pub mod topics;
 

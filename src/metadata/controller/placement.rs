@@ -84,8 +84,7 @@ pub fn initial_state(replicas: Vec<i32>, live: &[i32]) -> PartitionState {
         isr,
         leader,
         replicas,
-        leader_epoch: 0,
-        partition_epoch: 0,
+        ..Default::default()
     }
 }
 
@@ -98,6 +97,9 @@ pub fn partition_record(topic_id: Uuid, partition: i32, state: &PartitionState) 
         leader: state.leader,
         leader_epoch: state.leader_epoch,
         partition_epoch: state.partition_epoch,
+        elr: state.elr.clone(),
+        last_known_elr: state.last_known_elr.clone(),
+        leader_recovery_state: state.leader_recovery_state,
     }
 }
 
