@@ -99,20 +99,6 @@ const FAST_FENCING: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "3000"),
 ];
 
-/// Java's `String.hashCode` (over UTF-16 units, wrapping).
-fn java_hash_code(s: &str) -> i32 {
-    s.encode_utf16()
-        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
-}
-
-/// The `__consumer_offsets` partition of a group, as Kafka places it:
-/// `Utils.abs(groupId.hashCode()) % offsets.topic.num.partitions` (`Utils.abs(MIN_VALUE)` is 0).
-fn offsets_partition(group: &str, partitions: i32) -> i32 {
-    let h = java_hash_code(group);
-    let abs = if h == i32::MIN { 0 } else { h.abs() };
-    abs % partitions
-}
-
 // ------------------------------------------------------------------------------------------------
 // kafka-consumer-groups.sh
 
@@ -562,7 +548,7 @@ fn a_group_resumes_at_its_committed_offsets_after_its_coordinator_is_killed() {
     // It leads the group's __consumer_offsets partition (RF 3).
     let offsets_topic = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets_topic.partitions.len() as i32;
-    let offsets_p = offsets_partition(group, n_offsets);
+    let offsets_p = coordinator_partition(group, n_offsets);
     let op = offsets_topic.partition(offsets_p);
     assert_eq!(
         op.leader,
@@ -798,7 +784,11 @@ fn the_seed_multi_broker_walkthrough_works_verbatim() {
     // the node about to be killed (the topic's leader), or by a survivor.
     let offsets = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets.partitions.len() as i32;
-    let coordinator_of = |g: &str| offsets.partition(offsets_partition(g, n_offsets)).leader;
+    let coordinator_of = |g: &str| {
+        offsets
+            .partition(coordinator_partition(g, n_offsets))
+            .leader
+    };
     let pick = |prefix: &str, on_leader: bool| -> String {
         (0..1000)
             .map(|i| format!("{prefix}-{i}"))

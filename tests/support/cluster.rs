@@ -1080,3 +1080,18 @@ pub fn full_isr(d: &TopicDescription) -> bool {
             .iter()
             .all(|p| p.leader.is_some() && p.isr_set() == p.replica_set())
 }
+
+/// Java's `String.hashCode` (over UTF-16 units, wrapping).
+fn java_hash_code(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
+}
+
+/// The partition of `__consumer_offsets` (a group id) or `__transaction_state` (a transactional
+/// id) that holds `key`, as Kafka places it: `Utils.abs(key.hashCode()) % partitions`
+/// (`Utils.abs(MIN_VALUE)` is 0). Its leader is the key's coordinator.
+pub fn coordinator_partition(key: &str, partitions: i32) -> i32 {
+    let h = java_hash_code(key);
+    let abs = if h == i32::MIN { 0 } else { h.abs() };
+    abs % partitions
+}
