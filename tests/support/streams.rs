@@ -52,8 +52,9 @@ pub fn add_counts(counts: &mut BTreeMap<String, i64>, lines: &[String]) {
     }
 }
 
-/// Lets `org.apache.kafka.streams.KafkaStreams` log its state transitions (INFO) to stderr,
-/// everything else at WARN.
+/// Lets `org.apache.kafka.streams.KafkaStreams` log its state transitions (INFO) to stderr, and
+/// the producer's `TransactionManager` its coordinator look-ups and producer epochs; everything
+/// else at WARN.
 const STREAMS_LOG4J: &str = r#"Configuration:
   Appenders:
     Console:
@@ -68,6 +69,8 @@ const STREAMS_LOG4J: &str = r#"Configuration:
         - ref: STDERR
     Logger:
       - name: org.apache.kafka.streams.KafkaStreams
+        level: INFO
+      - name: org.apache.kafka.clients.producer.internals.TransactionManager
         level: INFO
 "#;
 
@@ -245,24 +248,34 @@ pub fn watermark_reader(bootstrap: &str, isolation: &str) -> BaseConsumer {
         .expect("create consumer")
 }
 
-/// How many offsets of the output topic's `partitions` lie in open transactions: high watermark
-/// minus last stable offset, summed. A partition whose offsets cannot be listed (e.g. its leader
-/// just died) counts 0.
+/// The latest offsets of the output topic's `partitions` through `reader` (see
+/// `watermark_reader`), summed: the high watermarks or the last stable offsets. `None` when one
+/// cannot be listed within `timeout` (e.g. its leader just died).
+pub fn output_end(reader: &BaseConsumer, partitions: i32, timeout: Duration) -> Option<i64> {
+    (0..partitions)
+        .map(|p| {
+            reader
+                .fetch_watermarks(COUNTS_OUT, p, timeout)
+                .ok()
+                .map(|(_, end)| end)
+        })
+        .sum()
+}
+
+/// How many offsets of the output topic's `partitions` lie in open transactions: high watermarks
+/// minus last stable offsets. 0 when they cannot be listed.
 pub fn in_open_transaction(
     uncommitted: &BaseConsumer,
     committed: &BaseConsumer,
     partitions: i32,
 ) -> i64 {
-    (0..partitions)
-        .map(|p| {
-            let high_watermark = uncommitted.fetch_watermarks(COUNTS_OUT, p, CLIENT_TIMEOUT);
-            let last_stable = committed.fetch_watermarks(COUNTS_OUT, p, CLIENT_TIMEOUT);
-            match (high_watermark, last_stable) {
-                (Ok((_, hw)), Ok((_, lso))) => hw - lso,
-                _ => 0,
-            }
-        })
-        .sum()
+    match (
+        output_end(uncommitted, partitions, CLIENT_TIMEOUT),
+        output_end(committed, partitions, CLIENT_TIMEOUT),
+    ) {
+        (Some(high_watermarks), Some(last_stable)) => high_watermarks - last_stable,
+        _ => 0,
+    }
 }
 
 /// Waits until the latest committed count of every word equals `truth`; fails early when a count
