@@ -698,20 +698,21 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
     // watermark) and more input is still arriving. A commit every second (EOS's default is
     // 100 ms) makes such a moment easy to catch, and the race with the next commit rare.
     let second = text_lines(40, 250);
-    let slow_started = Instant::now();
-    let mut slow = slow_producer(dir.path(), &broker.bootstrap(), &second, "slow-producer");
-    let uncommitted_reader = watermark_reader(&broker.bootstrap(), "read_uncommitted");
-    let committed_reader = watermark_reader(&broker.bootstrap(), "read_committed");
-    let open = || in_open_transaction(&uncommitted_reader, &committed_reader, 2);
-    let caught = wait_until(Duration::from_secs(60), || {
-        open() > 0 || !streams.is_running()
-    });
-    assert!(
-        caught && streams.is_running(),
-        "no open transaction with updates for the second batch\n{}\n{}",
-        streams.dump(),
-        slow.dump()
+    let SlowInput {
+        producer: mut slow,
+        started: slow_started,
+        uncommitted: uncommitted_reader,
+        committed: committed_reader,
+        ..
+    } = slow_input_until_open_transaction(
+        dir.path(),
+        &broker.bootstrap(),
+        &second,
+        &mut streams,
+        2,
+        Duration::from_secs(60),
     );
+    let open = || in_open_transaction(&uncommitted_reader, &committed_reader, 2);
     let input_still_arriving = slow.is_running();
     streams.kill9();
     // Normally the transaction caught open above; 0 if the kill raced its commit.
@@ -721,13 +722,7 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
          its open transaction (input still arriving: {input_still_arriving})",
         slow_started.elapsed()
     );
-    let status = slow.wait_exit(Duration::from_secs(60));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "slow producer: {status:?}\n{}",
-        slow.dump()
-    );
-    eprintln!("slow producer done after {:?}", slow_started.elapsed());
+    wait_slow_producer(&mut slow, slow_started, Duration::from_secs(60));
     add_counts(&mut truth, &second);
 
     let mut streams = word_count_demo(dir.path(), "streams-2");

@@ -174,6 +174,70 @@ pub fn slow_producer(dir: &Path, bootstrap: &str, lines: &[String], name: &str) 
     Background::spawn(cmd, dir, name)
 }
 
+/// Input arriving slowly while the Streams producer has a transaction open: see
+/// `slow_input_until_open_transaction`.
+pub struct SlowInput {
+    /// The slow producer, still running unless it has finished its lines.
+    pub producer: Background,
+    pub started: Instant,
+    /// ListOffsets readers of the output topic (`watermark_reader`) at both isolation levels.
+    pub uncommitted: BaseConsumer,
+    pub committed: BaseConsumer,
+    /// Offsets of the output topic in open transactions when the moment was caught.
+    pub open: i64,
+}
+
+/// Starts `slow_producer` with `lines` through `bootstrap`, then waits (at most `timeout`) for a
+/// moment when the Streams producer has a transaction open with updates in the output topic
+/// (its `partitions` have last stable offsets below their high watermarks). A commit every
+/// second (`write_demo_config`) makes such a moment easy to catch, and the race of whatever the
+/// caller does next with the commit rare. Panics if none comes or `streams` exits.
+#[track_caller]
+pub fn slow_input_until_open_transaction(
+    dir: &Path,
+    bootstrap: &str,
+    lines: &[String],
+    streams: &mut Background,
+    partitions: i32,
+    timeout: Duration,
+) -> SlowInput {
+    let started = Instant::now();
+    let producer = slow_producer(dir, bootstrap, lines, "slow-producer");
+    let uncommitted = watermark_reader(bootstrap, "read_uncommitted");
+    let committed = watermark_reader(bootstrap, "read_committed");
+    let mut open = 0;
+    let caught = wait_until(timeout, || {
+        open = in_open_transaction(&uncommitted, &committed, partitions);
+        open > 0 || !streams.is_running()
+    });
+    assert!(
+        caught && streams.is_running(),
+        "no open transaction with updates in the output topic\n{}\n{}",
+        streams.dump(),
+        producer.dump()
+    );
+    SlowInput {
+        producer,
+        started,
+        uncommitted,
+        committed,
+        open,
+    }
+}
+
+/// Waits at most `timeout` for the slow producer (started at `started`) to send its last line
+/// and exit; asserts it succeeded.
+#[track_caller]
+pub fn wait_slow_producer(producer: &mut Background, started: Instant, timeout: Duration) {
+    let status = producer.wait_exit(timeout);
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "slow producer: {status:?}\n{}",
+        producer.dump()
+    );
+    eprintln!("slow producer done after {:?}", started.elapsed());
+}
+
 /// Every line of the input topic (kcat, read_uncommitted, to the end), sorted.
 #[track_caller]
 pub fn input_lines(bootstrap: &str) -> Vec<String> {
