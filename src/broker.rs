@@ -224,7 +224,8 @@ impl Broker {
     /// Applies the current metadata image to the hosted partitions; called after every change.
     pub fn apply_metadata(&self) -> Result<(), crate::log::LogError> {
         let image = self.controller.image();
-        self.replicas.sync(&image, &self.config, self.may_lead(&image))
+        self.replicas
+            .sync(&image, &self.config, self.may_lead(&image))
     }
 
     /// Whether this broker may act on the leaderships `image` gives it: always on a single

@@ -548,7 +548,7 @@ fn a_group_resumes_at_its_committed_offsets_after_its_coordinator_is_killed() {
     // It leads the group's __consumer_offsets partition (RF 3).
     let offsets_topic = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets_topic.partitions.len() as i32;
-    let offsets_p = internal_partition(group, n_offsets);
+    let offsets_p = coordinator_partition(group, n_offsets);
     let op = offsets_topic.partition(offsets_p);
     assert_eq!(
         op.leader,
@@ -784,7 +784,11 @@ fn the_seed_multi_broker_walkthrough_works_verbatim() {
     // the node about to be killed (the topic's leader), or by a survivor.
     let offsets = c.wait_describe("__consumer_offsets", 1, bound(20), "settled", full_isr);
     let n_offsets = offsets.partitions.len() as i32;
-    let coordinator_of = |g: &str| offsets.partition(internal_partition(g, n_offsets)).leader;
+    let coordinator_of = |g: &str| {
+        offsets
+            .partition(coordinator_partition(g, n_offsets))
+            .leader
+    };
     let pick = |prefix: &str, on_leader: bool| -> String {
         (0..1000)
             .map(|i| format!("{prefix}-{i}"))

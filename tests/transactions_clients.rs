@@ -30,8 +30,6 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use rdkafka::config::ClientConfig;
@@ -42,6 +40,7 @@ use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
+use support::streams::*;
 use support::*;
 
 /// What a single node needs for transactions (Kafka's defaults want three replicas), and no
@@ -661,236 +660,7 @@ fn confluent_kafka_consume_transform_produce_commits_offsets_with_the_transactio
 }
 
 // ------------------------------------------------------------------------------------------------
-// Kafka Streams
-
-/// The topics the stock demo reads and writes (it creates neither).
-const WORDS_IN: &str = "streams-plaintext-input";
-const COUNTS_OUT: &str = "streams-wordcount-output";
-/// Its application id: the consumer group, the prefix of its internal topics and of its
-/// transactional ids.
-const APPLICATION_ID: &str = "streams-wordcount";
-
-const VOCABULARY: [&str; 8] = [
-    "kafka", "milena", "streams", "count", "exactly", "once", "broker", "word",
-];
-
-/// Input lines `from..from + n`: one to four words each, deterministic.
-fn text_lines(from: usize, n: usize) -> Vec<String> {
-    (from..from + n)
-        .map(|i| {
-            (0..1 + i % 4)
-                .map(|j| VOCABULARY[(i * 3 + j * 5 + i / 7) % VOCABULARY.len()])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect()
-}
-
-fn add_counts(counts: &mut BTreeMap<String, i64>, lines: &[String]) {
-    for line in lines {
-        for word in line.split_whitespace() {
-            *counts.entry(word.to_string()).or_default() += 1;
-        }
-    }
-}
-
-/// Lets `org.apache.kafka.streams.KafkaStreams` log its state transitions (INFO) to stderr,
-/// everything else at WARN.
-const STREAMS_LOG4J: &str = r#"Configuration:
-  Appenders:
-    Console:
-      name: STDERR
-      target: SYSTEM_ERR
-      PatternLayout:
-        pattern: "[%d] %p %m (%c)%n"
-  Loggers:
-    Root:
-      level: WARN
-      AppenderRef:
-        - ref: STDERR
-    Logger:
-      - name: org.apache.kafka.streams.KafkaStreams
-        level: INFO
-"#;
-
-const FAST_JVM: &str =
-    "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true";
-
-/// `kafka-run-class.sh org.apache.kafka.streams.examples.wordcount.WordCountDemo <props>`; the
-/// demo reads its configuration from the file named by its first argument.
-fn word_count_demo(dir: &Path, name: &str) -> Background {
-    let mut cmd = Command::new(kafka_dist().join("bin").join("kafka-run-class.sh"));
-    cmd.arg("org.apache.kafka.streams.examples.wordcount.WordCountDemo")
-        .arg(dir.join("wordcount.properties"))
-        .env(
-            "KAFKA_LOG4J_OPTS",
-            format!(
-                "-Dlog4j2.configurationFile={}",
-                dir.join("streams-log4j2.yaml").display()
-            ),
-        )
-        .env("KAFKA_JVM_PERFORMANCE_OPTS", FAST_JVM);
-    Background::spawn(cmd, dir, name)
-}
-
-/// Waits until the Streams client logs that it is RUNNING (tasks assigned and restored).
-#[track_caller]
-fn wait_running(streams: &mut Background, timeout: Duration) {
-    let started = Instant::now();
-    let running = wait_until(timeout, || {
-        streams
-            .stderr()
-            .contains("State transition from REBALANCING to RUNNING")
-            || !streams.is_running()
-    });
-    assert!(
-        running && streams.is_running(),
-        "{} not RUNNING within {timeout:?}\n{}",
-        streams.name,
-        streams.dump()
-    );
-    eprintln!("{} RUNNING after {:?}", streams.name, started.elapsed());
-}
-
-/// `kafka-console-producer.sh` with `lines` on stdin (one record each, no key).
-fn produce_lines(broker: &Broker, lines: &[String]) {
-    let input: String = lines.iter().map(|l| format!("{l}\n")).collect();
-    let out = kafka_tool_stdin(
-        "kafka-console-producer.sh",
-        &[
-            "--bootstrap-server",
-            &broker.bootstrap(),
-            "--topic",
-            WORDS_IN,
-        ],
-        &input,
-    );
-    assert_success(&out, "kafka-console-producer.sh");
-}
-
-/// The output topic as kcat reads it at `isolation`: word -> the counts in offset order (each
-/// word is a key, so all its updates are in one partition).
-fn word_updates(broker: &Broker, isolation: &str) -> BTreeMap<String, Vec<i64>> {
-    let out = kcat(&[
-        "-C",
-        "-b",
-        &broker.bootstrap(),
-        "-t",
-        COUNTS_OUT,
-        "-o",
-        "beginning",
-        "-e",
-        "-q",
-        "-X",
-        &format!("isolation.level={isolation}"),
-        "-s",
-        "value=>q",
-        "-f",
-        "%p %o %k %s\n",
-    ]);
-    let text = assert_success(&out, "kcat -C");
-    let mut by_partition: BTreeMap<i32, Vec<(i64, String, i64)>> = BTreeMap::new();
-    for line in text.lines() {
-        let fields: Vec<&str> = line.split(' ').collect();
-        assert_eq!(fields.len(), 4, "kcat line {line:?}");
-        by_partition
-            .entry(fields[0].parse().unwrap())
-            .or_default()
-            .push((
-                fields[1].parse().unwrap(),
-                fields[2].to_string(),
-                fields[3].parse().unwrap(),
-            ));
-    }
-    let mut updates: BTreeMap<String, Vec<i64>> = BTreeMap::new();
-    for records in by_partition.values() {
-        for (_, word, count) in records {
-            updates.entry(word.clone()).or_default().push(*count);
-        }
-    }
-    updates
-}
-
-fn latest(updates: &BTreeMap<String, Vec<i64>>) -> BTreeMap<String, i64> {
-    updates
-        .iter()
-        .map(|(w, counts)| (w.clone(), *counts.last().unwrap()))
-        .collect()
-}
-
-/// A librdkafka consumer for ListOffsets at `isolation`: the latest offset is the high watermark
-/// with read_uncommitted and the last stable offset with read_committed.
-fn watermark_reader(broker: &Broker, isolation: &str) -> BaseConsumer {
-    client_config(broker)
-        .set("group.id", format!("watermarks-{isolation}"))
-        .set("isolation.level", isolation)
-        .create()
-        .expect("create consumer")
-}
-
-/// How many offsets of the output topic lie in open transactions: high watermark minus last
-/// stable offset, over both partitions.
-fn in_open_transaction(uncommitted: &BaseConsumer, committed: &BaseConsumer) -> i64 {
-    (0..2)
-        .map(|p| {
-            let (_, high_watermark) = uncommitted
-                .fetch_watermarks(COUNTS_OUT, p, CLIENT_TIMEOUT)
-                .expect("ListOffsets read_uncommitted");
-            let (_, last_stable) = committed
-                .fetch_watermarks(COUNTS_OUT, p, CLIENT_TIMEOUT)
-                .expect("ListOffsets read_committed");
-            high_watermark - last_stable
-        })
-        .sum()
-}
-
-/// Waits until the latest committed count of every word equals `truth`; fails early when a count
-/// overshoots (double counting).
-#[track_caller]
-fn wait_counts(
-    broker: &Broker,
-    truth: &BTreeMap<String, i64>,
-    streams: &mut Background,
-    timeout: Duration,
-) -> BTreeMap<String, Vec<i64>> {
-    let started = Instant::now();
-    let mut updates = BTreeMap::new();
-    let converged = wait_until(timeout, || {
-        updates = word_updates(broker, "read_committed");
-        let now = latest(&updates);
-        if now.iter().any(|(w, n)| truth.get(w).is_none_or(|t| n > t)) {
-            return true;
-        }
-        now == *truth || !streams.is_running()
-    });
-    assert!(
-        converged && latest(&updates) == *truth,
-        "committed counts {:?}, expected {truth:?} (after {:?})\nupdates: {updates:?}\n{}",
-        latest(&updates),
-        started.elapsed(),
-        streams.dump()
-    );
-    eprintln!("counts exact after {:?}", started.elapsed());
-    updates
-}
-
-/// Exactly once: with the demo's record cache off (`statestore.cache.max.bytes=0`) every word
-/// occurrence emits one update, so the committed updates of a word seen n times are 1, 2, ..., n.
-#[track_caller]
-fn assert_each_count_once(updates: &BTreeMap<String, Vec<i64>>, truth: &BTreeMap<String, i64>) {
-    for (word, n) in truth {
-        let expected: Vec<i64> = (1..=*n).collect();
-        assert_eq!(
-            updates.get(word),
-            Some(&expected),
-            "committed updates of {word:?}"
-        );
-    }
-    assert_eq!(
-        updates.keys().collect::<Vec<_>>(),
-        truth.keys().collect::<Vec<_>>()
-    );
-}
+// Kafka Streams (the demo and its checks: tests/support/streams.rs)
 
 /// WordCountDemo with exactly_once_v2: exact counts, then the same after a SIGKILL while input is
 /// arriving and a restart (the restarted instance aborts the dead one's transaction, restores its
@@ -902,24 +672,10 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
     create_topic(&broker, WORDS_IN, 2);
     create_topic(&broker, COUNTS_OUT, 2);
     let dir = tempfile::tempdir().unwrap();
-    write_file(dir.path(), "streams-log4j2.yaml", STREAMS_LOG4J);
-    write_file(
+    write_demo_config(
         dir.path(),
-        "wordcount.properties",
-        &format!(
-            "application.id={APPLICATION_ID}\n\
-             bootstrap.servers={}\n\
-             processing.guarantee=exactly_once_v2\n\
-             commit.interval.ms=1000\n\
-             num.stream.threads=1\n\
-             replication.factor=1\n\
-             state.dir={}\n\
-             session.timeout.ms=6000\n\
-             heartbeat.interval.ms=1000\n\
-             repartition.purge.interval.ms=1000\n",
-            broker.bootstrap(),
-            dir.path().join("state").display()
-        ),
+        &broker.bootstrap(),
+        "replication.factor=1\nrepartition.purge.interval.ms=1000\n",
     );
     let test_started = Instant::now();
 
@@ -928,8 +684,13 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
     let first = text_lines(0, 40);
     let mut truth = BTreeMap::new();
     add_counts(&mut truth, &first);
-    produce_lines(&broker, &first);
-    let updates = wait_counts(&broker, &truth, &mut streams, Duration::from_secs(60));
+    produce_lines(&broker.bootstrap(), &first);
+    let updates = wait_counts(
+        &broker.bootstrap(),
+        &truth,
+        &mut streams,
+        Duration::from_secs(60),
+    );
     assert_each_count_once(&updates, &truth);
 
     // A slow producer (one line every 40 ms, over 10 s); SIGKILL the Streams process while it has
@@ -937,37 +698,21 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
     // watermark) and more input is still arriving. A commit every second (EOS's default is
     // 100 ms) makes such a moment easy to catch, and the race with the next commit rare.
     let second = text_lines(40, 250);
-    let second_path = write_file(
+    let SlowInput {
+        producer: mut slow,
+        started: slow_started,
+        uncommitted: uncommitted_reader,
+        committed: committed_reader,
+        ..
+    } = slow_input_until_open_transaction(
         dir.path(),
-        "second.txt",
-        &second.iter().map(|l| format!("{l}\n")).collect::<String>(),
+        &broker.bootstrap(),
+        &second,
+        &mut streams,
+        2,
+        Duration::from_secs(60),
     );
-    let mut slow = Command::new("bash");
-    slow.arg("-c")
-        .arg(
-            r#"while IFS= read -r line; do printf '%s\n' "$line"; sleep 0.04; done < "$1" \
-               | "$2" --bootstrap-server "$3" --topic "$4" --timeout 20"#,
-        )
-        .arg("slow-producer")
-        .arg(&second_path)
-        .arg(kafka_dist().join("bin").join("kafka-console-producer.sh"))
-        .arg(broker.bootstrap())
-        .arg(WORDS_IN)
-        .env("KAFKA_JVM_PERFORMANCE_OPTS", FAST_JVM);
-    let slow_started = Instant::now();
-    let mut slow = Background::spawn(slow, dir.path(), "slow-producer");
-    let uncommitted_reader = watermark_reader(&broker, "read_uncommitted");
-    let committed_reader = watermark_reader(&broker, "read_committed");
-    let open = || in_open_transaction(&uncommitted_reader, &committed_reader);
-    let caught = wait_until(Duration::from_secs(60), || {
-        open() > 0 || !streams.is_running()
-    });
-    assert!(
-        caught && streams.is_running(),
-        "no open transaction with updates for the second batch\n{}\n{}",
-        streams.dump(),
-        slow.dump()
-    );
+    let open = || in_open_transaction(&uncommitted_reader, &committed_reader, 2);
     let input_still_arriving = slow.is_running();
     streams.kill9();
     // Normally the transaction caught open above; 0 if the kill raced its commit.
@@ -977,30 +722,24 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
          its open transaction (input still arriving: {input_still_arriving})",
         slow_started.elapsed()
     );
-    let status = slow.wait_exit(Duration::from_secs(60));
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "slow producer: {status:?}\n{}",
-        slow.dump()
-    );
-    eprintln!("slow producer done after {:?}", slow_started.elapsed());
+    wait_slow_producer(&mut slow, slow_started, Duration::from_secs(60));
     add_counts(&mut truth, &second);
 
     let mut streams = word_count_demo(dir.path(), "streams-2");
     wait_running(&mut streams, Duration::from_secs(120));
     let third = text_lines(290, 40);
     add_counts(&mut truth, &third);
-    produce_lines(&broker, &third);
-    let mut input: Vec<String> = consume_all(&broker, WORDS_IN)
-        .into_values()
-        .flatten()
-        .map(|(_, line)| line)
-        .collect();
-    input.sort();
+    produce_lines(&broker.bootstrap(), &third);
+    let input = input_lines(&broker.bootstrap());
     let mut produced: Vec<String> = first.iter().chain(&second).chain(&third).cloned().collect();
     produced.sort();
     assert!(input == produced, "the input topic holds every line once");
-    let updates = wait_counts(&broker, &truth, &mut streams, Duration::from_secs(90));
+    let updates = wait_counts(
+        &broker.bootstrap(),
+        &truth,
+        &mut streams,
+        Duration::from_secs(90),
+    );
     assert_each_count_once(&updates, &truth);
 
     // The quickstart's reader: the console consumer, read_committed, Long values.
@@ -1042,7 +781,7 @@ fn kafka_streams_word_count_exactly_once_survives_kill9() {
     assert_each_count_once(&console, &truth);
 
     // What the kill left behind: updates of aborted transactions, visible to read_uncommitted.
-    let uncommitted: usize = word_updates(&broker, "read_uncommitted")
+    let uncommitted: usize = word_updates(&broker.bootstrap(), "read_uncommitted")
         .values()
         .map(Vec::len)
         .sum();

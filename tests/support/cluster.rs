@@ -1091,10 +1091,10 @@ fn java_hash_code(s: &str) -> i32 {
         .fold(0i32, |h, u| h.wrapping_mul(31).wrapping_add(i32::from(u)))
 }
 
-/// The partition of `__consumer_offsets` (for a group id) or `__transaction_state` (for a
-/// transactional id) that holds `key`, as Kafka places it:
-/// `Utils.abs(key.hashCode()) % partitions` (`Utils.abs(MIN_VALUE)` is 0).
-pub fn internal_partition(key: &str, partitions: i32) -> i32 {
+/// The partition of `__consumer_offsets` (a group id) or `__transaction_state` (a transactional
+/// id) that holds `key`, as Kafka places it: `Utils.abs(key.hashCode()) % partitions`
+/// (`Utils.abs(MIN_VALUE)` is 0). Its leader is the key's coordinator.
+pub fn coordinator_partition(key: &str, partitions: i32) -> i32 {
     let h = java_hash_code(key);
     let abs = if h == i32::MIN { 0 } else { h.abs() };
     abs % partitions

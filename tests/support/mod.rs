@@ -28,6 +28,8 @@ use tempfile::TempDir;
 pub mod checker;
 /// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
 pub mod cluster;
+/// Kafka Streams' WordCountDemo with exactly_once_v2 and its checks: `streams::word_count_demo`.
+pub mod streams;
 
 /// How long `Broker::start` waits for the port to accept connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -908,10 +910,18 @@ pub fn consume_all(
     broker: &Broker,
     topic: &str,
 ) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
+    consume_all_from(&broker.bootstrap(), topic)
+}
+
+/// As `consume_all`, through `bootstrap` (e.g. every node of a `cluster::Cluster`).
+pub fn consume_all_from(
+    bootstrap: &str,
+    topic: &str,
+) -> std::collections::BTreeMap<i32, Vec<(i64, String)>> {
     let out = kcat(&[
         "-C",
         "-b",
-        &broker.bootstrap(),
+        bootstrap,
         "-t",
         topic,
         "-o",
