@@ -550,10 +550,11 @@ impl ClusterNode {
     }
 }
 
-/// Checks the brokers' sessions a few times per heartbeat interval; only the active controller
-/// acts on them.
+/// Checks the brokers' sessions every 50 ms (cheap: one pass over the registered brokers), so a
+/// dead broker is fenced within 50 ms of its session's end (Kafka schedules the check at the
+/// next expiry); only the active controller acts on them.
 async fn session_timer(active: Arc<ActiveController>, mut shutdown: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
