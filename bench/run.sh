@@ -53,6 +53,9 @@ REPL_KAFKA_HEAP_OPTS=${REPL_KAFKA_HEAP_OPTS:-"-Xmx384m -Xms384m"}   # per Kafka 
 # Failover: broker.session.timeout.ms:broker.heartbeat.interval.ms, one cluster start each; the
 # first is also the setting of the throughput and latency runs.
 FAILOVER_SETTINGS=${FAILOVER_SETTINGS:-"9000:2000 2000:500"}
+# Stages of the replicated phase to run (see phase_replicated): "latency" needs "throughput"
+# (its basis); REPL_STAGES=failover alone measures the further FAILOVER_SETTINGS entries only.
+REPL_STAGES=${REPL_STAGES:-"throughput latency failover"}
 FAILOVER_RATE=${FAILOVER_RATE:-5000}                   # records/s of the steady load (1 KiB, acks=all)
 FAILOVER_VICTIM=${FAILOVER_VICTIM:-broker}             # broker | controller | any (see README)
 FAILOVER_KILL_AFTER=${FAILOVER_KILL_AFTER:-$((WARMUP + 3))}  # s of steady load before the kill
@@ -816,6 +819,8 @@ repl_block() { # broker round session:heartbeat name task...
     cluster_stop
 }
 
+repl_stage() { [[ " $REPL_STAGES " == *" $1 "* ]]; }
+
 phase_replicated() {
     local settings=($FAILOVER_SETTINGS) round b s i tasks
     # The nodes run a copy of the binary: a rebuild in the working tree during the phase (another
@@ -824,15 +829,20 @@ phase_replicated() {
     echo "repl_milena_sha256=$(sha256sum "$work/milena.bin" | cut -c1-16)" >>"$RESULTS/meta.txt"
     echo "repl_loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >>"$RESULTS/meta.txt"
     log "replicated: 3-node clusters, one at a time; stages: throughput + failover, latency + failover, then failover with ${settings[*]:1}"
-    for round in $(seq 1 "$ROUNDS"); do
-        tasks=(throughput)
-        [ "$round" -le "$XCHECK_ROUNDS" ] && tasks+=(xcheck)
-        for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" tput "${tasks[@]}" failover1; done
-    done
-    repl_basis
-    for round in $(seq 1 "$ROUNDS"); do
-        for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" lat latency failover2; done
-    done
+    if repl_stage throughput; then
+        for round in $(seq 1 "$ROUNDS"); do
+            tasks=(throughput)
+            [ "$round" -le "$XCHECK_ROUNDS" ] && tasks+=(xcheck)
+            for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" tput "${tasks[@]}" failover1; done
+        done
+        repl_basis
+    fi
+    if repl_stage throughput && repl_stage latency; then
+        for round in $(seq 1 "$ROUNDS"); do
+            for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "${settings[0]}" lat latency failover2; done
+        done
+    fi
+    repl_stage failover || settings=("${settings[0]}")
     for s in "${settings[@]:1}"; do
         for round in $(seq 1 "$ROUNDS"); do
             for b in "${BROKERS[@]}"; do repl_block "$b" "$round" "$s" "fo${s%%:*}" failover1; done
@@ -913,6 +923,7 @@ write_meta() {
             echo "repl_block_warmup=$REPL_BLOCK_WARMUP"
             echo "repl_kafka_heap_opts=$REPL_KAFKA_HEAP_OPTS"
             echo "failover_settings=$FAILOVER_SETTINGS"
+            echo "repl_stages=$REPL_STAGES"
             echo "failover_rate=$FAILOVER_RATE"
             echo "failover_victim=$FAILOVER_VICTIM"
             echo "failover_kill_after=$FAILOVER_KILL_AFTER"
