@@ -1617,3 +1617,94 @@ fn a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins() {
     let end = load.finish();
     assert!(end.flush.is_ok(), "flush: {}", end.summary());
 }
+
+/// A replica that was down while the leader's log start moved past everything it holds
+/// (`kafka-delete-records.sh`, as retention would) gets OFFSET_OUT_OF_RANGE when it fetches
+/// again: it starts its log afresh at the leader's log start (Kafka's truncateFullyAndStartAt),
+/// replicates the rest, and rejoins the ISR with the leader's batches from there on.
+#[test]
+fn a_replica_behind_the_leaders_log_start_starts_again_there() {
+    let mut c = Cluster::start(
+        3,
+        &[
+            ("broker.heartbeat.interval.ms", "500"),
+            ("broker.session.timeout.ms", "3000"),
+        ],
+    );
+    let topic = "restarted";
+    c.create_topic(1, topic, 1, 3, &[]);
+    let d = c.wait_describe(topic, 1, bound(20), "a full ISR", full_isr);
+    let leader = d.partition(0).leader.expect("a leader");
+    let raft_leader = c.quorum_leader(leader);
+    let follower = c
+        .ids()
+        .into_iter()
+        .find(|&id| id != leader && Some(id) != raft_leader)
+        .expect("a follower that is not the Raft leader");
+    let batch = |from: usize| -> Vec<(i32, String)> {
+        (from..from + 100).map(|i| (0, format!("r-{i}"))).collect()
+    };
+    produce(&c.node_bootstrap(leader), topic, &batch(0), &[]);
+    c.wait_describe(topic, leader, bound(20), "a full ISR", full_isr);
+    c.kill9(follower);
+    produce(&c.node_bootstrap(leader), topic, &batch(100), &[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("offsets.json");
+    std::fs::write(
+        &json,
+        format!(
+            r#"{{"version":1,"partitions":[{{"topic":"{topic}","partition":0,"offset":150}}]}}"#
+        ),
+    )
+    .expect("write offsets.json");
+    let out = kafka_tool(
+        "kafka-delete-records.sh",
+        &[
+            "--bootstrap-server",
+            &c.node_bootstrap(leader),
+            "--offset-json-file",
+            json.to_str().expect("utf-8 path"),
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("low_watermark: 150"), "{text}");
+
+    c.start_again(follower);
+    c.wait_describe(
+        topic,
+        leader,
+        bound(30),
+        "the restarted replica back in the ISR",
+        full_isr,
+    );
+    // Its log holds the leader's batches from the one holding offset 150 on, nothing before.
+    let leader_batches = replica_batches(&c, leader, topic, 0);
+    let deadline = Instant::now() + bound(20);
+    loop {
+        let ours = replica_batches(&c, follower, topic, 0);
+        let from = ours.first().map(|b| b.base_offset).unwrap_or(-1);
+        let theirs: Vec<&Batch> = leader_batches
+            .iter()
+            .filter(|b| b.base_offset >= from)
+            .collect();
+        let same = from >= 0
+            && from <= 150
+            && ours.len() == theirs.len()
+            && ours.iter().zip(&theirs).all(|(a, b)| a.bytes == b.bytes);
+        if same {
+            assert!(
+                leader_batches.first().is_some_and(|b| b.base_offset < from),
+                "node {follower} was expected to start past the leader's first batch"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node {follower}'s log does not match the leader's from offset 150: \
+             starts at {from}, {} batches against {}",
+            ours.len(),
+            theirs.len()
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}

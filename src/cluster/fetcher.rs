@@ -259,6 +259,17 @@ fn apply(positions: &[(Arc<Partition>, FetchPosition)], response: FetchResponse)
 }
 
 fn apply_partition(p: &Partition, sent: &FetchPosition, data: PartitionData) -> bool {
+    if data.error_code == ResponseError::OffsetOutOfRange.code()
+        && data.log_start_offset > sent.fetch_offset
+    {
+        return match p.restart_at_leader_start(sent.fetch_offset, data.log_start_offset) {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "starting the log again at the leader's log start failed");
+                false
+            }
+        };
+    }
     if data.error_code != 0 {
         let error = ResponseError::try_from_code(data.error_code);
         tracing::debug!(topic = %p.topic, partition = p.index, ?error, "replica fetch error");

@@ -23,6 +23,17 @@ impl Log {
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
         self.last_now_ms = self.last_now_ms.max(now_ms);
+        // An empty log started at the leader's log start, which DeleteRecords may have put in
+        // the middle of a batch: the leader sends that whole batch, so the log starts again at
+        // its base offset (Kafka does the same), and the leader's log start comes with the
+        // next fetch.
+        if self.log_end_offset == self.log_start_offset {
+            if let Some(Ok((h, _))) = BatchIter::new(records.clone()).next() {
+                if h.base_offset < self.log_end_offset && h.last_offset() >= self.log_end_offset {
+                    self.truncate_fully_and_start_at(h.base_offset)?;
+                }
+            }
+        }
         let mut batches: Vec<(BatchHeader, usize)> = Vec::new();
         let mut next = self.log_end_offset;
         let mut at = 0usize;

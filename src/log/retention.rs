@@ -81,16 +81,7 @@ impl Log {
         }
         let now = self.last_now_ms;
         if offset < self.log_start_offset {
-            self.leader_epochs.clear()?;
-            while !self.sealed.is_empty() {
-                self.remove_oldest_sealed(now)?;
-            }
-            // Rename first: the fresh segment may reuse the old one's file names.
-            let renamed = self.active.rename_for_delete()?;
-            self.active = Segment::create(&self.dir, offset.max(0))?;
-            self.schedule_delete(renamed, now)?;
-            self.log_end_offset = self.active.base_offset;
-            self.set_log_start_offset(self.log_end_offset)?;
+            self.restart_empty_at(offset)?;
         } else {
             while self.active.base_offset > offset {
                 let Some((_, prev)) = self.sealed.pop_last() else {
@@ -110,6 +101,44 @@ impl Log {
             self.log_end_offset = self.active.next_offset();
             self.leader_epochs.truncate_from_end(self.log_end_offset)?;
         }
+        self.after_truncation()
+    }
+
+    /// Drops the whole log and starts it empty at `offset`, which may lie beyond the log end: a
+    /// follower whose leader no longer holds the offsets it needs (deleted by retention) starts
+    /// again at the leader's log start (Kafka's truncateFullyAndStartAt).
+    pub fn truncate_fully_and_start_at(&mut self, offset: i64) -> Result<(), LogError> {
+        self.restart_empty_at(offset)?;
+        self.after_truncation()
+    }
+
+    fn restart_empty_at(&mut self, offset: i64) -> Result<(), LogError> {
+        let now = self.last_now_ms;
+        self.leader_epochs.clear()?;
+        while !self.sealed.is_empty() {
+            self.remove_oldest_sealed(now)?;
+        }
+        // Rename first: the fresh segment may reuse the old one's file names.
+        let renamed = self.active.rename_for_delete()?;
+        self.active = Segment::create(&self.dir, offset.max(0))?;
+        self.schedule_delete(renamed, now)?;
+        self.log_end_offset = self.active.base_offset;
+        self.set_log_start_offset(self.log_end_offset)?;
+        if self.recovery_point < self.log_end_offset {
+            // Nothing below the new start is left to recover.
+            checkpoint::write_offset(
+                &self.dir,
+                checkpoint::RECOVERY_POINT_FILE,
+                self.log_end_offset,
+            )?;
+            self.recovery_point = self.log_end_offset;
+        }
+        Ok(())
+    }
+
+    /// What every truncation ends with: the cut made durable, checkpoints no further than the
+    /// log end, producer state rebuilt from what is left.
+    fn after_truncation(&mut self) -> Result<(), LogError> {
         self.active.flush()?;
         checkpoint::sync_dir(&self.dir)?;
         if self.recovery_point > self.log_end_offset {

@@ -238,6 +238,40 @@ impl Partition {
         Ok(info)
     }
 
+    /// As follower whose fetch offset lies below the leader's log start (OFFSET_OUT_OF_RANGE:
+    /// retention deleted what this replica still needs): the log starts again, empty, at the
+    /// leader's log start (Kafka's truncateFullyAndStartAt). Never truncates by anything but
+    /// that: divergence is found by leader epoch. Returns where the log now ends.
+    pub fn restart_at_leader_start(
+        &self,
+        fetch_offset: i64,
+        leader_log_start: i64,
+    ) -> Result<i64, LogError> {
+        let mut log = self.write_log();
+        if !matches!(*self.lock_role(), Role::Follower { .. })
+            || fetch_offset >= leader_log_start
+            || log.log_end_offset() != fetch_offset
+        {
+            return Ok(log.log_end_offset());
+        }
+        tracing::warn!(topic = %self.topic, partition = self.index, fetch_offset, leader_log_start, "the leader no longer holds what this replica needs; starting its log again at the leader's log start");
+        log.truncate_fully_and_start_at(leader_log_start)?;
+        let end = log.log_end_offset();
+        self.high_watermark.store(
+            self.high_watermark().min(end).max(log.log_start_offset()),
+            Ordering::Release,
+        );
+        self.last_stable_offset.store(
+            self.last_stable_offset()
+                .min(end)
+                .max(log.log_start_offset()),
+            Ordering::Release,
+        );
+        self.leader_high_watermark.fetch_min(end, Ordering::AcqRel);
+        self.publish(&log);
+        Ok(end)
+    }
+
     /// As follower: cuts the log at `offset` (where it diverged from the leader's). The high
     /// watermark and last stable offset come down with it if they were above.
     pub fn truncate_to(&self, offset: i64) -> Result<(), LogError> {

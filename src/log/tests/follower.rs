@@ -159,3 +159,49 @@ fn truncation_then_refetch_converges_on_the_leaders_log() {
         new_leader.leader_epoch_entries()
     );
 }
+
+/// A follower that needs offsets the leader's retention deleted starts its log again, empty, at
+/// the leader's log start, then replicates the rest byte for byte; it survives a restart there.
+#[test]
+fn a_follower_behind_the_leaders_log_start_starts_again_there() {
+    let (ld, fd) = (
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    );
+    let mut leader = open(ld.path(), small_config());
+    let mut follower = open(fd.path(), small_config());
+    append_batches(&mut leader, 4, 1);
+    replicate(&leader, &mut follower, 1 << 20);
+    // Batches of two records: DeleteRecords at 13 leaves the leader's log start inside the
+    // batch [12, 13].
+    append_batches(&mut leader, 8, 2);
+    leader.delete_records_before(13).expect("delete records");
+    let start = leader.log_start_offset();
+    assert_eq!(start, 13);
+    assert!(start > follower.log_end_offset());
+
+    follower
+        .truncate_fully_and_start_at(start)
+        .expect("restart at the leader's start");
+    assert_eq!(
+        (follower.log_start_offset(), follower.log_end_offset()),
+        (start, start)
+    );
+    // The leader serves the whole batch holding its log start: the follower starts at its base.
+    replicate(&leader, &mut follower, 1 << 20);
+    assert_eq!(follower.log_start_offset(), 12);
+    let from = |log: &Log| {
+        all_offsets(log)
+            .into_iter()
+            .filter(|&o| o >= 13)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(from(&follower), from(&leader));
+    drop(follower);
+    let follower = open(fd.path(), small_config());
+    assert_eq!(
+        (follower.log_start_offset(), follower.log_end_offset()),
+        (12, leader.log_end_offset())
+    );
+    assert_eq!(from(&follower), from(&leader));
+}
