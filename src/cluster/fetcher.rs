@@ -7,7 +7,11 @@
 //! - a DivergingEpoch answer truncates the log where the leader's log stops agreeing (never at
 //!   the high watermark), and the next fetch goes on from there;
 //! - records are appended unchanged (`Log::append_as_follower`); a corrupt batch appends
-//!   nothing, is logged, and is fetched again;
+//!   nothing (every batch's CRC is checked before the first byte is written), is logged, and
+//!   that partition alone is fetched again after [`PARTITION_BACKOFF`] (Kafka's
+//!   replica.fetch.backoff.ms), as is a partition whose append failed (a full disk) or whose
+//!   answer was an error; the other partitions of the leader keep replicating meanwhile, and a
+//!   metadata change lifts the backoffs;
 //! - the follower's high watermark is the leader's, bounded by its own log end.
 //!
 //! The set of partitions per leader follows the metadata ([`ReplicaFetchers::assign`]).
@@ -15,6 +19,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
+use uuid::Uuid;
 
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::fetch_response::PartitionData;
@@ -26,7 +33,7 @@ use tokio::task::JoinHandle;
 
 use super::kafka_client;
 use crate::broker::Broker;
-use crate::log::EpochEndOffset;
+use crate::log::{EpochEndOffset, LogError};
 use crate::partition::replication::FetchPosition;
 use crate::partition::Partition;
 
@@ -39,6 +46,9 @@ const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
 /// Kafka's replica.fetch.backoff.ms is 1 s; a leader that is not there yet is usually there
 /// within a metadata round.
 const BACKOFF: Duration = Duration::from_millis(200);
+/// How long one partition rests after its part of an answer failed: an error code, batches that
+/// do not pass their CRC, or an append the disk refused (Kafka's replica.fetch.backoff.ms).
+const PARTITION_BACKOFF: Duration = Duration::from_secs(1);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The fetcher tasks of this node, one per leader it follows.
@@ -130,18 +140,29 @@ async fn run(
     tracing::info!(leader, %address, "replica fetcher started");
     let mut connection: Option<TcpStream> = None;
     let mut correlation_id = 0i32;
+    // Partitions resting after a failure, until when.
+    let mut backoff: HashMap<(Uuid, i32), Instant> = HashMap::new();
     loop {
+        if partitions.has_changed().unwrap_or(false) {
+            // New metadata: whatever failed may work now (a new epoch, a new leader).
+            backoff.clear();
+        }
         let current = partitions.borrow_and_update().clone();
+        let now = Instant::now();
+        backoff.retain(|_, until| *until > now);
         let positions: Vec<(Arc<Partition>, FetchPosition)> = current
             .into_iter()
+            .filter(|p| !backoff.contains_key(&(p.topic_id, p.index)))
             .filter_map(|p| {
                 let position = p.fetch_position()?;
                 (position.leader == leader).then_some((p, position))
             })
             .collect();
         if positions.is_empty() {
-            if partitions.changed().await.is_err() {
-                return;
+            let resting = backoff.values().min().copied();
+            tokio::select! {
+                changed = partitions.changed() => if changed.is_err() { return },
+                _ = sleep_until(resting) => {}
             }
             continue;
         }
@@ -187,14 +208,23 @@ async fn run(
                 continue;
             }
         };
-        let applied = tokio::task::spawn_blocking(move || apply(&positions, response)).await;
-        if !matches!(applied, Ok(true)) {
-            // Errors only: wait for the metadata to catch up rather than spinning.
-            tokio::select! {
-                _ = tokio::time::sleep(BACKOFF) => {}
-                _ = partitions.changed() => {}
+        let failed = tokio::task::spawn_blocking(move || apply(&positions, response)).await;
+        let until = Instant::now() + PARTITION_BACKOFF;
+        match failed {
+            Ok(failed) => backoff.extend(failed.into_iter().map(|key| (key, until))),
+            Err(e) => {
+                // Not reached (apply does not panic), but never spin if it did.
+                tracing::error!(leader, error = %e, "applying a replica fetch failed");
+                tokio::time::sleep(BACKOFF).await;
             }
         }
+    }
+}
+
+async fn sleep_until(until: Option<Instant>) {
+    match until {
+        Some(until) => tokio::time::sleep_until(until).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -236,14 +266,20 @@ fn fetch_request(
         .with_topics(topics)
 }
 
-/// Applies one fetch answer (blocking file work). True if any partition made progress or had
-/// nothing to do; false if every partition answered an error.
-fn apply(positions: &[(Arc<Partition>, FetchPosition)], response: FetchResponse) -> bool {
+/// Applies one fetch answer (blocking file work). Returns the partitions whose part failed
+/// (to rest for [`PARTITION_BACKOFF`]); the others were applied, whatever the failed ones held.
+fn apply(
+    positions: &[(Arc<Partition>, FetchPosition)],
+    response: FetchResponse,
+) -> Vec<(Uuid, i32)> {
     if response.error_code != 0 {
         tracing::warn!(error = response.error_code, "replica fetch refused");
-        return false;
+        return positions
+            .iter()
+            .map(|(p, _)| (p.topic_id, p.index))
+            .collect();
     }
-    let mut progressed = false;
+    let mut failed = Vec::new();
     for topic in response.responses {
         for data in topic.partitions {
             let Some((p, sent)) = positions
@@ -252,28 +288,50 @@ fn apply(positions: &[(Arc<Partition>, FetchPosition)], response: FetchResponse)
             else {
                 continue;
             };
-            progressed |= apply_partition(p, sent, data);
+            if let Err(e) = apply_partition(p, sent, data) {
+                match e {
+                    ApplyError::Answer(error) => {
+                        tracing::debug!(topic = %p.topic, partition = p.index, ?error, "replica fetch error");
+                    }
+                    ApplyError::Log(e) => {
+                        tracing::error!(topic = %p.topic, partition = p.index, fetch_offset = sent.fetch_offset, error = %e, "replicated batches not appended; fetching this partition again in {PARTITION_BACKOFF:?}");
+                    }
+                }
+                failed.push((p.topic_id, p.index));
+            }
         }
     }
-    progressed
+    failed
 }
 
-fn apply_partition(p: &Partition, sent: &FetchPosition, data: PartitionData) -> bool {
+/// Why one partition's part of an answer was not applied.
+#[derive(Debug)]
+enum ApplyError {
+    /// The leader answered an error code for it.
+    Answer(Result<ResponseError, i16>),
+    /// The log refused the batches (corrupt, out of order) or the truncation, or the disk
+    /// failed (full).
+    Log(LogError),
+}
+
+fn apply_partition(
+    p: &Partition,
+    sent: &FetchPosition,
+    data: PartitionData,
+) -> Result<(), ApplyError> {
     if data.error_code == ResponseError::OffsetOutOfRange.code()
         && data.log_start_offset > sent.fetch_offset
     {
-        return match p.restart_at_leader_start(sent.fetch_offset, data.log_start_offset) {
-            Ok(_) => true,
-            Err(e) => {
-                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "starting the log again at the leader's log start failed");
-                false
-            }
-        };
+        // Retention or DeleteRecords moved the leader's log start past what this replica holds.
+        return p
+            .restart_at_leader_start(sent.fetch_offset, data.log_start_offset)
+            .map(drop)
+            .map_err(ApplyError::Log);
     }
     if data.error_code != 0 {
-        let error = ResponseError::try_from_code(data.error_code);
-        tracing::debug!(topic = %p.topic, partition = p.index, ?error, "replica fetch error");
-        return false;
+        return Err(ApplyError::Answer(
+            ResponseError::try_from_code(data.error_code).ok_or(data.error_code),
+        ));
     }
     let diverging = &data.diverging_epoch;
     if diverging.epoch >= 0 || diverging.end_offset >= 0 {
@@ -282,25 +340,148 @@ fn apply_partition(p: &Partition, sent: &FetchPosition, data: PartitionData) -> 
             end_offset: diverging.end_offset,
         };
         let target = p.truncation_offset(sent.fetch_offset, diverging);
-        if let Err(e) = p.truncate_to(target) {
-            tracing::error!(topic = %p.topic, partition = p.index, error = %e, "truncating to the leader's log failed");
-            return false;
-        }
-        return true;
+        return p.truncate_to(target).map_err(ApplyError::Log);
     }
     let records = data.records.unwrap_or_default();
     let now = crate::partition::manager::now_ms();
-    match p.append_fetched(
+    p.append_fetched(
         sent.fetch_offset,
         records,
         data.high_watermark,
         data.log_start_offset,
         now,
-    ) {
-        Ok(_) => true,
-        Err(e) => {
-            tracing::warn!(topic = %p.topic, partition = p.index, fetch_offset = sent.fetch_offset, error = %e, "replicated batches refused; fetching them again");
-            false
+    )
+    .map(drop)
+    .map_err(ApplyError::Log)
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+    use kafka_protocol::messages::fetch_response::FetchableTopicResponse;
+
+    use super::*;
+    use crate::log::builder::{build_batch, NewRecord};
+    use crate::log::{Log, LogConfig};
+    use crate::metadata::PartitionState;
+
+    /// A partition that node 2 follows, led by node 1, over a fresh log in `dir`.
+    fn follower(dir: &std::path::Path, topic_id: Uuid, index: i32) -> Arc<Partition> {
+        let log = Log::open(dir, LogConfig::default(), 0).expect("open log");
+        let p = Partition::new(
+            Arc::from("t"),
+            index,
+            topic_id,
+            log,
+            Arc::new(watch::channel(0).0),
+            false,
+        );
+        let state = PartitionState {
+            replicas: vec![1, 2],
+            isr: vec![1, 2],
+            leader: 1,
+            ..PartitionState::default()
+        };
+        p.apply_state(2, &state, 0).expect("follow");
+        Arc::new(p)
+    }
+
+    /// `count` records in one batch starting at `base_offset`.
+    fn batch(base_offset: i64, count: usize) -> Bytes {
+        let records: Vec<NewRecord> = (0..count)
+            .map(|i| NewRecord {
+                key: None,
+                value: Some(Bytes::from(format!("v{i}"))),
+            })
+            .collect();
+        let mut b = BytesMut::from(&build_batch(&records, 1_700_000_000_000)[..]);
+        b[..8].copy_from_slice(&base_offset.to_be_bytes()); // outside the CRC
+        b.freeze()
+    }
+
+    fn flip_a_byte_inside_the_crc(batch: &Bytes) -> Bytes {
+        let mut b = BytesMut::from(&batch[..]);
+        let last = b.len() - 1;
+        b[last] ^= 0xff;
+        b.freeze()
+    }
+
+    fn answer(topic_id: Uuid, parts: Vec<(i32, Bytes)>) -> FetchResponse {
+        let partitions = parts
+            .into_iter()
+            .map(|(index, records)| {
+                PartitionData::default()
+                    .with_partition_index(index)
+                    .with_high_watermark(0)
+                    .with_log_start_offset(0)
+                    .with_records(Some(records))
+            })
+            .collect();
+        FetchResponse::default().with_responses(vec![FetchableTopicResponse::default()
+            .with_topic_id(topic_id)
+            .with_partitions(partitions)])
+    }
+
+    #[test]
+    fn a_corrupt_batch_is_not_appended_and_the_other_partition_is() {
+        let (d0, d1) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let topic_id = Uuid::new_v4();
+        let (p0, p1) = (
+            follower(d0.path(), topic_id, 0),
+            follower(d1.path(), topic_id, 1),
+        );
+        let positions: Vec<_> = [&p0, &p1]
+            .iter()
+            .map(|p| ((*p).clone(), p.fetch_position().expect("a follower")))
+            .collect();
+        // Partition 0: a good batch then a corrupt one, in one answer; partition 1: good.
+        let mut bad = BytesMut::from(&batch(0, 3)[..]);
+        bad.extend_from_slice(&flip_a_byte_inside_the_crc(&batch(3, 2)));
+        let response = answer(topic_id, vec![(0, bad.freeze()), (1, batch(0, 4))]);
+
+        let failed = apply(&positions, response);
+
+        assert_eq!(
+            failed,
+            vec![(topic_id, 0)],
+            "only the corrupt partition rests"
+        );
+        // Nothing of the corrupt answer reached the log, not even the good batch before it.
+        assert_eq!(p0.log_end_offset(), 0);
+        let segment = d0.path().join("00000000000000000000.log");
+        assert_eq!(std::fs::metadata(segment).map_or(0, |m| m.len()), 0);
+        assert_eq!(p1.log_end_offset(), 4);
+
+        // Fetched again (healthy this time), partition 0 catches up from where it was.
+        let positions = vec![(p0.clone(), p0.fetch_position().unwrap())];
+        assert_eq!(positions[0].1.fetch_offset, 0);
+        let failed = apply(&positions, answer(topic_id, vec![(0, batch(0, 5))]));
+        assert!(failed.is_empty());
+        assert_eq!(p0.log_end_offset(), 5);
+    }
+
+    #[test]
+    fn error_answers_and_garbage_rest_the_partition_without_panicking() {
+        let d = tempfile::tempdir().unwrap();
+        let topic_id = Uuid::new_v4();
+        let p = follower(d.path(), topic_id, 0);
+        let positions = vec![(p.clone(), p.fetch_position().unwrap())];
+        let mut refused = answer(topic_id, vec![(0, Bytes::new())]);
+        refused.responses[0].partitions[0].error_code = ResponseError::FencedLeaderEpoch.code();
+        assert_eq!(apply(&positions, refused), vec![(topic_id, 0)]);
+        let whole = batch(0, 2);
+        for garbage in [
+            Bytes::from_static(&[0xff; 7]),
+            whole.slice(..whole.len() - 1), // a batch cut short
+            Bytes::from(vec![0u8; 61]),     // a zero header
+        ] {
+            assert_eq!(
+                apply(&positions, answer(topic_id, vec![(0, garbage)])),
+                vec![(topic_id, 0)]
+            );
         }
+        let top_level = FetchResponse::default().with_error_code(1);
+        assert_eq!(apply(&positions, top_level), vec![(topic_id, 0)]);
+        assert_eq!(p.log_end_offset(), 0);
     }
 }

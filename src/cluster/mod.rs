@@ -83,9 +83,9 @@ pub enum ClusterError {
 }
 
 impl ClusterNode {
-    /// Starts the node's quorum side: the Raft log in `log_dir/__cluster_metadata-0`, the
-    /// controller listener, the active controller's session timer. `fatal` receives a reason to
-    /// stop the process (a peer with a contradicting configuration).
+    /// Starts the node's quorum side: the Raft log in `__cluster_metadata-0` of `metadata.log.dir`
+    /// (default: `log_dir`), the controller listener, the active controller's session timer.
+    /// `fatal` receives a reason to stop the process (a peer with a contradicting configuration).
     pub async fn start(
         config: &BrokerConfig,
         cluster_id: String,
@@ -115,7 +115,11 @@ impl ClusterNode {
         let raft = MetadataRaft::start(
             node_id,
             &quorum.voters,
-            &log_dir.join(crate::partition::manager::CLUSTER_METADATA_DIR),
+            &config
+                .metadata_log_dir
+                .as_deref()
+                .unwrap_or(log_dir)
+                .join(crate::partition::manager::CLUSTER_METADATA_DIR),
             hello.clone(),
             refusals,
         )

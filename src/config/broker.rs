@@ -34,6 +34,10 @@ pub struct BrokerConfig {
     pub advertised_listeners: Vec<Listener>,
     /// `log.dirs`, else `log.dir`; default `./data` (Milena's choice, Kafka's is `/tmp/kafka-logs`).
     pub log_dirs: Vec<PathBuf>,
+    /// `metadata.log.dir`: where the Raft metadata log lives (cluster mode); `None` puts it in
+    /// the first log dir, as Kafka does. A separate disk keeps the quorum writing when the
+    /// partition data's disk is full.
+    pub metadata_log_dir: Option<PathBuf>,
     /// `num.partitions`; default 1.
     pub num_partitions: i32,
     /// `default.replication.factor`; default 1.
@@ -111,6 +115,7 @@ impl Default for BrokerConfig {
             }],
             advertised_listeners: Vec::new(),
             log_dirs: vec![PathBuf::from("./data")],
+            metadata_log_dir: None,
             num_partitions: 1,
             default_replication_factor: 1,
             auto_create_topics_enable: true,
@@ -191,6 +196,9 @@ impl BrokerConfig {
         }
         if let Some(dirs) = v.text("log.dirs").or_else(|| v.text("log.dir")) {
             c.log_dirs = dirs.split(',').map(PathBuf::from).collect();
+        }
+        if let Some(dir) = v.text("metadata.log.dir") {
+            c.metadata_log_dir = Some(PathBuf::from(dir));
         }
         v.set(&mut c.num_partitions, "num.partitions")?;
         if let Some(rf) = v.num::<i32>("default.replication.factor")? {

@@ -65,7 +65,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("controller.quorum.voters", List, Some(""), Any, false, "The controller quorum as id@host:port,...; set: cluster mode, every node a voter. Empty: a single node."),
     key("controller.quorum.bootstrap.servers", List, Some(""), Any, false, "Controller endpoints to bootstrap from (accepted, ignored)."),
     key("controller.listener.names", Str, None, Any, false, "The listener (of listeners) the controller quorum uses; required with controller.quorum.voters."),
-    key("metadata.log.dir", Str, None, Any, false, "Separate directory for the metadata log (accepted, ignored)."),
+    key("metadata.log.dir", Str, None, Any, false, "Directory of the Raft metadata log (cluster mode); default: the first log dir."),
     key("broker.heartbeat.interval.ms", Int, Some("2000"), AtLeast(1), false, "How often a broker heartbeats to the active controller (cluster mode)."),
     key("broker.session.timeout.ms", Int, Some("9000"), AtLeast(1), false, "A broker that has not heartbeated for this long is fenced: it leaves every ISR and loses its leaderships."),
     key("broker.rack", Str, None, Any, false, "Rack of this broker, for rack-aware placement."),

@@ -24,6 +24,7 @@ use kafka_protocol::ResponseError;
 
 use crate::log::AbortedTxn;
 use crate::partition::manager::now_ms;
+use crate::partition::replication::FollowerFetchError;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
@@ -81,9 +82,10 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
     let image = ctx.broker.image();
     let version = ctx.api_version;
     let follower = follower(version, request);
-    // A follower fetching with an older broker epoch than its registration is a zombie.
+    // A follower fetching with an older broker epoch than its registration is a zombie (Kafka's
+    // `Replica.updateFetchStateOrThrow`: only a registered, newer epoch counts; -1 is unchecked).
     let stale_follower = follower.is_some_and(|(id, epoch)| {
-        epoch >= 0 && image.brokers.get(&id).is_none_or(|b| epoch < b.epoch)
+        epoch >= 0 && image.brokers.get(&id).is_some_and(|b| epoch < b.epoch)
     });
     let read_committed = request.isolation_level == 1;
     let mut budget = request.max_bytes.max(0) as usize;
@@ -114,11 +116,6 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                 Some(t) => ctx.broker.leader_partition(&t.name, p.partition),
                 None if version >= 13 => Err(ResponseError::UnknownTopicId),
                 None => Err(ResponseError::UnknownTopicOrPartition),
-            };
-            let partition = match partition {
-                Ok(_) if stale_follower => Err(ResponseError::NotLeaderOrFollower),
-                Ok(partition) => Ok(partition),
-                Err(e) => Err(e),
             };
             let partition = match partition {
                 Ok(partition) => partition,
@@ -156,6 +153,14 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
             // than the limits still makes progress (KIP-74).
             let read = match follower {
                 Some((id, broker_epoch)) => {
+                    // Kafka's order (`Partition.fetchRecords`): leader epoch (above), replica,
+                    // diverging epoch, then the broker epoch as the fetch state is updated.
+                    if !partition.is_follower_replica(id) {
+                        data.error_code = not_a_replica(p.current_leader_epoch);
+                        any_error = true;
+                        partitions.push(data);
+                        continue;
+                    }
                     let diverging = partition.diverging_epoch(p.last_fetched_epoch, p.fetch_offset);
                     if let Some(ours) = diverging {
                         data.diverging_epoch = EpochEndOffset::default()
@@ -165,12 +170,25 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                         partitions.push(data);
                         continue;
                     }
+                    if stale_follower {
+                        data.error_code = ResponseError::NotLeaderOrFollower.code();
+                        any_error = true;
+                        partitions.push(data);
+                        continue;
+                    }
                     let now = now_ms();
                     match partition.fetch_for_follower(id, broker_epoch, p.fetch_offset, limit, now)
                     {
                         Ok(read) => read.map(|r| (r, Vec::new())),
-                        Err(_) => {
-                            data.error_code = ResponseError::NotLeaderOrFollower.code();
+                        Err(e) => {
+                            data.error_code = match e {
+                                FollowerFetchError::NotReplica => {
+                                    not_a_replica(p.current_leader_epoch)
+                                }
+                                FollowerFetchError::NotLeader => {
+                                    ResponseError::NotLeaderOrFollower.code()
+                                }
+                            };
                             any_error = true;
                             partitions.push(data);
                             continue;
@@ -247,6 +265,19 @@ fn aborted_transaction(a: &AbortedTxn) -> AbortedTransaction {
     AbortedTransaction::default()
         .with_producer_id(ProducerId(a.producer_id))
         .with_first_offset(a.first_offset)
+}
+
+/// The answer to a follower fetch from a broker that is not a replica of the partition (Kafka's
+/// `Partition.followerReplicaOrThrow`): with a leader epoch that matches ours, the pair (replica,
+/// epoch) is not known yet, as during a reassignment, and the follower retries
+/// (UNKNOWN_LEADER_EPOCH); without one (older clients send -1) neither side can tell who is
+/// behind (NOT_LEADER_OR_FOLLOWER).
+fn not_a_replica(current_leader_epoch: i32) -> i16 {
+    if current_leader_epoch >= 0 {
+        ResponseError::UnknownLeaderEpoch.code()
+    } else {
+        ResponseError::NotLeaderOrFollower.code()
+    }
 }
 
 /// A client that knows a newer epoch than ours has seen a leader we have not heard of yet; one

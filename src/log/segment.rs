@@ -257,11 +257,18 @@ impl Segment {
         let start = self.size;
         self.size += data.len() as u64;
         self.rolling_base_ms.get_or_insert(now_ms);
+        // The data is written, so the append has happened: failing it now would let the next
+        // append give the same offsets again behind it. The indexes are sparse hints (a missing
+        // entry costs a longer scan, and recovery rebuilds them), so an entry the disk refuses
+        // (full) is skipped with a warning.
         for (h, at) in batches {
             if let Some((o, t)) = self.track_batch(start + *at as u64, h, index_interval_bytes) {
-                self.offset_index.append(o)?;
-                if let Some(t) = t {
-                    self.time_index.append(t)?;
+                let written = self
+                    .offset_index
+                    .append(o)
+                    .and_then(|()| t.map_or(Ok(()), |t| self.time_index.append(t)));
+                if let Err(e) = written {
+                    tracing::warn!(segment = %self.log_path.display(), error = %e, "index entry not written");
                 }
             }
         }

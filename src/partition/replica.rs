@@ -122,6 +122,11 @@ impl LeaderState {
         self.replicas = state.replicas.clone();
     }
 
+    /// Whether `broker` is one of this partition's replicas other than the leader.
+    pub fn is_follower(&self, broker: i32) -> bool {
+        self.followers.contains_key(&broker)
+    }
+
     /// The committed ISR plus a member being added.
     pub fn maximal_isr(&self) -> Vec<i32> {
         let mut isr = self.isr.clone();

@@ -108,6 +108,14 @@ impl Partition {
         }
     }
 
+    /// Whether `broker` is a follower replica of this partition, which this broker leads.
+    pub fn is_follower_replica(&self, broker: i32) -> bool {
+        match &*self.lock_role() {
+            Role::Leader(l) => l.is_follower(broker),
+            Role::Follower { .. } => false,
+        }
+    }
+
     /// A follower fetched from `fetch_offset`: record its progress (this may move the high
     /// watermark) and read what follows, up to the log end, not the high watermark.
     pub fn fetch_for_follower(
