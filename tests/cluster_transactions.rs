@@ -22,16 +22,16 @@
 //! Kafka 4.1.2 (reference mode, 3 JVMs on 2 cores): both pass, 62-104 s. Neither Kafka nor Milena
 //! completed a transaction while the transaction coordinator or the group coordinator was down
 //! (30 s in reference mode, 10 s on Milena); after the kill of a node that was neither, Milena
-//! completed one 3.5 s after the kill in one run, none within 10 s in another. On Milena the
-//! second test passes (5 runs, 40-62 s); the first passed 7 runs of 9
-//! (42-57 s) and failed twice the same way: the restarted coordinator aborted the timed-out
-//! transaction from `__transaction_state` before it had caught up with the cluster's metadata,
-//! wrote the abort markers into its own stale replicas of partitions it had led before the kill,
-//! and truncated them moments later as a diverging log (`truncated diverging log
-//! topic=streams-wordcount-output partition=1 from=66 to=65`). Those partitions never got their
-//! marker: their last stable offset stays at the aborted transaction's first offset (Streams
-//! hangs restoring its changelog; counts stop), or (apparently) the next commit of the producer
-//! closes the aborted transaction as committed (double counts: `broker` 1..21 then 13..).
+//! completed one 3.5 s after the kill in one run, none within 10 s in another.
+//!
+//! Before the transaction coordinator moved with leadership (`__transaction_state` at RF 1),
+//! the first test failed on Milena 2 runs of 9: the restarted coordinator aborted a timed-out
+//! transaction before it had caught up with the cluster's metadata, wrote the abort markers
+//! into its own stale replicas of partitions it had led before the kill, and truncated them
+//! moments later as a diverging log. Those partitions never got their marker (the last stable
+//! offset stuck; Streams hung restoring its changelog). Fixed by the coordinator moving with
+//! leadership and, above all, by a node leading nothing until the controller has seen it catch
+//! up with the metadata; both tests then passed 3 runs of 3 (39-68 s).
 
 mod support;
 
