@@ -656,6 +656,16 @@ impl Drop for Poller {
     }
 }
 
+/// A follower of `leader`'s partition that is not the Raft leader either (pausing or killing
+/// it fails a replica, not the metadata quorum's leader).
+fn follower_not_raft_leader(c: &Cluster, leader: i32) -> i32 {
+    let raft_leader = c.quorum_leader(leader);
+    c.ids()
+        .into_iter()
+        .find(|&id| id != leader && Some(id) != raft_leader)
+        .expect("a follower that is not the Raft leader")
+}
+
 // ------------------------------------------------------------------------------------------------
 // Replica logs
 
@@ -1560,12 +1570,7 @@ fn a_stalled_follower_leaves_the_isr_after_the_lag_time_and_rejoins() {
     let d = c.wait_describe(topic, 1, bound(20), "a full ISR", full_isr);
     let leader = d.partition(0).leader.expect("a leader");
     // Not the Raft leader either: its pause would be an election, not a lagging replica.
-    let raft_leader = c.quorum_leader(leader);
-    let follower = c
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader && Some(id) != raft_leader)
-        .expect("a follower that is not the Raft leader");
+    let follower = follower_not_raft_leader(&c, leader);
     let load = Load::start(c.node_bootstrap(leader), topic, 1, Duration::from_millis(5));
     assert!(
         load.wait_ack_from(50, bound(20)).is_some(),
@@ -1635,12 +1640,7 @@ fn a_replica_behind_the_leaders_log_start_starts_again_there() {
     c.create_topic(1, topic, 1, 3, &[]);
     let d = c.wait_describe(topic, 1, bound(20), "a full ISR", full_isr);
     let leader = d.partition(0).leader.expect("a leader");
-    let raft_leader = c.quorum_leader(leader);
-    let follower = c
-        .ids()
-        .into_iter()
-        .find(|&id| id != leader && Some(id) != raft_leader)
-        .expect("a follower that is not the Raft leader");
+    let follower = follower_not_raft_leader(&c, leader);
     let batch = |from: usize| -> Vec<(i32, String)> {
         (from..from + 100).map(|i| (0, format!("r-{i}"))).collect()
     };

@@ -416,46 +416,7 @@ impl Drop for Tmpfs {
 
 /// One batch of `count` records of `size` bytes each (uncompressed, no key).
 fn big_batch(count: i32, size: usize) -> bytes::Bytes {
-    fn varint(out: &mut Vec<u8>, v: i64) {
-        let mut z = ((v << 1) ^ (v >> 63)) as u64;
-        while z >= 0x80 {
-            out.push((z as u8) | 0x80);
-            z >>= 7;
-        }
-        out.push(z as u8);
-    }
-    let value = vec![b'x'; size];
-    let mut records = Vec::new();
-    for i in 0..count {
-        let mut body = vec![0u8];
-        varint(&mut body, 0);
-        varint(&mut body, i as i64);
-        varint(&mut body, -1);
-        varint(&mut body, size as i64);
-        body.extend_from_slice(&value);
-        varint(&mut body, 0);
-        varint(&mut records, body.len() as i64);
-        records.extend_from_slice(&body);
-    }
-    let ts = 1_700_000_000_000i64;
-    let mut after_crc = Vec::new();
-    after_crc.extend_from_slice(&0i16.to_be_bytes());
-    after_crc.extend_from_slice(&(count - 1).to_be_bytes());
-    after_crc.extend_from_slice(&ts.to_be_bytes());
-    after_crc.extend_from_slice(&ts.to_be_bytes());
-    after_crc.extend_from_slice(&(-1i64).to_be_bytes());
-    after_crc.extend_from_slice(&(-1i16).to_be_bytes());
-    after_crc.extend_from_slice(&(-1i32).to_be_bytes());
-    after_crc.extend_from_slice(&count.to_be_bytes());
-    after_crc.extend_from_slice(&records);
-    let mut batch = Vec::new();
-    batch.extend_from_slice(&0i64.to_be_bytes());
-    batch.extend_from_slice(&((4 + 1 + 4 + after_crc.len()) as i32).to_be_bytes());
-    batch.extend_from_slice(&(-1i32).to_be_bytes());
-    batch.push(2);
-    batch.extend_from_slice(&crc32c::crc32c(&after_crc).to_be_bytes());
-    batch.extend_from_slice(&after_crc);
-    bytes::Bytes::from(batch)
+    wire::record_batch_of(count, 1_700_000_000_000, (-1, -1, -1), |_| vec![b'x'; size])
 }
 
 /// The error code of a Produce (v9) of `records` to `topic`-`partition` on node `to`.

@@ -90,6 +90,22 @@ pub fn record_batch(
     producer_epoch: i16,
     base_sequence: i32,
 ) -> Bytes {
+    record_batch_of(
+        count,
+        timestamp,
+        (producer_id, producer_epoch, base_sequence),
+        |i| format!("value-{i}").into_bytes(),
+    )
+}
+
+/// A valid v2 record batch of `count` uncompressed keyless records with values `value(i)`,
+/// timestamps `timestamp + i`, and the given (producer id, epoch, base sequence).
+pub fn record_batch_of(
+    count: i32,
+    timestamp: i64,
+    (producer_id, producer_epoch, base_sequence): (i64, i16, i32),
+    value: impl Fn(i32) -> Vec<u8>,
+) -> Bytes {
     fn varint(out: &mut Vec<u8>, v: i64) {
         let mut z = ((v << 1) ^ (v >> 63)) as u64;
         while z >= 0x80 {
@@ -100,13 +116,13 @@ pub fn record_batch(
     }
     let mut records = Vec::new();
     for i in 0..count {
-        let value = format!("value-{i}");
+        let value = value(i);
         let mut body = vec![0u8]; // attributes
         varint(&mut body, i as i64); // timestamp delta
         varint(&mut body, i as i64); // offset delta
         varint(&mut body, -1); // null key
         varint(&mut body, value.len() as i64);
-        body.extend_from_slice(value.as_bytes());
+        body.extend_from_slice(&value);
         varint(&mut body, 0); // no headers
         varint(&mut records, body.len() as i64);
         records.extend_from_slice(&body);

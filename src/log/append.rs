@@ -320,7 +320,7 @@ impl Log {
         Ok(())
     }
 
-    fn write_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
+    pub(super) fn write_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
         if offset != self.recovery_point {
             checkpoint::write_offset(&self.dir, checkpoint::RECOVERY_POINT_FILE, offset)?;
             self.recovery_point = offset;

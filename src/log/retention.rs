@@ -126,12 +126,7 @@ impl Log {
         self.set_log_start_offset(self.log_end_offset)?;
         if self.recovery_point < self.log_end_offset {
             // Nothing below the new start is left to recover.
-            checkpoint::write_offset(
-                &self.dir,
-                checkpoint::RECOVERY_POINT_FILE,
-                self.log_end_offset,
-            )?;
-            self.recovery_point = self.log_end_offset;
+            self.write_recovery_point(self.log_end_offset)?;
         }
         Ok(())
     }
@@ -142,12 +137,7 @@ impl Log {
         self.active.flush()?;
         checkpoint::sync_dir(&self.dir)?;
         if self.recovery_point > self.log_end_offset {
-            checkpoint::write_offset(
-                &self.dir,
-                checkpoint::RECOVERY_POINT_FILE,
-                self.log_end_offset,
-            )?;
-            self.recovery_point = self.log_end_offset;
+            self.write_recovery_point(self.log_end_offset)?;
         }
         if self.cleaner_checkpoint > self.log_end_offset {
             self.set_cleaner_checkpoint(self.log_end_offset)?;
