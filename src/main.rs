@@ -64,10 +64,20 @@ fn main() -> anyhow::Result<()> {
     for warning in warnings {
         tracing::warn!("{warning}");
     }
+    raise_open_file_limit();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(run(config))
+}
+
+/// Every partition holds open files: the soft limit on open files goes up to the hard limit at
+/// start (as the JVM does for Kafka), and the log says how many the broker may hold.
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(available) => tracing::info!(available, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise the open file limit"),
+    }
 }
 
 async fn run(config: BrokerConfig) -> anyhow::Result<()> {

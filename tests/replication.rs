@@ -1687,8 +1687,7 @@ fn a_replica_behind_the_leaders_log_start_starts_again_there() {
             .iter()
             .filter(|b| b.base_offset >= from)
             .collect();
-        let same = from >= 0
-            && from <= 150
+        let same = (0..=150).contains(&from)
             && ours.len() == theirs.len()
             && ours.iter().zip(&theirs).all(|(a, b)| a.bytes == b.bytes);
         if same {

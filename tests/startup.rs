@@ -89,3 +89,37 @@ fn unknown_keys_warn_and_env_and_overrides_apply() {
     );
     assert!(stderr.contains("shut down cleanly"), "{stderr}");
 }
+
+/// Issue 14, item 4 (a first step): the broker raises its soft open-file limit to the hard one
+/// at start and says how many files it may hold. Started under `prlimit --nofile=256:4096`.
+#[test]
+fn the_open_file_limit_is_raised_to_the_hard_limit_and_logged() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new("prlimit");
+    cmd.args(["--nofile=256:4096", "--"])
+        .arg(env!("CARGO_BIN_EXE_milena"))
+        .args([
+            "--override",
+            &format!("listeners=PLAINTEXT://127.0.0.1:{port}"),
+            "--override",
+            &format!("log.dirs={}", dir.path().join("data").display()),
+        ])
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("prlimit (util-linux) runs milena");
+    let up = wait_until(Duration::from_secs(20), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(up, "broker did not start: {stderr}");
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("open file limit"))
+        .unwrap_or_else(|| panic!("no open file limit line: {stderr}"));
+    assert!(line.contains("4096"), "{line}");
+}
