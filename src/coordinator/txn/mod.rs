@@ -18,7 +18,7 @@
 pub mod records;
 pub mod state;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -122,12 +122,6 @@ impl TransactionCoordinator {
     fn loaded_shard(&self, p: i32) -> Option<Arc<Shard>> {
         let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
         shards.get(&p).cloned()
-    }
-
-    /// The `__transaction_state` partitions whose transactional ids are loaded here.
-    pub fn loaded_partitions(&self) -> BTreeSet<i32> {
-        let shards = self.shards.read().unwrap_or_else(|p| p.into_inner());
-        shards.keys().copied().collect()
     }
 
     /// Coordinators move with leadership: loads the partitions of `__transaction_state` this
