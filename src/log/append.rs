@@ -264,9 +264,14 @@ impl Log {
         })
     }
 
-    pub(super) fn flush_due(&self, now_ms: i64) -> bool {
-        self.unflushed_messages > 0
-            && now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms
+    /// Whether an append of `bytes` might roll the active segment or fsync (`flush.messages`,
+    /// `flush.ms`), so that the caller can move off the async workers first. An upper bound:
+    /// it counts every byte as a record.
+    pub fn may_block(&self, bytes: usize, now_ms: i64) -> bool {
+        self.should_roll(bytes, self.log_end_offset + bytes as i64, now_ms)
+            || self.unflushed_messages.saturating_add(bytes as u64)
+                >= self.config.flush_interval_messages
+            || now_ms.saturating_sub(self.last_flush_ms) >= self.config.flush_interval_ms
     }
 
     /// Whether appending `bytes` ending at `last_offset` needs a new active segment first.
@@ -298,7 +303,8 @@ impl Log {
                 .is_some_and(|t| now_ms.saturating_sub(t) > segment_ms)
     }
 
-    /// Seals the active segment and starts a new one at log_end_offset.
+    /// Seals the active segment and starts a new one at log_end_offset. The sealed segment is
+    /// fsynced later, by the background flush `take_rolled_flush` hands out (`flush.rs`).
     pub(super) fn roll(&mut self) -> Result<(), LogError> {
         let new_base = self.log_end_offset;
         self.active.seal()?;
@@ -311,29 +317,9 @@ impl Log {
         } else {
             self.sealed.insert(old.base_offset, old);
         }
-        checkpoint::sync_dir(&self.dir)?;
-        // Everything below new_base is now fsynced: advance the recovery point with it, and
-        // snapshot producer state there so a restart replays only the new segment.
-        self.producers.write_snapshot(&self.dir, new_base)?;
-        self.write_recovery_point(new_base)?;
+        self.rolled = Some((new_base, self.producers.encode(new_base)));
         tracing::debug!(dir = %self.dir.display(), new_base, "rolled log segment");
         Ok(())
-    }
-
-    pub(super) fn write_recovery_point(&mut self, offset: i64) -> Result<(), LogError> {
-        if offset != self.recovery_point {
-            checkpoint::write_offset(&self.dir, checkpoint::RECOVERY_POINT_FILE, offset)?;
-            self.recovery_point = offset;
-        }
-        Ok(())
-    }
-
-    /// fsync the active segment and its indexes, then advance the recovery point.
-    pub fn flush(&mut self) -> Result<(), LogError> {
-        self.active.flush()?;
-        self.unflushed_messages = 0;
-        self.last_flush_ms = self.last_now_ms;
-        self.write_recovery_point(self.log_end_offset)
     }
 
     /// Periodic duty: `flush.ms` flushes, `segment.ms` rolls, delayed file deletions.

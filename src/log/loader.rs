@@ -117,7 +117,8 @@ impl Log {
             active,
             log_start_offset,
             log_end_offset,
-            recovery_point: -1,
+            durability: super::flush::Durability::new(-1),
+            rolled: None,
             producers: ProducerStateManager::default(),
             unflushed_messages: 0,
             last_flush_ms: now_ms,
@@ -138,8 +139,7 @@ impl Log {
         };
         log.load_leader_epochs(epochs_from, !found_epochs)?;
         log.rebuild_producer_state()?;
-        checkpoint::write_offset(dir, RECOVERY_POINT_FILE, log_end_offset)?;
-        log.recovery_point = log_end_offset;
+        log.write_recovery_point(log_end_offset)?;
         checkpoint::remove_if_exists(&dir.join(CLEAN_SHUTDOWN_FILE))?;
         checkpoint::sync_dir(dir)?;
         Ok(log)

@@ -37,6 +37,7 @@ pub mod cleaner;
 mod codec;
 mod config;
 mod error;
+mod flush;
 mod follower;
 mod index;
 mod leader_epoch;
@@ -65,6 +66,7 @@ pub use batch::{
 };
 pub use config::LogConfig;
 pub use error::{BatchError, LogError};
+pub use flush::RolledFlush;
 pub use leader_epoch::{EpochEndOffset, EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use producer_state::{BatchMetadata, ProducerEntry};
 pub use read::{FileSlice, ReadInfo, SliceRead};
@@ -85,8 +87,12 @@ pub struct Log {
     log_start_offset: i64,
     /// Next offset to assign.
     log_end_offset: i64,
-    /// Offsets below this are fsynced; recovery rescans from here after an unclean shutdown.
-    recovery_point: i64,
+    /// The recovery point: offsets below it are fsynced; recovery rescans from there after an
+    /// unclean shutdown. Shared with background flushes (`flush.rs`).
+    durability: std::sync::Arc<flush::Durability>,
+    /// The last roll not yet handed to a background flush: the new segment's base and the
+    /// producer state encoded there.
+    rolled: Option<(i64, Vec<u8>)>,
     producers: ProducerStateManager,
     /// First offset of each leader epoch in this log (`leader-epoch-checkpoint`).
     leader_epochs: LeaderEpochCache,
@@ -160,14 +166,6 @@ impl Log {
             self.leader_epochs.assign(epoch, start_offset)?;
         }
         Ok(())
-    }
-
-    /// What an fsync outside the log's lock needs: a handle on the active segment's `.log` and
-    /// the offset up to which syncing it makes the log durable. Sealed segments were fsynced when
-    /// they were rolled, so the active one is all that can hold unsynced data. Indexes need no
-    /// sync here: after a crash they are rebuilt from the log above the recovery point.
-    pub fn sync_target(&self) -> Result<(std::fs::File, i64), LogError> {
-        Ok((self.active.log_file_handle()?, self.log_end_offset))
     }
 
     /// All segments, oldest first.

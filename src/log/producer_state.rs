@@ -335,7 +335,7 @@ impl ProducerStateManager {
         None
     }
 
-    fn encode(&self, offset: i64) -> Vec<u8> {
+    pub(crate) fn encode(&self, offset: i64) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend_from_slice(&offset.to_be_bytes());
         body.extend_from_slice(&(self.producers.len() as u32).to_be_bytes());
@@ -401,14 +401,7 @@ impl ProducerStateManager {
 
     /// Writes `<offset>.snapshot` and prunes older snapshots.
     pub(crate) fn write_snapshot(&self, dir: &Path, offset: i64) -> Result<(), LogError> {
-        let name = file_name(offset, "snapshot");
-        checkpoint::write_atomically(dir, &name, &self.encode(offset))?;
-        let snapshots = list_snapshots(dir)?;
-        let excess = snapshots.len().saturating_sub(SNAPSHOTS_KEPT);
-        for old in &snapshots[..excess] {
-            checkpoint::remove_if_exists(&dir.join(file_name(*old, "snapshot")))?;
-        }
-        Ok(())
+        write_snapshot_bytes(dir, offset, &self.encode(offset))
     }
 
     /// Newest valid snapshot at or below `max_offset`, with its offset. Deletes snapshots above
@@ -433,6 +426,18 @@ impl ProducerStateManager {
         }
         Ok(None)
     }
+}
+
+/// Writes `<offset>.snapshot` (the state `encode`d at `offset`) and prunes older snapshots.
+pub(crate) fn write_snapshot_bytes(dir: &Path, offset: i64, bytes: &[u8]) -> Result<(), LogError> {
+    let name = file_name(offset, "snapshot");
+    checkpoint::write_atomically(dir, &name, bytes)?;
+    let snapshots = list_snapshots(dir)?;
+    let excess = snapshots.len().saturating_sub(SNAPSHOTS_KEPT);
+    for old in &snapshots[..excess] {
+        checkpoint::remove_if_exists(&dir.join(file_name(*old, "snapshot")))?;
+    }
+    Ok(())
 }
 
 /// Offsets of the `*.snapshot` files in `dir`, ascending.

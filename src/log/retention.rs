@@ -124,7 +124,7 @@ impl Log {
         self.schedule_delete(renamed, now)?;
         self.log_end_offset = self.active.base_offset;
         self.set_log_start_offset(self.log_end_offset)?;
-        if self.recovery_point < self.log_end_offset {
+        if self.recovery_point() < self.log_end_offset {
             // Nothing below the new start is left to recover.
             self.write_recovery_point(self.log_end_offset)?;
         }
@@ -133,15 +133,22 @@ impl Log {
 
     /// What every truncation ends with: the cut made durable, checkpoints no further than the
     /// log end, producer state rebuilt from what is left.
+    /// A background flush planned before the truncation advances nothing (`flush.rs`).
     fn after_truncation(&mut self) -> Result<(), LogError> {
+        self.durability.truncating();
+        self.rolled = None;
         self.active.flush()?;
         checkpoint::sync_dir(&self.dir)?;
-        if self.recovery_point > self.log_end_offset {
+        if self.recovery_point() > self.log_end_offset {
             self.write_recovery_point(self.log_end_offset)?;
         }
         if self.cleaner_checkpoint > self.log_end_offset {
             self.set_cleaner_checkpoint(self.log_end_offset)?;
         }
+        // Under the files lock: a flush already past its generation check finishes writing its
+        // snapshot first, and the rebuild then deletes it if it lies above the new log end.
+        let durability = std::sync::Arc::clone(&self.durability);
+        let _files = durability.lock_files();
         self.rebuild_producer_state()
     }
 

@@ -440,12 +440,26 @@ impl Segment {
     }
 
     /// Called when a newer segment takes over: the time index's last entry must hold the
-    /// segment's max timestamp, because that is what a later load reads it from.
+    /// segment's max timestamp, because that is what a later load reads it from. Nothing is
+    /// fsynced here: the log's background flush does that (`flush.rs`).
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
-        if let Some(t) = self.time_entry_if_increased() {
-            self.time_index.append(t)?;
+        match self.time_entry_if_increased() {
+            Some(t) => self.time_index.append(t),
+            None => Ok(()),
         }
-        self.flush()
+    }
+
+    /// The segment's files, for an fsync by name (the `.txnindex` only if it exists).
+    pub(crate) fn file_paths(&self) -> Vec<PathBuf> {
+        let mut paths = vec![
+            self.log_path.clone(),
+            self.offset_index.path().to_path_buf(),
+            self.time_index.path().to_path_buf(),
+        ];
+        if !self.txn_index.entries().is_empty() {
+            paths.push(self.txn_index.path().to_path_buf());
+        }
+        paths
     }
 
     /// Renames the segment's files to `*.deleted`; returns the new paths for later removal.

@@ -130,8 +130,9 @@ impl Partition {
         self.log_end_offset.load(Ordering::Acquire)
     }
 
-    fn write_log(&self) -> std::sync::RwLockWriteGuard<'_, Log> {
-        self.log.write().unwrap_or_else(|p| p.into_inner())
+    /// The log's write lock. Released, it hands a roll's fsyncs to a background flush.
+    fn write_log(&self) -> LogWriteGuard<'_> {
+        LogWriteGuard(Some(self.log.write().unwrap_or_else(|p| p.into_inner())))
     }
 
     fn read_log(&self) -> std::sync::RwLockReadGuard<'_, Log> {
@@ -151,7 +152,10 @@ impl Partition {
         now_ms: i64,
         origin: AppendOrigin,
     ) -> Result<AppendInfo, LogError> {
-        self.after_append(|log| log.append_from(records, self.leader_epoch(), now_ms, origin))
+        let bytes = records.len();
+        self.after_append(bytes, now_ms, |log| {
+            log.append_from(records, self.leader_epoch(), now_ms, origin)
+        })
     }
 
     /// Writes a transaction marker for `producer_id` (see `Log::append_txn_marker`).
@@ -163,7 +167,7 @@ impl Partition {
         coordinator_epoch: i32,
         now_ms: i64,
     ) -> Result<AppendInfo, LogError> {
-        self.after_append(|log| {
+        self.after_append(crate::log::BATCH_HEADER_SIZE * 2, now_ms, |log| {
             log.append_txn_marker(
                 producer_id,
                 producer_epoch,
@@ -179,9 +183,14 @@ impl Partition {
     /// `flush_on_ack`, waits until the appended data is fsynced.
     fn after_append(
         &self,
+        bytes: usize,
+        now_ms: i64,
         append: impl FnOnce(&mut Log) -> Result<AppendInfo, LogError>,
     ) -> Result<AppendInfo, LogError> {
-        let info = {
+        // A roll creates the next segment's file, a flush fsyncs: not on an async worker while
+        // holding the log's lock, where it would stall every task of that worker.
+        let may_block = self.read_log().may_block(bytes, now_ms);
+        let append_locked = || {
             let mut log = self.write_log();
             // Checked under the log lock, which a change of role takes too.
             if !matches!(*self.lock_role(), Role::Leader(_)) {
@@ -189,7 +198,12 @@ impl Partition {
             }
             let info = append(&mut log)?;
             self.publish(&log);
-            info
+            Ok(info)
+        };
+        let info = if may_block {
+            crate::cluster::off_async_workers(append_locked)?
+        } else {
+            append_locked()?
         };
         if self.flush_on_ack {
             // A duplicate waits too: its original may still be in someone else's flush window.
@@ -205,11 +219,25 @@ impl Partition {
             return Ok(());
         }
         // Taken now, after waiting our turn: covers every append that queued up meanwhile.
-        let (file, end) = self.read_log().sync_target()?;
-        file.sync_data().map_err(|source| LogError::Io {
+        let flushed = self.flushed_offset.load(Ordering::Acquire);
+        let (files, end, dir) = {
+            let log = self.read_log();
+            let (files, end) = log.sync_target(flushed)?;
+            (files, end, log.dir().to_path_buf())
+        };
+        let io = |source| LogError::Io {
             path: format!("{}-{} active segment", self.topic, self.index).into(),
             source,
-        })?;
+        };
+        for file in &files {
+            file.sync_data().map_err(io)?;
+        }
+        if files.len() > 1 {
+            // A roll since the last flush: the new segment's directory entry too.
+            std::fs::File::open(&dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+        }
         self.flushed_offset.fetch_max(end, Ordering::AcqRel);
         let log = self.read_log();
         self.publish(&log);
@@ -390,5 +418,35 @@ impl Partition {
     /// Takes the log out for close or delete; the partition is unusable afterwards.
     fn into_log(self) -> Log {
         self.log.into_inner().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The log's write guard; dropped, it releases the lock and then starts the background flush
+/// of whatever was rolled under it (`log::RolledFlush`).
+struct LogWriteGuard<'a>(Option<std::sync::RwLockWriteGuard<'a, Log>>);
+
+impl std::ops::Deref for LogWriteGuard<'_> {
+    type Target = Log;
+    fn deref(&self) -> &Log {
+        self.0.as_deref().expect("held until dropped")
+    }
+}
+
+impl std::ops::DerefMut for LogWriteGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Log {
+        self.0.as_deref_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for LogWriteGuard<'_> {
+    fn drop(&mut self) {
+        let Some(mut log) = self.0.take() else {
+            return;
+        };
+        let flush = log.take_rolled_flush();
+        drop(log);
+        if let Some(flush) = flush {
+            flush.spawn();
+        }
     }
 }

@@ -217,3 +217,88 @@ fn truncate_to_cuts_at_batch_boundaries_and_survives_restart() {
     assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 0));
     assert_eq!(log.segment_count(), 1);
 }
+
+fn recovery_point_file(dir: &Path) -> Option<i64> {
+    crate::log::checkpoint::read_offset(dir, "recovery-point-checkpoint").expect("read checkpoint")
+}
+
+fn snapshots(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .expect("read dir")
+        .filter_map(|e| {
+            let name = e.ok()?.file_name().to_string_lossy().into_owned();
+            name.ends_with(".snapshot").then_some(name)
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_roll_advances_the_recovery_point_only_once_its_background_flush_ran() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), small_config());
+    assert_eq!(recovery_point_file(dir.path()), Some(0));
+    append_batches(&mut log, 12, 1);
+    assert!(log.segment_count() > 1, "the small segments rolled");
+    let active_base = *segment_bases(dir.path()).last().expect("segments");
+    assert_eq!(
+        recovery_point_file(dir.path()),
+        Some(0),
+        "nothing is trusted before it is fsynced"
+    );
+    assert!(
+        snapshots(dir.path()).is_empty(),
+        "no snapshot in the append path"
+    );
+
+    let flush = log.take_rolled_flush().expect("a roll hands out a flush");
+    assert!(log.take_rolled_flush().is_none(), "handed out once");
+    flush.run().expect("background flush");
+    assert_eq!(recovery_point_file(dir.path()), Some(active_base));
+    assert_eq!(
+        snapshots(dir.path()).last().map(String::as_str),
+        Some(format!("{active_base:020}.snapshot").as_str())
+    );
+
+    // A crash now rescans only the active segment, and loses nothing.
+    drop(log);
+    let log = open(dir.path(), small_config());
+    assert_eq!(all_offsets(&log), (0..12).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_background_flush_planned_before_a_truncation_advances_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), small_config());
+    append_batches(&mut log, 12, 1);
+    let flush = log.take_rolled_flush().expect("a roll hands out a flush");
+    log.truncate_to(2).expect("truncate");
+    append_batches(&mut log, 3, 1);
+    flush.run().expect("background flush");
+    let rp = recovery_point_file(dir.path()).expect("checkpoint");
+    assert!(
+        rp <= 2,
+        "recovery point {rp} must not cover data written after the truncation"
+    );
+    assert!(
+        snapshots(dir.path())
+            .iter()
+            .all(|s| s.as_str() <= format!("{:020}.snapshot", 2).as_str()),
+        "no snapshot above the truncation: {:?}",
+        snapshots(dir.path())
+    );
+    drop(log);
+    let log = open(dir.path(), small_config());
+    assert_eq!(all_offsets(&log), (0..5).collect::<Vec<_>>());
+}
+
+#[test]
+fn flush_covers_rolled_segments_whose_background_flush_never_ran() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), small_config());
+    append_batches(&mut log, 12, 1);
+    let _never_run = log.take_rolled_flush();
+    log.flush().expect("flush");
+    assert_eq!(recovery_point_file(dir.path()), Some(12));
+}
