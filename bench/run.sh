@@ -35,7 +35,7 @@ LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for th
 XCHECK_ROUNDS=${XCHECK_ROUNDS:-1}      # rounds of the Java max-throughput cross-check
 LATENCY_BASIS=${LATENCY_BASIS:-auto}   # auto | rdkafka | java: whose maximum the loads are % of
 FSYNC_WORKLOAD=${FSYNC_WORKLOAD:-"1024:1"}             # size:partitions, acks=all
-PHASES=${PHASES:-"produce consume latency fsync replicated"}
+PHASES=${PHASES:-"produce consume latency fsync restart replicated"}
 MILENA_PORT=${MILENA_PORT:-29092}
 KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1000)
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
@@ -61,6 +61,7 @@ FAILOVER_VICTIM=${FAILOVER_VICTIM:-broker}             # broker | controller | a
 FAILOVER_KILL_AFTER=${FAILOVER_KILL_AFTER:-$((WARMUP + 3))}  # s of steady load before the kill
 FAILOVER_TIMEOUT=${FAILOVER_TIMEOUT:-60}               # s to wait for the first ack after the kill
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}          # brokers' data go under a mktemp dir here
+# The restart phase's knobs are in bench/lib/restart.sh.
 # QUICK runs get a -quick suffix, which .gitignore keeps out of commits.
 RESULTS=${RESULTS:-bench/results/$(date +%Y-%m-%d-%H%M)$(if [ "$QUICK" = 1 ]; then echo -quick; fi)}
 # The heap is the broker's only: the perf tools keep their own defaults (-Xmx512M).
@@ -138,7 +139,12 @@ build_failover_probe() {
 # Brokers. Each is pinned to BROKER_CPUS by starting its launcher under taskset (affinity is
 # inherited by every child process and thread), and checked afterwards in /proc.
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { # whether something listens on port $1 (see /proc/net/tcp), never by connecting:
+    # a connect to a port of the ephemeral range with no listener can pick that very port as its
+    # source and connect to itself, and then holds the port a broker is about to bind.
+    awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 
 check_pinned() { # pid name
     local want got
@@ -865,6 +871,9 @@ measure_disk() {
 
 # ---------------------------------------------------------------------------------------------
 
+# shellcheck source=lib/restart.sh
+source "$here/lib/restart.sh"
+
 estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, start and stop
     local n_prod n_lat n_load run=$((WARMUP + DURATION))
     n_prod=$(( $(wc -w <<<"$SIZES") * $(wc -w <<<"$ACKS") * $(wc -w <<<"$PARTITIONS") ))
@@ -875,6 +884,8 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
+    # Per broker: a start, the fill at ~150 MB/s, then per round two restarts and 10 s of pauses.
+    phase_on restart && t=$((t + 2 * (40 + RESTART_MB * RESTART_PARTITIONS / 150 + ROUNDS * 25)))
     if phase_on replicated; then
         # Per round: a block per broker and stage (Milena's cluster starts and stops in ~3 s,
         # Kafka's in ~25 s; then the block's warm-up with its topic admin); each failover
@@ -911,6 +922,11 @@ write_meta() {
         echo "batch_bytes=$BATCH_BYTES"
         echo "kafka_heap_opts=$KAFKA_HEAP_OPTS"
         echo "phases=$PHASES"
+        if phase_on restart; then
+            echo "restart_partitions=$RESTART_PARTITIONS"
+            echo "restart_mb=$RESTART_MB"
+            echo "restart_segment_bytes=$RESTART_SEGMENT_BYTES"
+        fi
         echo "xcheck_rounds=$XCHECK_ROUNDS"
         echo "latency_basis=$LATENCY_BASIS"
         echo "data_fs=$(df -PT "$work" | awk 'NR==2 {print $1 " (" $2 ")"}')"
@@ -939,6 +955,7 @@ cleanup() {
     cluster_stop
     stop_milena
     stop_kafka
+    [ -n "${RS_PID:-}" ] && kill -KILL "$RS_PID" 2>/dev/null
     if [ -n "${work:-}" ] && [ -d "$work/kafka/logs" ] && [ -d "$RESULTS/logs" ]; then
         cp "$work/kafka/logs/server.log" "$RESULTS/logs/kafka-server.log" 2>/dev/null || true
         cp "$work/kafka/logs/kafkaServer-gc.log" "$RESULTS/logs/kafka-gc.log" 2>/dev/null || true
@@ -977,6 +994,7 @@ main() {
         stop_milena
         stop_kafka
     fi
+    phase_on restart && phase_restart
     phase_on replicated && phase_replicated
     log "all runs done in $((SECONDS / 60)) min $((SECONDS % 60)) s (estimate was $((est / 60)) min)"
     echo "elapsed_s=$SECONDS" >>"$RESULTS/meta.txt"

@@ -44,7 +44,12 @@ prop() { sed -n "s/^[[:space:]]*$2[[:space:]]*=[[:space:]]*//p" "$1" | tail -n1 
 client_port() { prop "$(props "$1")" listeners | tr ',' '\n' | sed -n 's|^PLAINTEXT://[^:]*:\([0-9]*\).*|\1|p' | head -n1; }
 all_ports() { prop "$(props "$1")" listeners | tr ',' '\n' | sed -n 's|.*:\([0-9][0-9]*\)$|\1|p'; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { # whether something listens on port $1 (see /proc/net/tcp), never by connecting:
+    # a connect to a port of the ephemeral range with no listener can pick that very port as its
+    # source and connect to itself, and then holds the port a broker is about to bind.
+    awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 
 # The pid of node $1 if it runs (the pid file's process, still a milena with that node's file).
 running_pid() {

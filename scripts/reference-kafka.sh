@@ -16,7 +16,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() { echo "usage: $0 start <data-dir> <port> [key=value ...] | stop <data-dir> | status <data-dir>" >&2; exit 2; }
 die() { echo "reference-kafka.sh: $*" >&2; exit 1; }
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port_open() { # whether something listens on port $1 (see /proc/net/tcp), never by connecting:
+    # a connect to a port of the ephemeral range with no listener can pick that very port as its
+    # source and connect to itself, and then holds the port a broker is about to bind.
+    awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+        END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
 alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
 
 [ $# -ge 2 ] || usage

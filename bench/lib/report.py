@@ -185,6 +185,35 @@ def med_range(xs, digits=0, unit=""):
     return f"{fmt(med, digits)}{unit} ({fmt(min(xs), digits)}–{fmt(max(xs), digits)})"
 
 
+def restart_section(p, runs, meta):
+    """Time to serve again after a clean stop and after kill -9 (bench/lib/restart.sh)."""
+    parts, mb = meta.get("restart_partitions", "?"), meta.get("restart_mb", "?")
+    seg = int(meta.get("restart_segment_bytes", "0") or 0) // 1048576
+    p("## Restart: time until the broker serves again")
+    p("")
+    p(f"One broker holding {parts} partitions × {mb} MiB of 1 KiB records (segment.bytes "
+      f"{seg} MiB), page cache warm. **clean**: SIGTERM, then a restart; **kill9**: SIGKILL, then "
+      "a restart (recovery scans what was not yet flushed). Measured from the exec of the broker "
+      "to its first Metadata answer naming every partition with a leader (`lib/ready.py`, a "
+      "probe every 5 ms); Kafka's figure includes its JVM start. Medians over rounds, "
+      "(min–max).")
+    p("")
+    p("| restart | Milena ms | Kafka ms | Milena/Kafka | target (Milena) |")
+    p("| --- | --- | --- | --- | --- |")
+    targets = {"restart-clean": 200, "restart-kill9": 2000}
+    for wl in ("restart-clean", "restart-kill9"):
+        ms = {b: [r["ready_ms"] for r in runs if r.get("workload") == wl and r.get("broker") == b
+                  and r.get("ready_ms") is not None] for b in BROKERS}
+        errors = [r for r in runs if r.get("workload") == wl and r.get("error")]
+        m, k = median(ms["milena"]), median(ms["kafka"])
+        ratio = m / k if m is not None and k else None
+        tgt = targets[wl]
+        p(f"| {wl.split('-', 1)[1]} | {med_range(ms['milena'])} | {med_range(ms['kafka'])} | "
+          f"{fmt(ratio, 3)} | < {tgt} ms: {verdict(m, tgt, False) if m is not None else '–'}"
+          f"{f' ({len(errors)} not ready in time)' if errors else ''} |")
+    p("")
+
+
 def replicated_section(p, runs, meta):
     """## Replicated (3 nodes, RF 3): throughput, latency, failover, resources, machine load."""
     ws = group(runs)
@@ -352,7 +381,9 @@ def replicated_section(p, runs, meta):
 def summary(results, runs, meta):
     disk_runs = [r for r in runs if r.get("broker") == "disk"]
     repl_runs = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
-    runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs]
+    restart_runs = [r for r in runs if r.get("phase") == "restart"]
+    runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs
+            and r not in restart_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -586,6 +617,8 @@ def summary(results, runs, meta):
               f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
         p("")
 
+    if restart_runs:
+        restart_section(p, restart_runs, meta)
     if repl_runs:
         replicated_section(p, repl_runs, meta)
 
