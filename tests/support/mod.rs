@@ -517,13 +517,19 @@ fn pid_alive(pid: u32) -> bool {
     !zombie || threads > 1
 }
 
-/// Whether something accepts connections on 127.0.0.1:`port`.
+/// Whether a socket listens on `port` (from /proc/net/tcp). Never found out by connecting: a
+/// connect to a port of the ephemeral range where nothing listens can pick that very port as
+/// its source and connect to itself, holding the port a broker is about to bind.
 fn port_open(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddr::from(([127, 0, 0, 1], port)),
-        Duration::from_millis(200),
-    )
-    .is_ok()
+    let suffix = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+        std::fs::read_to_string(table).is_ok_and(|text| {
+            text.lines().skip(1).any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                fields.len() > 3 && fields[1].ends_with(&suffix) && fields[3] == "0A"
+            })
+        })
+    })
 }
 
 fn tail_lines(text: &str, n: usize) -> String {
