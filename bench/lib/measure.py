@@ -23,6 +23,10 @@ KIND says how to bound the run and read the client's output:
                    the rate comes from its 5-second report lines between WARMUP and
                    WARMUP+DURATION seconds; then the client gets SIGINT.
   java-consume     kafka-consumer-perf-test: count-bounded; rate from its fetch time.
+  json             a client that prints, last, one line `RESULT {json}` (bench/lib/scale.py): runs
+                   to its end (bounded by --timeout; SIGINT when it is reached) and its fields
+                   join the row; an "error" field among them fails the run. The broker's open
+                   file descriptors (/proc/PID/fd) are counted at its end too (open_fds).
 
 Broker CPU is utime+stime of BROKER_PID (from /proc/PID/stat, all threads) over the measured
 span; RSS is VmRSS and VmHWM from /proc/PID/status at its end. --pid P1,P2,P3 (the nodes of a
@@ -85,6 +89,15 @@ def memory_kb(pid):
     except OSError:
         pass
     return out
+
+
+def open_fds(pid):
+    """How many file descriptors the process has open (sockets, segment files, ...); None when
+    it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
 
 
 def machine_busy_seconds():
@@ -354,6 +367,30 @@ def run_java_consume(a, res):
         res["ok"] = True
 
 
+def run_json(a, res):
+    start = Sample(a.pid, None)
+    client = Client(a.cmd, a.log)
+    rc, timed_out = client.finish(time.monotonic() + a.timeout)
+    end = Sample(a.pid, None)
+    res.update(memory_kb(a.pid))
+    res["open_fds"] = open_fds(a.pid)
+    client.close(f"exit {rc}")
+    found = [l.strip()[len("RESULT "):] for l in client.all if l.strip().startswith("RESULT ")]
+    try:
+        fields = json.loads(found[-1]) if found else None
+    except ValueError:
+        fields = None
+    if fields is None:
+        res["error"] = "timed out" if timed_out else f"no RESULT line (exit {rc})"
+    else:
+        res.update(fields)
+        if timed_out and "error" not in res:
+            res["error"] = "timed out"
+    res["seconds_run"] = round(end.t - start.t, 3)
+    account(res, start, end, span=end.t - start.t)
+    res["ok"] = "error" not in res
+
+
 def children_cpu():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -389,7 +426,7 @@ def account(res, start, end, span):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=["rdkafka-produce", "rdkafka-consume", "java-produce",
-                                    "java-produce-max", "java-consume"])
+                                    "java-produce-max", "java-consume", "json"])
     p.add_argument("--pid", required=True,
                    help="broker pid; comma-separated pids for a cluster (CPU and RSS summed)")
     p.add_argument("--log", required=True, help="raw client output (appended)")
@@ -424,7 +461,7 @@ def main():
     else:
         {"rdkafka-produce": run_rdkafka_produce, "rdkafka-consume": run_rdkafka_consume,
          "java-produce": run_java_produce, "java-produce-max": run_java_produce_max,
-         "java-consume": run_java_consume}[a.kind](a, res)
+         "java-consume": run_java_consume, "json": run_json}[a.kind](a, res)
     for k, v in list(res.items()):
         if isinstance(v, float):
             res[k] = round(v, 4)
