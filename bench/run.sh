@@ -556,6 +556,17 @@ scale_alive() { # broker [what]: false, with a clear line, when it has died
     return 1
 }
 
+scale_fds_left() { # broker what: false, with a clear line, when it is out of descriptors
+    local pid fds limit
+    pid=$(broker_pid "$1")
+    fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits" 2>/dev/null)
+    [ -n "$limit" ] && [ "$fds" -ge $((limit - 16)) ] || return 0
+    log "  FAILED: $1 is out of file descriptors ($fds open of $limit) after $2; its remaining scale steps are skipped"
+    echo "scale_out_of_fds_$1=$2 ($fds of $limit)" >>"$RESULTS/meta.txt"
+    return 1
+}
+
 scale_start() { # broker round
     local lim
     BROKER_WRAP=(prlimit "--nofile=$SCALE_NOFILE:$SCALE_NOFILE")
@@ -585,11 +596,13 @@ scale_run() { # broker round
     scale_step "$b" "$round" idle 60 idle
     settle
     scale_step "$b" "$round" create $((n_req * 70 + 60)) create --bootstrap "$boot" --prefix s- \
-        --topics "$SCALE_TOPICS" --partitions "$SCALE_PARTITIONS" --batch "$SCALE_CREATE_BATCH"
+        --topics "$SCALE_TOPICS" --partitions "$SCALE_PARTITIONS" --batch "$SCALE_CREATE_BATCH" \
+        --broker-pid "$(broker_pid "$b")"
     created=$(scale_field "$b" "$round" create topics_created)
     [ -n "$(scale_field "$b" "$round" create failed_at_partitions)" ] &&
         log "  $b: CreateTopics failed at $(scale_field "$b" "$round" create failed_at_partitions) partitions: $(scale_field "$b" "$round" create create_error)"
-    if ! scale_alive "$b" "CreateTopics of $((${created:-0} * SCALE_PARTITIONS))+ partitions"; then
+    if ! scale_alive "$b" "CreateTopics of $((${created:-0} * SCALE_PARTITIONS))+ partitions" ||
+        ! scale_fds_left "$b" "CreateTopics of $((${created:-0} * SCALE_PARTITIONS)) partitions"; then
         scale_stop "$b" "$round"; return 0
     fi
     topics=${created:-0}
@@ -611,13 +624,14 @@ scale_run() { # broker round
         --count "$SCALE_GROUPS" --prefix s- --topics "$topics" --stop-file "$stop" --ready-timeout 180 &
     bg_groups=$!
     scale_wait_ready "$RESULTS/logs/scale-groups-r$round-$b.log" "$b groups" 240 "$bg_groups" || true
-    if scale_alive "$b" "opening connections and groups"; then
+    if scale_alive "$b" "opening connections and groups" && scale_fds_left "$b" "opening connections and groups"; then
         for i in $(seq 0 $((SCALE_PROBE_TOPICS - 1))); do probe+=("s-$((i * topics / SCALE_PROBE_TOPICS))"); done
         scale_step "$b" "$round" metadata $((DURATION + 120)) probe --bootstrap "$boot" \
             --topics "$(IFS=,; echo "${probe[*]}")" --rate "$SCALE_PROBE_RATE" --seconds "$DURATION"
     fi
-    if scale_alive "$b" "the Metadata probe"; then
-        topic_create "$b" scale-produce "$SCALE_PRODUCE_PARTITIONS"
+    if scale_alive "$b" "the Metadata probe" &&
+        { topics "$b" --create --topic scale-produce --partitions "$SCALE_PRODUCE_PARTITIONS" --replication-factor 1 ||
+            { log "  FAILED: creating the produce topic on $b (logs/topics.log); no produce runs"; false; }; }; then
         java_produce_cmd "$b" scale-produce 1024 all $((rate * WARMUP)) "$rate"
         timeout --foreground $((3 * WARMUP + 60)) "${CMD[@]}" >>"$RESULTS/logs/scale-produce-r$round-$b.warmup.log" 2>&1 ||
             log "  warning: the warm-up run on $b failed (logs/scale-produce-r$round-$b.warmup.log)"

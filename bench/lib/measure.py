@@ -26,7 +26,8 @@ KIND says how to bound the run and read the client's output:
   json             a client that prints, last, one line `RESULT {json}` (bench/lib/scale.py): runs
                    to its end (bounded by --timeout; SIGINT when it is reached) and its fields
                    join the row; an "error" field among them fails the run. The broker's open
-                   file descriptors (/proc/PID/fd) are counted at its end too (open_fds).
+                   file descriptors (/proc/PID/fd) are counted at its end too (open_fds, with
+                   its soft limit fd_limit); a broker within 16 of its limit fails the run.
 
 Broker CPU is utime+stime of BROKER_PID (from /proc/PID/stat, all threads) over the measured
 span; RSS is VmRSS and VmHWM from /proc/PID/status at its end. --pid P1,P2,P3 (the nodes of a
@@ -98,6 +99,23 @@ def open_fds(pid):
         return len(os.listdir(f"/proc/{pid}/fd"))
     except OSError:
         return None
+
+
+def fd_limit(pid):
+    """The process's soft open-file limit (/proc/PID/limits), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# Within this many descriptors of its limit a broker counts as out of them: it can no longer
+# accept a connection or open a segment.
+FD_MARGIN = 16
 
 
 def machine_busy_seconds():
@@ -373,7 +391,7 @@ def run_json(a, res):
     rc, timed_out = client.finish(time.monotonic() + a.timeout)
     end = Sample(a.pid, None)
     res.update(memory_kb(a.pid))
-    res["open_fds"] = open_fds(a.pid)
+    res["open_fds"], res["fd_limit"] = open_fds(a.pid), fd_limit(a.pid)
     client.close(f"exit {rc}")
     found = [l.strip()[len("RESULT "):] for l in client.all if l.strip().startswith("RESULT ")]
     try:
@@ -388,6 +406,12 @@ def run_json(a, res):
             res["error"] = "timed out"
     res["seconds_run"] = round(end.t - start.t, 3)
     account(res, start, end, span=end.t - start.t)
+    if res["open_fds"] is not None and res["fd_limit"] and \
+            res["open_fds"] >= res["fd_limit"] - FD_MARGIN:
+        note = (f"the broker is at its open-file limit ({res['open_fds']} of {res['fd_limit']} "
+                f"descriptors)")
+        if "open-file limit" not in res.get("error", ""):  # scale.py may have said it already
+            res["error"] = f"{res['error']}; {note}" if "error" in res else note
     res["ok"] = "error" not in res
 
 

@@ -372,21 +372,27 @@ def scale_section(p, runs, meta):
     def rows(step, b):
         return [r for r in runs if r.get("workload") == f"scale-{step}" and r.get("broker") == b]
 
-    def cell(step, b, fn, digits=1, unit=""):
+    def cell(step, b, fn, digits=1, failed_too=False):
+        """Median over the ok rows; resources (failed_too) also from failed ones, which still
+        tell what the broker held when it failed."""
         rs = rows(step, b)
         if not rs:
             return "–"
-        ok = [r for r in rs if r.get("ok")]
-        if not ok:
-            return "FAILED: " + str(rs[-1].get("error", "?"))[:160]
-        return fmt(median([fn(r) for r in ok]), digits) + unit
+        use = rs if failed_too else [r for r in rs if r.get("ok")]
+        if not use:
+            return "FAILED (below)"
+        return fmt(median([fn(r) for r in use]), digits)
 
-    def ratio(step, fn):
-        return fmt_ratio(pair_ratios([r for r in runs if r.get("workload") == f"scale-{step}"], fn))
+    def ratio(step, fn, failed_too=False):
+        rs = [r for r in runs if r.get("workload") == f"scale-{step}"]
+        if failed_too:
+            rs = [dict(r, ok=True) for r in rs]
+        return fmt_ratio(pair_ratios(rs, fn))
 
-    def line(what, step, fn, digits=1, with_ratio=True):
-        p(f"| {what} | {cell(step, 'milena', fn, digits)} | {cell(step, 'kafka', fn, digits)} | "
-          f"{ratio(step, fn) if with_ratio else ''} |")
+    def line(what, step, fn, digits=1, with_ratio=True, failed_too=False):
+        p(f"| {what} | {cell(step, 'milena', fn, digits, failed_too)} | "
+          f"{cell(step, 'kafka', fn, digits, failed_too)} | "
+          f"{ratio(step, fn, failed_too) if with_ratio else ''} |")
 
     mb = lambda r: (r.get("vmrss_kb") or 0) / 1024 if r.get("vmrss_kb") else None
     p("| measure | Milena | Kafka | Milena/Kafka |")
@@ -412,16 +418,20 @@ def scale_section(p, runs, meta):
          lambda r: r.get("create_s"), 2)
     for step, when in (("idle", "empty"), ("create", "after CreateTopics"),
                        ("metadata", "all clients held"), ("end", "at the end")):
-        line(f"RSS {when}, MB", step, mb, 0)
+        line(f"RSS {when}, MB", step, mb, 0, failed_too=True)
     for step, when in (("idle", "empty"), ("create", "after CreateTopics"),
                        ("metadata", "all clients held"), ("end", "at the end")):
-        line(f"open files {when}", step, lambda r: r.get("open_fds"), 0)
+        line(f"open files {when}", step, lambda r: r.get("open_fds"), 0, failed_too=True)
     p("")
     notes = []
     for b in BROKERS:
         died = meta.get(f"scale_broker_died_{b}")
         if died:
             notes.append(f"{b} died after {died}")
+        out = meta.get(f"scale_out_of_fds_{b}")
+        if out:
+            notes.append(f"{b} ran out of file descriptors after {out}; its remaining steps "
+                         f"were skipped")
         for r in runs:
             if r.get("broker") == b and not r.get("ok"):
                 notes.append(f"{r.get('workload')} on {b}: {r.get('error')} (logs/{r.get('log')})")

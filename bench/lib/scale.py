@@ -5,8 +5,9 @@
     scale.py create --bootstrap B --prefix P --topics N --partitions K [--first I] [--batch T]
         CreateTopics for topics P<I>..P<I+N-1> of K partitions each (replication factor 1), in
         requests of T topics (confluent-kafka's AdminClient: one CreateTopics request per call),
-        one request after the other. Stops at the first request that fails or times out, and
-        reports how many partitions were created before it (failed_at_partitions).
+        one request after the other. Stops at the first request that fails or times out, or
+        after which the broker (--broker-pid) is out of file descriptors, and reports how many
+        partitions were created until then (failed_at_partitions).
     scale.py conns --bootstrap HOST:PORT --count N --interval S --stop-file F
         Opens N TCP connections (asyncio) and holds them: each sends ApiVersions v0, then every S
         seconds (random phase) Metadata v1 for no topic or ApiVersions, alternately. Prints READY
@@ -147,6 +148,19 @@ def call(sock, frame, correlation_id):
 # ---------------------------------------------------------------------------------------------
 
 
+def broker_fds(pid):
+    """(open descriptors, soft open-file limit) of the broker, (None, None) if unknown."""
+    if not pid:
+        return None, None
+    try:
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        with open(f"/proc/{pid}/limits") as f:
+            limit = next(int(l.split()[3]) for l in f if l.startswith("Max open files"))
+        return fds, limit
+    except (OSError, ValueError, StopIteration):
+        return None, None
+
+
 def cmd_create(a):
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -175,6 +189,12 @@ def cmd_create(a):
               f"{created * a.partitions} partitions created so far, {len(failed)} failed", flush=True)
         if failed:
             error = f"{len(failed)} of {len(chunk)} topics failed, first: {failed[0]}"
+            break
+        # A broker may answer CreateTopics and still have failed to open the partitions' files:
+        # out of descriptors, nothing more can work, so the creation stops here too.
+        fds, limit = broker_fds(a.broker_pid)
+        if fds is not None and limit and fds >= limit - 16:
+            error = f"the broker is at its open-file limit ({fds} of {limit} descriptors)"
             break
     seconds = time.monotonic() - t0
     # CreateTopics answers once the controller has the topics; a client can use them once the
@@ -382,6 +402,8 @@ def main():
     c.add_argument("--first", type=int, default=0)
     c.add_argument("--batch", type=int, default=100)
     c.add_argument("--timeout", type=float, default=60.0, help="s per CreateTopics request")
+    c.add_argument("--broker-pid", type=int, default=0,
+                   help="stop, as failed, once the broker is out of file descriptors")
     c = sub.add_parser("conns")
     c.add_argument("--bootstrap", required=True)
     c.add_argument("--count", type=int, required=True)
