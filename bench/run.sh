@@ -5,6 +5,7 @@
 #   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 16 minutes)
 #   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
+#   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
 # plot.png, plot-replicated.png) and prints the summary table at the end. bench/README.md explains the method, every
@@ -35,7 +36,7 @@ LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for th
 XCHECK_ROUNDS=${XCHECK_ROUNDS:-1}      # rounds of the Java max-throughput cross-check
 LATENCY_BASIS=${LATENCY_BASIS:-auto}   # auto | rdkafka | java: whose maximum the loads are % of
 FSYNC_WORKLOAD=${FSYNC_WORKLOAD:-"1024:1"}             # size:partitions, acks=all
-PHASES=${PHASES:-"produce consume latency fsync restart replicated"}
+PHASES=${PHASES:-"produce consume latency fsync restart scale replicated"}
 MILENA_PORT=${MILENA_PORT:-29092}
 KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1000)
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
@@ -60,6 +61,25 @@ FAILOVER_RATE=${FAILOVER_RATE:-5000}                   # records/s of the steady
 FAILOVER_VICTIM=${FAILOVER_VICTIM:-broker}             # broker | controller | any (see README)
 FAILOVER_KILL_AFTER=${FAILOVER_KILL_AFTER:-$((WARMUP + 3))}  # s of steady load before the kill
 FAILOVER_TIMEOUT=${FAILOVER_TIMEOUT:-60}               # s to wait for the first ack after the kill
+# The scale phase: one broker at a time with many topics, connections and groups (QUICK: small).
+if [ "$QUICK" = 1 ]; then
+    SCALE_TOPICS=${SCALE_TOPICS:-100} SCALE_CONNECTIONS=${SCALE_CONNECTIONS:-100}
+    SCALE_GROUPS=${SCALE_GROUPS:-20} SCALE_EXTRA_TOPICS=${SCALE_EXTRA_TOPICS:-10}
+    SCALE_PRODUCE_RATE=${SCALE_PRODUCE_RATE:-2000}
+fi
+SCALE_TOPICS=${SCALE_TOPICS:-1000}                     # topics created at the start ...
+SCALE_PARTITIONS=${SCALE_PARTITIONS:-10}               # ... with this many partitions each
+SCALE_CREATE_BATCH=${SCALE_CREATE_BATCH:-100}          # topics per CreateTopics request
+SCALE_CONNECTIONS=${SCALE_CONNECTIONS:-1000}           # client connections held open
+SCALE_CONN_INTERVAL=${SCALE_CONN_INTERVAL:-10}         # s between two requests on each of them
+SCALE_GROUPS=${SCALE_GROUPS:-200}                      # consumers, each in its own group
+SCALE_EXTRA_TOPICS=${SCALE_EXTRA_TOPICS:-100}          # topics created during the produce run
+SCALE_PROBE_TOPICS=${SCALE_PROBE_TOPICS:-5}            # topics per Metadata probe request
+SCALE_PROBE_RATE=${SCALE_PROBE_RATE:-20}               # Metadata probe requests per second
+SCALE_PRODUCE_RATE=${SCALE_PRODUCE_RATE:-5000}         # records/s of 1 KiB, acks=all
+SCALE_PRODUCE_PARTITIONS=${SCALE_PRODUCE_PARTITIONS:-8}
+SCALE_ROUNDS=${SCALE_ROUNDS:-1}
+SCALE_NOFILE=${SCALE_NOFILE:-$(ulimit -Hn)}            # open-file limit (soft = hard) of both brokers
 BENCH_TMPDIR=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}          # brokers' data go under a mktemp dir here
 # The restart phase's knobs are in bench/lib/restart.sh.
 # QUICK runs get a -quick suffix, which .gitignore keeps out of commits.
@@ -153,12 +173,16 @@ check_pinned() { # pid name
     [ "$got" = "$want" ] || die "$2 (pid $1) runs on cpus '$got', expected '$want'"
 }
 
+# A command prefix for both brokers' launchers (the scale phase sets their open-file limit
+# with prlimit; the children inherit it).
+BROKER_WRAP=()
+
 milena_starts=0
 start_milena() { # [--override k=v ...] : a fresh data dir each time
     milena_starts=$((milena_starts + 1))
     local data="$work/milena-$milena_starts" out="$RESULTS/logs/milena-$milena_starts.log"
     port_open "$MILENA_PORT" && die "port $MILENA_PORT is already in use"
-    taskset -c "$BROKER_CPUS" "$MILENA_BIN" \
+    "${BROKER_WRAP[@]}" taskset -c "$BROKER_CPUS" "$MILENA_BIN" \
         --override log.dirs="$data" \
         --override listeners="PLAINTEXT://127.0.0.1:$MILENA_PORT" \
         --override advertised.listeners="PLAINTEXT://localhost:$MILENA_PORT" \
@@ -184,11 +208,13 @@ stop_milena() {
     MILENA_PID=
 }
 
-start_kafka() {
+KAFKA_DIR=
+start_kafka() { # [dir]: its data and logs (default $work/kafka; kept across restarts)
+    KAFKA_DIR=${1:-$work/kafka}
     log "starting Apache Kafka (KRaft, single node, KAFKA_HEAP_OPTS=$KAFKA_HEAP_OPTS)"
-    KAFKA_HEAP_OPTS="$KAFKA_HEAP_OPTS" taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$work/kafka" "$KAFKA_PORT" \
+    KAFKA_HEAP_OPTS="$KAFKA_HEAP_OPTS" "${BROKER_WRAP[@]}" taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$KAFKA_DIR" "$KAFKA_PORT" \
         >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
-    KAFKA_PID=$(cat "$work/kafka/kafka.pid")
+    KAFKA_PID=$(cat "$KAFKA_DIR/kafka.pid")
     # The pid file must name the JVM doing the work, not a launcher shell: reference-kafka.sh
     # execs through kafka-server-start.sh and kafka-run-class.sh into java.
     local exe
@@ -196,12 +222,12 @@ start_kafka() {
     [[ "$exe" == */java ]] || die "kafka pid $KAFKA_PID is '$exe', not the JVM"
     grep -qa 'kafka\.Kafka' "/proc/$KAFKA_PID/cmdline" || die "kafka pid $KAFKA_PID is not kafka.Kafka"
     check_pinned "$KAFKA_PID" kafka
-    log "kafka started: pid $KAFKA_PID ($exe), data $work/kafka/data"
+    log "kafka started: pid $KAFKA_PID ($exe), data $KAFKA_DIR/data"
 }
 
 stop_kafka() {
     [ -n "${KAFKA_PID:-}" ] || return 0
-    bash scripts/reference-kafka.sh stop "$work/kafka" >/dev/null 2>&1 || true
+    bash scripts/reference-kafka.sh stop "$KAFKA_DIR" >/dev/null 2>&1 || true
     KAFKA_PID=
 }
 
@@ -266,13 +292,18 @@ summarize_run() { # one JSON result -> one short line
 import json, sys
 r = json.loads(sys.argv[1])
 if not r.get("ok"):
-    print("FAILED:", r.get("error")); sys.exit()
+    print("FAILED:", r.get("error"), "(RSS %s MB, %s open files)" % (
+        (r.get("vmrss_kb") or 0) // 1024, r.get("open_fds", "?")) if r.get("kind") == "json" else ""); sys.exit()
 parts = []
 if "mb_per_s" in r: parts.append("%.0f msgs/s, %.1f MB/s" % (r["msgs_per_s"], r["mb_per_s"]))
 if "p99_ms" in r: parts.append("p50/p99/p99.9 %g/%g/%g ms" % (r["p50_ms"], r["p99_ms"], r["p999_ms"]))
 if "cpu_s_per_gb" in r: parts.append("broker %.2f CPU-s/GB" % r["cpu_s_per_gb"])
 if r.get("vmrss_kb"): parts.append("RSS %d MB" % (r["vmrss_kb"] // 1024))
 if r.get("client_cpu_util") is not None: parts.append("client cpu %.0f%%" % (100 * r["client_cpu_util"]))
+for k, f in (("create_s", "CreateTopics %.2f s"), ("partitions_created", "%d partitions"),
+             ("opened", "%d connections open"), ("joined", "%d groups joined"),
+             ("open_fds", "%d open files")):
+    if r.get(k) is not None: parts.append(f % r[k])
 print(", ".join(parts))' "$1"
 }
 
@@ -469,6 +500,178 @@ phase_fsync() {
                 --tag acks=all --tag partitions="$parts" -- "${CMD[@]}"
             topic_delete "$b" "$topic"
         done
+    done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase: scale. One broker at a time, started fresh with the same open-file limit (SCALE_NOFILE,
+# soft = hard, through prlimit; checked in /proc/PID/limits), so its descriptors show:
+#   1. CreateTopics of SCALE_TOPICS x SCALE_PARTITIONS (SCALE_CREATE_BATCH topics per request,
+#      one request after the other; the first failure ends it: "failed at N partitions");
+#   2. SCALE_CONNECTIONS client connections held open, each sending ApiVersions or Metadata (no
+#      topics) every SCALE_CONN_INTERVAL s; then SCALE_GROUPS consumers, each in its own group on
+#      one of the topics, until every one has an assignment;
+#   3. with all that held: the Metadata probe (SCALE_PROBE_TOPICS topics per request, at
+#      SCALE_PROBE_RATE/s, DURATION s), then produce latency at SCALE_PRODUCE_RATE (1 KiB,
+#      acks=all, kafka-producer-perf-test after a warm-up run), then the same produce run again
+#      while SCALE_EXTRA_TOPICS more topics are created: does CreateTopics stall produce?
+# Every step is a row (phase=scale) with the broker's RSS and open files at its end; a broker
+# that dies or a step that times out is reported as such, and the rest of that broker's steps
+# are skipped. The clients are bench/lib/scale.py (confluent-kafka, raw asyncio sockets) and
+# kafka-producer-perf-test.
+
+scale_tags() { echo "--tag phase=scale --tag round=$1 --tag workload=$2"; }
+
+scale_step() { # broker round step timeout_s scale.py args... : one measured step, a row
+    local b=$1 round=$2 step=$3 timeout_s=$4
+    shift 4
+    # shellcheck disable=SC2046
+    measure json "$b" "scale-$step-r$round-$b" --timeout "$timeout_s" $(scale_tags "$round" "scale-$step") \
+        -- taskset -c "$CLIENT_CPUS" python3 "$here/lib/scale.py" "$@"
+}
+
+scale_field() { # broker round step field : that field of the step's row, empty if none
+    python3 - "$RESULTS/runs.jsonl" "$1" "$2" "scale-$3" "$4" <<'PY'
+import json, sys
+path, broker, rnd, wl, field = sys.argv[1:]
+val = ""
+for line in open(path):
+    r = json.loads(line)
+    if r.get("broker") == broker and str(r.get("round")) == rnd and r.get("workload") == wl:
+        val = r.get(field, "")
+print("" if val is None else val)
+PY
+}
+
+scale_wait_ready() { # raw-log what timeout_s pid : wait for the client's READY line
+    local deadline=$((SECONDS + $3))
+    until grep -q '^READY' "$1" 2>/dev/null; do
+        kill -0 "$4" 2>/dev/null || { log "  $2: the client ended before it was ready (logs/${1##*/})"; return 1; }
+        [ $SECONDS -lt $deadline ] || { log "  $2: not ready after $3 s (logs/${1##*/})"; return 1; }
+        sleep 0.5
+    done
+    log "  $2: $(grep -m1 '^READY' "$1")"
+}
+
+scale_alive() { # broker [what]: false, with a clear line, when it has died
+    local pid
+    pid=$(broker_pid "$1")
+    proc_alive "$pid" && return 0
+    log "  FAILED: $1 (pid $pid) is gone${2:+ after $2}; its remaining scale steps are skipped (see its log)"
+    echo "scale_broker_died_$1=${2:-?}" >>"$RESULTS/meta.txt"
+    return 1
+}
+
+scale_fds_left() { # broker what: false, with a clear line, when it is out of descriptors
+    local pid fds limit
+    pid=$(broker_pid "$1")
+    fds=$(find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+    limit=$(awk '/^Max open files/ {print $4}' "/proc/$pid/limits" 2>/dev/null)
+    [ -n "$limit" ] && [ "$fds" -ge $((limit - 16)) ] || return 0
+    log "  FAILED: $1 is out of file descriptors ($fds open of $limit) after $2; its remaining scale steps are skipped"
+    echo "scale_out_of_fds_$1=$2 ($fds of $limit)" >>"$RESULTS/meta.txt"
+    return 1
+}
+
+scale_start() { # broker round
+    local lim
+    BROKER_WRAP=(prlimit "--nofile=$SCALE_NOFILE:$SCALE_NOFILE")
+    if [ "$1" = milena ]; then start_milena; else start_kafka "$work/kafka-scale-r$2"; fi
+    BROKER_WRAP=()
+    lim=$(awk '/^Max open files/ {print $4 "/" $5}' "/proc/$(broker_pid "$1")/limits")
+    log "  $1: open-file limit (soft/hard) $lim"
+    echo "scale_nofile_$1_r$2=$lim" >>"$RESULTS/meta.txt"
+}
+
+scale_stop() { # broker round
+    if [ "$1" = milena ]; then
+        stop_milena
+    else
+        stop_kafka
+        cp "$KAFKA_DIR/logs/server.log" "$RESULTS/logs/kafka-scale-r$2-server.log" 2>/dev/null || true
+    fi
+}
+
+scale_run() { # broker round
+    local b=$1 round=$2 boot created topics stop bg_conns= bg_groups= bg_create i probe=()
+    local rate=$SCALE_PRODUCE_RATE n_req
+    boot=$(broker_bootstrap "$b")
+    n_req=$(((SCALE_TOPICS + SCALE_CREATE_BATCH - 1) / SCALE_CREATE_BATCH))
+    log "scale round $round/$SCALE_ROUNDS on $b: $SCALE_TOPICS topics x $SCALE_PARTITIONS partitions, $SCALE_CONNECTIONS connections, $SCALE_GROUPS groups, ulimit -n $SCALE_NOFILE"
+    scale_start "$b" "$round"
+    scale_step "$b" "$round" idle 60 idle
+    settle
+    scale_step "$b" "$round" create $((n_req * 70 + 60)) create --bootstrap "$boot" --prefix s- \
+        --topics "$SCALE_TOPICS" --partitions "$SCALE_PARTITIONS" --batch "$SCALE_CREATE_BATCH" \
+        --broker-pid "$(broker_pid "$b")"
+    created=$(scale_field "$b" "$round" create topics_created)
+    [ -n "$(scale_field "$b" "$round" create failed_at_partitions)" ] &&
+        log "  $b: CreateTopics failed at $(scale_field "$b" "$round" create failed_at_partitions) partitions: $(scale_field "$b" "$round" create create_error)"
+    if ! scale_alive "$b" "CreateTopics of $((${created:-0} * SCALE_PARTITIONS))+ partitions" ||
+        ! scale_fds_left "$b" "CreateTopics of $((${created:-0} * SCALE_PARTITIONS)) partitions"; then
+        scale_stop "$b" "$round"; return 0
+    fi
+    topics=${created:-0}
+    if [ "$topics" -eq 0 ]; then
+        log "  $b: no topic was created; its remaining scale steps are skipped"
+        scale_stop "$b" "$round"; return 0
+    fi
+    stop="$work/scale-stop-$b-$round"
+    rm -f "$stop"
+    # shellcheck disable=SC2046
+    measure json "$b" "scale-connections-r$round-$b" --timeout 3600 $(scale_tags "$round" scale-connections) \
+        -- taskset -c "$CLIENT_CPUS" python3 "$here/lib/scale.py" conns --bootstrap "$(broker_bootstrap "$b")" \
+        --count "$SCALE_CONNECTIONS" --interval "$SCALE_CONN_INTERVAL" --stop-file "$stop" &
+    bg_conns=$!
+    scale_wait_ready "$RESULTS/logs/scale-connections-r$round-$b.log" "$b connections" 180 "$bg_conns" || true
+    # shellcheck disable=SC2046
+    measure json "$b" "scale-groups-r$round-$b" --timeout 3600 $(scale_tags "$round" scale-groups) \
+        -- taskset -c "$CLIENT_CPUS" python3 "$here/lib/scale.py" groups --bootstrap "$boot" \
+        --count "$SCALE_GROUPS" --prefix s- --topics "$topics" --stop-file "$stop" --ready-timeout 180 &
+    bg_groups=$!
+    scale_wait_ready "$RESULTS/logs/scale-groups-r$round-$b.log" "$b groups" 240 "$bg_groups" || true
+    if scale_alive "$b" "opening connections and groups" && scale_fds_left "$b" "opening connections and groups"; then
+        for i in $(seq 0 $((SCALE_PROBE_TOPICS - 1))); do probe+=("s-$((i * topics / SCALE_PROBE_TOPICS))"); done
+        scale_step "$b" "$round" metadata $((DURATION + 120)) probe --bootstrap "$boot" \
+            --topics "$(IFS=,; echo "${probe[*]}")" --rate "$SCALE_PROBE_RATE" --seconds "$DURATION"
+    fi
+    if scale_alive "$b" "the Metadata probe" &&
+        { topics "$b" --create --topic scale-produce --partitions "$SCALE_PRODUCE_PARTITIONS" --replication-factor 1 ||
+            { log "  FAILED: creating the produce topic on $b (logs/topics.log); no produce runs"; false; }; }; then
+        java_produce_cmd "$b" scale-produce 1024 all $((rate * WARMUP)) "$rate"
+        timeout --foreground $((3 * WARMUP + 60)) "${CMD[@]}" >>"$RESULTS/logs/scale-produce-r$round-$b.warmup.log" 2>&1 ||
+            log "  warning: the warm-up run on $b failed (logs/scale-produce-r$round-$b.warmup.log)"
+        java_produce_cmd "$b" scale-produce 1024 all $((rate * DURATION)) "$rate"
+        # shellcheck disable=SC2046
+        measure java-produce "$b" "scale-produce-before-r$round-$b" --size 1024 --expect $((rate * DURATION)) \
+            --timeout $((3 * DURATION + 60)) $(scale_tags "$round" scale-produce-before) \
+            --tag tool=kafka-producer-perf-test --tag target_rate="$rate" -- "${CMD[@]}"
+        # The same run again; a quarter into it (after the client JVM's start), CreateTopics of
+        # SCALE_EXTRA_TOPICS more topics begins.
+        (
+            sleep $((2 + DURATION / 4))
+            scale_step "$b" "$round" create-extra $((SCALE_EXTRA_TOPICS / SCALE_CREATE_BATCH * 70 + 130)) create \
+                --bootstrap "$boot" --prefix s- --first "$SCALE_TOPICS" --topics "$SCALE_EXTRA_TOPICS" \
+                --partitions "$SCALE_PARTITIONS" --batch "$SCALE_CREATE_BATCH"
+        ) &
+        bg_create=$!
+        # shellcheck disable=SC2046
+        measure java-produce "$b" "scale-produce-during-create-r$round-$b" --size 1024 --expect $((rate * DURATION)) \
+            --timeout $((3 * DURATION + 60)) $(scale_tags "$round" scale-produce-during-create) \
+            --tag tool=kafka-producer-perf-test --tag target_rate="$rate" -- "${CMD[@]}"
+        wait "$bg_create" || true
+    fi
+    scale_alive "$b" "the produce runs" && scale_step "$b" "$round" end 60 idle
+    touch "$stop"
+    wait "$bg_conns" "$bg_groups" || true
+    scale_stop "$b" "$round"
+}
+
+phase_scale() {
+    local round b
+    log "scale: open-file limit of both brokers (ulimit -n, soft = hard): $SCALE_NOFILE"
+    for round in $(seq 1 "$SCALE_ROUNDS"); do
+        for b in "${BROKERS[@]}"; do scale_run "$b" "$round"; done
     done
 }
 
@@ -886,6 +1089,9 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
     # Per broker: a start, the fill at ~150 MB/s, then per round two restarts and 10 s of pauses.
     phase_on restart && t=$((t + 2 * (40 + RESTART_MB * RESTART_PARTITIONS / 150 + ROUNDS * 25)))
+    # Per broker: start (Kafka ~20 s), CreateTopics (~1 s per 100 partitions, a guess), the
+    # clients' start, the probe, three produce runs with their JVMs, stopping.
+    phase_on scale && t=$((t + SCALE_ROUNDS * 2 * (60 + SCALE_TOPICS * SCALE_PARTITIONS / 100 + SCALE_GROUPS / 5 + DURATION + 3 * (run + 10))))
     if phase_on replicated; then
         # Per round: a block per broker and stage (Milena's cluster starts and stops in ~3 s,
         # Kafka's in ~25 s; then the block's warm-up with its topic admin); each failover
@@ -930,6 +1136,21 @@ write_meta() {
         echo "xcheck_rounds=$XCHECK_ROUNDS"
         echo "latency_basis=$LATENCY_BASIS"
         echo "data_fs=$(df -PT "$work" | awk 'NR==2 {print $1 " (" $2 ")"}')"
+        if phase_on scale; then
+            echo "scale_topics=$SCALE_TOPICS"
+            echo "scale_partitions=$SCALE_PARTITIONS"
+            echo "scale_create_batch=$SCALE_CREATE_BATCH"
+            echo "scale_connections=$SCALE_CONNECTIONS"
+            echo "scale_conn_interval=$SCALE_CONN_INTERVAL"
+            echo "scale_groups=$SCALE_GROUPS"
+            echo "scale_extra_topics=$SCALE_EXTRA_TOPICS"
+            echo "scale_probe_topics=$SCALE_PROBE_TOPICS"
+            echo "scale_probe_rate=$SCALE_PROBE_RATE"
+            echo "scale_produce_rate=$SCALE_PRODUCE_RATE"
+            echo "scale_produce_partitions=$SCALE_PRODUCE_PARTITIONS"
+            echo "scale_rounds=$SCALE_ROUNDS"
+            echo "scale_nofile=$SCALE_NOFILE"
+        fi
         if phase_on replicated; then
             echo "repl_partitions=$REPL_PARTITIONS"
             echo "repl_size=$REPL_SIZE"
@@ -995,6 +1216,8 @@ main() {
         stop_kafka
     fi
     phase_on restart && phase_restart
+    # One broker at a time, each on its own: never next to the other or to a cluster.
+    phase_on scale && phase_scale
     phase_on replicated && phase_replicated
     log "all runs done in $((SECONDS / 60)) min $((SECONDS % 60)) s (estimate was $((est / 60)) min)"
     echo "elapsed_s=$SECONDS" >>"$RESULTS/meta.txt"

@@ -332,6 +332,8 @@ fn txn_config(config: &BrokerConfig) -> TxnConfig {
             10_000,
         ))
         .unwrap_or(10_000),
+        id_expiration_ms: config.transactional_id_expiration_ms,
+        remove_expired_interval_ms: config.transaction_remove_expired_interval_ms,
     }
 }
 

@@ -287,12 +287,25 @@ async fn wait_for_signal() {
     }
 }
 
-/// Retention, time-based segment rolls and time-based flushes, for every partition.
+/// Retention, time-based segment rolls and time-based flushes, for every partition; and every
+/// `producer.id.expiration.check.interval.ms`, forgetting producers idle for
+/// `producer.id.expiration.ms`. The first expiry pass runs at the first tick: Kafka leaves
+/// expired producers out when it loads a snapshot, and this is how they leave here.
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let retention_every =
         Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1000) as u64);
+    let expiry_every = Duration::from_millis(
+        broker
+            .config
+            .producer_id_expiration_check_interval_ms
+            .max(1) as u64,
+    );
+    let expiration_ms = broker.config.producer_id_expiration_ms;
     let mut last_retention = std::time::Instant::now();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut last_expiry: Option<std::time::Instant> = None;
+    let tick_every = expiry_every.min(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(tick_every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -302,11 +315,17 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
         if check_retention {
             last_retention = std::time::Instant::now();
         }
+        let expire_producers = last_expiry
+            .is_none_or(|at| at.elapsed() >= expiry_every)
+            .then_some(expiration_ms);
+        if expire_producers.is_some() {
+            last_expiry = Some(std::time::Instant::now());
+        }
         let broker = broker.clone();
         let done = tokio::task::spawn_blocking(move || {
             let now = milena::partition::manager::now_ms();
             for partition in broker.replicas.all() {
-                if let Err(e) = partition.housekeeping(now, check_retention) {
+                if let Err(e) = partition.housekeeping(now, check_retention, expire_producers) {
                     tracing::error!(topic = %partition.topic, partition = partition.index, error = %e, "log housekeeping failed");
                 }
             }

@@ -473,7 +473,13 @@ fn idempotent_batch(producer_id: i64, epoch: i16, base_sequence: i32, values: &[
         zigzag(&mut records, body.len() as i64);
         records.extend_from_slice(&body);
     }
-    let now = 1_700_000_000_000i64;
+    // The current time, as a producer stamps it: producer state expires
+    // `producer.id.expiration.ms` after its last batch's timestamp, so a batch dated long ago
+    // would be forgotten at the first expiry pass (as in Kafka).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_millis() as i64;
     let mut after_crc = Vec::new();
     after_crc.extend_from_slice(&0i16.to_be_bytes());
     after_crc.extend_from_slice(&(values.len() as i32 - 1).to_be_bytes());

@@ -11,6 +11,10 @@
 //! - A transaction left open is aborted by the broker after `transaction.timeout.ms`: the last stable
 //!   offset holds read_committed consumers at its first record until then, and moves past it after.
 //! - `kafka-transactions.sh list`, `describe` and `describe-producers`.
+//! - Expiry: an idempotent producer idle for `producer.id.expiration.ms` drops out of
+//!   `describe-producers`, and the same producer writing again afterwards (its old epoch, its next
+//!   sequence) is accepted; a transactional id idle for `transactional.id.expiration.ms` after its
+//!   commit is forgotten (`describe` no longer finds it, `list` no longer shows it).
 //! - kill -9 with one transaction open and others committed: after the restart the open one still
 //!   holds the last stable offset, is aborted by its timeout and never served to read_committed.
 //!
@@ -998,4 +1002,146 @@ fn kill9_with_transactions_open_and_committed() {
         by_partition(&committed),
         "{rc}"
     );
+}
+
+/// An idempotent producer (confluent-kafka) that sends `rec-0..2`, prints `sent`, waits for
+/// EOF on stdin, sends `rec-3..5` and prints `delivered N failed M`.
+const PAUSING_PRODUCER: &str = r#"
+import sys, confluent_kafka
+p = confluent_kafka.Producer({'bootstrap.servers': sys.argv[1], 'acks': 'all',
+                              'enable.idempotence': True, 'linger.ms': 5,
+                              'message.timeout.ms': 30000})
+done = {'ok': 0, 'failed': 0}
+def report(err, msg):
+    done['failed' if err else 'ok'] += 1
+    if err:
+        sys.stderr.write('delivery failed: %s\n' % err)
+def send(values):
+    for v in values:
+        p.produce(sys.argv[2], value=v.encode(), on_delivery=report)
+    p.flush(30)
+send(['rec-0', 'rec-1', 'rec-2'])
+print('sent', flush=True)
+sys.stdin.read()
+send(['rec-3', 'rec-4', 'rec-5'])
+print('delivered %d failed %d' % (done['ok'] - 3, done['failed']), flush=True)
+"#;
+
+/// `describe-producers` of partition 0: (ProducerId, ProducerEpoch, LastSequence) per row.
+fn producers_of(broker: &Broker, topic: &str) -> Vec<(String, String, String)> {
+    let out = transactions_tool(
+        broker,
+        &["describe-producers", "--topic", topic, "--partition", "0"],
+    );
+    let text = assert_success(&out, "kafka-transactions.sh describe-producers");
+    tool_table(
+        &text,
+        &[
+            "ProducerId",
+            "ProducerEpoch",
+            "LatestCoordinatorEpoch",
+            "LastSequence",
+            "LastTimestamp",
+            "CurrentTransactionStartOffset",
+        ],
+    )
+    .into_iter()
+    .map(|r| (r[0].clone(), r[1].clone(), r[3].clone()))
+    .collect()
+}
+
+#[test]
+fn idle_producer_ids_and_transactional_ids_expire() {
+    let broker = Broker::start_with(&[
+        ("producer.id.expiration.ms", "8000"),
+        ("producer.id.expiration.check.interval.ms", "500"),
+        ("transactional.id.expiration.ms", "3000"),
+        (
+            "transaction.remove.expired.transaction.cleanup.interval.ms",
+            "500",
+        ),
+    ]);
+    create_topic(&broker, "expiry", 1);
+    create_topic(&broker, "expiry-txn", 1);
+
+    // A committed transaction; its id expires 3 s after the commit.
+    let committed = records(
+        &txn_client(
+            &broker,
+            "produce",
+            &["--txn-id", "exp-done", "--plan", "commit:expiry-txn:2"],
+            Duration::from_secs(60),
+        ),
+        "committed",
+    );
+    assert_eq!(committed.len(), 2);
+
+    // An idempotent producer writes, then idles past producer.id.expiration.ms.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut producer = Background::python(
+        PAUSING_PRODUCER,
+        &[&broker.bootstrap(), "expiry"],
+        dir.path(),
+        "pausing-producer",
+    );
+    assert!(
+        wait_until(Duration::from_secs(30), || producer
+            .stdout()
+            .contains("sent")),
+        "{}",
+        producer.dump()
+    );
+    let before = producers_of(&broker, "expiry");
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!(before[0].2, "2", "last sequence of rec-0..2: {before:?}");
+    let mut left = before.clone();
+    assert!(
+        wait_until(Duration::from_secs(40), || {
+            left = producers_of(&broker, "expiry");
+            left.is_empty()
+        }),
+        "the idle producer is still listed: {left:?}"
+    );
+
+    // The same producer resumes: its old id and epoch, sequence 3, which the partition no
+    // longer has anything to check against. Kafka accepts it, and so must Milena.
+    producer.close_stdin();
+    assert!(
+        producer.wait_exit(Duration::from_secs(60)).is_some(),
+        "{}",
+        producer.dump()
+    );
+    assert!(
+        producer.stdout().contains("delivered 3 failed 0"),
+        "{}",
+        producer.dump()
+    );
+    let after = producers_of(&broker, "expiry");
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!((&after[0].0, &after[0].1), (&before[0].0, &before[0].1));
+    assert_eq!(after[0].2, "5", "{after:?}");
+    let log = consume_all(&broker, "expiry");
+    let got: Vec<(i64, &str)> = log[&0].iter().map(|(o, v)| (*o, v.as_str())).collect();
+    assert_eq!(
+        got,
+        (0..6)
+            .map(|i| (
+                i as i64,
+                ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4", "rec-5"][i]
+            ))
+            .collect::<Vec<_>>()
+    );
+
+    // By now the committed transactional id has been idle for well over 3 s.
+    let mut listing = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            let out = transactions_tool(&broker, &["list"]);
+            listing = assert_success(&out, "kafka-transactions.sh list");
+            !listing.contains("exp-done")
+        }),
+        "exp-done still listed:\n{listing}"
+    );
+    let missing = transactions_tool(&broker, &["describe", "--transactional-id", "exp-done"]);
+    assert!(!missing.status.success(), "{}", stdout_of(&missing));
 }

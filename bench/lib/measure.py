@@ -23,6 +23,11 @@ KIND says how to bound the run and read the client's output:
                    the rate comes from its 5-second report lines between WARMUP and
                    WARMUP+DURATION seconds; then the client gets SIGINT.
   java-consume     kafka-consumer-perf-test: count-bounded; rate from its fetch time.
+  json             a client that prints, last, one line `RESULT {json}` (bench/lib/scale.py): runs
+                   to its end (bounded by --timeout; SIGINT when it is reached) and its fields
+                   join the row; an "error" field among them fails the run. The broker's open
+                   file descriptors (/proc/PID/fd) are counted at its end too (open_fds, with
+                   its soft limit fd_limit); a broker within 16 of its limit fails the run.
 
 Broker CPU is utime+stime of BROKER_PID (from /proc/PID/stat, all threads) over the measured
 span; RSS is VmRSS and VmHWM from /proc/PID/status at its end. --pid P1,P2,P3 (the nodes of a
@@ -85,6 +90,32 @@ def memory_kb(pid):
     except OSError:
         pass
     return out
+
+
+def open_fds(pid):
+    """How many file descriptors the process has open (sockets, segment files, ...); None when
+    it is gone."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def fd_limit(pid):
+    """The process's soft open-file limit (/proc/PID/limits), None if unknown."""
+    try:
+        with open(f"/proc/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return int(line.split()[3])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+# Within this many descriptors of its limit a broker counts as out of them: it can no longer
+# accept a connection or open a segment.
+FD_MARGIN = 16
 
 
 def machine_busy_seconds():
@@ -354,6 +385,36 @@ def run_java_consume(a, res):
         res["ok"] = True
 
 
+def run_json(a, res):
+    start = Sample(a.pid, None)
+    client = Client(a.cmd, a.log)
+    rc, timed_out = client.finish(time.monotonic() + a.timeout)
+    end = Sample(a.pid, None)
+    res.update(memory_kb(a.pid))
+    res["open_fds"], res["fd_limit"] = open_fds(a.pid), fd_limit(a.pid)
+    client.close(f"exit {rc}")
+    found = [l.strip()[len("RESULT "):] for l in client.all if l.strip().startswith("RESULT ")]
+    try:
+        fields = json.loads(found[-1]) if found else None
+    except ValueError:
+        fields = None
+    if fields is None:
+        res["error"] = "timed out" if timed_out else f"no RESULT line (exit {rc})"
+    else:
+        res.update(fields)
+        if timed_out and "error" not in res:
+            res["error"] = "timed out"
+    res["seconds_run"] = round(end.t - start.t, 3)
+    account(res, start, end, span=end.t - start.t)
+    if res["open_fds"] is not None and res["fd_limit"] and \
+            res["open_fds"] >= res["fd_limit"] - FD_MARGIN:
+        note = (f"the broker is at its open-file limit ({res['open_fds']} of {res['fd_limit']} "
+                f"descriptors)")
+        if "open-file limit" not in res.get("error", ""):  # scale.py may have said it already
+            res["error"] = f"{res['error']}; {note}" if "error" in res else note
+    res["ok"] = "error" not in res
+
+
 def children_cpu():
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
@@ -389,7 +450,7 @@ def account(res, start, end, span):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("kind", choices=["rdkafka-produce", "rdkafka-consume", "java-produce",
-                                    "java-produce-max", "java-consume"])
+                                    "java-produce-max", "java-consume", "json"])
     p.add_argument("--pid", required=True,
                    help="broker pid; comma-separated pids for a cluster (CPU and RSS summed)")
     p.add_argument("--log", required=True, help="raw client output (appended)")
@@ -424,7 +485,7 @@ def main():
     else:
         {"rdkafka-produce": run_rdkafka_produce, "rdkafka-consume": run_rdkafka_consume,
          "java-produce": run_java_produce, "java-produce-max": run_java_produce_max,
-         "java-consume": run_java_consume}[a.kind](a, res)
+         "java-consume": run_java_consume, "json": run_json}[a.kind](a, res)
     for k, v in list(res.items()):
         if isinstance(v, float):
             res[k] = round(v, 4)

@@ -378,12 +378,107 @@ def replicated_section(p, runs, meta):
     p("")
 
 
+def scale_section(p, runs, meta):
+    """## Scale: many partitions, connections and groups on one broker; each step one row."""
+    n_t, n_p = int(meta.get("scale_topics", 0) or 0), int(meta.get("scale_partitions", 0) or 0)
+    p(f"## Scale: {n_t:,} topics × {n_p} partitions, {meta.get('scale_connections', '?')} "
+      f"connections, {meta.get('scale_groups', '?')} consumer groups")
+    p("")
+    lims = "; ".join(f"{b} {meta.get(f'scale_nofile_{b}_r1', '?')}" for b in BROKERS)
+    p(f"One broker at a time, started fresh with open-file limit (ulimit -n, soft/hard) "
+      f"{meta.get('scale_nofile', '?')}: as read back from /proc/PID/limits, {lims}. CreateTopics "
+      f"in requests of {meta.get('scale_create_batch', '?')} topics, one after the other; then "
+      f"the connections (each sends ApiVersions or Metadata every "
+      f"{meta.get('scale_conn_interval', '?')} s) and the consumers (one group each) are held "
+      f"while the Metadata probe ({meta.get('scale_probe_topics', '?')} topics per request, "
+      f"{meta.get('scale_probe_rate', '?')}/s) and the produce runs (1 KiB, acks=all, "
+      f"{meta.get('scale_produce_rate', '?')} records/s into "
+      f"{meta.get('scale_produce_partitions', '?')} partitions, kafka-producer-perf-test) run. "
+      f"RSS and open files are the broker's at the end of each step. Values are medians over "
+      f"{meta.get('scale_rounds', '1')} round(s).")
+    p("")
+
+    def rows(step, b):
+        return [r for r in runs if r.get("workload") == f"scale-{step}" and r.get("broker") == b]
+
+    def cell(step, b, fn, digits=1, failed_too=False):
+        """Median over the ok rows; resources (failed_too) also from failed ones, which still
+        tell what the broker held when it failed."""
+        rs = rows(step, b)
+        if not rs:
+            return "–"
+        use = rs if failed_too else [r for r in rs if r.get("ok")]
+        if not use:
+            return "FAILED (below)"
+        return fmt(median([fn(r) for r in use]), digits)
+
+    def ratio(step, fn, failed_too=False):
+        rs = [r for r in runs if r.get("workload") == f"scale-{step}"]
+        if failed_too:
+            rs = [dict(r, ok=True) for r in rs]
+        return fmt_ratio(pair_ratios(rs, fn))
+
+    def line(what, step, fn, digits=1, with_ratio=True, failed_too=False):
+        p(f"| {what} | {cell(step, 'milena', fn, digits, failed_too)} | "
+          f"{cell(step, 'kafka', fn, digits, failed_too)} | "
+          f"{ratio(step, fn, failed_too) if with_ratio else ''} |")
+
+    mb = lambda r: (r.get("vmrss_kb") or 0) / 1024 if r.get("vmrss_kb") else None
+    p("| measure | Milena | Kafka | Milena/Kafka |")
+    p("| --- | --- | --- | --- |")
+    line(f"CreateTopics of {n_t * n_p:,} partitions, s", "create", lambda r: r.get("create_s"), 2)
+    line("  slowest CreateTopics request, s", "create", lambda r: r.get("slowest_request_s"), 2)
+    line("  until every partition is in Metadata with a leader, s", "create",
+         lambda r: r.get("ready_s"), 2)
+    line("connections open (of " + meta.get("scale_connections", "?") + ")", "connections",
+         lambda r: r.get("opened"), 0, False)
+    line("  their requests p99, ms", "connections", lambda r: r.get("p99_ms"), 1)
+    line("consumer groups with an assignment (of " + meta.get("scale_groups", "?") + ")",
+         "groups", lambda r: r.get("joined"), 0, False)
+    line("  time until all had one, s", "groups", lambda r: r.get("join_s"), 1)
+    line("Metadata p50, ms", "metadata", lambda r: r.get("p50_ms"), 2)
+    line("Metadata p99, ms", "metadata", lambda r: r.get("p99_ms"), 2)
+    for step, what in (("produce-before", "produce"),
+                       ("produce-during-create", "produce during CreateTopics")):
+        line(f"{what} p50, ms", step, lambda r: r.get("p50_ms"), 1)
+        line(f"{what} p99, ms", step, lambda r: r.get("p99_ms"), 1)
+    n_e = int(meta.get("scale_extra_topics", 0) or 0)
+    line(f"CreateTopics of {n_e * n_p:,} more partitions during produce, s", "create-extra",
+         lambda r: r.get("create_s"), 2)
+    for step, when in (("idle", "empty"), ("create", "after CreateTopics"),
+                       ("metadata", "all clients held"), ("end", "at the end")):
+        line(f"RSS {when}, MB", step, mb, 0, failed_too=True)
+    for step, when in (("idle", "empty"), ("create", "after CreateTopics"),
+                       ("metadata", "all clients held"), ("end", "at the end")):
+        line(f"open files {when}", step, lambda r: r.get("open_fds"), 0, failed_too=True)
+    p("")
+    notes = []
+    for b in BROKERS:
+        died = meta.get(f"scale_broker_died_{b}")
+        if died:
+            notes.append(f"{b} died after {died}")
+        out = meta.get(f"scale_out_of_fds_{b}")
+        if out:
+            notes.append(f"{b} ran out of file descriptors after {out}; its remaining steps "
+                         f"were skipped")
+        for r in runs:
+            if r.get("broker") == b and not r.get("ok"):
+                notes.append(f"{r.get('workload')} on {b}: {r.get('error')} (logs/{r.get('log')})")
+    if notes:
+        p("Failures: " + "; ".join(notes) + ".")
+        p("")
+    p("A produce p99 during CreateTopics well above the one before it means creating partitions "
+      "stalls writes to the others. Ratios below 1 favour Milena (time, latency, memory, files).")
+    p("")
+
+
 def summary(results, runs, meta):
     disk_runs = [r for r in runs if r.get("broker") == "disk"]
     repl_runs = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
     restart_runs = [r for r in runs if r.get("phase") == "restart"]
+    scale_runs = [r for r in runs if r.get("phase") == "scale"]
     runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs
-            and r not in restart_runs]
+            and r not in restart_runs and r not in scale_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -395,7 +490,8 @@ def summary(results, runs, meta):
         p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
           "harness works; do not quote them.**")
         p("")
-    heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if ws else
+    single = bool(ws or scale_runs)  # a single broker of each ran (not only the clusters)
+    heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if single else
             f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
     p(f"Milena {meta.get('milena_rev', '?')}, Kafka {meta.get('kafka_version', '?')} "
       f"({heap}), librdkafka "
@@ -405,7 +501,7 @@ def summary(results, runs, meta):
     if meta.get("milena_src_dirty_files", "").strip():
         p(f"The Milena binary was built from the working tree, with uncommitted changes in: "
           f"{meta['milena_src_dirty_files'].strip()}.")
-    where = (f"broker on cpu {meta.get('broker_cpus')}" if ws else
+    where = (f"broker on cpu {meta.get('broker_cpus')}" if single else
              f"each cluster's three nodes on cpu {meta.get('repl_broker_cpus')}")
     p(f"Rounds {meta.get('rounds')}, each run {meta.get('warmup')} s warm-up + "
       f"{meta.get('duration')} s measured; {where}, clients on "
@@ -619,16 +715,19 @@ def summary(results, runs, meta):
 
     if restart_runs:
         restart_section(p, restart_runs, meta)
+    if scale_runs:
+        scale_section(p, scale_runs, meta)
     if repl_runs:
         replicated_section(p, repl_runs, meta)
 
     # Method notes ----------------------------------------------------------------------------
     p("## Generators and notes")
     p("")
-    p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P` (librdkafka "
-      f"{meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc -O2), unbounded, "
-      "stopped with SIGINT after warm-up + duration; the rate is the delivered-record delta over "
-      "the window after warm-up.")
+    if ws or repl_runs:
+        p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P` "
+          f"(librdkafka {meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc "
+          "-O2), unbounded, stopped with SIGINT after warm-up + duration; the rate is the "
+          "delivered-record delta over the window after warm-up.")
     if ws:
         p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
           f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the "
@@ -637,7 +736,11 @@ def summary(results, runs, meta):
           "group).")
     p("- Latency at fixed rates and the produce cross-check: `kafka-producer-perf-test` "
       "(Java client of the same Kafka version).")
-    p("- " + ("Both brokers are" if ws else "Every cluster is") + " started fresh by the script "
+    if scale_runs:
+        p("- Scale: `lib/scale.py` (CreateTopics through confluent-kafka's AdminClient, the held "
+          "connections and the Metadata probe on raw sockets, the consumers with confluent-kafka) "
+          "and `kafka-producer-perf-test` for the produce runs; see bench/README.md.")
+    p("- " + ("Both brokers are" if single else "Every cluster is") + " started fresh by the script "
       "on an empty data directory; topics are created with `kafka-topics.sh` before each run and "
       "deleted after it; `sync` runs before each measured run so that one run's page-cache "
       "writeback does not land in the next.")

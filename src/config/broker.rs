@@ -84,6 +84,14 @@ pub struct BrokerConfig {
     pub offsets_topic_num_partitions: i32,
     /// `transaction.state.log.num.partitions`; default 50.
     pub transaction_state_log_num_partitions: i32,
+    /// `producer.id.expiration.ms`; default 86400000 (one day).
+    pub producer_id_expiration_ms: i64,
+    /// `producer.id.expiration.check.interval.ms` (internal in Kafka); default 600000.
+    pub producer_id_expiration_check_interval_ms: i64,
+    /// `transactional.id.expiration.ms`; default 604800000 (seven days).
+    pub transactional_id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`; default 3600000.
+    pub transaction_remove_expired_interval_ms: i64,
     /// `log.cleaner.enable`; default true.
     pub log_cleaner_enable: bool,
     /// `log.cleaner.backoff.ms`; default 15000.
@@ -139,6 +147,10 @@ impl Default for BrokerConfig {
             group_initial_rebalance_delay_ms: 3000,
             offsets_topic_num_partitions: 50,
             transaction_state_log_num_partitions: 50,
+            producer_id_expiration_ms: 86_400_000,
+            producer_id_expiration_check_interval_ms: 600_000,
+            transactional_id_expiration_ms: 604_800_000,
+            transaction_remove_expired_interval_ms: 3_600_000,
             log_cleaner_enable: true,
             log_cleaner_backoff_ms: 15_000,
             log_cleaner_dedupe_buffer_size: 134_217_728,
@@ -263,6 +275,22 @@ impl BrokerConfig {
         v.set(
             &mut c.transaction_state_log_num_partitions,
             "transaction.state.log.num.partitions",
+        )?;
+        v.set(
+            &mut c.producer_id_expiration_ms,
+            "producer.id.expiration.ms",
+        )?;
+        v.set(
+            &mut c.producer_id_expiration_check_interval_ms,
+            "producer.id.expiration.check.interval.ms",
+        )?;
+        v.set(
+            &mut c.transactional_id_expiration_ms,
+            "transactional.id.expiration.ms",
+        )?;
+        v.set(
+            &mut c.transaction_remove_expired_interval_ms,
+            "transaction.remove.expired.transaction.cleanup.interval.ms",
         )?;
         v.set(&mut c.log_cleaner_enable, "log.cleaner.enable")?;
         v.set(&mut c.log_cleaner_backoff_ms, "log.cleaner.backoff.ms")?;

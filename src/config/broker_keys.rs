@@ -157,11 +157,24 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("transaction.max.timeout.ms", Int, Some("900000"), AtLeast(1), false, "Largest transaction timeout a producer may ask for."),
     key("transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, Some("10000"), AtLeast(1), false, "How often transactions past their timeout are looked for and aborted."),
     key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1), true, "Idle time after which a transactional id is forgotten."),
+    key("transaction.remove.expired.transaction.cleanup.interval.ms", Int, Some("3600000"), AtLeast(1), false, "How often transactional ids idle past transactional.id.expiration.ms are looked for and removed."),
+    key("producer.id.expiration.ms", Int, Some("86400000"), AtLeast(1), true, "Idle time after which a partition forgets an idempotent producer with no open transaction."),
     key("share.coordinator.state.topic.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __share_group_state (accepted, ignored)."),
     key("share.coordinator.state.topic.min.isr", Short, Some("2"), AtLeast(1), false, "min.insync.replicas of __share_group_state (accepted, ignored)."),
     // Milena's own.
     key("milena.flush.on.ack", Boolean, Some("false"), Any, false, "Milena: fsync before acknowledging a produce; fsyncs of concurrent appends are grouped."),
 ];
+
+/// Kafka's internal broker keys (`defineInternal`): accepted and validated like the others, but
+/// DescribeConfigs does not report them, as Kafka does not.
+pub(crate) static INTERNAL_KEYS: &[BrokerKey] = &[key(
+    "producer.id.expiration.check.interval.ms",
+    Int,
+    Some("600000"),
+    AtLeast(1),
+    false,
+    "How often producers idle past producer.id.expiration.ms are looked for and forgotten.",
+)];
 
 /// Keys Kafka 4.1 no longer defines that old files still carry; harmless, so accepted in silence,
 /// kept in the raw map, and not reported by DescribeConfigs (Kafka would not report them either).
@@ -177,7 +190,10 @@ pub(crate) static LEGACY_KEYS: &[&str] = &[
 
 /// Looks up a broker key.
 pub(crate) fn broker_key(name: &str) -> Option<&'static BrokerKey> {
-    BROKER_KEYS.iter().find(|k| k.name == name)
+    BROKER_KEYS
+        .iter()
+        .chain(INTERNAL_KEYS)
+        .find(|k| k.name == name)
 }
 
 #[cfg(test)]
@@ -187,9 +203,10 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        for (n, k) in BROKER_KEYS.iter().enumerate() {
+        let all: Vec<&BrokerKey> = BROKER_KEYS.iter().chain(INTERNAL_KEYS).collect();
+        for (n, k) in all.iter().enumerate() {
             assert!(
-                BROKER_KEYS[..n].iter().all(|o| o.name != k.name),
+                all[..n].iter().all(|o| o.name != k.name),
                 "{} twice",
                 k.name
             );
@@ -199,7 +216,7 @@ mod tests {
 
     #[test]
     fn defaults_pass_their_own_validation_and_are_canonical() {
-        for k in BROKER_KEYS {
+        for k in BROKER_KEYS.iter().chain(INTERNAL_KEYS) {
             if let Some(default) = k.default {
                 let canon = canonical(k.name, k.kind, k.check, default)
                     .unwrap_or_else(|e| panic!("default of {}: {e}", k.name));

@@ -315,7 +315,7 @@ pub async fn describe_producers(
                                 .with_producer_id(ProducerId(pid))
                                 .with_producer_epoch(i32::from(e.producer_epoch))
                                 .with_last_sequence(last.map_or(-1, |b| b.last_seq))
-                                .with_last_timestamp(last.map_or(-1, |b| b.timestamp))
+                                .with_last_timestamp(e.last_timestamp)
                                 .with_coordinator_epoch(e.coordinator_epoch)
                                 .with_current_txn_start_offset(e.txn_first_offset)
                         })

@@ -245,6 +245,7 @@ impl Log {
             control,
             coordinator_epoch,
             offset,
+            now_ms,
         );
         if let Some(entry) = aborted {
             self.active.add_aborted_txn(entry)?;

@@ -10,20 +10,26 @@
 //! smallest first offset of the open transactions bounds the last stable offset (LSO), and a
 //! closed abort becomes an `AbortedTxn` for the segment's transaction index.
 //!
-//! Nothing expires yet: entries live until the partition is deleted or truncated (Kafka drops
-//! producers idle for `producer.id.expiration.ms`; to do when memory matters).
+//! Expiry (Kafka's `producer.id.expiration.ms`): a producer whose last write here (the max
+//! timestamp of its last batch, or the timestamp of its last marker) is older than the
+//! expiration and that has no open transaction is forgotten by `remove_expired`, which the
+//! broker's housekeeping calls every `producer.id.expiration.check.interval.ms`. Memory and
+//! snapshots then stay bounded under producer churn. A forgotten producer that writes again is
+//! a new one: as in Kafka, its first batch is accepted whatever its sequence (there is nothing
+//! left to check it against), and checking resumes from there.
 //!
 //! Snapshot file `<20-digit offset>.snapshot`: the state covering every batch below `offset`.
 //! Written at segment roll and at close, atomically (tmp + rename). Layout, big endian:
 //!
 //! ```text
-//! magic "MLPS" | version u16 = 2 | crc u32 (CRC32C of all bytes after it) | offset i64
-//! | producer_count u32 | { producer_id i64 | producer_epoch i16 | txn_first_offset i64 (v2)
-//! | coordinator_epoch i32 (v2) | batch_count u8
+//! magic "MLPS" | version u16 = 3 | crc u32 (CRC32C of all bytes after it) | offset i64
+//! | producer_count u32 | { producer_id i64 | producer_epoch i16 | txn_first_offset i64 (v2+)
+//! | coordinator_epoch i32 (v2+) | last_timestamp i64 (v3) | batch_count u8
 //! | { first_seq i32 | last_seq i32 | first_offset i64 | last_offset i64 | timestamp i64 }* }*
 //! ```
 //!
-//! Version 1 (no transactions) is still read, with no open transactions.
+//! Versions 1 (no transactions) and 2 (no last timestamp: the last batch's is taken) are still
+//! read.
 //!
 //! At open the newest valid snapshot at or below the log end is loaded and the batches after it
 //! are replayed from the log; snapshots above the log end (after a truncation) are deleted.
@@ -42,7 +48,7 @@ use super::txn_index::AbortedTxn;
 /// Kafka keeps the last five batches per producer (max.in.flight.requests.per.connection).
 pub(crate) const MAX_CACHED_BATCHES: usize = 5;
 const MAGIC: &[u8; 4] = b"MLPS";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 /// Snapshots kept on disk: the newest plus one older, for truncation.
 const SNAPSHOTS_KEPT: usize = 2;
 
@@ -64,6 +70,9 @@ pub struct ProducerEntry {
     pub txn_first_offset: i64,
     /// Epoch of the coordinator that wrote the producer's last marker, -1 if none.
     pub coordinator_epoch: i32,
+    /// Timestamp of the producer's last write here: its last batch's max timestamp, or its
+    /// last marker's. Expiry measures idleness from it; -1 if unknown.
+    pub last_timestamp: i64,
 }
 
 impl ProducerEntry {
@@ -73,6 +82,7 @@ impl ProducerEntry {
             batches: VecDeque::new(),
             txn_first_offset: -1,
             coordinator_epoch: -1,
+            last_timestamp: -1,
         }
     }
 
@@ -81,10 +91,12 @@ impl ProducerEntry {
         ProducerEntry {
             txn_first_offset: self.txn_first_offset,
             coordinator_epoch: self.coordinator_epoch,
+            last_timestamp: self.last_timestamp,
             ..ProducerEntry::new(producer_epoch)
         }
     }
     fn push(&mut self, meta: BatchMetadata) {
+        self.last_timestamp = meta.timestamp;
         self.batches.push_back(meta);
         while self.batches.len() > MAX_CACHED_BATCHES {
             self.batches.pop_front();
@@ -153,8 +165,8 @@ impl ProducerAppend<'_> {
                 e.bumped(h.producer_epoch)
             }
             Some(e) if from_coordinator => e.clone(),
-            None if from_coordinator => ProducerEntry::new(h.producer_epoch),
-            None if h.base_sequence != 0 => return Err(out_of_order(0)),
+            // Unknown (new, or expired): Kafka accepts any sequence, as nothing is left to
+            // check it against; a producer that was expired resumes where it was.
             None => ProducerEntry::new(h.producer_epoch),
             Some(e) if h.producer_epoch < e.producer_epoch => {
                 return Err(LogError::InvalidProducerEpoch {
@@ -198,7 +210,9 @@ impl ProducerAppend<'_> {
                 reason: "non-transactional write while a transaction is open",
             });
         }
-        if !from_coordinator {
+        if from_coordinator {
+            entry.last_timestamp = h.max_timestamp;
+        } else {
             entry.push(metadata(h));
         }
         self.staged.insert(pid, entry);
@@ -278,8 +292,8 @@ impl ProducerStateManager {
         }
     }
 
-    /// Applies a marker written at `offset`: closes the producer's open transaction, if any.
-    /// An abort returns the entry for the transaction index.
+    /// Applies a marker written at `offset` with `timestamp`: closes the producer's open
+    /// transaction, if any. An abort returns the entry for the transaction index.
     pub(crate) fn complete_txn(
         &mut self,
         producer_id: i64,
@@ -287,6 +301,7 @@ impl ProducerStateManager {
         control: ControlType,
         coordinator_epoch: i32,
         offset: i64,
+        timestamp: i64,
     ) -> Option<AbortedTxn> {
         let mut entry = match self.producers.get(&producer_id) {
             Some(e) if epoch > e.producer_epoch => e.bumped(epoch),
@@ -296,6 +311,7 @@ impl ProducerStateManager {
         let first_offset = entry.txn_first_offset;
         entry.txn_first_offset = -1;
         entry.coordinator_epoch = coordinator_epoch;
+        entry.last_timestamp = timestamp;
         self.insert(producer_id, entry);
         (first_offset >= 0 && control == ControlType::Abort).then(|| AbortedTxn {
             producer_id,
@@ -318,7 +334,14 @@ impl ProducerStateManager {
         if h.is_control() {
             let control = control?;
             // The coordinator epoch is in the marker's value; it is informational here.
-            return self.complete_txn(h.producer_id, h.producer_epoch, control, -1, h.base_offset);
+            return self.complete_txn(
+                h.producer_id,
+                h.producer_epoch,
+                control,
+                -1,
+                h.base_offset,
+                h.max_timestamp,
+            );
         }
         let mut entry = match self.producers.get(&h.producer_id) {
             Some(e) if h.producer_epoch > e.producer_epoch => e.bumped(h.producer_epoch),
@@ -330,9 +353,23 @@ impl ProducerStateManager {
         }
         if h.base_sequence >= 0 {
             entry.push(metadata(h));
+        } else {
+            entry.last_timestamp = h.max_timestamp;
         }
         self.insert(h.producer_id, entry);
         None
+    }
+
+    /// Forgets the producers idle for at least `expiration_ms` at `now_ms` that have no open
+    /// transaction here (Kafka's `removeExpiredProducers`); returns how many. An open
+    /// transaction pins its producer: the last stable offset and the abort index need it until
+    /// its marker comes, however long that takes.
+    pub(crate) fn remove_expired(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        let before = self.producers.len();
+        self.producers.retain(|_, e| {
+            e.txn_first_offset >= 0 || now_ms.saturating_sub(e.last_timestamp) < expiration_ms
+        });
+        before - self.producers.len()
     }
 
     pub(crate) fn encode(&self, offset: i64) -> Vec<u8> {
@@ -344,6 +381,7 @@ impl ProducerStateManager {
             body.extend_from_slice(&e.producer_epoch.to_be_bytes());
             body.extend_from_slice(&e.txn_first_offset.to_be_bytes());
             body.extend_from_slice(&e.coordinator_epoch.to_be_bytes());
+            body.extend_from_slice(&e.last_timestamp.to_be_bytes());
             body.push(e.batches.len() as u8);
             for b in &e.batches {
                 body.extend_from_slice(&b.first_seq.to_be_bytes());
@@ -368,7 +406,7 @@ impl ProducerStateManager {
             return None;
         }
         let version = r.u16()?;
-        if version != 1 && version != VERSION {
+        if !(1..=VERSION).contains(&version) {
             return None;
         }
         let crc = r.u32()?;
@@ -385,6 +423,7 @@ impl ProducerStateManager {
                 entry.txn_first_offset = r.i64()?;
                 entry.coordinator_epoch = r.u32()? as i32;
             }
+            let last_timestamp = if version >= 3 { Some(r.i64()?) } else { None };
             for _ in 0..r.take(1)?[0] {
                 entry.push(BatchMetadata {
                     first_seq: r.u32()? as i32,
@@ -393,6 +432,9 @@ impl ProducerStateManager {
                     last_offset: r.i64()?,
                     timestamp: r.i64()?,
                 });
+            }
+            if let Some(ts) = last_timestamp {
+                entry.last_timestamp = ts;
             }
             state.insert(pid, entry);
         }
@@ -528,6 +570,123 @@ mod tests {
             wrapped.check(&header(0, i32::MAX - 1, 1), false),
             Ok(SequenceCheck::Duplicate(m)) if m.last_seq == i32::MAX
         ));
+    }
+
+    /// A batch of producer `pid` written at `timestamp`.
+    fn at(pid: i64, base_offset: i64, timestamp: i64, transactional: bool) -> BatchHeader {
+        BatchHeader {
+            producer_id: pid,
+            max_timestamp: timestamp,
+            base_timestamp: timestamp,
+            attributes: if transactional { 0x10 } else { 0 },
+            ..header(base_offset, 0, 0)
+        }
+    }
+
+    const EXPIRATION: i64 = 1_000;
+
+    #[test]
+    fn idle_producers_expire_unless_a_transaction_is_open() {
+        let mut state = ProducerStateManager::default();
+        state.replay(&at(1, 0, 100, false), None); // idle since 100
+        state.replay(&at(2, 1, 900, false), None); // recent
+        state.replay(&at(3, 2, 100, true), None); // idle, but its transaction is open
+        state.replay(&at(4, 3, 100, true), None);
+        // Producer 4's transaction was aborted at 950: the marker counts as activity.
+        let aborted = state.complete_txn(4, 1, ControlType::Abort, 0, 4, 950);
+        assert!(aborted.is_some());
+        assert_eq!(state.entry(4).map(|e| e.last_timestamp), Some(950));
+
+        // Not yet: idleness is measured up to the expiration itself.
+        assert_eq!(state.remove_expired(1_099, EXPIRATION), 0);
+        assert_eq!(state.remove_expired(1_100, EXPIRATION), 1);
+        assert!(state.entry(1).is_none());
+        assert!(state.entry(2).is_some() && state.entry(4).is_some());
+        // Much later, only the producer with the open transaction is left, and it still bounds
+        // the last stable offset.
+        assert_eq!(state.remove_expired(1_000_000, EXPIRATION), 2);
+        let left: Vec<i64> = state.producers().map(|(pid, _)| pid).collect();
+        assert_eq!(left, [3]);
+        assert_eq!(state.first_unstable_offset(), Some(2));
+        // Once its marker comes it can expire like the others.
+        state.complete_txn(3, 1, ControlType::Commit, 0, 5, 1_000_000);
+        assert_eq!(state.first_unstable_offset(), None);
+        assert_eq!(state.remove_expired(1_000_999, EXPIRATION), 0);
+        assert_eq!(state.remove_expired(1_001_000, EXPIRATION), 1);
+        assert_eq!(state.producers().count(), 0);
+    }
+
+    #[test]
+    fn a_snapshot_taken_after_expiry_leaves_the_expired_producers_out() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut state = ProducerStateManager::default();
+        for pid in 0..100 {
+            state.replay(&at(pid, pid, pid * 10, false), None);
+        }
+        state.write_snapshot(dir.path(), 100).expect("write");
+        // At 1_495 the producers last seen at or before 495 are gone.
+        assert_eq!(state.remove_expired(1_495, EXPIRATION), 50);
+        state.write_snapshot(dir.path(), 101).expect("write");
+        let (_, back) = ProducerStateManager::load_snapshot(dir.path(), 101)
+            .expect("load")
+            .expect("some");
+        let mut pids: Vec<i64> = back.producers().map(|(pid, _)| pid).collect();
+        pids.sort_unstable();
+        assert_eq!(pids, (50..100).collect::<Vec<_>>());
+        assert_eq!(back.entry(70).map(|e| e.last_timestamp), Some(700));
+        assert!(
+            fs::metadata(dir.path().join(file_name(101, "snapshot")))
+                .expect("stat")
+                .len()
+                < fs::metadata(dir.path().join(file_name(100, "snapshot")))
+                    .expect("stat")
+                    .len()
+        );
+    }
+
+    #[test]
+    fn an_expired_producer_resumes_with_its_old_epoch_and_sequence() {
+        let mut state = ProducerStateManager::default();
+        let mut first = header(0, 0, 4);
+        first.max_timestamp = 100;
+        state.replay(&first, None);
+        assert_eq!(state.remove_expired(100 + EXPIRATION, EXPIRATION), 1);
+        // Kafka accepts an unknown producer's first batch whatever its sequence (nothing is
+        // left to check it against), then checks the following ones against it.
+        let mut append = state.begin_append();
+        assert!(matches!(
+            append.check(&header(5, 5, 1), false),
+            Ok(SequenceCheck::Accept)
+        ));
+        state.commit(append.into_staged());
+        let mut append = state.begin_append();
+        assert!(matches!(
+            append.check(&header(7, 9, 0), false),
+            Err(LogError::OutOfOrderSequence { expected: 7, .. })
+        ));
+        assert!(matches!(
+            append.check(&header(7, 5, 1), false),
+            Ok(SequenceCheck::Duplicate(_))
+        ));
+        assert!(matches!(
+            append.check(&header(7, 7, 0), false),
+            Ok(SequenceCheck::Accept)
+        ));
+    }
+
+    #[test]
+    fn version_2_snapshots_take_the_last_batch_timestamp() {
+        let mut state = ProducerStateManager::default();
+        state.replay(&at(1, 0, 123, false), None);
+        let mut bytes = state.encode(1);
+        // Rewrite as version 2: drop the last_timestamp field and fix version and CRC.
+        let at_ts = 4 + 2 + 4 + 8 + 4 + 8 + 2 + 8 + 4;
+        bytes.drain(at_ts..at_ts + 8);
+        bytes[4..6].copy_from_slice(&2u16.to_be_bytes());
+        let crc = crc32c::crc32c(&bytes[10..]);
+        bytes[6..10].copy_from_slice(&crc.to_be_bytes());
+        let (_, back) = ProducerStateManager::decode(&bytes).expect("v2 decodes");
+        assert_eq!(back.entry(1), state.entry(1));
     }
 
     #[test]

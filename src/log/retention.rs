@@ -1,4 +1,5 @@
-//! Removing data: DeleteRecords, retention, truncation, close and delete.
+//! Removing data: DeleteRecords, retention, truncation, close and delete; and forgetting
+//! idle producers (`producer.id.expiration.ms`).
 //!
 //! Whole segments are removed by renaming their files to `*.deleted` and unlinking them after
 //! `file.delete.delay.ms` (a crash in between is harmless: the loader removes `*.deleted`).
@@ -33,6 +34,12 @@ impl Log {
             }
         }
         Ok(self.log_start_offset)
+    }
+
+    /// Forgets the producers idle for `expiration_ms` with no open transaction in this
+    /// partition (see `producer_state`); returns how many. The next snapshot leaves them out.
+    pub fn remove_expired_producers(&mut self, now_ms: i64, expiration_ms: i64) -> usize {
+        self.producers.remove_expired(now_ms, expiration_ms)
     }
 
     /// Applies retention.ms (by each segment's newest timestamp) and retention.bytes to the

@@ -376,14 +376,27 @@ impl Partition {
         self.write_log().set_config(config);
     }
 
-    /// Periodic housekeeping: retention, time-based roll and flush.
-    pub fn housekeeping(&self, now_ms: i64, check_retention: bool) -> Result<(), LogError> {
+    /// Periodic housekeeping: retention, time-based roll and flush, and, when
+    /// `expire_producers_ms` is given, forgetting the producers idle that long
+    /// (`producer.id.expiration.ms`), on leaders and followers alike as in Kafka.
+    pub fn housekeeping(
+        &self,
+        now_ms: i64,
+        check_retention: bool,
+        expire_producers_ms: Option<i64>,
+    ) -> Result<(), LogError> {
         let mut log = self.write_log();
         log.maybe_roll_and_flush(now_ms)?;
         if check_retention {
             let deleted = log.enforce_retention(now_ms)?;
             if deleted > 0 {
                 tracing::info!(topic = %self.topic, partition = self.index, segments = deleted, "retention deleted segments");
+            }
+        }
+        if let Some(expiration_ms) = expire_producers_ms {
+            let expired = log.remove_expired_producers(now_ms, expiration_ms);
+            if expired > 0 {
+                tracing::debug!(topic = %self.topic, partition = self.index, producers = expired, "expired idle producer ids");
             }
         }
         self.publish(&log);

@@ -1,5 +1,6 @@
 //! The coordinator on a real (in-process) broker: a crash between the two phases of a commit,
-//! and partition verification before a transaction's first write to a partition.
+//! partition verification before a transaction's first write to a partition, and the expiry of
+//! idle transactional ids.
 
 use super::*;
 use crate::log::builder::{build_transactional_batch, NewRecord};
@@ -96,4 +97,61 @@ fn only_partitions_added_to_the_running_transaction_pass_verification() {
         txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
         Err(ResponseError::InvalidProducerEpoch.code())
     );
+}
+
+#[test]
+fn idle_finished_transactional_ids_expire_with_a_tombstone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let expiration = 604_800_000; // transactional.id.expiration.ms, Kafka's default
+    {
+        let broker = broker_in(dir.path());
+        ensure_internal_topic(&broker, "t", 1).expect("topic");
+        let txns = &broker.txns;
+        let (pid, _) = txns
+            .init_producer_id(&broker, "idle", 60_000, None)
+            .expect("init");
+        txns.init_producer_id(&broker, "open", 60_000, None)
+            .and_then(|(p, e)| txns.add_partitions(&broker, "open", p, e, &[("t".to_string(), 0)]))
+            .expect("open a transaction");
+        let shard = txns.shard(&broker, "idle").expect("coordinated here");
+        let mut ids = shard.lock();
+        let idle_since = ids["idle"].last_update_ms;
+        assert_eq!(
+            txns.remove_expired_ids(&broker, &shard, &mut ids, idle_since + expiration - 1),
+            0
+        );
+        drop(ids);
+        // Removal is by shard: both ids may sit in different ones, so look at each.
+        let mut removed = 0;
+        for id in ["idle", "open"] {
+            let shard = txns.shard(&broker, id).expect("coordinated here");
+            let mut ids = shard.lock();
+            removed +=
+                txns.remove_expired_ids(&broker, &shard, &mut ids, idle_since + 10 * expiration);
+        }
+        assert_eq!(removed, 1, "only the id with no running transaction");
+        assert_eq!(txns.describe(&broker, "idle"), Ok(None));
+        let open = txns.describe(&broker, "open").expect("here").expect("kept");
+        assert_eq!(open.state, TxnState::Ongoing);
+        // A producer coming back under the expired id starts afresh.
+        let (new_pid, _) = txns
+            .init_producer_id(&broker, "idle", 60_000, None)
+            .expect("init again");
+        assert_ne!(new_pid, pid, "a forgotten id gets a new producer id");
+        let shard = txns.shard(&broker, "idle").expect("coordinated here");
+        let mut ids = shard.lock();
+        let again = ids["idle"].last_update_ms;
+        assert_eq!(
+            txns.remove_expired_ids(&broker, &shard, &mut ids, again + expiration),
+            1
+        );
+    }
+    // The tombstones are in __transaction_state: a restart does not bring the id back.
+    let broker = broker_in(dir.path());
+    assert_eq!(broker.txns.describe(&broker, "idle"), Ok(None));
+    assert!(broker
+        .txns
+        .describe(&broker, "open")
+        .expect("here")
+        .is_some());
 }

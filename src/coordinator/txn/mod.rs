@@ -13,7 +13,10 @@
 //! between the phases loses nothing; an Ongoing one is left to its timeout, as in Kafka.
 //!
 //! A transaction open longer than its `transaction.timeout.ms` is aborted by `tick` with the
-//! producer's epoch bumped, which fences the producer that let it time out.
+//! producer's epoch bumped, which fences the producer that let it time out. A transactional id
+//! idle for `transactional.id.expiration.ms` with no transaction running is forgotten by `tick`
+//! (every `transaction.remove.expired.transaction.cleanup.interval.ms`): a tombstone for its key
+//! goes to `__transaction_state`, as Kafka writes one, and then it leaves the shard.
 
 pub mod records;
 pub mod state;
@@ -46,6 +49,10 @@ pub struct TxnConfig {
     pub max_timeout_ms: i32,
     /// `transaction.abort.timed.out.transaction.cleanup.interval.ms`.
     pub abort_check_interval_ms: u64,
+    /// `transactional.id.expiration.ms`: idle time after which a finished id is forgotten.
+    pub id_expiration_ms: i64,
+    /// `transaction.remove.expired.transaction.cleanup.interval.ms`.
+    pub remove_expired_interval_ms: i64,
 }
 
 impl TxnError {
@@ -70,6 +77,8 @@ pub struct TransactionCoordinator {
     syncing: Mutex<()>,
     /// When `tick` last looked for transactions that outlived their timeout.
     last_abort_check_ms: AtomicI64,
+    /// When `tick` last looked for transactional ids idle past their expiration.
+    last_expiry_check_ms: AtomicI64,
 }
 
 /// The transactional ids of one `__transaction_state` partition.
@@ -107,6 +116,7 @@ impl TransactionCoordinator {
             shards: RwLock::new(BTreeMap::new()),
             syncing: Mutex::new(()),
             last_abort_check_ms: AtomicI64::new(0),
+            last_expiry_check_ms: AtomicI64::new(0),
         }
     }
 
@@ -239,27 +249,50 @@ impl TransactionCoordinator {
             transactional_id: transactional_id.to_string(),
             value: Some(meta.to_value()),
         };
-        if let Err(e) = record.validate() {
-            tracing::warn!(error = %e, "refusing a transaction record that Kafka's schema cannot hold");
-            return Err(ResponseError::InvalidRequest.code());
-        }
-        let (key, value) = record.encode();
-        let batch = build_batch(
-            &[NewRecord {
-                key: Some(key),
-                value,
-            }],
-            now_ms(),
-        );
-        append_replicated(
-            broker,
-            TXN_TOPIC,
-            shard.partition,
-            Some(shard.coordinator_epoch),
-            batch,
-        )?;
+        append_record(broker, shard, record)?;
         txns.insert(transactional_id.to_string(), meta);
         Ok(())
+    }
+
+    /// Forgets the ids of `shard` that `TxnMetadata::expired` at `now`: a tombstone each,
+    /// replicated, then removal (Kafka's removeExpiredTransactionalIds). Returns how many.
+    fn remove_expired_ids(
+        &self,
+        broker: &Broker,
+        shard: &Shard,
+        txns: &mut Txns,
+        now: i64,
+    ) -> usize {
+        let expired: Vec<String> = txns
+            .iter()
+            .filter(|(_, t)| t.expired(now, self.config.id_expiration_ms))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut removed = 0;
+        for id in expired {
+            let tombstone = TxnRecord {
+                transactional_id: id.clone(),
+                value: None,
+            };
+            match append_record(broker, shard, tombstone) {
+                Ok(()) => {
+                    txns.remove(&id);
+                    removed += 1;
+                }
+                Err(code) => {
+                    // Kept; the next pass tries again.
+                    tracing::warn!(transactional_id = %id, code, "could not write the tombstone of an expired transactional id");
+                }
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                partition = shard.partition,
+                removed,
+                "removed expired transactional ids"
+            );
+        }
+        removed
     }
 
     /// InitProducerId for a transactional producer: the producer id and the (bumped) epoch.
@@ -492,11 +525,20 @@ impl TransactionCoordinator {
         if check_timeouts {
             self.last_abort_check_ms.store(now, Ordering::Relaxed);
         }
+        let last = self.last_expiry_check_ms.load(Ordering::Relaxed);
+        let check_expiry =
+            now.saturating_sub(last) >= self.config.remove_expired_interval_ms.max(1);
+        if check_expiry {
+            self.last_expiry_check_ms.store(now, Ordering::Relaxed);
+        }
         for shard in self.loaded() {
             let mut txns = shard.lock();
             self.retry_prepared(broker, &shard, &mut txns, PREPARED_RETRY_MS);
             if check_timeouts {
                 self.abort_timed_out(broker, &shard, &mut txns);
+            }
+            if check_expiry {
+                self.remove_expired_ids(broker, &shard, &mut txns, now);
             }
         }
     }
@@ -604,6 +646,29 @@ impl TransactionCoordinator {
 
 #[cfg(test)]
 mod broker_tests;
+
+/// Appends one `__transaction_state` record to the shard's partition and waits for its ISR.
+fn append_record(broker: &Broker, shard: &Shard, record: TxnRecord) -> Result<(), i16> {
+    if let Err(e) = record.validate() {
+        tracing::warn!(error = %e, "refusing a transaction record that Kafka's schema cannot hold");
+        return Err(ResponseError::InvalidRequest.code());
+    }
+    let (key, value) = record.encode();
+    let batch = build_batch(
+        &[NewRecord {
+            key: Some(key),
+            value,
+        }],
+        now_ms(),
+    );
+    append_replicated(
+        broker,
+        TXN_TOPIC,
+        shard.partition,
+        Some(shard.coordinator_epoch),
+        batch,
+    )
+}
 
 /// How long a transaction may stay prepared (its markers not all written) before `tick` writes
 /// them again.

@@ -140,6 +140,16 @@ impl TxnMetadata {
             && now_ms.saturating_sub(self.start_ms) > i64::from(self.timeout_ms)
     }
 
+    /// Whether the transactional id may be forgotten: idle for `expiration_ms`
+    /// (`transactional.id.expiration.ms`) with no transaction running or completing (Kafka
+    /// expires only Empty, CompleteCommit and CompleteAbort ids).
+    pub fn expired(&self, now_ms: i64, expiration_ms: i64) -> bool {
+        matches!(
+            self.state,
+            TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort
+        ) && now_ms.saturating_sub(self.last_update_ms) >= expiration_ms
+    }
+
     /// InitProducerId. `expected` is the (producer id, epoch) a restarting producer names
     /// (KIP-360), `new_producer_id` allocates when the epoch is exhausted.
     pub fn init(

@@ -36,14 +36,6 @@ fn a_retried_batch_is_a_duplicate_with_the_original_offsets() {
 fn a_sequence_gap_is_out_of_order_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = open(dir.path(), small_config());
-    assert!(matches!(
-        log.append_as_leader(idem(0, 3, 1), 0, NOW),
-        Err(LogError::OutOfOrderSequence {
-            expected: 0,
-            found: 3,
-            ..
-        })
-    ));
     log.append_as_leader(idem(0, 0, 2), 0, NOW).expect("seq 0");
     assert!(matches!(
         log.append_as_leader(idem(0, 5, 1), 0, NOW),
@@ -72,6 +64,24 @@ fn a_sequence_gap_is_out_of_order_and_writes_nothing() {
         .append_as_leader(Bytes::from(request), 0, NOW)
         .expect("in order");
     assert_eq!((info.first_offset, info.last_offset), (2, 4));
+}
+
+#[test]
+fn an_unknown_producer_may_start_at_any_sequence_as_in_kafka() {
+    // Kafka accepts the first batch of a producer it has no state for whatever its sequence:
+    // its state may have expired (producer.id.expiration.ms) or its batches been deleted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), small_config());
+    log.append_as_leader(idem(0, 3, 1), 0, NOW)
+        .expect("unknown producer at sequence 3");
+    assert!(matches!(
+        log.append_as_leader(idem(0, 5, 1), 0, NOW),
+        Err(LogError::OutOfOrderSequence {
+            expected: 4,
+            found: 5,
+            ..
+        })
+    ));
 }
 
 #[test]
