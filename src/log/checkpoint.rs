@@ -21,7 +21,7 @@ use super::error::{IoContext, LogError};
 
 pub(crate) const RECOVERY_POINT_FILE: &str = "recovery-point-checkpoint";
 pub(crate) const LOG_START_OFFSET_FILE: &str = "log-start-offset-checkpoint";
-pub(crate) const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
+pub const CLEAN_SHUTDOWN_FILE: &str = "clean-shutdown";
 const VERSION: &str = "0";
 
 /// Atomically replaces `dir/name` with `contents`.
@@ -38,6 +38,13 @@ pub(crate) fn write_atomically(dir: &Path, name: &str, contents: &[u8]) -> Resul
 /// fsync a directory so created, renamed and removed entries are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<(), LogError> {
     File::open(dir).and_then(|d| d.sync_all()).at(dir)
+}
+
+/// Makes every change to the file system holding `dir` durable (syncfs(2)): one call after
+/// opening many logs instead of a directory fsync for each.
+pub fn sync_log_dir(dir: &Path) -> Result<(), LogError> {
+    let d = File::open(dir).at(dir)?;
+    rustix::fs::syncfs(&d).map_err(|e| LogError::io(dir, e.into()))
 }
 
 pub(crate) fn write_offset(dir: &Path, name: &str, offset: i64) -> Result<(), LogError> {

@@ -16,8 +16,10 @@
 //! batches after a crash, and cut to the recovered log's bounds.
 //!
 //! Finally producer state is reloaded (snapshot + replay), recovered segments are fsynced, the
-//! recovery point is advanced, and the clean-shutdown marker is removed so that a crash from
-//! here on is detected at the next start.
+//! recovery point is advanced (written only if it changed), and the clean-shutdown marker is
+//! removed so that a crash from here on is detected at the next start. A fresh or cleanly closed
+//! log is so opened without a single fsync; the caller makes the marker's removal durable with
+//! one `sync_log_dir` for all the logs it opened.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -41,10 +43,11 @@ impl Log {
         let clean = dir.join(CLEAN_SHUTDOWN_FILE).exists();
         complete_swaps(dir)?;
         let bases = list_segments(dir)?;
+        let stored_recovery_point = checkpoint::read_offset(dir, RECOVERY_POINT_FILE)?;
         let recovery_point = if clean {
             i64::MAX
         } else {
-            checkpoint::read_offset(dir, RECOVERY_POINT_FILE)?.unwrap_or(0)
+            stored_recovery_point.unwrap_or(0)
         };
         if !clean && !bases.is_empty() {
             tracing::info!(dir = %dir.display(), recovery_point, "recovering log after unclean shutdown");
@@ -117,7 +120,9 @@ impl Log {
             active,
             log_start_offset,
             log_end_offset,
-            durability: super::flush::Durability::new(-1),
+            // What the file holds (missing: 0, which recovery assumes then): unchanged, it is
+            // not rewritten below.
+            durability: super::flush::Durability::new(stored_recovery_point.unwrap_or(0)),
             rolled: None,
             producers: ProducerStateManager::default(),
             unflushed_messages: 0,
@@ -140,8 +145,10 @@ impl Log {
         log.load_leader_epochs(epochs_from, !found_epochs)?;
         log.rebuild_producer_state()?;
         log.write_recovery_point(log_end_offset)?;
+        // Not made durable here, one directory fsync per partition: the caller syncs the file
+        // system once after opening every log (`sync_log_dir`), as Kafka removes its one
+        // clean-shutdown file per log directory.
         checkpoint::remove_if_exists(&dir.join(CLEAN_SHUTDOWN_FILE))?;
-        checkpoint::sync_dir(dir)?;
         Ok(log)
     }
 }
@@ -169,7 +176,8 @@ impl Log {
         changed |= cache.truncate_from_end(self.log_end_offset);
         changed |= cache.truncate_from_start(self.log_start_offset);
         *self.leader_epochs.entries_mut() = cache;
-        if changed {
+        // A missing checkpoint of an empty log stays missing: the first assign writes it.
+        if changed && !(rewrite && self.leader_epochs.entries().as_slice().is_empty()) {
             self.leader_epochs.write()?;
         }
         Ok(())

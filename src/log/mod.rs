@@ -64,6 +64,7 @@ pub use batch::{
     increment_sequence, set_base_offset, set_log_append_time, set_partition_leader_epoch,
     validate_batch, BatchHeader, BatchIter, BATCH_HEADER_SIZE,
 };
+pub use checkpoint::{sync_log_dir, CLEAN_SHUTDOWN_FILE};
 pub use config::LogConfig;
 pub use error::{BatchError, LogError};
 pub use flush::RolledFlush;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::Partition;
 use crate::config::BrokerConfig;
-use crate::log::{Log, LogConfig, LogError};
+use crate::log::{Log, LogConfig, LogError, CLEAN_SHUTDOWN_FILE};
 use crate::metadata::{MetadataImage, TopicImage};
 
 struct HostedTopic {
@@ -97,6 +97,7 @@ impl ReplicaManager {
             }
         }
         let now = now_ms();
+        let mut reopened_clean = false;
         for topic in image.topics.values() {
             let config = log_config(topic, broker);
             let min_isr = crate::config::topic::effective_topic_config(&topic.configs, broker)
@@ -134,6 +135,7 @@ impl ReplicaManager {
                     path: dir.clone(),
                     source: e,
                 })?;
+                reopened_clean |= dir.join(CLEAN_SHUTDOWN_FILE).exists();
                 let log = Log::open(&dir, config.clone(), now)?;
                 let partition = Partition::new(
                     Arc::from(topic.name.as_str()),
@@ -147,6 +149,10 @@ impl ReplicaManager {
                 partition.apply_state(node_id, &state, now)?;
                 hosted.partitions.insert(index, Arc::new(partition));
             }
+        }
+        if reopened_clean {
+            // Makes every opened log's removal of its clean-shutdown marker durable at once.
+            crate::log::sync_log_dir(&self.log_dir)?;
         }
         Ok(())
     }

@@ -8,7 +8,10 @@ use super::*;
 use crate::log::LogError;
 
 fn remove(dir: &Path, name: &str) {
-    fs::remove_file(dir.join(name)).expect("remove file");
+    match fs::remove_file(dir.join(name)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => panic!("remove {name}: {e}"),
+        _ => {}
+    }
 }
 
 #[test]
@@ -218,8 +221,11 @@ fn truncate_to_cuts_at_batch_boundaries_and_survives_restart() {
     assert_eq!(log.segment_count(), 1);
 }
 
-fn recovery_point_file(dir: &Path) -> Option<i64> {
-    crate::log::checkpoint::read_offset(dir, "recovery-point-checkpoint").expect("read checkpoint")
+/// The recovery point on disk; a missing file means 0 (a new log writes none).
+fn recovery_point_file(dir: &Path) -> i64 {
+    crate::log::checkpoint::read_offset(dir, "recovery-point-checkpoint")
+        .expect("read checkpoint")
+        .unwrap_or(0)
 }
 
 fn snapshots(dir: &Path) -> Vec<String> {
@@ -238,13 +244,13 @@ fn snapshots(dir: &Path) -> Vec<String> {
 fn a_roll_advances_the_recovery_point_only_once_its_background_flush_ran() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut log = open(dir.path(), small_config());
-    assert_eq!(recovery_point_file(dir.path()), Some(0));
+    assert_eq!(recovery_point_file(dir.path()), 0);
     append_batches(&mut log, 12, 1);
     assert!(log.segment_count() > 1, "the small segments rolled");
     let active_base = *segment_bases(dir.path()).last().expect("segments");
     assert_eq!(
         recovery_point_file(dir.path()),
-        Some(0),
+        0,
         "nothing is trusted before it is fsynced"
     );
     assert!(
@@ -255,7 +261,7 @@ fn a_roll_advances_the_recovery_point_only_once_its_background_flush_ran() {
     let flush = log.take_rolled_flush().expect("a roll hands out a flush");
     assert!(log.take_rolled_flush().is_none(), "handed out once");
     flush.run().expect("background flush");
-    assert_eq!(recovery_point_file(dir.path()), Some(active_base));
+    assert_eq!(recovery_point_file(dir.path()), active_base);
     assert_eq!(
         snapshots(dir.path()).last().map(String::as_str),
         Some(format!("{active_base:020}.snapshot").as_str())
@@ -276,7 +282,7 @@ fn a_background_flush_planned_before_a_truncation_advances_nothing() {
     log.truncate_to(2).expect("truncate");
     append_batches(&mut log, 3, 1);
     flush.run().expect("background flush");
-    let rp = recovery_point_file(dir.path()).expect("checkpoint");
+    let rp = recovery_point_file(dir.path());
     assert!(
         rp <= 2,
         "recovery point {rp} must not cover data written after the truncation"
@@ -300,5 +306,35 @@ fn flush_covers_rolled_segments_whose_background_flush_never_ran() {
     append_batches(&mut log, 12, 1);
     let _never_run = log.take_rolled_flush();
     log.flush().expect("flush");
-    assert_eq!(recovery_point_file(dir.path()), Some(12));
+    assert_eq!(recovery_point_file(dir.path()), 12);
+}
+
+#[test]
+fn a_cleanly_closed_log_reopens_without_rewriting_its_checkpoints() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), small_config());
+    assert!(
+        !dir.path().join("recovery-point-checkpoint").exists()
+            && !dir.path().join("leader-epoch-checkpoint").exists(),
+        "a new log writes no checkpoint"
+    );
+    append_batches(&mut log, 12, 1);
+    log.close().expect("close");
+    let inode = |name: &str| fs::metadata(dir.path().join(name)).expect(name).ino();
+    let before = (
+        inode("recovery-point-checkpoint"),
+        inode("leader-epoch-checkpoint"),
+    );
+    let log = open(dir.path(), small_config());
+    assert_eq!(
+        (
+            inode("recovery-point-checkpoint"),
+            inode("leader-epoch-checkpoint")
+        ),
+        before,
+        "unchanged checkpoints are not rewritten"
+    );
+    assert!(!dir.path().join("clean-shutdown").exists());
+    assert_eq!(all_offsets(&log), (0..12).collect::<Vec<_>>());
 }
