@@ -49,6 +49,7 @@ mod records;
 mod retention;
 mod scan;
 mod segment;
+mod segment_file;
 mod txn_index;
 
 #[cfg(test)]
