@@ -486,6 +486,12 @@ impl Segment {
         self.log.holds_descriptor()
     }
 
+    /// The index entries in memory (tests).
+    #[cfg(test)]
+    pub(crate) fn index_entries(&self) -> (&[OffsetEntry], &[TimeEntry]) {
+        (self.offset_index.entries(), self.time_index.entries())
+    }
+
     /// Renames the segment's files to `*.deleted`; returns the new paths for later removal.
     pub(crate) fn rename_for_delete(&mut self) -> Result<Vec<PathBuf>, LogError> {
         let mut out = Vec::with_capacity(4);
