@@ -288,10 +288,14 @@ async fn wait_for_signal() {
 }
 
 /// Retention, time-based segment rolls and time-based flushes, for every partition.
+/// How often housekeeping tries again to open offline partitions.
+const REOPEN_OFFLINE_EVERY: Duration = Duration::from_secs(30);
+
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
     let retention_every =
         Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1000) as u64);
     let mut last_retention = std::time::Instant::now();
+    let mut last_reopen = std::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     loop {
         tokio::select! {
@@ -302,8 +306,20 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
         if check_retention {
             last_retention = std::time::Instant::now();
         }
+        // Partitions whose log could not be opened (file descriptors ran out) are tried again
+        // now and then, not only at the next metadata change.
+        let reopen = broker.replicas.has_offline() && last_reopen.elapsed() >= REOPEN_OFFLINE_EVERY;
+        if reopen {
+            last_reopen = std::time::Instant::now();
+        }
         let broker = broker.clone();
         let done = tokio::task::spawn_blocking(move || {
+            if reopen {
+                if let Err(e) = broker.apply_metadata() {
+                    tracing::error!(error = %e, "applying metadata to partition logs failed");
+                }
+                broker.sync_coordinators();
+            }
             let now = milena::partition::manager::now_ms();
             for partition in broker.replicas.all() {
                 if let Err(e) = partition.housekeeping(now, check_retention) {

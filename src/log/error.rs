@@ -91,6 +91,17 @@ impl LogError {
             source,
         }
     }
+
+    /// Whether the error is a file that could not be opened for want of a file descriptor: a
+    /// resource running out, not damage, so a partition it keeps closed may open later.
+    pub fn is_out_of_file_descriptors(&self) -> bool {
+        use rustix::io::Errno;
+        // The process's budget (EMFILE) or the system's (ENFILE).
+        matches!(self, LogError::Io { source, .. }
+        if source.raw_os_error().is_some_and(|n| {
+            n == Errno::MFILE.raw_os_error() || n == Errno::NFILE.raw_os_error()
+        }))
+    }
 }
 
 /// Shorthand to attach a path to an `io::Result`.
