@@ -131,7 +131,10 @@ impl ReplicaManager {
         for name in gone {
             if let Some(hosted) = topics.remove(&name) {
                 for partition in hosted.partitions.into_values() {
-                    self.delete_partition_dir(&name, partition.index, &hosted.id);
+                    // Closed first: its descriptor may be the one removing the directory needs.
+                    let index = partition.index;
+                    drop(partition);
+                    self.delete_partition_dir(&name, index, &hosted.id);
                 }
             }
         }
