@@ -7,7 +7,8 @@
 //! - with descriptors exhausted by connections, the listener keeps going and serves again once
 //!   they close;
 //! - the data survives a restart, and the broker starts under a limit below its partition count
-//!   (loading is lazy) and serves produce and consume.
+//!   (loading is lazy) and serves produce and consume;
+//! - CreatePartitions past the budget answers an error; the partitions open at the next start.
 
 mod support;
 
@@ -159,4 +160,24 @@ fn partitions_hold_one_descriptor_and_an_exhausted_budget_is_reported_not_fatal(
     assert_eq!(values(&broker, "t1", 0), ["a", "b", "d"]);
     assert_eq!(values(&broker, "t1", 1), ["c"]);
     assert!(topic_names(&broker).contains("topic \"t1\" with 200 partitions"));
+
+    // CreatePartitions past the budget: an error too (the partitions cannot be taken back out
+    // of the metadata; they stay offline and are tried again later).
+    let more = (2 * FIRST).to_string();
+    let out = topics(
+        &broker,
+        &["--alter", "--topic", "t1", "--partitions", &more],
+    );
+    let text = format!("{}{}", stdout_of(&out), stderr_of(&out));
+    eprintln!("kafka-topics.sh --alter past the budget: {text}");
+    assert!(text.contains("could not open the logs"), "{text}");
+    assert!(broker.is_running());
+    // A clean stop under the exhausted budget, and a start that opens everything lazily.
+    broker.stop();
+    broker.nofile = Some(LIMIT);
+    broker.start_again();
+    assert!(topic_names(&broker).contains("topic \"t1\" with 400 partitions"));
+    produce(&broker, "t1", 2 * FIRST - 1, "new\n");
+    assert_eq!(values(&broker, "t1", 2 * FIRST - 1), ["new"]);
+    assert_eq!(values(&broker, "t1", 0), ["a", "b", "d"]);
 }
