@@ -68,19 +68,10 @@ fn apply(broker: &Broker) -> HashMap<String, Vec<OpenFailure>> {
     by_topic
 }
 
-/// KAFKA_STORAGE_ERROR for partitions of `topic` whose logs could not be opened.
+/// The error for partitions of `topic` whose logs could not be opened.
 fn open_failure_error(broker: &Broker, topic: &str, failed: &[OpenFailure]) -> KafkaError {
-    let first = failed
-        .first()
-        .map_or(String::new(), |f| f.error.to_string());
-    KafkaError::with_message(
-        ResponseError::KafkaStorageError,
-        format!(
-            "Broker {} could not open the logs of {} partition(s) of topic {topic}: {first}",
-            broker.node_id,
-            failed.len()
-        ),
-    )
+    let first = failed.first().map(|f| &f.error);
+    errors::partitions_not_opened(broker.node_id, topic, failed.len(), first)
 }
 
 /// Deletes a topic just created whose logs could not all be opened, so that nothing
