@@ -52,6 +52,11 @@ fn values(broker: &Broker, topic: &str, partition: i32) -> Vec<String> {
 
 #[test]
 fn partitions_hold_one_descriptor_and_an_exhausted_budget_is_reported_not_fatal() {
+    if reference_mode() {
+        // Kafka's JVM alone needs more descriptors than this budget; nothing to compare.
+        eprintln!("skipped in reference mode");
+        return;
+    }
     let mut broker = Broker::start_limited(&[], Some(LIMIT));
     let base = open_fds(&broker);
 

@@ -114,3 +114,24 @@ impl<T> IoContext<T> for io::Result<T> {
         self.map_err(|e| LogError::io(path, e))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_file_descriptors_is_told_apart_from_other_io_errors() {
+        let io = |errno| LogError::io(Path::new("p"), io::Error::from_raw_os_error(errno));
+        let (emfile, enfile) = (rustix::io::Errno::MFILE, rustix::io::Errno::NFILE);
+        assert!(io(emfile.raw_os_error()).is_out_of_file_descriptors());
+        assert!(io(enfile.raw_os_error()).is_out_of_file_descriptors());
+        let eio = rustix::io::Errno::IO.raw_os_error();
+        assert!(!io(eio).is_out_of_file_descriptors());
+        let corrupt = LogError::Corrupt {
+            path: "p".into(),
+            position: 0,
+            reason: String::new(),
+        };
+        assert!(!corrupt.is_out_of_file_descriptors());
+    }
+}

@@ -85,7 +85,8 @@ use segment::Segment;
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
-    /// Segments before the active one, by base offset; sealed (fsynced, final time index entry).
+    /// Segments before the active one, by base offset; sealed (final time index entry, indexes
+    /// written, no descriptor held; fsynced once the recovery point passes them).
     sealed: BTreeMap<i64, Segment>,
     /// The segment appends go to.
     active: Segment,
