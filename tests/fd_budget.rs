@@ -103,6 +103,12 @@ fn partitions_hold_one_descriptor_and_an_exhausted_budget_is_reported_not_fatal(
         "{listing}"
     );
     assert!(!listing.contains("\"t2\""), "t2 must not exist: {listing}");
+    let left: Vec<_> = std::fs::read_dir(broker.log_dir())
+        .expect("log dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("t2-"))
+        .collect();
+    assert!(left.is_empty(), "directories of t2 left behind: {left:?}");
     let after = open_fds(&broker);
     assert!(
         after <= with_t1 + 8,

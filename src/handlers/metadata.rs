@@ -126,12 +126,7 @@ fn topic_metadata(
             // A replica here whose log could not be opened (see `ReplicaManager::sync`) serves
             // nothing: it is offline, and if it was to lead, the partition has no leader.
             let node_id = ctx.broker.node_id;
-            if ctx
-                .broker
-                .replicas
-                .offline_reason(&topic.name, index)
-                .is_some()
-            {
+            if ctx.broker.replicas.is_offline(&topic.name, index) {
                 p.offline_replicas = vec![BrokerId(node_id)];
                 if state.leader == node_id {
                     p.leader_id = BrokerId(crate::metadata::NO_LEADER);

@@ -88,6 +88,7 @@ fn undo_create(broker: &Broker, topic: &str, failed: &[OpenFailure]) -> KafkaErr
             if let Err(e) = broker.apply_metadata() {
                 tracing::error!(error = %e, "applying metadata to partition logs failed");
             }
+            broker.replicas.remove_unopened(failed);
         }
         Err(e) => {
             tracing::error!(topic, error = %e, "cannot delete a topic whose partition logs could not be opened; they stay offline");

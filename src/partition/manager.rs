@@ -14,7 +14,7 @@
 //! again at every later sync. Callers decide what a failure means: CreateTopics undoes the
 //! topic and answers an error, start-up carries on unless the failure is damage on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -36,8 +36,8 @@ struct HostedTopic {
 pub struct ReplicaManager {
     log_dir: PathBuf,
     topics: RwLock<HashMap<String, HostedTopic>>,
-    /// Partitions placed here whose log the last sync could not open, with the reason.
-    offline: RwLock<BTreeMap<(String, i32), String>>,
+    /// Partitions placed here whose log the last sync could not open.
+    offline: RwLock<BTreeSet<(String, i32)>>,
     data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -45,6 +45,7 @@ pub struct ReplicaManager {
 #[derive(Debug)]
 pub struct OpenFailure {
     pub topic: String,
+    pub topic_id: Uuid,
     pub partition: i32,
     pub error: LogError,
 }
@@ -62,7 +63,7 @@ impl ReplicaManager {
         Self {
             log_dir: log_dir.to_path_buf(),
             topics: RwLock::new(HashMap::new()),
-            offline: RwLock::new(BTreeMap::new()),
+            offline: RwLock::new(BTreeSet::new()),
             data_arrived: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
@@ -77,10 +78,26 @@ impl ReplicaManager {
         topics.get(topic)?.partitions.get(&partition).cloned()
     }
 
-    /// Why the log of a partition placed here could not be opened, if it could not.
-    pub fn offline_reason(&self, topic: &str, partition: i32) -> Option<String> {
+    /// Whether the log of a partition placed here could not be opened.
+    pub fn is_offline(&self, topic: &str, partition: i32) -> bool {
         let offline = self.offline.read().unwrap_or_else(|p| p.into_inner());
-        offline.get(&(topic.to_string(), partition)).cloned()
+        offline.contains(&(topic.to_string(), partition))
+    }
+
+    /// Removes what opening left of these partitions of a topic whose creation was undone:
+    /// directories holding nothing yet, which a topic of the same name created later must not
+    /// find (their `partition.metadata` names the undone topic's ID).
+    pub fn remove_unopened(&self, failed: &[OpenFailure]) {
+        for f in failed {
+            let dir = self.partition_dir(&f.topic, f.partition);
+            let ours = match read_topic_id(&dir) {
+                Some(id) => id == f.topic_id,
+                None => !dir.join(PARTITION_METADATA).exists(),
+            };
+            if ours && dir.exists() {
+                self.delete_partition_dir(&f.topic, f.partition, &f.topic_id);
+            }
+        }
     }
 
     /// Whether some partition placed here is offline (a later sync may open it).
@@ -183,6 +200,7 @@ impl ReplicaManager {
                     }
                     Err(error) => failures.push(OpenFailure {
                         topic: topic.name.clone(),
+                        topic_id: topic.id,
                         partition: index,
                         error,
                     }),
@@ -237,7 +255,7 @@ impl ReplicaManager {
         let mut offline = self.offline.write().unwrap_or_else(|p| p.into_inner());
         *offline = failures
             .iter()
-            .map(|f| ((f.topic.clone(), f.partition), f.error.to_string()))
+            .map(|f| (f.topic.clone(), f.partition))
             .collect();
     }
 
