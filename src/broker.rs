@@ -111,8 +111,17 @@ impl Broker {
         replicas
             .remove_stray_directories(&image, cluster.is_some())
             .map_err(io)?;
-        // A cluster node leads nothing until the controller has seen it catch up.
-        replicas.sync(&image, &config, cluster.is_none())?;
+        // A cluster node leads nothing until the controller has seen it catch up. A partition
+        // that cannot be opened for want of file descriptors stays offline (named in the log,
+        // tried again at later syncs) rather than keeping the others from being served; damage
+        // on disk still stops start-up for an operator to decide.
+        let failures = replicas.sync(&image, &config, cluster.is_none())?;
+        if let Some(damaged) = failures
+            .into_iter()
+            .find(|f| !f.error.is_out_of_file_descriptors())
+        {
+            return Err(damaged.error.into());
+        }
         let limits = Limits {
             max_connections: usize::try_from(config.max_connections)
                 .unwrap_or(usize::MAX)
@@ -222,7 +231,11 @@ impl Broker {
     }
 
     /// Applies the current metadata image to the hosted partitions; called after every change.
-    pub fn apply_metadata(&self) -> Result<(), crate::log::LogError> {
+    /// Brings the hosted partitions in line with the metadata image; returns the partitions
+    /// whose log could not be opened (they stay offline until a later call opens them).
+    pub fn apply_metadata(
+        &self,
+    ) -> Result<Vec<crate::partition::manager::OpenFailure>, crate::log::LogError> {
         let image = self.controller.image();
         self.replicas
             .sync(&image, &self.config, self.may_lead(&image))

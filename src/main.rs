@@ -287,6 +287,9 @@ async fn wait_for_signal() {
     }
 }
 
+/// How often housekeeping tries again to open offline partitions.
+const REOPEN_OFFLINE_EVERY: Duration = Duration::from_secs(30);
+
 /// Retention, time-based segment rolls and time-based flushes, for every partition; and every
 /// `producer.id.expiration.check.interval.ms`, forgetting producers idle for
 /// `producer.id.expiration.ms`. The first expiry pass runs at the first tick: Kafka leaves
@@ -306,6 +309,7 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
     let tick_every = expiry_every.min(Duration::from_secs(1));
     let mut tick = tokio::time::interval(tick_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_reopen = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -321,8 +325,20 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: tokio::sync::watch::Rec
         if expire_producers.is_some() {
             last_expiry = Some(std::time::Instant::now());
         }
+        // Partitions whose log could not be opened (file descriptors ran out) are tried again
+        // now and then, not only at the next metadata change.
+        let reopen = broker.replicas.has_offline() && last_reopen.elapsed() >= REOPEN_OFFLINE_EVERY;
+        if reopen {
+            last_reopen = std::time::Instant::now();
+        }
         let broker = broker.clone();
         let done = tokio::task::spawn_blocking(move || {
+            if reopen {
+                if let Err(e) = broker.apply_metadata() {
+                    tracing::error!(error = %e, "applying metadata to partition logs failed");
+                }
+                broker.sync_coordinators();
+            }
             let now = milena::partition::manager::now_ms();
             for partition in broker.replicas.all() {
                 if let Err(e) = partition.housekeeping(now, check_retention, expire_producers) {

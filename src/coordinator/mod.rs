@@ -63,10 +63,16 @@ pub(crate) fn ensure_internal_topic(
             return Err(ResponseError::CoordinatorNotAvailable.code());
         }
     }
-    broker.apply_metadata().map_err(|e| {
+    let failures = broker.apply_metadata().map_err(|e| {
         tracing::error!(topic = name, error = %e, "cannot open internal topic");
         ResponseError::CoordinatorNotAvailable.code()
-    })
+    })?;
+    // The partitions that could not be opened stay offline (the manager logged why) and are
+    // tried again at the next metadata change; the client retries meanwhile.
+    if failures.iter().any(|f| f.topic == name) {
+        return Err(ResponseError::CoordinatorNotAvailable.code());
+    }
+    Ok(())
 }
 
 /// The replication factor an internal topic is created with. On a single node, 1. In a cluster,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::{str_bytes, topic_name, topics};
 use crate::metadata::{MetadataImage, TopicImage};
-use crate::protocol::{errors, RequestContext};
+use crate::protocol::RequestContext;
 
 /// Kafka's bit set of the operations allowed on a topic (without ACLs, all of them): READ,
 /// WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
@@ -55,7 +55,7 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
                 match topics::auto_create(broker, &name) {
                     Ok(()) => image = broker.image(),
                     Err(e) => {
-                        let code = errors::metadata_error(&e).code;
+                        let code = e.code;
                         // A concurrent creation won the race: serve the topic.
                         if code != ResponseError::TopicAlreadyExists.code() {
                             topics.push(unknown(&name, code));
@@ -123,7 +123,16 @@ fn topic_metadata(
             if ctx.api_version >= 7 {
                 p.leader_epoch = state.leader_epoch;
             }
-            if state.leader == crate::metadata::NO_LEADER {
+            // A replica here whose log could not be opened (see `ReplicaManager::sync`) serves
+            // nothing: it is offline, and if it was to lead, the partition has no leader.
+            let node_id = ctx.broker.node_id;
+            if ctx.broker.replicas.is_offline(&topic.name, index) {
+                p.offline_replicas = vec![BrokerId(node_id)];
+                if state.leader == node_id {
+                    p.leader_id = BrokerId(crate::metadata::NO_LEADER);
+                }
+            }
+            if p.leader_id.0 == crate::metadata::NO_LEADER {
                 p.error_code = ResponseError::LeaderNotAvailable.code();
             }
             Some(p)

@@ -1,7 +1,14 @@
 //! CreateTopics, DeleteTopics and CreatePartitions (and Metadata's auto-creation). Each change
 //! goes through the controller, then the hosted partitions are brought in line with it.
+//!
+//! A topic is created only if this broker could open the logs of all its partitions placed
+//! here: otherwise (most likely the open-file budget is exhausted) the topic is deleted again
+//! and the client gets KAFKA_STORAGE_ERROR, never a success for partitions that do not exist.
+//! Partitions added by CreatePartitions cannot be taken back (Kafka's metadata has no record for
+//! that): the topic gets KAFKA_STORAGE_ERROR and the new partitions stay offline, without a
+//! leader in Metadata, until a later metadata change opens them.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::create_topics_response::{
@@ -15,7 +22,8 @@ use super::{str_bytes, topic_name};
 use crate::broker::Broker;
 use crate::config::topic::describe_topic_configs;
 use crate::metadata::controller::{NewTopic, TopicDefaults};
-use crate::metadata::MetadataError;
+use crate::partition::manager::OpenFailure;
+use crate::protocol::errors::KafkaError;
 use crate::protocol::{errors, RequestContext};
 
 fn topic_defaults(broker: &Broker) -> TopicDefaults {
@@ -26,7 +34,7 @@ fn topic_defaults(broker: &Broker) -> TopicDefaults {
 }
 
 /// Creates a topic with the broker's defaults, as Metadata does for an unknown topic.
-pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
+pub fn auto_create(broker: &Broker, name: &str) -> Result<(), KafkaError> {
     let topic = NewTopic {
         name: name.to_string(),
         num_partitions: -1,
@@ -36,16 +44,57 @@ pub fn auto_create(broker: &Broker, name: &str) -> Result<(), MetadataError> {
     };
     broker
         .controller
-        .create_topic(topic.with_defaults(&topic_defaults(broker)), false)?;
+        .create_topic(topic.with_defaults(&topic_defaults(broker)), false)
+        .map_err(|e| errors::metadata_error(&e))?;
+    if let Some(failed) = apply(broker).remove(name) {
+        return Err(undo_create(broker, name, &failed));
+    }
     tracing::info!(topic = name, "auto-created topic");
-    apply(broker);
     Ok(())
 }
 
-fn apply(broker: &Broker) {
-    if let Err(e) = broker.apply_metadata() {
-        tracing::error!(error = %e, "applying metadata to partition logs failed");
+/// Applies the metadata to the hosted partitions; returns by topic the partitions whose log
+/// could not be opened (the manager has named each in the log).
+fn apply(broker: &Broker) -> HashMap<String, Vec<OpenFailure>> {
+    let mut by_topic: HashMap<String, Vec<OpenFailure>> = HashMap::new();
+    match broker.apply_metadata() {
+        Ok(failures) => {
+            for f in failures {
+                by_topic.entry(f.topic.clone()).or_default().push(f);
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "applying metadata to partition logs failed"),
     }
+    by_topic
+}
+
+/// The error for partitions of `topic` whose logs could not be opened.
+fn open_failure_error(broker: &Broker, topic: &str, failed: &[OpenFailure]) -> KafkaError {
+    let first = failed.first().map(|f| &f.error);
+    errors::partitions_not_opened(broker.node_id, topic, failed.len(), first)
+}
+
+/// Deletes a topic just created whose logs could not all be opened, so that nothing
+/// half-created stays in the metadata, and says why to the client.
+fn undo_create(broker: &Broker, topic: &str, failed: &[OpenFailure]) -> KafkaError {
+    let error = open_failure_error(broker, topic, failed);
+    match broker.controller.delete_topic(topic) {
+        Ok(()) => {
+            tracing::warn!(
+                topic,
+                partitions_not_opened = failed.len(),
+                "topic not created: its partition logs could not all be opened"
+            );
+            if let Err(e) = broker.apply_metadata() {
+                tracing::error!(error = %e, "applying metadata to partition logs failed");
+            }
+            broker.replicas.remove_unopened(failed);
+        }
+        Err(e) => {
+            tracing::error!(topic, error = %e, "cannot delete a topic whose partition logs could not be opened; they stay offline");
+        }
+    }
+    error
 }
 
 pub async fn create_topics(
@@ -158,7 +207,22 @@ pub async fn create_topics(
         results.push(result);
     }
     if !request.validate_only {
-        apply(broker);
+        let mut failed = apply(broker);
+        for result in &mut results {
+            if result.error_code != errors::NONE {
+                continue;
+            }
+            let Some(failures) = failed.remove(result.name.0.as_str()) else {
+                continue;
+            };
+            let error = undo_create(broker, &result.name.0, &failures);
+            *result = CreatableTopicResult::default()
+                .with_name(result.name.clone())
+                .with_num_partitions(-1)
+                .with_replication_factor(-1)
+                .with_error_code(error.code)
+                .with_error_message(error.message.map(str_bytes));
+        }
     }
     CreateTopicsResponse::default().with_topics(results)
 }
@@ -245,7 +309,17 @@ pub async fn create_partitions(
         results.push(result);
     }
     if !request.validate_only {
-        apply(broker);
+        let failed = apply(broker);
+        for result in &mut results {
+            if result.error_code != errors::NONE {
+                continue;
+            }
+            if let Some(failures) = failed.get(result.name.0.as_str()) {
+                let error = open_failure_error(broker, &result.name.0, failures);
+                result.error_code = error.code;
+                result.error_message = error.message.map(str_bytes);
+            }
+        }
     }
     CreatePartitionsResponse::default().with_results(results)
 }

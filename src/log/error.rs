@@ -91,6 +91,17 @@ impl LogError {
             source,
         }
     }
+
+    /// Whether the error is a file that could not be opened for want of a file descriptor: a
+    /// resource running out, not damage, so a partition it keeps closed may open later.
+    pub fn is_out_of_file_descriptors(&self) -> bool {
+        use rustix::io::Errno;
+        // The process's budget (EMFILE) or the system's (ENFILE).
+        matches!(self, LogError::Io { source, .. }
+        if source.raw_os_error().is_some_and(|n| {
+            n == Errno::MFILE.raw_os_error() || n == Errno::NFILE.raw_os_error()
+        }))
+    }
 }
 
 /// Shorthand to attach a path to an `io::Result`.
@@ -101,5 +112,26 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn at(self, path: &Path) -> Result<T, LogError> {
         self.map_err(|e| LogError::io(path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn running_out_of_file_descriptors_is_told_apart_from_other_io_errors() {
+        let io = |errno| LogError::io(Path::new("p"), io::Error::from_raw_os_error(errno));
+        let (emfile, enfile) = (rustix::io::Errno::MFILE, rustix::io::Errno::NFILE);
+        assert!(io(emfile.raw_os_error()).is_out_of_file_descriptors());
+        assert!(io(enfile.raw_os_error()).is_out_of_file_descriptors());
+        let eio = rustix::io::Errno::IO.raw_os_error();
+        assert!(!io(eio).is_out_of_file_descriptors());
+        let corrupt = LogError::Corrupt {
+            path: "p".into(),
+            position: 0,
+            reason: String::new(),
+        };
+        assert!(!corrupt.is_out_of_file_descriptors());
     }
 }

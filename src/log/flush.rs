@@ -164,8 +164,14 @@ impl Log {
     /// the background), then advance the recovery point to the log end.
     pub fn flush(&mut self) -> Result<(), LogError> {
         let rolled = self.segments_from(self.recovery_point()).count() > 1;
+        // The active segment's index entries reach their files here (`index.rs`); rolled
+        // segments' were written when they were sealed.
+        self.active.flush()?;
+        let active = self.active.base_offset;
         for seg in self.segments_from(self.recovery_point()) {
-            seg.flush()?;
+            if seg.base_offset != active {
+                seg.sync()?;
+            }
         }
         if rolled {
             checkpoint::sync_dir(&self.dir)?;

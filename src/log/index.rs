@@ -8,12 +8,18 @@
 //!   timestamp seen so far in the segment and the (last) offset of the batch that first reached
 //!   it. Added at the same moments as offset entries, and only when the timestamp increased.
 //!
-//! Invariants: both are strictly increasing in their key. The entries also live in memory (0.2%
-//! of the log for offset entries) so lookups never touch the disk; the files are only appended
-//! to, rewritten on rebuild, and sanity-checked on load. Indexes are derived data: when a check
+//! Invariants: both are strictly increasing in their key. The entries live in memory (0.2% of
+//! the log for offset entries) so lookups never touch the disk; the files are only appended to,
+//! rewritten on rebuild, and sanity-checked on load. Indexes are derived data: when a check
 //! fails the segment is rescanned and they are rebuilt, never trusted.
+//!
+//! File descriptors are a budgeted resource (one per partition at rest), so an index holds no
+//! open file: new entries stay in memory and are written (open, write, close) when the segment
+//! is sealed, when the log is flushed and at clean close. Entries not yet written are lost in a
+//! crash, which costs nothing: the loader rescans every segment above the recovery point, and a
+//! segment's indexes are written at seal, before the recovery point can pass it.
 
-use std::fs::{File, OpenOptions};
+use std::fs::OpenOptions;
 use std::io::ErrorKind;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -69,18 +75,20 @@ impl IndexEntry for TimeEntry {
     }
 }
 
-/// An index file plus its entries in memory.
+/// An index file's entries in memory, and how many of them the file holds.
 pub(crate) struct IndexFile<E> {
     path: PathBuf,
-    file: File,
     entries: Vec<E>,
+    /// The first `written` entries are in the file; the rest only in memory.
+    written: usize,
+    /// Whether the file's content is known to be fsynced.
+    synced: bool,
 }
 
 impl<E: IndexEntry> IndexFile<E> {
-    /// Opens (creating if needed) and empties the file.
+    /// Creates (or empties) the file; no handle is kept.
     pub(crate) fn create(path: PathBuf) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
+        OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
@@ -88,8 +96,9 @@ impl<E: IndexEntry> IndexFile<E> {
             .at(&path)?;
         Ok(IndexFile {
             path,
-            file,
             entries: Vec::new(),
+            written: 0,
+            synced: false,
         })
     }
 
@@ -106,18 +115,14 @@ impl<E: IndexEntry> IndexFile<E> {
         Ok(Some(bytes.chunks_exact(E::SIZE).map(E::decode).collect()))
     }
 
-    /// Opens the file for appending with entries already read and checked.
-    pub(crate) fn open_with(path: PathBuf, entries: Vec<E>) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
-        Ok(IndexFile {
+    /// An index whose file holds exactly `entries`, already read and checked.
+    pub(crate) fn open_with(path: PathBuf, entries: Vec<E>) -> Self {
+        IndexFile {
             path,
-            file,
+            written: entries.len(),
             entries,
-        })
+            synced: true,
+        }
     }
 
     #[cfg(test)]
@@ -129,29 +134,73 @@ impl<E: IndexEntry> IndexFile<E> {
         self.entries.last().copied()
     }
 
-    pub(crate) fn append(&mut self, entry: E) -> Result<(), LogError> {
-        let mut buf = Vec::with_capacity(E::SIZE);
-        entry.encode(&mut buf);
-        let at = (self.entries.len() * E::SIZE) as u64;
-        self.file.write_all_at(&buf, at).at(&self.path)?;
+    /// Adds an entry in memory; [`Self::write`] puts it in the file.
+    pub(crate) fn append(&mut self, entry: E) {
         self.entries.push(entry);
-        Ok(())
     }
 
-    /// Replaces the whole file content (rebuild).
+    /// Replaces the entries and the whole file content (rebuild).
     pub(crate) fn replace(&mut self, entries: Vec<E>) -> Result<(), LogError> {
         let mut buf = Vec::with_capacity(entries.len() * E::SIZE);
         for e in &entries {
             e.encode(&mut buf);
         }
-        self.file.set_len(0).at(&self.path)?;
-        self.file.write_all_at(&buf, 0).at(&self.path)?;
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.path)
+            .and_then(|f| f.write_all_at(&buf, 0))
+            .at(&self.path)?;
+        self.written = entries.len();
         self.entries = entries;
+        self.synced = false;
         Ok(())
     }
 
-    pub(crate) fn flush(&self) -> Result<(), LogError> {
-        self.file.sync_data().at(&self.path)
+    /// Writes the entries not yet in the file, and with `sync` fsyncs it. Opens the file only
+    /// when there is something to do, and closes it before returning.
+    pub(crate) fn write(&mut self, sync: bool) -> Result<(), LogError> {
+        let pending = &self.entries[self.written..];
+        if pending.is_empty() && (self.synced || !sync) {
+            return Ok(());
+        }
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .at(&self.path)?;
+        if !pending.is_empty() {
+            let mut buf = Vec::with_capacity(pending.len() * E::SIZE);
+            for e in pending {
+                e.encode(&mut buf);
+            }
+            let at = (self.written * E::SIZE) as u64;
+            file.write_all_at(&buf, at).at(&self.path)?;
+            self.written = self.entries.len();
+            self.synced = false;
+        }
+        if sync {
+            file.sync_data().at(&self.path)?;
+            self.synced = true;
+        }
+        Ok(())
+    }
+
+    /// fsyncs what [`Self::write`] wrote, without writing (a second handle, so no `&mut`).
+    pub(crate) fn sync_written(&self) -> Result<(), LogError> {
+        if self.synced {
+            return Ok(());
+        }
+        std::fs::File::open(&self.path)
+            .and_then(|f| f.sync_data())
+            .at(&self.path)
+    }
+
+    /// fsyncs everything, writing the pending entries first.
+    pub(crate) fn flush(&mut self) -> Result<(), LogError> {
+        self.write(true)
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -235,9 +284,14 @@ mod tests {
             idx.append(OffsetEntry {
                 relative_offset: r,
                 position: p,
-            })
-            .expect("append");
+            });
         }
+        assert_eq!(
+            std::fs::metadata(idx.path()).expect("meta").len(),
+            0,
+            "entries stay in memory until written"
+        );
+        idx.write(false).expect("write");
         assert_eq!(idx.lookup(0), 0);
         assert_eq!(idx.lookup(9), 4100);
         assert_eq!(idx.lookup(15), 4100);

@@ -163,6 +163,7 @@ impl Log {
         let mut cache = self.leader_epochs.entries().clone();
         if let Some(from) = from {
             for seg in self.segments_from(from) {
+                let _shared = seg.reader()?;
                 let mut position = 0;
                 while let Some(h) = seg.header_at(position)? {
                     position += h.size_in_bytes() as u64;

@@ -28,6 +28,10 @@
 //! Invariants: offsets increase across segments; the active segment is the last one and always
 //! exists; `log_start_offset <= log_end_offset`; everything below the recovery point is fsynced;
 //! indexes are derived data and are rebuilt whenever they cannot be trusted.
+//!
+//! File descriptors are budgeted: a log holds at most one at rest, its active segment's `.log`
+//! once written to (`segment_file.rs`). Index entries live in memory and are written at seal,
+//! flush and clean close; sealed segments are opened on demand by readers, who share the handle.
 
 mod append;
 mod batch;
@@ -49,6 +53,7 @@ mod records;
 mod retention;
 mod scan;
 mod segment;
+mod segment_file;
 mod txn_index;
 
 #[cfg(test)]
@@ -81,7 +86,8 @@ use segment::Segment;
 pub struct Log {
     dir: PathBuf,
     config: LogConfig,
-    /// Segments before the active one, by base offset; sealed (fsynced, final time index entry).
+    /// Segments before the active one, by base offset; sealed (final time index entry, indexes
+    /// written, no descriptor held; fsynced once the recovery point passes them).
     sealed: BTreeMap<i64, Segment>,
     /// The segment appends go to.
     active: Segment,

@@ -137,6 +137,9 @@ impl Log {
         };
         if fetch_offset < self.log_end_offset {
             for seg in self.segments_from(fetch_offset) {
+                // One open file for this segment's header reads and its slice, shared with
+                // other readers (a sealed segment holds no descriptor of its own).
+                let _shared = seg.reader()?;
                 let start = if seg.base_offset >= fetch_offset {
                     seg.header_at(0)?.map(|h| (0, h))
                 } else {
@@ -149,7 +152,7 @@ impl Log {
                 let first_needed = min_one_batch && read.len == 0;
                 let span = segment_span(seg, position, &first, budget, first_needed, limit)?;
                 if span.len > 0 {
-                    read.slices.push(seg.slice(position, span.len as usize));
+                    read.slices.push(seg.slice(position, span.len as usize)?);
                     read.len += span.len as usize;
                     read.next_offset = span.next_offset;
                 }

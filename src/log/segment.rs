@@ -6,11 +6,14 @@
 //!
 //! Appends write at `size` with positional writes, so a failed write can be cut back to the last
 //! good size; reads are positional too, so a `&Segment` can be read while no one writes.
+//!
+//! Descriptors: only a segment being written to holds one, for its `.log` (`segment_file.rs`).
+//! Index entries live in memory and reach their files at seal, flush and clean close
+//! (`index.rs`); the `.txnindex` is opened for each write (`txn_index.rs`).
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use super::batch::{BatchHeader, BATCH_HEADER_SIZE};
@@ -19,6 +22,7 @@ use super::error::{IoContext, LogError};
 use super::index::{self, IndexFile, OffsetEntry, TimeEntry};
 use super::read::FileSlice;
 use super::scan::{Scanned, SegmentScanner};
+use super::segment_file::SegmentFile;
 use super::txn_index::{AbortedTxn, TxnIndex};
 
 pub(crate) fn file_name(base_offset: i64, ext: &str) -> String {
@@ -34,9 +38,9 @@ pub(crate) struct RecoverOutcome {
 
 pub(crate) struct Segment {
     pub(crate) base_offset: i64,
-    log_path: PathBuf,
-    /// Shared with fetch reads in flight (`FileSlice`), which outlive the partition lock.
-    log: Arc<File>,
+    /// The `.log`; its handle is shared with fetch reads in flight (`FileSlice`), which outlive
+    /// the partition lock.
+    log: SegmentFile,
     size: u64,
     offset_index: IndexFile<OffsetEntry>,
     time_index: IndexFile<TimeEntry>,
@@ -56,18 +60,10 @@ pub(crate) struct Segment {
 impl Segment {
     /// A new, empty segment (the files are created or emptied).
     pub(crate) fn create(dir: &Path, base_offset: i64) -> Result<Segment, LogError> {
-        let log_path = dir.join(file_name(base_offset, "log"));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&log_path)
-            .at(&log_path)?;
+        let log = SegmentFile::create(dir.join(file_name(base_offset, "log")))?;
         Ok(Segment {
             base_offset,
-            log_path,
-            log: Arc::new(log),
+            log,
             size: 0,
             offset_index: IndexFile::create(dir.join(file_name(base_offset, "index")))?,
             time_index: IndexFile::create(dir.join(file_name(base_offset, "timeindex")))?,
@@ -82,18 +78,15 @@ impl Segment {
 
     /// Opens an existing segment. With `next_base` (the following segment's base) it tries the
     /// index files and returns `true` if they pass the sanity checks; otherwise (or for the last
-    /// segment) the indexes are emptied and the caller must `recover()`.
+    /// segment) the indexes are emptied and the caller must `recover()`. No descriptor is held
+    /// afterwards: the first read or append opens one.
     pub(crate) fn open(
         dir: &Path,
         base_offset: i64,
         next_base: Option<i64>,
     ) -> Result<(Segment, bool), LogError> {
         let log_path = dir.join(file_name(base_offset, "log"));
-        let log = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&log_path)
-            .at(&log_path)?;
+        let log = File::open(&log_path).at(&log_path)?;
         let size = log.metadata().at(&log_path)?.len();
         let index_path = dir.join(file_name(base_offset, "index"));
         let time_path = dir.join(file_name(base_offset, "timeindex"));
@@ -112,11 +105,12 @@ impl Segment {
             }
             None => None,
         };
+        drop(log);
         let trusted = loaded.is_some();
         let (offset_index, time_index) = match loaded {
             Some((o, t)) => (
-                IndexFile::open_with(index_path, o)?,
-                IndexFile::open_with(time_path, t)?,
+                IndexFile::open_with(index_path, o),
+                IndexFile::open_with(time_path, t),
             ),
             None => (
                 IndexFile::create(index_path)?,
@@ -128,8 +122,7 @@ impl Segment {
         });
         let seg = Segment {
             base_offset,
-            log_path,
-            log: Arc::new(log),
+            log: SegmentFile::existing(log_path),
             size,
             offset_index,
             time_index,
@@ -155,7 +148,7 @@ impl Segment {
         self.rolling_base_ms = None;
         self.bytes_since_last_index_entry = 0;
         let (mut offsets, mut times) = (Vec::new(), Vec::new());
-        let log_path = self.log_path.clone();
+        let log_path = self.log_path().to_path_buf();
         let mut scanner = SegmentScanner::open(&log_path, 0)?;
         let outcome = loop {
             let (position, header) = match scanner.next_batch()? {
@@ -235,7 +228,8 @@ impl Segment {
 
     /// Cuts the `.log` to `size` bytes (recovery of a torn tail, truncation).
     pub(crate) fn truncate_bytes(&mut self, size: u64) -> Result<(), LogError> {
-        self.log.set_len(size).at(&self.log_path)?;
+        let path = self.log_path().to_path_buf();
+        self.log.writable()?.set_len(size).at(&path)?;
         self.size = size;
         Ok(())
     }
@@ -249,26 +243,21 @@ impl Segment {
         index_interval_bytes: u32,
         now_ms: i64,
     ) -> Result<(), LogError> {
-        if let Err(e) = self.log.write_all_at(data, self.size) {
+        let file = self.log.writable()?;
+        if let Err(e) = file.write_all_at(data, self.size) {
             // Leave no partial batch behind for the next append to follow.
-            let _ = self.log.set_len(self.size);
-            return Err(LogError::io(&self.log_path, e));
+            let _ = file.set_len(self.size);
+            return Err(LogError::io(self.log.path(), e));
         }
         let start = self.size;
         self.size += data.len() as u64;
         self.rolling_base_ms.get_or_insert(now_ms);
-        // The data is written, so the append has happened: failing it now would let the next
-        // append give the same offsets again behind it. The indexes are sparse hints (a missing
-        // entry costs a longer scan, and recovery rebuilds them), so an entry the disk refuses
-        // (full) is skipped with a warning.
+        // Index entries go to memory; their files are written at seal, flush and close.
         for (h, at) in batches {
             if let Some((o, t)) = self.track_batch(start + *at as u64, h, index_interval_bytes) {
-                let written = self
-                    .offset_index
-                    .append(o)
-                    .and_then(|()| t.map_or(Ok(()), |t| self.time_index.append(t)));
-                if let Err(e) = written {
-                    tracing::warn!(segment = %self.log_path.display(), error = %e, "index entry not written");
+                self.offset_index.append(o);
+                if let Some(t) = t {
+                    self.time_index.append(t);
                 }
             }
         }
@@ -277,7 +266,16 @@ impl Segment {
 
     /// Header of the batch at `position`; `None` at or past the end of the data.
     pub(crate) fn header_at(&self, position: u64) -> Result<Option<BatchHeader>, LogError> {
-        read_header(&self.log, &self.log_path, self.size, position)
+        if position + BATCH_HEADER_SIZE as u64 > self.size {
+            return Ok(None);
+        }
+        read_header(&*self.log.get()?, self.log.path(), self.size, position)
+    }
+
+    /// A handle on the `.log` for reading. Holding it across a series of reads of a segment
+    /// that holds no descriptor (a sealed one) makes them share one open file.
+    pub(crate) fn reader(&self) -> Result<std::sync::Arc<File>, LogError> {
+        self.log.get()
     }
 
     /// Position and header of the first batch whose last offset is >= `offset`.
@@ -302,13 +300,13 @@ impl Segment {
     }
 
     /// `len` bytes of the data from `position`, as a region of the file.
-    pub(crate) fn slice(&self, position: u64, len: usize) -> FileSlice {
-        FileSlice {
-            file: self.log.clone(),
-            path: self.log_path.clone(),
+    pub(crate) fn slice(&self, position: u64, len: usize) -> Result<FileSlice, LogError> {
+        Ok(FileSlice {
+            file: self.log.get()?,
+            path: self.log.path().to_path_buf(),
             position,
             len,
-        }
+        })
     }
 
     /// Scans headers from `position` for the first batch satisfying `pred`.
@@ -317,6 +315,7 @@ impl Segment {
         mut position: u64,
         pred: impl Fn(&BatchHeader) -> bool,
     ) -> Result<Option<(u64, BatchHeader)>, LogError> {
+        let _shared = self.reader()?;
         while let Some(h) = self.header_at(position)? {
             if pred(&h) {
                 return Ok(Some((position, h)));
@@ -339,7 +338,7 @@ impl Segment {
             let rel = (from - self.base_offset).min(i64::from(i32::MAX)) as i32;
             self.offset_index.lookup(rel)
         };
-        let mut scanner = SegmentScanner::open(&self.log_path, start)?;
+        let mut scanner = SegmentScanner::open(self.log.path(), start)?;
         loop {
             match scanner.next_batch()? {
                 Scanned::End => return Ok(()),
@@ -365,14 +364,15 @@ impl Segment {
     pub(crate) fn read_bytes(&self, position: u64, len: usize) -> Result<Vec<u8>, LogError> {
         let mut buf = vec![0u8; len];
         self.log
+            .get()?
             .read_exact_at(&mut buf, position)
-            .at(&self.log_path)?;
+            .at(self.log.path())?;
         Ok(buf)
     }
 
     pub(crate) fn corrupt(&self, position: u64, reason: String) -> LogError {
         LogError::Corrupt {
-            path: self.log_path.clone(),
+            path: self.log.path().to_path_buf(),
             position,
             reason,
         }
@@ -385,7 +385,7 @@ impl Segment {
         self.next_offset
     }
     pub(crate) fn log_path(&self) -> &Path {
-        &self.log_path
+        self.log.path()
     }
     pub(crate) fn rolling_base_ms(&self) -> Option<i64> {
         self.rolling_base_ms
@@ -399,8 +399,7 @@ impl Segment {
         if self.max_timestamp >= 0 {
             return self.max_timestamp;
         }
-        self.log
-            .metadata()
+        std::fs::metadata(self.log.path())
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -414,12 +413,27 @@ impl Segment {
 
     /// A second handle on the `.log`, so that it can be fsynced without the log's lock.
     pub(crate) fn log_file_handle(&self) -> Result<File, LogError> {
-        self.log.try_clone().at(&self.log_path)
+        self.log.get()?.try_clone().at(self.log.path())
     }
 
-    /// fsync the `.log` and the indexes.
-    pub(crate) fn flush(&self) -> Result<(), LogError> {
-        self.log.sync_data().at(&self.log_path)?;
+    /// Writes the index entries not yet in their files (no fsync).
+    pub(crate) fn write_indexes(&mut self) -> Result<(), LogError> {
+        self.offset_index.write(false)?;
+        self.time_index.write(false)
+    }
+
+    /// fsync the `.log` and what was written of the indexes; writes nothing, so it may run
+    /// outside the write path (e.g. for a sealed segment).
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        self.log.get()?.sync_data().at(self.log.path())?;
+        self.offset_index.sync_written()?;
+        self.time_index.sync_written()?;
+        self.txn_index.sync()
+    }
+
+    /// Writes the pending index entries, then fsyncs the `.log` and the indexes.
+    pub(crate) fn flush(&mut self) -> Result<(), LogError> {
+        self.log.get()?.sync_data().at(self.log.path())?;
         self.offset_index.flush()?;
         self.time_index.flush()?;
         self.txn_index.flush()
@@ -440,19 +454,23 @@ impl Segment {
     }
 
     /// Called when a newer segment takes over: the time index's last entry must hold the
-    /// segment's max timestamp, because that is what a later load reads it from. Nothing is
-    /// fsynced here: the log's background flush does that (`flush.rs`).
+    /// segment's max timestamp, because that is what a later load reads it from. The index
+    /// entries are written to their files, not fsynced: the log's background flush fsyncs them
+    /// by name with the `.log` (`flush.rs`) before the recovery point may pass the segment. The
+    /// segment stops holding its descriptor: reads of a sealed segment open the file on demand.
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
-        match self.time_entry_if_increased() {
-            Some(t) => self.time_index.append(t),
-            None => Ok(()),
+        if let Some(t) = self.time_entry_if_increased() {
+            self.time_index.append(t);
         }
+        self.write_indexes()?;
+        self.log.release();
+        Ok(())
     }
 
     /// The segment's files, for an fsync by name (the `.txnindex` only if it exists).
     pub(crate) fn file_paths(&self) -> Vec<PathBuf> {
         let mut paths = vec![
-            self.log_path.clone(),
+            self.log.path().to_path_buf(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
         ];
@@ -462,11 +480,23 @@ impl Segment {
         paths
     }
 
+    /// Whether the segment holds a descriptor at rest (tests).
+    #[cfg(test)]
+    pub(crate) fn holds_descriptor(&self) -> bool {
+        self.log.holds_descriptor()
+    }
+
+    /// The index entries in memory (tests).
+    #[cfg(test)]
+    pub(crate) fn index_entries(&self) -> (&[OffsetEntry], &[TimeEntry]) {
+        (self.offset_index.entries(), self.time_index.entries())
+    }
+
     /// Renames the segment's files to `*.deleted`; returns the new paths for later removal.
     pub(crate) fn rename_for_delete(&mut self) -> Result<Vec<PathBuf>, LogError> {
         let mut out = Vec::with_capacity(4);
         for path in [
-            self.log_path.clone(),
+            self.log.path().to_path_buf(),
             self.offset_index.path().to_path_buf(),
             self.time_index.path().to_path_buf(),
             self.txn_index.path().to_path_buf(),

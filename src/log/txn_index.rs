@@ -12,7 +12,8 @@
 //! the fetched range so the consumer can drop their records.
 //!
 //! The entries also live in memory (they are few: one per aborted transaction). Appends write
-//! at the end of the file; `flush` fsyncs it with the segment. A rebuild after a crash rewrites
+//! at the end of the file, opening it for that write only (no descriptor is held: file
+//! descriptors are budgeted, one per partition at rest); `flush` fsyncs it with the segment. A rebuild after a crash rewrites
 //! the file from the log (see `Log::rebuild_producer_state`), so a torn tail is harmless: a
 //! partial last entry is ignored when loading.
 
@@ -63,8 +64,9 @@ impl AbortedTxn {
 /// Like Kafka, the file exists only once the segment holds an abort marker.
 pub(crate) struct TxnIndex {
     path: PathBuf,
-    file: Option<File>,
     entries: Vec<AbortedTxn>,
+    /// Written since the last fsync.
+    dirty: bool,
 }
 
 impl TxnIndex {
@@ -84,8 +86,8 @@ impl TxnIndex {
         }
         let mut index = TxnIndex {
             path,
-            file: None,
             entries,
+            dirty: false,
         };
         if bytes.len() != index.entries.len() * ENTRY_SIZE {
             tracing::warn!(path = %index.path.display(), "dropping a damaged tail of a transaction index");
@@ -99,8 +101,8 @@ impl TxnIndex {
         checkpoint::remove_if_exists(&path)?;
         Ok(TxnIndex {
             path,
-            file: None,
             entries: Vec::new(),
+            dirty: false,
         })
     }
 
@@ -112,24 +114,22 @@ impl TxnIndex {
         &self.entries
     }
 
-    fn file(&mut self) -> Result<&File, LogError> {
-        if self.file.is_none() {
-            let file = OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&self.path)
-                .at(&self.path)?;
-            self.file = Some(file);
-        }
-        Ok(self.file.as_ref().expect("opened above"))
+    fn open_for_write(&self) -> Result<std::fs::File, LogError> {
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&self.path)
+            .at(&self.path)
     }
 
     pub(crate) fn append(&mut self, entry: AbortedTxn) -> Result<(), LogError> {
         let at = (self.entries.len() * ENTRY_SIZE) as u64;
-        let path = self.path.clone();
-        self.file()?.write_all_at(&entry.encode(), at).at(&path)?;
+        self.open_for_write()?
+            .write_all_at(&entry.encode(), at)
+            .at(&self.path)?;
         self.entries.push(entry);
+        self.dirty = true;
         Ok(())
     }
 
@@ -146,19 +146,30 @@ impl TxnIndex {
     /// Cuts the file to the entries in memory (removing it when there are none).
     fn rewrite(&mut self) -> Result<(), LogError> {
         if self.entries.is_empty() {
-            self.file = None;
+            self.dirty = false;
             return checkpoint::remove_if_exists(&self.path);
         }
         let len = (self.entries.len() * ENTRY_SIZE) as u64;
-        let path = self.path.clone();
-        self.file()?.set_len(len).at(&path)
+        self.open_for_write()?.set_len(len).at(&self.path)?;
+        self.dirty = true;
+        Ok(())
     }
 
-    pub(crate) fn flush(&self) -> Result<(), LogError> {
-        match &self.file {
-            Some(file) => file.sync_data().at(&self.path),
-            None => Ok(()),
+    /// fsyncs the file if it was written since the last [`Self::flush`] (`&self`, for an fsync
+    /// outside the write path; a repeated fsync is harmless).
+    pub(crate) fn sync(&self) -> Result<(), LogError> {
+        if !self.dirty {
+            return Ok(());
         }
+        File::open(&self.path)
+            .and_then(|f| f.sync_data())
+            .at(&self.path)
+    }
+
+    pub(crate) fn flush(&mut self) -> Result<(), LogError> {
+        self.sync()?;
+        self.dirty = false;
+        Ok(())
     }
 }
 

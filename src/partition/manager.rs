@@ -7,8 +7,14 @@
 //! is never mistaken for a new topic of the same name. Deletion renames the directory to
 //! `<topic>-<partition>.<id>-delete` first (atomic) and removes it afterwards; leftovers of a
 //! crash in between are removed at start.
+//!
+//! A partition whose log cannot be opened (most likely the open-file budget is exhausted:
+//! EMFILE/ENFILE) does not stop the others: `sync` opens what it can, names each failure in the
+//! log, keeps the failed ones as offline (Metadata shows them without a leader) and tries them
+//! again at every later sync. Callers decide what a failure means: CreateTopics undoes the
+//! topic and answers an error, start-up carries on unless the failure is damage on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
@@ -30,8 +36,22 @@ struct HostedTopic {
 pub struct ReplicaManager {
     log_dir: PathBuf,
     topics: RwLock<HashMap<String, HostedTopic>>,
+    /// Partitions placed here whose log the last sync could not open.
+    offline: RwLock<BTreeSet<(String, i32)>>,
     data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
 }
+
+/// A partition placed on this broker whose log could not be opened.
+#[derive(Debug)]
+pub struct OpenFailure {
+    pub topic: String,
+    pub topic_id: Uuid,
+    pub partition: i32,
+    pub error: LogError,
+}
+
+/// How many failures `sync` names one by one before summarizing the rest.
+const FAILURES_LOGGED: usize = 10;
 
 /// Kafka prints topic IDs as URL-safe base64 without padding.
 pub fn topic_id_string(id: &Uuid) -> String {
@@ -43,6 +63,7 @@ impl ReplicaManager {
         Self {
             log_dir: log_dir.to_path_buf(),
             topics: RwLock::new(HashMap::new()),
+            offline: RwLock::new(BTreeSet::new()),
             data_arrived: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
@@ -55,6 +76,37 @@ impl ReplicaManager {
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
         let topics = self.topics.read().unwrap_or_else(|p| p.into_inner());
         topics.get(topic)?.partitions.get(&partition).cloned()
+    }
+
+    /// Whether the log of a partition placed here could not be opened.
+    pub fn is_offline(&self, topic: &str, partition: i32) -> bool {
+        let offline = self.offline.read().unwrap_or_else(|p| p.into_inner());
+        offline.contains(&(topic.to_string(), partition))
+    }
+
+    /// Removes what opening left of these partitions of a topic whose creation was undone:
+    /// directories holding nothing yet, which a topic of the same name created later must not
+    /// find (their `partition.metadata` names the undone topic's ID).
+    pub fn remove_unopened(&self, failed: &[OpenFailure]) {
+        for f in failed {
+            let dir = self.partition_dir(&f.topic, f.partition);
+            let ours = match read_topic_id(&dir) {
+                Some(id) => id == f.topic_id,
+                None => !dir.join(PARTITION_METADATA).exists(),
+            };
+            if ours && dir.exists() {
+                self.delete_partition_dir(&f.topic, f.partition, &f.topic_id);
+            }
+        }
+    }
+
+    /// Whether some partition placed here is offline (a later sync may open it).
+    pub fn has_offline(&self) -> bool {
+        !self
+            .offline
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
     }
 
     pub fn all(&self) -> Vec<Arc<Partition>> {
@@ -76,12 +128,16 @@ impl ReplicaManager {
     /// started or was fenced), partitions the image says this broker leads are held as
     /// followers of no one: that image may be stale, the cluster having elected another leader
     /// meanwhile, and a stale leader must neither accept writes nor serve reads.
+    ///
+    /// Returns the new partitions whose log could not be opened (see the module docs); the
+    /// error is for a failure to apply a new state to a partition already open.
     pub fn sync(
         &self,
         image: &MetadataImage,
         broker: &BrokerConfig,
         may_lead: bool,
-    ) -> Result<(), LogError> {
+    ) -> Result<Vec<OpenFailure>, LogError> {
+        let mut failures = Vec::new();
         let node_id = broker.node_id;
         let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
         let gone: Vec<String> = topics
@@ -92,7 +148,10 @@ impl ReplicaManager {
         for name in gone {
             if let Some(hosted) = topics.remove(&name) {
                 for partition in hosted.partitions.into_values() {
-                    self.delete_partition_dir(&name, partition.index, &hosted.id);
+                    // Closed first: its descriptor may be the one removing the directory needs.
+                    let index = partition.index;
+                    drop(partition);
+                    self.delete_partition_dir(&name, index, &hosted.id);
                 }
             }
         }
@@ -130,31 +189,83 @@ impl ReplicaManager {
                     hosted.apply_state(node_id, &state, now)?;
                     continue;
                 }
-                let dir = self.partition_dir(&topic.name, index);
-                ensure_partition_metadata(&dir, &topic.id).map_err(|e| LogError::Io {
-                    path: dir.clone(),
-                    source: e,
-                })?;
-                reopened_clean |= dir.join(CLEAN_SHUTDOWN_FILE).exists();
-                let log = Log::open(&dir, config.clone(), now)?;
-                let partition = Partition::new(
-                    Arc::from(topic.name.as_str()),
-                    index,
-                    topic.id,
-                    log,
-                    self.data_arrived.clone(),
-                    broker.flush_on_ack,
-                );
-                partition.set_min_insync_replicas(min_isr);
-                partition.apply_state(node_id, &state, now)?;
-                hosted.partitions.insert(index, Arc::new(partition));
+                reopened_clean |= self
+                    .partition_dir(&topic.name, index)
+                    .join(CLEAN_SHUTDOWN_FILE)
+                    .exists();
+                let opened = self.open_partition(topic, index, &config, broker, now);
+                let opened = opened.and_then(|partition| {
+                    partition.set_min_insync_replicas(min_isr);
+                    partition.apply_state(node_id, &state, now)?;
+                    Ok(partition)
+                });
+                match opened {
+                    Ok(partition) => {
+                        hosted.partitions.insert(index, Arc::new(partition));
+                    }
+                    Err(error) => failures.push(OpenFailure {
+                        topic: topic.name.clone(),
+                        topic_id: topic.id,
+                        partition: index,
+                        error,
+                    }),
+                }
             }
         }
         if reopened_clean {
             // Makes every opened log's removal of its clean-shutdown marker durable at once.
             crate::log::sync_log_dir(&self.log_dir)?;
         }
-        Ok(())
+        self.note_failures(&failures);
+        Ok(failures)
+    }
+
+    fn open_partition(
+        &self,
+        topic: &TopicImage,
+        index: i32,
+        config: &LogConfig,
+        broker: &BrokerConfig,
+        now: i64,
+    ) -> Result<Partition, LogError> {
+        let dir = self.partition_dir(&topic.name, index);
+        ensure_partition_metadata(&dir, &topic.id).map_err(|e| LogError::Io {
+            path: dir.clone(),
+            source: e,
+        })?;
+        let log = Log::open(&dir, config.clone(), now)?;
+        Ok(Partition::new(
+            Arc::from(topic.name.as_str()),
+            index,
+            topic.id,
+            log,
+            self.data_arrived.clone(),
+            broker.flush_on_ack,
+        ))
+    }
+
+    /// Records the offline partitions and names them in the log: one line each for the first
+    /// few, then a count, so an exhausted budget does not flood the log.
+    fn note_failures(&self, failures: &[OpenFailure]) {
+        for f in failures.iter().take(FAILURES_LOGGED) {
+            tracing::error!(topic = %f.topic, partition = f.partition, error = %f.error, "cannot open partition log; the partition is offline until a later attempt succeeds");
+        }
+        if failures.len() > FAILURES_LOGGED {
+            let exhausted = failures
+                .iter()
+                .filter(|f| f.error.is_out_of_file_descriptors())
+                .count();
+            tracing::error!(
+                offline = failures.len(),
+                out_of_file_descriptors = exhausted,
+                "cannot open partition logs (only the first {FAILURES_LOGGED} are named)"
+            );
+        }
+        let mut offline = self.offline.write().unwrap_or_else(|p| p.into_inner());
+        *offline = failures
+            .iter()
+            .map(|f| (f.topic.clone(), f.partition))
+            .collect();
     }
 
     fn delete_partition_dir(&self, topic: &str, partition: i32, id: &Uuid) {

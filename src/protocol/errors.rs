@@ -63,6 +63,22 @@ pub fn metadata_error(e: &MetadataError) -> KafkaError {
     }
 }
 
+/// CreateTopics or CreatePartitions whose partition logs could not all be opened on this broker
+/// (most likely out of file descriptors): KAFKA_STORAGE_ERROR, the disk error Kafka reports for
+/// a log it cannot access, naming the first cause.
+pub fn partitions_not_opened(
+    node_id: i32,
+    topic: &str,
+    count: usize,
+    first: Option<&LogError>,
+) -> KafkaError {
+    let cause = first.map_or(String::new(), |e| format!(": {e}"));
+    KafkaError::with_message(
+        ResponseError::KafkaStorageError,
+        format!("Broker {node_id} could not open the logs of {count} partition(s) of topic {topic}{cause}"),
+    )
+}
+
 pub fn log_error(e: &LogError) -> KafkaError {
     let code = match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,

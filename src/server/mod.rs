@@ -23,6 +23,7 @@ pub async fn serve(
 ) {
     let limit = broker.limits.max_connections;
     let permits = Arc::new(Semaphore::new(limit));
+    let mut failures = AcceptFailures::default();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -31,8 +32,9 @@ pub async fn serve(
         let (stream, peer) = match accepted {
             Ok(conn) => conn,
             Err(e) => {
-                // Usually EMFILE: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "accept failed");
+                // Usually EMFILE (the open-file budget is spent): the connection waits in the
+                // backlog; back off briefly instead of spinning, and never stop listening.
+                failures.note(&e);
                 tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 continue;
             }
@@ -48,5 +50,27 @@ pub async fn serve(
             connection::run(broker, stream, peer, shutdown).await;
             drop(permit);
         });
+    }
+}
+
+/// Logs accept failures at most once a second (with how many there were meanwhile), so a long
+/// exhaustion of file descriptors does not flood the log.
+#[derive(Default)]
+struct AcceptFailures {
+    last_logged: Option<std::time::Instant>,
+    since: u64,
+}
+
+impl AcceptFailures {
+    fn note(&mut self, error: &std::io::Error) {
+        self.since += 1;
+        let due = self
+            .last_logged
+            .is_none_or(|t| t.elapsed() >= std::time::Duration::from_secs(1));
+        if due {
+            tracing::warn!(%error, failures = self.since, "accept failed; retrying");
+            self.last_logged = Some(std::time::Instant::now());
+            self.since = 0;
+        }
     }
 }

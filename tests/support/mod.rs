@@ -54,6 +54,8 @@ pub struct Broker {
     child: Option<Child>,
     /// Set in reference mode (`MILENA_TEST_REFERENCE=1`): the real Kafka broker runs instead.
     reference: Option<Reference>,
+    /// Soft and hard open-file limit every (re)start runs under (`prlimit --nofile=N:N`).
+    pub nofile: Option<u64>,
 }
 
 /// The real Kafka broker started by scripts/reference-kafka.sh in `Broker::data_dir`.
@@ -95,6 +97,11 @@ impl Broker {
 
     /// Starts a broker with extra properties; a key given here replaces the default one.
     pub fn start_with(extra_props: &[(&str, &str)]) -> Broker {
+        Broker::start_limited(extra_props, None)
+    }
+
+    /// As `start_with`, under an open-file limit of `nofile` (soft and hard) if given.
+    pub fn start_limited(extra_props: &[(&str, &str)], nofile: Option<u64>) -> Broker {
         if reference_mode() {
             return Broker::start_reference(extra_props);
         }
@@ -136,6 +143,7 @@ impl Broker {
             data_dir,
             child: None,
             reference: None,
+            nofile,
         };
         broker.spawn();
         broker
@@ -171,6 +179,7 @@ impl Broker {
                 props: props.iter().map(|(k, v)| format!("{k}={v}")).collect(),
                 pid: None,
             }),
+            nofile: None,
         };
         broker.spawn();
         broker
@@ -406,7 +415,17 @@ impl Broker {
             .open(&self.log_path)
             .expect("open broker log");
         let log2 = log.try_clone().expect("clone broker log handle");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_milena"));
+        let mut cmd = match self.nofile {
+            // prlimit execs the broker: the pid stays the broker's.
+            Some(n) => {
+                let mut cmd = Command::new("prlimit");
+                cmd.arg(format!("--nofile={n}:{n}"))
+                    .arg("--")
+                    .arg(env!("CARGO_BIN_EXE_milena"));
+                cmd
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_milena")),
+        };
         cmd.arg(&self.props_path)
             .current_dir(self.data_dir.path())
             .stdin(Stdio::null())

@@ -3,6 +3,7 @@
 
 mod append_read;
 mod compaction;
+mod descriptors;
 mod follower;
 mod idempotence;
 mod leader_epoch;
