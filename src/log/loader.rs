@@ -2,9 +2,12 @@
 //!
 //! Steps: finish a segment swap of the cleaner that a crash interrupted (see
 //! `cleaner/swap.rs`); remove stray files (`*.deleted`, `*.cleaned`, `*.swap`, `*.tmp`, indexes without a
-//! `.log`); open segments in offset order; scan (validate every batch, rebuild indexes) the last
-//! segment always, every segment holding offsets at or after the recovery point when the
-//! clean-shutdown marker is absent, and any segment whose indexes fail their sanity checks.
+//! `.log`); open segments in offset order; scan (validate every batch, rebuild indexes) every
+//! segment holding offsets at or after the recovery point when the clean-shutdown marker is
+//! absent, and any segment whose indexes fail their sanity checks. After a clean close the last
+//! segment's indexes are trusted too and only the headers after its last index entry are read
+//! (`Segment::open_last_after_clean_close`); without the marker the last segment is always
+//! scanned.
 //!
 //! What invalid bytes mean depends on where they are. In the last segment, or in a segment
 //! followed only by empty segments, they are a torn tail: cut off with a warning, and the empty
@@ -59,7 +62,14 @@ impl Log {
         for (i, &base) in bases.iter().enumerate() {
             let next = bases.get(i + 1).copied();
             let needs_scan = next.is_none_or(|n| n > recovery_point);
-            let (mut seg, trusted) = Segment::open(dir, base, next.filter(|_| !needs_scan))?;
+            let fast = match next {
+                None if clean => Segment::open_last_after_clean_close(dir, base)?,
+                _ => None,
+            };
+            let (mut seg, trusted) = match fast {
+                Some(seg) => (seg, true),
+                None => Segment::open(dir, base, next.filter(|_| !needs_scan))?,
+            };
             let mut torn = false;
             if !trusted {
                 first_recovered.get_or_insert(base);

@@ -161,6 +161,8 @@ impl Log {
 
     /// Clean shutdown: flush, snapshot producer state, leave the clean-shutdown marker.
     pub fn close(mut self) -> Result<(), LogError> {
+        // Its indexes are then complete: the next open trusts them (`open_last_after_clean_close`).
+        self.active.append_final_time_entry();
         self.flush()?;
         self.producers
             .write_snapshot(&self.dir, self.log_end_offset)?;

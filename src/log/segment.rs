@@ -136,6 +136,75 @@ impl Segment {
         Ok((seg, trusted))
     }
 
+    /// Opens the last segment of a cleanly closed log without scanning it, as Kafka does when
+    /// its clean-shutdown marker is present: the indexes written at close are trusted after
+    /// the same sanity checks as a sealed segment's, and only the batch headers after the last
+    /// offset index entry are read, to find the log end. `None` when anything does not fit
+    /// (missing or implausible indexes, a tail that does not end exactly at the file's end):
+    /// the caller then opens and scans it as after a crash.
+    pub(crate) fn open_last_after_clean_close(
+        dir: &Path,
+        base_offset: i64,
+    ) -> Result<Option<Segment>, LogError> {
+        let log_path = dir.join(file_name(base_offset, "log"));
+        let log = File::open(&log_path).at(&log_path)?;
+        let size = log.metadata().at(&log_path)?.len();
+        let index_path = dir.join(file_name(base_offset, "index"));
+        let time_path = dir.join(file_name(base_offset, "timeindex"));
+        let max_rel = i64::from(i32::MAX) + 1;
+        let Some((offsets, times)) = load_indexes(
+            &log,
+            &log_path,
+            size,
+            base_offset,
+            &index_path,
+            &time_path,
+            max_rel,
+        )?
+        else {
+            return Ok(None);
+        };
+        let (mut max_timestamp, mut offset_of_max_timestamp) = times.last().map_or((-1, -1), |t| {
+            (t.timestamp, base_offset + i64::from(t.relative_offset))
+        });
+        let from = offsets.last().map_or(0, |o| o.position as u64);
+        let mut position = from;
+        let mut next_offset = base_offset;
+        while position < size {
+            let Ok(Some(h)) = read_header(&log, &log_path, size, position) else {
+                return Ok(None);
+            };
+            if h.base_offset < next_offset || position + h.size_in_bytes() as u64 > size {
+                return Ok(None);
+            }
+            if h.max_timestamp > max_timestamp {
+                max_timestamp = h.max_timestamp;
+                offset_of_max_timestamp = h.last_offset();
+            }
+            next_offset = h.last_offset() + 1;
+            position += h.size_in_bytes() as u64;
+        }
+        let rolling_base_ms = match read_header(&log, &log_path, size, 0) {
+            Ok(Some(first)) => Some(first.max_timestamp),
+            Ok(None) => None,
+            Err(_) => return Ok(None),
+        };
+        drop(log);
+        Ok(Some(Segment {
+            base_offset,
+            log: SegmentFile::existing(log_path),
+            size,
+            offset_index: IndexFile::open_with(index_path, offsets),
+            time_index: IndexFile::open_with(time_path, times),
+            next_offset,
+            max_timestamp,
+            offset_of_max_timestamp,
+            rolling_base_ms,
+            bytes_since_last_index_entry: size - from,
+            txn_index: TxnIndex::open(dir.join(file_name(base_offset, "txnindex")))?,
+        }))
+    }
+
     /// Scans the whole `.log`, validating every batch, and rebuilds both indexes from the valid
     /// prefix. Does not cut anything: the caller decides what invalid bytes mean.
     pub(crate) fn recover(
@@ -224,6 +293,14 @@ impl Segment {
             timestamp: self.max_timestamp,
             relative_offset: (self.offset_of_max_timestamp - self.base_offset) as i32,
         })
+    }
+
+    /// Adds the segment's max timestamp to the time index if it is not its last entry yet: at
+    /// seal, and at a clean close, so that a later load reads the max timestamp from there.
+    pub(crate) fn append_final_time_entry(&mut self) {
+        if let Some(t) = self.time_entry_if_increased() {
+            self.time_index.append(t);
+        }
     }
 
     /// Cuts the `.log` to `size` bytes (recovery of a torn tail, truncation).
@@ -459,9 +536,7 @@ impl Segment {
     /// by name with the `.log` (`flush.rs`) before the recovery point may pass the segment. The
     /// segment stops holding its descriptor: reads of a sealed segment open the file on demand.
     pub(crate) fn seal(&mut self) -> Result<(), LogError> {
-        if let Some(t) = self.time_entry_if_increased() {
-            self.time_index.append(t);
-        }
+        self.append_final_time_entry();
         self.write_indexes()?;
         self.log.release();
         Ok(())

@@ -338,3 +338,61 @@ fn a_cleanly_closed_log_reopens_without_rewriting_its_checkpoints() {
     assert!(!dir.path().join("clean-shutdown").exists());
     assert_eq!(all_offsets(&log), (0..12).collect::<Vec<_>>());
 }
+
+#[test]
+fn a_clean_restart_trusts_the_last_segments_indexes_and_reads_only_its_tail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = LogConfig {
+        index_interval_bytes: 200,
+        ..LogConfig::default()
+    };
+    let mut log = open(dir.path(), config.clone());
+    append_batches(&mut log, 40, 1);
+    let (end, max_ts, size) = (
+        log.log_end_offset(),
+        log.max_timestamp(),
+        log.size_in_bytes(),
+    );
+    log.close().expect("close");
+    // Damage a record's value early in the segment, far before its last index entry: a scan
+    // would find the CRC wrong and cut the log there; a clean open reads past it, as Kafka's.
+    let path = segment_path(dir.path(), 0, "log");
+    let mut bytes = fs::read(&path).expect("read");
+    let batch_size = bytes.len() / 40; // 40 batches of one equal record
+    let at = batch_size * 10 + batch_size - 20; // inside the 11th batch's value
+    bytes[at] ^= 0xff;
+    fs::write(&path, &bytes).expect("write");
+    let log = open(dir.path(), config.clone());
+    assert_eq!(
+        (
+            log.log_end_offset(),
+            log.max_timestamp(),
+            log.size_in_bytes()
+        ),
+        (end, max_ts, size),
+        "the end, max timestamp and size come from the indexes and the tail"
+    );
+    log.close().expect("close");
+
+    // Without the marker (a crash) the last segment is scanned, and the damage found.
+    remove(dir.path(), "clean-shutdown");
+    let log = open(dir.path(), config);
+    assert!(
+        log.log_end_offset() < end,
+        "a scan cuts the log at the damaged batch: end {} of {end}",
+        log.log_end_offset()
+    );
+}
+
+#[test]
+fn a_clean_restart_with_damaged_indexes_scans_the_last_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut log = open(dir.path(), LogConfig::default());
+    append_batches(&mut log, 30, 2);
+    let (end, max_ts) = (log.log_end_offset(), log.max_timestamp());
+    log.close().expect("close");
+    fs::write(segment_path(dir.path(), 0, "index"), [0xffu8; 16]).expect("damage index");
+    let log = open(dir.path(), LogConfig::default());
+    assert_eq!((log.log_end_offset(), log.max_timestamp()), (end, max_ts));
+    assert_eq!(all_offsets(&log), (0..end).collect::<Vec<_>>());
+}
