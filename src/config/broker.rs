@@ -86,6 +86,8 @@ pub struct BrokerConfig {
     pub transaction_state_log_num_partitions: i32,
     /// `producer.id.expiration.ms`; default 86400000 (one day).
     pub producer_id_expiration_ms: i64,
+    /// `num.recovery.threads.per.data.dir`; default 2: threads opening (and recovering) logs.
+    pub num_recovery_threads_per_data_dir: i32,
     /// `producer.id.expiration.check.interval.ms` (internal in Kafka); default 600000.
     pub producer_id_expiration_check_interval_ms: i64,
     /// `transactional.id.expiration.ms`; default 604800000 (seven days).
@@ -148,6 +150,7 @@ impl Default for BrokerConfig {
             offsets_topic_num_partitions: 50,
             transaction_state_log_num_partitions: 50,
             producer_id_expiration_ms: 86_400_000,
+            num_recovery_threads_per_data_dir: 2,
             producer_id_expiration_check_interval_ms: 600_000,
             transactional_id_expiration_ms: 604_800_000,
             transaction_remove_expired_interval_ms: 3_600_000,
@@ -279,6 +282,10 @@ impl BrokerConfig {
         v.set(
             &mut c.producer_id_expiration_ms,
             "producer.id.expiration.ms",
+        )?;
+        v.set(
+            &mut c.num_recovery_threads_per_data_dir,
+            "num.recovery.threads.per.data.dir",
         )?;
         v.set(
             &mut c.producer_id_expiration_check_interval_ms,

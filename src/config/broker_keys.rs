@@ -117,7 +117,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("log.message.timestamp.after.max.ms", Long, Some("3600000"), AtLeast(0), true, "How far in the future a CreateTime timestamp may be."),
     key("log.local.retention.ms", Long, Some("-2"), AtLeast(-2), true, "Local retention with tiered storage; -2 means use retention.ms."),
     key("log.local.retention.bytes", Long, Some("-2"), AtLeast(-2), true, "Local size limit with tiered storage; -2 means use retention.bytes."),
-    key("num.recovery.threads.per.data.dir", Int, Some("2"), AtLeast(1), true, "Recovery threads per directory (accepted, ignored)."),
+    key("num.recovery.threads.per.data.dir", Int, Some("2"), AtLeast(1), true, "Threads opening and recovering partition logs at start and at topic creation."),
     key("compression.type", Str, Some("producer"), Check::OneOf(COMPRESSION_TYPES), true, "Default final compression of topics; producer keeps the producer's codec."),
     key("compression.gzip.level", Int, Some("-1"), Check::GzipLevel, true, "gzip level when the broker compresses."),
     key("compression.lz4.level", Int, Some("9"), LZ4_LEVELS, true, "lz4 level when the broker compresses."),

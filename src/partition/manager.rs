@@ -38,6 +38,8 @@ pub struct ReplicaManager {
     topics: RwLock<HashMap<String, HostedTopic>>,
     /// Partitions placed here whose log the last sync could not open.
     offline: RwLock<BTreeSet<(String, i32)>>,
+    /// Held by a sync from start to end: the map's lock is not, while logs are opened.
+    syncing: std::sync::Mutex<()>,
     data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
@@ -64,6 +66,7 @@ impl ReplicaManager {
             log_dir: log_dir.to_path_buf(),
             topics: RwLock::new(HashMap::new()),
             offline: RwLock::new(BTreeSet::new()),
+            syncing: std::sync::Mutex::new(()),
             data_arrived: Arc::new(tokio::sync::watch::channel(0).0),
         }
     }
@@ -137,85 +140,111 @@ impl ReplicaManager {
         broker: &BrokerConfig,
         may_lead: bool,
     ) -> Result<Vec<OpenFailure>, LogError> {
-        let mut failures = Vec::new();
+        let _one_at_a_time = self.syncing.lock().unwrap_or_else(|p| p.into_inner());
         let node_id = broker.node_id;
-        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
-        let gone: Vec<String> = topics
-            .iter()
-            .filter(|(name, hosted)| image.topic(name).map(|t| t.id) != Some(hosted.id))
-            .map(|(name, _)| name.clone())
-            .collect();
-        for name in gone {
-            if let Some(hosted) = topics.remove(&name) {
-                for partition in hosted.partitions.into_values() {
-                    // Closed first: its descriptor may be the one removing the directory needs.
-                    let index = partition.index;
-                    drop(partition);
-                    self.delete_partition_dir(&name, index, &hosted.id);
+        let now = now_ms();
+        let mut to_open = Vec::new();
+        let mut removed = Vec::new();
+        {
+            let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+            let gone: Vec<String> = topics
+                .iter()
+                .filter(|(name, hosted)| image.topic(name).map(|t| t.id) != Some(hosted.id))
+                .map(|(name, _)| name.clone())
+                .collect();
+            for name in gone {
+                if let Some(hosted) = topics.remove(&name) {
+                    removed.push((name, hosted));
+                }
+            }
+            for topic in image.topics.values() {
+                let config = log_config(topic, broker);
+                let min_isr = crate::config::topic::effective_topic_config(&topic.configs, broker)
+                    .min_insync_replicas;
+                let hosted = topics
+                    .entry(topic.name.clone())
+                    .or_insert_with(|| HostedTopic {
+                        id: topic.id,
+                        config: config.clone(),
+                        partitions: BTreeMap::new(),
+                    });
+                if hosted.config != config {
+                    for partition in hosted.partitions.values() {
+                        partition.set_config(config.clone());
+                    }
+                    hosted.config = config.clone();
+                }
+                for index in 0..topic.partitions {
+                    let Some(mut state) = topic.partition(index, node_id) else {
+                        continue;
+                    };
+                    if !may_lead && state.leader == node_id {
+                        state.leader = -1;
+                    }
+                    if !state.replicas.contains(&node_id) {
+                        continue;
+                    }
+                    match hosted.partitions.get(&index) {
+                        Some(hosted) => {
+                            hosted.set_min_insync_replicas(min_isr);
+                            hosted.apply_state(node_id, &state, now)?;
+                        }
+                        None => to_open.push((topic, index, config.clone(), min_isr, state)),
+                    }
                 }
             }
         }
-        let now = now_ms();
-        let mut reopened_clean = false;
-        for topic in image.topics.values() {
-            let config = log_config(topic, broker);
-            let min_isr = crate::config::topic::effective_topic_config(&topic.configs, broker)
-                .min_insync_replicas;
-            let hosted = topics
-                .entry(topic.name.clone())
-                .or_insert_with(|| HostedTopic {
-                    id: topic.id,
-                    config: config.clone(),
-                    partitions: BTreeMap::new(),
-                });
-            if hosted.config != config {
-                for partition in hosted.partitions.values() {
-                    partition.set_config(config.clone());
-                }
-                hosted.config = config.clone();
+        // Outside the map's lock from here: produce, fetch and metadata requests for other
+        // partitions go on while directories are removed and logs are opened.
+        for (name, hosted) in removed {
+            for partition in hosted.partitions.into_values() {
+                // Closed first: its descriptor may be the one removing the directory needs.
+                let index = partition.index;
+                drop(partition);
+                self.delete_partition_dir(&name, index, &hosted.id);
             }
-            for index in 0..topic.partitions {
-                let Some(mut state) = topic.partition(index, node_id) else {
-                    continue;
-                };
-                if !may_lead && state.leader == node_id {
-                    state.leader = -1;
-                }
-                if !state.replicas.contains(&node_id) {
-                    continue;
-                }
-                if let Some(hosted) = hosted.partitions.get(&index) {
-                    hosted.set_min_insync_replicas(min_isr);
-                    hosted.apply_state(node_id, &state, now)?;
-                    continue;
-                }
-                reopened_clean |= self
-                    .partition_dir(&topic.name, index)
-                    .join(CLEAN_SHUTDOWN_FILE)
-                    .exists();
+        }
+        let reopened_clean = to_open.iter().any(|(topic, index, ..)| {
+            self.partition_dir(&topic.name, *index)
+                .join(CLEAN_SHUTDOWN_FILE)
+                .exists()
+        });
+        let threads = broker.num_recovery_threads_per_data_dir.max(1) as usize;
+        let opened = in_parallel(
+            to_open,
+            threads,
+            |(topic, index, config, min_isr, state)| {
                 let opened = self.open_partition(topic, index, &config, broker, now);
                 let opened = opened.and_then(|partition| {
                     partition.set_min_insync_replicas(min_isr);
                     partition.apply_state(node_id, &state, now)?;
                     Ok(partition)
                 });
-                match opened {
-                    Ok(partition) => {
-                        hosted.partitions.insert(index, Arc::new(partition));
-                    }
-                    Err(error) => failures.push(OpenFailure {
-                        topic: topic.name.clone(),
-                        topic_id: topic.id,
-                        partition: index,
-                        error,
-                    }),
-                }
-            }
-        }
+                (topic, index, opened)
+            },
+        );
         if reopened_clean {
             // Makes every opened log's removal of its clean-shutdown marker durable at once.
             crate::log::sync_log_dir(&self.log_dir)?;
         }
+        let mut failures = Vec::new();
+        let mut topics = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        for (topic, index, opened) in opened {
+            match opened {
+                Ok(partition) => {
+                    if let Some(hosted) = topics.get_mut(&topic.name) {
+                        hosted.partitions.insert(index, Arc::new(partition));
+                    }
+                }
+                Err(error) => failures.push(OpenFailure {
+                    topic: topic.name.clone(),
+                    topic_id: topic.id,
+                    partition: index,
+                    error,
+                }),
+            }
+        }
+        drop(topics);
         self.note_failures(&failures);
         Ok(failures)
     }
@@ -346,23 +375,46 @@ const CLOSE_THREADS: usize = 16;
 /// Closes every log (flush, producer snapshot, clean-shutdown marker) on `CLOSE_THREADS`
 /// threads; false if any failed.
 fn close_all(logs: Vec<(String, i32, Log)>) -> bool {
-    let queue = std::sync::Mutex::new(logs);
-    let failed = std::sync::atomic::AtomicBool::new(false);
+    let closed = in_parallel(logs, CLOSE_THREADS, |(name, index, log)| {
+        log.close()
+            .map_err(|e| tracing::error!(topic = %name, partition = index, error = %e, "closing log failed"))
+            .is_ok()
+    });
+    closed.into_iter().all(|ok| ok)
+}
+
+/// `f` applied to every item on up to `threads` scoped threads, results in the items' order.
+/// One item, or one thread, runs on the calling thread.
+fn in_parallel<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.min(items.len());
+    if threads <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let count = items.len();
+    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
+    let results = std::sync::Mutex::new((0..count).map(|_| None).collect::<Vec<Option<R>>>());
     std::thread::scope(|scope| {
-        for _ in 0..CLOSE_THREADS {
+        for _ in 0..threads {
             scope.spawn(|| loop {
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                let Some((name, index, log)) = next else {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some((i, item)) = next else {
                     return;
                 };
-                if let Err(e) = log.close() {
-                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
-                    tracing::error!(topic = %name, partition = index, error = %e, "closing log failed");
-                }
+                let r = f(item);
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
             });
         }
     });
-    !failed.into_inner()
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every item was processed"))
+        .collect()
 }
 
 /// The effective log settings of a topic: its overrides over the broker's defaults.
