@@ -142,6 +142,8 @@ def label(w):
             parts.append("acks=" + tok[4:])
         elif tok.startswith("p") and tok[1:].isdigit():
             parts.append(f"{tok[1:]} part.")
+        elif tok.startswith("rdk") and tok[3:4].isdigit():  # the produce phase's client
+            parts.append(f"librdkafka {tok[3:]}")
     return ", ".join(parts) if parts else n
 
 
@@ -493,9 +495,11 @@ def summary(results, runs, meta):
     single = bool(ws or scale_runs)  # a single broker of each ran (not only the clusters)
     heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if single else
             f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
+    rdk = sorted({v.split()[0] for k, v in meta.items() if k.startswith("rdkafka_client_")},
+                 key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")])
     p(f"Milena {meta.get('milena_rev', '?')}, Kafka {meta.get('kafka_version', '?')} "
       f"({heap}), librdkafka "
-      f"{meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
+      f"{' and '.join(rdk) if rdk else meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
       f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, {meta.get('host', '?')}; data on "
       f"{meta.get('data_fs', '?')}.")
     if meta.get("milena_src_dirty_files", "").strip():
@@ -724,10 +728,20 @@ def summary(results, runs, meta):
     p("## Generators and notes")
     p("")
     if ws or repl_runs:
-        p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P` "
-          f"(librdkafka {meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc "
-          "-O2), unbounded, stopped with SIGINT after warm-up + duration; the rate is the "
-          "delivered-record delta over the window after warm-up.")
+        clients = {k[len("rdkafka_client_"):]: v.split()[0] for k, v in meta.items()
+                   if k.startswith("rdkafka_client_")}
+        deb = clients.get("debian", meta.get("librdkafka_version", "?").rsplit("-", 1)[0])
+        p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P`, "
+          "unbounded, stopped with SIGINT after warm-up + duration; the rate is the "
+          "delivered-record delta over the window after warm-up. Two builds of the same example "
+          "(its producer code is the same in both versions): librdkafka "
+          f"{deb} (Debian's librdkafka-dev and its example source, compiled with gcc -O2)"
+          + (f" and librdkafka {clients['current']} (the rdkafka-sys crate's bundled source: "
+             "CMake Release, static, no SSL/SASL/compression libraries)" if "current" in clients else "")
+          + f"; the produce workloads ran with each of `{meta.get('rdkafka_clients', 'debian')}` "
+          "(the workload names end in the librdkafka version), every other rdkafka run with "
+          f"librdkafka {deb}. The two versions' producer defaults differ (see bench/README.md), "
+          "which moves the brokers' figures.")
     if ws:
         p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
           f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the "
@@ -790,7 +804,8 @@ def plot(results, ws, meta):
     def short(w):
         s = {"produce": "P", "consume": "C", "fsync": "F", "produce-xcheck": "Pj",
              "consume-xcheck": "Cj"}[w.phase]
-        return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace(", ", " ")).strip()
+        return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace("librdkafka ", "rdk")
+                .replace(", ", " ")).strip()
 
     with open(os.path.join(d, "throughput.dat"), "w") as f:
         f.write("# label milena_mb kafka_mb ratio_med ratio_min ratio_max\n")
