@@ -3,6 +3,7 @@
 #
 #   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 2 h 20 min
 #   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 25 minutes)
+#   PHASES=factors bench/run.sh       # issue 14: which factor moves the 1 KiB acks=all figure
 #   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
@@ -212,6 +213,7 @@ ensure_tools() {
     build_rdkafka_performance
     local clients=()
     phase_on produce && clients+=($RDKAFKA_CLIENTS)
+    phase_on factors && clients+=($FACTOR_CLIENTS)
     setup_rdkafka_clients "${clients[@]}"
     if phase_on replicated; then
         ensure_debs kcat
@@ -1162,6 +1164,8 @@ measure_disk() {
 
 # shellcheck source=lib/restart.sh
 source "$here/lib/restart.sh"
+# shellcheck source=lib/factors.sh
+source "$here/lib/factors.sh"
 
 estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, start and stop
     local n_prod n_lat n_load run=$((WARMUP + DURATION))
@@ -1171,10 +1175,11 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     local t=100  # tools, disk test, brokers' start-up, report
     phase_on produce && t=$((t + n_prod * $(wc -w <<<"$RDKAFKA_CLIENTS") * ROUNDS * 2 * (run + 6)))
     # Building librdkafka for the "current" client, once (cached afterwards): ~2 min on 2 cores.
-    if [[ " $RDKAFKA_CLIENTS " == *" current "* ]] &&
+    if [[ " $RDKAFKA_CLIENTS $(phase_on factors && echo "$FACTOR_CLIENTS") " == *" current "* ]] &&
         ! ls "${MILENA_CACHE:-$HOME/.cache/milena}"/bench/rdkafka_performance-librdkafka-* >/dev/null 2>&1; then
         t=$((t + 120))
     fi
+    phase_on factors && t=$((t + $(factors_estimate)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
@@ -1311,6 +1316,8 @@ main() {
         stop_kafka
     fi
     phase_on restart && phase_restart
+    # Issue 14's factors (not in the default PHASES): each cell starts its own brokers.
+    phase_on factors && phase_factors
     # One broker at a time, each on its own: never next to the other or to a cluster.
     phase_on scale && phase_scale
     phase_on replicated && phase_replicated
