@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Milena against Apache Kafka 4.1 on this machine: the benchmark suite of issue 7.
 #
-#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 90 minutes
-#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 16 minutes)
+#   bench/run.sh                      # full suite: ROUNDS=3 DURATION=30 WARMUP=5, about 2 h 20 min
+#   QUICK=1 bench/run.sh              # every workload once, briefly (smoke test, about 25 minutes)
+#   PHASES=factors bench/run.sh       # issue 14: which factor moves the 1 KiB acks=all figure
 #   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
@@ -30,6 +31,10 @@ SIZES=${SIZES:-"100 1024"}             # record value sizes (bytes) of the produ
 ACKS=${ACKS:-"1 all"}
 PARTITIONS=${PARTITIONS:-"1 8"}
 LINGER_MS=${LINGER_MS:-5}
+# The produce phase runs every workload with each of these rdkafka_performance builds: "debian"
+# (Debian's librdkafka-dev, 2.0.2 on bookworm) and "current" (the librdkafka bundled by the
+# rdkafka-sys crate in the cargo registry, 2.12.1, built with CMake; see build_rdkafka_current).
+RDKAFKA_CLIENTS=${RDKAFKA_CLIENTS:-"debian current"}
 BATCH_BYTES=${BATCH_BYTES:-1048576}
 LATENCY_WORKLOADS=${LATENCY_WORKLOADS:-"1024:all:8"}   # size:acks:partitions, space-separated
 LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for that workload
@@ -127,6 +132,75 @@ build_rdkafka_performance() {
     fi
 }
 
+# rdkafka_performance built against a current librdkafka: the one the rdkafka-sys crate bundles
+# (the dev-dependency rdkafka = 0.39 pulls rdkafka-sys 4.10.0+2.12.1, whose source in the cargo
+# registry includes librdkafka with its CMake build and examples/). librdkafka is configured with
+# CMake as a static library with only what a plaintext producer and consumer need (no SSL, SASL,
+# CURL, zstd, zlib, plugins; its bundled lz4 and snappy), no tests, and only the unmodified
+# example rdkafka_performance is built, in a scratch copy of the source (the registry stays
+# untouched). Cached under ~/.cache/milena/bench/ keyed by the librdkafka version and the CMake
+# options: a second call does nothing.
+RDK_CMAKE_OPTS=(-DCMAKE_BUILD_TYPE=Release -DRDKAFKA_BUILD_STATIC=ON -DRDKAFKA_BUILD_TESTS=OFF
+    -DRDKAFKA_BUILD_EXAMPLES=ON -DWITH_SSL=OFF -DWITH_SASL=OFF -DWITH_CURL=OFF -DWITH_ZSTD=OFF
+    -DWITH_ZLIB=OFF -DWITH_PLUGINS=OFF -DENABLE_LZ4_EXT=OFF)
+rdkafka_sys_src() { # -> the librdkafka directory of the locked rdkafka-sys crate (cargo fetch if missing)
+    local v d home=${CARGO_HOME:-$HOME/.cargo}
+    v=$(awk '$0 == "name = \"rdkafka-sys\"" { getline; gsub(/"/, "", $3); print $3; exit }' "$repo/Cargo.lock")
+    [ -n "$v" ] || die "no rdkafka-sys in Cargo.lock"
+    d=$(ls -d "$home"/registry/src/*/"rdkafka-sys-$v"/librdkafka 2>/dev/null | head -n1)
+    if [ -z "$d" ]; then
+        log "cargo fetch (for the librdkafka source in rdkafka-sys $v)"
+        cargo fetch -q >&2
+        d=$(ls -d "$home"/registry/src/*/"rdkafka-sys-$v"/librdkafka 2>/dev/null | head -n1)
+    fi
+    [ -n "$d" ] && [ -f "$d/examples/rdkafka_performance.c" ] || die "no librdkafka source for rdkafka-sys $v in $home/registry/src"
+    echo "$d"
+}
+
+build_rdkafka_current() { # sets RDKPERF_CURRENT and RDK_CURRENT_VERSION
+    local src ver cache="${MILENA_CACHE:-$HOME/.cache/milena}/bench" key tmp
+    src=$(rdkafka_sys_src)
+    # The version as librdkafka itself states it (rdkafka.h: RD_KAFKA_VERSION 0xMMmmrrff).
+    ver=$(awk '/^#define RD_KAFKA_VERSION / { print $3; exit }' "$src/src/rdkafka.h")
+    [[ "$ver" == 0x* ]] || die "no RD_KAFKA_VERSION in $src/src/rdkafka.h"
+    ver=$(printf '%d.%d.%d' $((ver >> 24)) $(((ver >> 16) & 255)) $(((ver >> 8) & 255)))
+    key=$(printf '%s\n' "$ver" "${RDK_CMAKE_OPTS[@]}" | sha256sum | cut -c1-8)
+    RDK_CURRENT_VERSION=$ver
+    RDKPERF_CURRENT="$cache/rdkafka_performance-librdkafka-$ver-$key"
+    [ -x "$RDKPERF_CURRENT" ] && return 0
+    ensure_debs cmake make gcc g++ pkg-config
+    mkdir -p "$cache"
+    tmp=$(mktemp -d "$cache/build-librdkafka-$ver.XXXXXX")
+    log "building librdkafka $ver (CMake, static) and its rdkafka_performance into $RDKPERF_CURRENT (about a minute per core)"
+    cp -a "$src" "$tmp/src"
+    if ! { cmake -S "$tmp/src" -B "$tmp/build" "${RDK_CMAKE_OPTS[@]}" &&
+        cmake --build "$tmp/build" --target rdkafka_performance -j "$(nproc)"; } >"$tmp/build.log" 2>&1; then
+        tail -n 30 "$tmp/build.log" >&2
+        die "building librdkafka $ver failed (log: $tmp/build.log)"
+    fi
+    cp "$tmp/build/examples/rdkafka_performance" "$RDKPERF_CURRENT.tmp.$$"
+    mv "$RDKPERF_CURRENT.tmp.$$" "$RDKPERF_CURRENT"
+    rm -rf "$tmp"
+}
+
+# The rdkafka_performance builds by name (RDKAFKA_CLIENTS): RDK_BIN[name], RDK_VER[name].
+declare -A RDK_BIN=() RDK_VER=()
+setup_rdkafka_clients() { # client names...: build what they need
+    local c v
+    v=$(dpkg-query -W -f '${Version}' librdkafka-dev)
+    RDK_BIN[debian]=$RDKPERF RDK_VER[debian]=${v%-*}
+    for c in "$@"; do
+        case "$c" in
+        debian) ;;
+        current)
+            build_rdkafka_current
+            RDK_BIN[current]=$RDKPERF_CURRENT RDK_VER[current]=$RDK_CURRENT_VERSION ;;
+        *) die "unknown rdkafka client '$c' (RDKAFKA_CLIENTS: debian, current)" ;;
+        esac
+    done
+}
+rdk_tool() { echo "rdkafka_performance (librdkafka ${RDK_VER[$1]})"; } # client -> the tool tag
+
 ensure_tools() {
     command -v cargo >/dev/null || die "cargo not found"
     log "cargo build --release"
@@ -137,6 +211,10 @@ ensure_tools() {
     KBIN="$DIST/bin"
     ensure_debs librdkafka-dev gcc gnuplot-nox coreutils util-linux
     build_rdkafka_performance
+    local clients=()
+    phase_on produce && clients+=($RDKAFKA_CLIENTS)
+    phase_on factors && clients+=($FACTOR_CLIENTS)
+    setup_rdkafka_clients "${clients[@]}"
     if phase_on replicated; then
         ensure_debs kcat
         build_failover_probe
@@ -308,10 +386,10 @@ print(", ".join(parts))' "$1"
 }
 
 # The client command lines, into the array CMD (pinned to CLIENT_CPUS).
-rdkafka_produce_cmd() { # broker topic size acks
+rdkafka_produce_cmd() { # broker topic size acks [client: debian (default) | current]
     # -u: a table row every -i ms (measure.py reads them live, hence stdbuf -oL); no -c: it runs
     # until measure.py sends SIGINT at the end of the window.
-    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "$RDKPERF" -P -t "$2" -b "$(broker_bootstrap "$1")"
+    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "${RDK_BIN[${5:-debian}]:-$RDKPERF}" -P -t "$2" -b "$(broker_bootstrap "$1")"
         -s "$3" -a "$4" -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" -u -i 500)
 }
 
@@ -324,26 +402,33 @@ java_produce_cmd() { # broker topic size acks records rate
 }
 
 # ---------------------------------------------------------------------------------------------
-# Phase 1: produce throughput, rdkafka_performance, every size x acks x partitions.
+# Phase 1: produce throughput, rdkafka_performance, every size x acks x partitions, with each
+# client of RDKAFKA_CLIENTS: the workload id ends in -rdk<librdkafka version>, and within a round
+# every client runs against Milena then Kafka (client 1: M K, client 2: M K).
 
 workload_id() { echo "produce-${1}B-acks${2}-p${3}"; } # size acks partitions
+client_wl() { echo "$1-rdk${RDK_VER[$2]}"; }             # workload client
 
 phase_produce() {
-    local size acks parts round b wl topic
+    local size acks parts round b wl cwl topic c
     for size in $SIZES; do for acks in $ACKS; do for parts in $PARTITIONS; do
         wl=$(workload_id "$size" "$acks" "$parts")
         for round in $(seq 1 "$ROUNDS"); do
-            log "$wl round $round/$ROUNDS (${WARMUP}s warm-up + ${DURATION}s)"
-            for b in "${BROKERS[@]}"; do
-                topic="t-$wl-r$round"
-                topic_create "$b" "$topic" "$parts"
-                rdkafka_produce_cmd "$b" "$topic" "$size" "$acks"
-                settle
-                measure rdkafka-produce "$b" "$wl-r$round-$b" --size "$size" --warmup "$WARMUP" \
-                    --duration "$DURATION" --timeout 60 --tag phase=produce --tag workload="$wl" \
-                    --tag round="$round" --tag tool=rdkafka_performance --tag size="$size" \
-                    --tag acks="$acks" --tag partitions="$parts" -- "${CMD[@]}"
-                topic_delete "$b" "$topic"
+            for c in $RDKAFKA_CLIENTS; do
+                cwl=$(client_wl "$wl" "$c")
+                log "$cwl round $round/$ROUNDS (${WARMUP}s warm-up + ${DURATION}s, $(rdk_tool "$c"))"
+                for b in "${BROKERS[@]}"; do
+                    topic="t-$wl-r$round-$c"
+                    topic_create "$b" "$topic" "$parts"
+                    rdkafka_produce_cmd "$b" "$topic" "$size" "$acks" "$c"
+                    settle
+                    measure rdkafka-produce "$b" "$cwl-r$round-$b" --size "$size" --warmup "$WARMUP" \
+                        --duration "$DURATION" --timeout 60 --tag phase=produce --tag workload="$cwl" \
+                        --tag round="$round" --tag tool="$(rdk_tool "$c")" --tag client="$c" \
+                        --tag librdkafka="${RDK_VER[$c]}" --tag size="$size" \
+                        --tag acks="$acks" --tag partitions="$parts" -- "${CMD[@]}"
+                    topic_delete "$b" "$topic"
+                done
             done
         done
     done; done; done
@@ -411,7 +496,7 @@ basis_rate() { # workload tool -> the slower broker's median msgs/s, or nothing
 }
 
 phase_latency() {
-    local spec size acks parts wl basis rdk java round b pct rate records topic
+    local spec size acks parts wl basis rdk java round b pct rate records topic c
     for spec in $LATENCY_WORKLOADS; do
         IFS=: read -r size acks parts <<<"$spec"
         wl=$(workload_id "$size" "$acks" "$parts")
@@ -430,7 +515,10 @@ phase_latency() {
                 topic_delete "$b" "$topic"
             done
         done
-        rdk=$(basis_rate "$wl" rdkafka_performance)
+        # The rdkafka maximum: the first client of RDKAFKA_CLIENTS (Debian's by default).
+        c=${RDKAFKA_CLIENTS%% *}
+        rdk=
+        if [ -n "${RDK_VER[$c]:-}" ]; then rdk=$(basis_rate "$(client_wl "$wl" "$c")" "$(rdk_tool "$c")"); fi
         java=$(basis_rate "$wl-java" kafka-producer-perf-test)
         case "$LATENCY_BASIS" in
         rdkafka) basis=$rdk ;;
@@ -438,7 +526,7 @@ phase_latency() {
         *) basis=$(printf '%s\n' $rdk $java | sort -n | head -n1) ;;
         esac
         [ -n "$basis" ] || { log "no maximum for $wl ($LATENCY_BASIS): skipping its latency runs"; continue; }
-        log "$wl: the slower broker's maximum is ${rdk:-?} msgs/s with rdkafka_performance, ${java:-?} with the Java producer; basis ($LATENCY_BASIS) $basis msgs/s"
+        log "$wl: the slower broker's maximum is ${rdk:-?} msgs/s with $(rdk_tool "$c"), ${java:-?} with the Java producer; basis ($LATENCY_BASIS) $basis msgs/s"
         echo "latency_basis_$wl=$basis rdkafka=${rdk:-} java=${java:-} ($LATENCY_BASIS)" >>"$RESULTS/meta.txt"
         for round in $(seq 1 "$ROUNDS"); do
             for pct in $LOAD_PCTS; do
@@ -1076,6 +1164,8 @@ measure_disk() {
 
 # shellcheck source=lib/restart.sh
 source "$here/lib/restart.sh"
+# shellcheck source=lib/factors.sh
+source "$here/lib/factors.sh"
 
 estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, start and stop
     local n_prod n_lat n_load run=$((WARMUP + DURATION))
@@ -1083,7 +1173,13 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     n_lat=$(wc -w <<<"$LATENCY_WORKLOADS")
     n_load=$(wc -w <<<"$LOAD_PCTS")
     local t=100  # tools, disk test, brokers' start-up, report
-    phase_on produce && t=$((t + n_prod * ROUNDS * 2 * (run + 6)))
+    phase_on produce && t=$((t + n_prod * $(wc -w <<<"$RDKAFKA_CLIENTS") * ROUNDS * 2 * (run + 6)))
+    # Building librdkafka for the "current" client, once (cached afterwards): ~2 min on 2 cores.
+    if [[ " $RDKAFKA_CLIENTS $(phase_on factors && echo "$FACTOR_CLIENTS") " == *" current "* ]] &&
+        ! ls "${MILENA_CACHE:-$HOME/.cache/milena}"/bench/rdkafka_performance-librdkafka-* >/dev/null 2>&1; then
+        t=$((t + 120))
+    fi
+    phase_on factors && t=$((t + $(factors_estimate)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
@@ -1116,6 +1212,10 @@ write_meta() {
         echo "milena_rev=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo +dirty)"
         echo "kafka_version=$(basename "$DIST" | sed 's/^kafka-//')"
         echo "librdkafka_version=$(dpkg-query -W -f '${Version}' librdkafka-dev)"
+        local c
+        for c in "${!RDK_VER[@]}"; do echo "rdkafka_client_$c=${RDK_VER[$c]} ${RDK_BIN[$c]}"; done
+        echo "rdkafka_clients=$RDKAFKA_CLIENTS"
+        [ -n "${RDK_CURRENT_VERSION:-}" ] && echo "rdkafka_current_cmake=${RDK_CMAKE_OPTS[*]}"
         echo "java=$(java -version 2>&1 | head -n1)"
         echo "quick=$QUICK"
         echo "rounds=$ROUNDS"
@@ -1216,6 +1316,8 @@ main() {
         stop_kafka
     fi
     phase_on restart && phase_restart
+    # Issue 14's factors (not in the default PHASES): each cell starts its own brokers.
+    phase_on factors && phase_factors
     # One broker at a time, each on its own: never next to the other or to a cluster.
     phase_on scale && phase_scale
     phase_on replicated && phase_replicated

@@ -12,6 +12,12 @@ KIND says how to bound the run and read the client's output:
                    is the delivered-message delta between those two rows over their elapsed delta,
                    and the broker's CPU and RSS are sampled the moment each row is read, so
                    warm-up is excluded from every number.
+  rdkafka-produce-count
+                   rdkafka_performance -P -u -c N (count-bounded; bench/lib/factors.sh): runs to
+                   its end; the rate is the tool's own, from its last row (printed at exit):
+                   delivered records over the time from its first produce call to the last
+                   delivery report. Broker CPU over the whole run. --expect N: every record must
+                   be delivered.
   rdkafka-consume  rdkafka_performance -C -e: runs to the end of the backlog; its own summary
                    (first message to end of every partition) gives the rate.
   java-produce     kafka-producer-perf-test --throughput R: count-bounded; the final line gives
@@ -256,6 +262,30 @@ def run_rdkafka_produce(a, res):
         res["ok"] = True
 
 
+def run_rdkafka_produce_count(a, res):
+    start = Sample(a.pid, None)
+    client = Client(a.cmd, a.log)
+    rc, timed_out = client.finish(time.monotonic() + a.timeout)
+    end = Sample(a.pid, None)
+    res.update(memory_kb(a.pid))
+    client.close(f"exit {rc}")
+    rows = [r for r in map(rdkafka_table_row, client.all) if r]
+    if timed_out or not rows or rc != 0:
+        res["error"] = "timed out" if timed_out else (f"exit {rc}" if rows else f"no table row (exit {rc})")
+        return
+    last = rows[-1]
+    msgs = int(last["dr"])
+    res.update(seconds=last["elapsed"] / 1000.0, msgs=msgs, bytes=msgs * a.size,
+               delivery_errors=int(last["dr_err"]))
+    account(res, start, end, span=end.t - start.t)
+    if res["delivery_errors"]:
+        res["error"] = f"{res['delivery_errors']} delivery errors"
+    elif a.expect and msgs != a.expect:
+        res["error"] = f"delivered {msgs} records, expected {a.expect}"
+    else:
+        res["ok"] = True
+
+
 # "% 2097152 messages (2147483648 bytes) consumed in 3034ms: 691216 msgs/s (707.81 MB/s)"
 RDK_CONSUMED = re.compile(r"% (\d+) messages \((\d+) bytes\) consumed in (\d+)ms")
 
@@ -449,7 +479,7 @@ def account(res, start, end, span):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("kind", choices=["rdkafka-produce", "rdkafka-consume", "java-produce",
+    p.add_argument("kind", choices=["rdkafka-produce", "rdkafka-produce-count", "rdkafka-consume", "java-produce",
                                     "java-produce-max", "java-consume", "json"])
     p.add_argument("--pid", required=True,
                    help="broker pid; comma-separated pids for a cluster (CPU and RSS summed)")
@@ -483,7 +513,8 @@ def main():
     if cpu_seconds(a.pid) is None:
         res["error"] = f"broker pid {a.pid} is not running"
     else:
-        {"rdkafka-produce": run_rdkafka_produce, "rdkafka-consume": run_rdkafka_consume,
+        {"rdkafka-produce": run_rdkafka_produce, "rdkafka-produce-count": run_rdkafka_produce_count,
+         "rdkafka-consume": run_rdkafka_consume,
          "java-produce": run_java_produce, "java-produce-max": run_java_produce_max,
          "java-consume": run_java_consume, "json": run_json}[a.kind](a, res)
     for k, v in list(res.items()):

@@ -5,6 +5,8 @@
     report.py basis RESULTS_DIR WORKLOAD [TOOL]
                                             the slower broker's median msgs/s for WORKLOAD (the
                                             basis of the fixed-rate latency runs); empty if unknown
+    report.py factors RESULTS_DIR           the factors phase's table (bench/lib/factors.sh), printed
+                                            and written to factors.md
     report.py disk PATH BLOCK_BYTES SECONDS sequential appends of BLOCK_BYTES, each followed by
                                             fdatasync, for SECONDS; prints key=value lines
     report.py disk-run RUNS.jsonl PATH BLOCK_BYTES SECONDS WARMUP [key=value ...]
@@ -142,6 +144,8 @@ def label(w):
             parts.append("acks=" + tok[4:])
         elif tok.startswith("p") and tok[1:].isdigit():
             parts.append(f"{tok[1:]} part.")
+        elif tok.startswith("rdk") and tok[3:4].isdigit():  # the produce phase's client
+            parts.append(f"librdkafka {tok[3:]}")
     return ", ".join(parts) if parts else n
 
 
@@ -477,8 +481,9 @@ def summary(results, runs, meta):
     repl_runs = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
     restart_runs = [r for r in runs if r.get("phase") == "restart"]
     scale_runs = [r for r in runs if r.get("phase") == "scale"]
+    factor_runs = [r for r in runs if r.get("phase") == "factors"]
     runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs
-            and r not in restart_runs and r not in scale_runs]
+            and r not in restart_runs and r not in scale_runs and r not in factor_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -490,12 +495,14 @@ def summary(results, runs, meta):
         p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
           "harness works; do not quote them.**")
         p("")
-    single = bool(ws or scale_runs)  # a single broker of each ran (not only the clusters)
+    single = bool(ws or scale_runs or factor_runs)  # a single broker of each ran (not only the clusters)
     heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if single else
             f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
+    rdk = sorted({v.split()[0] for k, v in meta.items() if k.startswith("rdkafka_client_")},
+                 key=lambda v: [int(x) if x.isdigit() else 0 for x in v.split(".")])
     p(f"Milena {meta.get('milena_rev', '?')}, Kafka {meta.get('kafka_version', '?')} "
       f"({heap}), librdkafka "
-      f"{meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
+      f"{' and '.join(rdk) if rdk else meta.get('librdkafka_version', '?')}, {meta.get('java', '?')}; "
       f"{meta.get('cpu', '?')}, {meta.get('cores', '?')} cores, {meta.get('host', '?')}; data on "
       f"{meta.get('data_fs', '?')}.")
     if meta.get("milena_src_dirty_files", "").strip():
@@ -713,6 +720,8 @@ def summary(results, runs, meta):
               f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
         p("")
 
+    if factor_runs:
+        p(factors_table(factor_runs, meta))
     if restart_runs:
         restart_section(p, restart_runs, meta)
     if scale_runs:
@@ -724,10 +733,20 @@ def summary(results, runs, meta):
     p("## Generators and notes")
     p("")
     if ws or repl_runs:
-        p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P` "
-          f"(librdkafka {meta.get('librdkafka_version', '?')}, Debian's example compiled with gcc "
-          "-O2), unbounded, stopped with SIGINT after warm-up + duration; the rate is the "
-          "delivered-record delta over the window after warm-up.")
+        clients = {k[len("rdkafka_client_"):]: v.split()[0] for k, v in meta.items()
+                   if k.startswith("rdkafka_client_")}
+        deb = clients.get("debian", meta.get("librdkafka_version", "?").rsplit("-", 1)[0])
+        p("- Produce throughput" + (" and fsync" if ws else "") + ": `rdkafka_performance -P`, "
+          "unbounded, stopped with SIGINT after warm-up + duration; the rate is the "
+          "delivered-record delta over the window after warm-up. Two builds of the same example "
+          "(its producer code is the same in both versions): librdkafka "
+          f"{deb} (Debian's librdkafka-dev and its example source, compiled with gcc -O2)"
+          + (f" and librdkafka {clients['current']} (the rdkafka-sys crate's bundled source: "
+             "CMake Release, static, no SSL/SASL/compression libraries)" if "current" in clients else "")
+          + f"; the produce workloads ran with each of `{meta.get('rdkafka_clients', 'debian')}` "
+          "(the workload names end in the librdkafka version), every other rdkafka run with "
+          f"librdkafka {deb}. The two versions' producer defaults differ (see bench/README.md), "
+          "which moves the brokers' figures.")
     if ws:
         p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
           f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the "
@@ -790,7 +809,8 @@ def plot(results, ws, meta):
     def short(w):
         s = {"produce": "P", "consume": "C", "fsync": "F", "produce-xcheck": "Pj",
              "consume-xcheck": "Cj"}[w.phase]
-        return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace(", ", " ")).strip()
+        return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace("librdkafka ", "rdk")
+                .replace(", ", " ")).strip()
 
     with open(os.path.join(d, "throughput.dat"), "w") as f:
         f.write("# label milena_mb kafka_mb ratio_med ratio_min ratio_max\n")
@@ -982,6 +1002,80 @@ def cmd_report(results):
         plot_replicated(results, repl, meta)
 
 
+FACTORS = ("client", "bound", "warm", "seg", "cache", "pin")
+FACTOR_BASE_SUITE = "debian,time,none,default,keep,pinned"
+
+
+def factors_table(runs, meta):
+    """The factors phase (bench/lib/factors.sh): per cell each broker's median MB/s (min–max over
+    rounds), the median per-round Milena/Kafka ratio, and each broker's median relative to the
+    suite's own way (the baseline cell, or the first cell if it did not run)."""
+    out = []
+    p = out.append
+    ws = group(runs)
+    cells = {w.name[len("factors-"):]: w for w in ws}
+    base = cells.get(FACTOR_BASE_SUITE) or ws[0]
+    base_name = base.name[len("factors-"):]
+    base_vals = {b: base.value(b, mb_of) for b in BROKERS}
+
+    def cell_mb(w, b):
+        xs = [mb_of(r) for r in w.by(b)]
+        if not xs:
+            return "–"
+        m = median(xs)
+        return fmt(m) if len(xs) == 1 else f"{fmt(m)} ({fmt(min(xs))}–{fmt(max(xs))})"
+
+    def rel(w, b):
+        m, ref = w.value(b, mb_of), base_vals[b]
+        return "–" if m is None or not ref else f"{m / ref:.2f}"
+
+    p("## Factors (issue 14): 1 workload, one factor at a time")
+    p("")
+    r0 = runs[0]
+    p(f"{r0.get('size')} B records, acks=all, {r0.get('partitions')} partitions, "
+      f"rdkafka_performance -P (linger.ms={meta.get('linger_ms')}, batch.size={meta.get('batch_bytes')}). "
+      f"Each cell starts both brokers fresh, Milena then Kafka. Factors: client (debian: librdkafka "
+      f"{meta.get('rdkafka_client_debian', '?').split()[0]}, current: "
+      f"{meta.get('rdkafka_client_current', '?').split()[0]}); bound (time: {meta.get('warmup')} s "
+      f"unmeasured + {meta.get('duration')} s measured in one run; count: "
+      f"{meta.get('factor_count_mb', '?')} MiB timed by the tool); warm (round: one unmeasured run "
+      f"of the same kind first); seg (default: 1 GiB segments, big: segment.bytes="
+      f"{meta.get('factor_big_segment', '?')}); cache (drop: drop_caches before the run); pin "
+      f"(free: broker and client on every core). Rounds: {meta.get('factor_rounds', '?')}; MB/s "
+      f"are medians (min–max); 'vs base' is the cell's median over the baseline cell's "
+      f"({base_name}); bold marks the levels that differ from it.")
+    p("")
+    p("| " + " | ".join(FACTORS) + " | Milena MB/s | Kafka MB/s | Milena/Kafka | Milena vs base | "
+      "Kafka vs base | client cpu M / K |")
+    p("|" + " --- |" * (len(FACTORS) + 6))
+    blv = base_name.split(",")
+    for name, w in cells.items():
+        lv = name.split(",")
+        shown = [f"**{v}**" if i < len(blv) and v != blv[i] else v for i, v in enumerate(lv)]
+        cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+        cls = " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl)
+        p("| " + " | ".join(shown) + f" | {cell_mb(w, 'milena')} | {cell_mb(w, 'kafka')} | "
+          f"{fmt_ratio(w.ratios(mb_of))} | {rel(w, 'milena')} | {rel(w, 'kafka')} | {cls} |")
+    p("")
+    failed = [r for r in runs if not r.get("ok")]
+    if failed:
+        p("Failed runs: " + "; ".join(f"{r.get('workload')} round {r.get('round')} {r.get('broker')}: "
+                                      f"{r.get('error')} (logs/{r.get('log')})" for r in failed) + ".")
+        p("")
+    return "\n".join(out)
+
+
+def cmd_factors(results):
+    runs = [r for r in load_runs(results) if r.get("phase") == "factors"]
+    if not runs:
+        print("no factors runs in " + results, file=sys.stderr)
+        return
+    text = factors_table(runs, load_meta(results))
+    with open(os.path.join(results, "factors.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
 def cmd_basis(results, workload, tool):
     runs = [r for r in load_runs(results)
             if r.get("workload") == workload and r.get("ok") and r.get("tool") == tool]
@@ -1031,6 +1125,8 @@ def cmd_disk(path, block, seconds, runs_file=None, tags=(), warmup=0.0):
 def main(argv):
     if len(argv) >= 2 and argv[0] == "report":
         cmd_report(argv[1])
+    elif len(argv) >= 2 and argv[0] == "factors":
+        cmd_factors(argv[1])
     elif len(argv) >= 3 and argv[0] == "basis":
         cmd_basis(argv[1], argv[2], argv[3] if len(argv) > 3 else "rdkafka_performance")
     elif len(argv) == 4 and argv[0] == "disk":
