@@ -368,14 +368,7 @@ mod tests {
     /// A partition that node 2 follows, led by node 1, over a fresh log in `dir`.
     fn follower(dir: &std::path::Path, topic_id: Uuid, index: i32) -> Arc<Partition> {
         let log = Log::open(dir, LogConfig::default(), 0).expect("open log");
-        let p = Partition::new(
-            Arc::from("t"),
-            index,
-            topic_id,
-            log,
-            Arc::new(watch::channel(0).0),
-            false,
-        );
+        let p = Partition::new(Arc::from("t"), index, topic_id, log, false);
         let state = PartitionState {
             replicas: vec![1, 2],
             isr: vec![1, 2],

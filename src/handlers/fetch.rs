@@ -25,6 +25,7 @@ use kafka_protocol::ResponseError;
 use crate::log::AbortedTxn;
 use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
+use crate::partition::wakeup::Wakeup;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
@@ -45,21 +46,26 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer 
     }
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
-    let mut arrivals = ctx.broker.replicas.subscribe();
+    // Registered with the request's partitions only once it must wait (Kafka's
+    // tryCompleteElseWatch): the read after registering checks again, so nothing that lands in
+    // between is missed, and a fetch answered at once pays nothing for it.
+    let mut wakeup: Option<Wakeup> = None;
     loop {
-        // Mark the current state seen before reading, so data that lands during the read wakes us.
-        arrivals.borrow_and_update();
-        let (response, bytes, any_error) = read_all(ctx, &request);
+        let (response, bytes, any_error) = read_all(ctx, &request, wakeup.as_mut());
         let now = Instant::now();
         if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
             return response;
         }
-        if tokio::time::timeout(deadline - now, arrivals.changed())
+        let Some(parked) = &wakeup else {
+            wakeup = Some(Wakeup::new());
+            continue;
+        };
+        if tokio::time::timeout(deadline - now, parked.changed())
             .await
             .is_err()
         {
             // Timed out: answer with whatever is there now.
-            return read_all(ctx, &request).0;
+            return read_all(ctx, &request, None).0;
         }
     }
 }
@@ -78,7 +84,12 @@ fn follower(version: i16, request: &FetchRequest) -> Option<(i32, i64)> {
     (id >= 0).then_some((id, epoch))
 }
 
-fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize, bool) {
+/// Reads every requested partition; with `wakeup`, registers each with it before reading it.
+fn read_all(
+    ctx: &RequestContext,
+    request: &FetchRequest,
+    mut wakeup: Option<&mut Wakeup>,
+) -> (FetchAnswer, usize, bool) {
     let image = ctx.broker.image();
     let version = ctx.api_version;
     let follower = follower(version, request);
@@ -137,6 +148,9 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                     continue;
                 }
             };
+            if let Some(wakeup) = wakeup.as_deref_mut() {
+                wakeup.watch(&partition);
+            }
             let high_watermark = partition.high_watermark();
             data.high_watermark = high_watermark;
             data.last_stable_offset = partition.last_stable_offset();

@@ -30,7 +30,6 @@ struct HostedTopic {
 pub struct ReplicaManager {
     log_dir: PathBuf,
     topics: RwLock<HashMap<String, HostedTopic>>,
-    data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// Kafka prints topic IDs as URL-safe base64 without padding.
@@ -43,13 +42,7 @@ impl ReplicaManager {
         Self {
             log_dir: log_dir.to_path_buf(),
             topics: RwLock::new(HashMap::new()),
-            data_arrived: Arc::new(tokio::sync::watch::channel(0).0),
         }
-    }
-
-    /// A receiver that changes whenever any partition's high watermark moves.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.data_arrived.subscribe()
     }
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
@@ -93,6 +86,8 @@ impl ReplicaManager {
             if let Some(hosted) = topics.remove(&name) {
                 for partition in hosted.partitions.into_values() {
                     self.delete_partition_dir(&name, partition.index, &hosted.id);
+                    // Parked fetches look again and find the topic gone.
+                    partition.wake_waiters();
                 }
             }
         }
@@ -140,7 +135,6 @@ impl ReplicaManager {
                     index,
                     topic.id,
                     log,
-                    self.data_arrived.clone(),
                     broker.flush_on_ack,
                 );
                 partition.set_min_insync_replicas(min_isr);
