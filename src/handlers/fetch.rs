@@ -9,8 +9,8 @@
 //! are read into memory and sent with the encoded parts in one vectored write
 //! (`protocol::encode_fetch`). No record byte is copied into an encoded response.
 //!
-//! Fetch sessions (KIP-227) are not created: every answer carries session ID 0, which tells the
-//! client to keep sending full fetch requests. That is a correct sessionless broker.
+//! Fetch sessions (KIP-227) are served by `fetch_session`: an incremental fetch reads every
+//! partition of its session and answers with those that changed.
 
 use std::time::{Duration, Instant};
 
@@ -22,6 +22,7 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
+use super::fetch_session::{self, Begin};
 use crate::log::AbortedTxn;
 use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
@@ -36,14 +37,28 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 const SEND_FROM_FILE_MIN: usize = 64 * 1024;
 
 pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer {
-    if request.session_id != 0 || request.session_epoch > 0 {
-        // We never hand out sessions, so an incremental fetch names one we do not have.
-        return FetchAnswer {
-            response: FetchResponse::default()
-                .with_error_code(ResponseError::FetchSessionIdNotFound.code()),
-            from_files: Vec::new(),
-        };
+    let sessions = &ctx.broker.fetch_sessions;
+    let version = ctx.api_version;
+    match sessions.begin(&request, version, now_ms()) {
+        Err(e) => fetch_session::error(e),
+        Ok(Begin::Sessionless) => long_poll(ctx, &request).await,
+        Ok(Begin::Open) => {
+            let mut answer = long_poll(ctx, &request).await;
+            let privileged = follower(version, &request).is_some();
+            answer.response.session_id =
+                sessions.open(&request, &answer.response, version, privileged, now_ms());
+            answer
+        }
+        Ok(Begin::Incremental(incremental)) => {
+            let answer = long_poll(ctx, &incremental.request).await;
+            incremental.finish(answer)
+        }
     }
+}
+
+/// Serves `request` (every partition it names) once `min_bytes` are there or `max_wait_ms` has
+/// passed.
+async fn long_poll(ctx: &RequestContext, request: &FetchRequest) -> FetchAnswer {
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
     // Registered with the request's partitions only once it must wait (Kafka's
@@ -51,7 +66,7 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer 
     // between is missed, and a fetch answered at once pays nothing for it.
     let mut wakeup: Option<Wakeup> = None;
     loop {
-        let (response, bytes, any_error) = read_all(ctx, &request, wakeup.as_mut());
+        let (response, bytes, any_error) = read_all(ctx, request, wakeup.as_mut());
         let now = Instant::now();
         if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
             return response;
@@ -65,7 +80,7 @@ pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer 
             .is_err()
         {
             // Timed out: answer with whatever is there now.
-            return read_all(ctx, &request, None).0;
+            return read_all(ctx, request, None).0;
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod configs;
 pub mod consumer_group;
 pub mod coordinator;
 pub mod fetch;
+pub mod fetch_session;
 pub mod groups;
 pub mod leader_epoch;
 pub mod list_offsets;
