@@ -389,3 +389,181 @@ pub fn error(e: ResponseError) -> FetchAnswer {
         from_files: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+
+    use super::*;
+
+    fn request(id: i32, epoch: i32, partitions: &[(i32, i64)]) -> FetchRequest {
+        let mut r = FetchRequest::default()
+            .with_session_id(id)
+            .with_session_epoch(epoch);
+        if !partitions.is_empty() {
+            r.topics = vec![FetchTopic::default()
+                .with_topic(crate::handlers::topic_name("t"))
+                .with_partitions(
+                    partitions
+                        .iter()
+                        .map(|&(p, o)| {
+                            FetchPartition::default()
+                                .with_partition(p)
+                                .with_fetch_offset(o)
+                        })
+                        .collect(),
+                )];
+        }
+        r
+    }
+
+    /// An answer to `request` in which partitions `with_records` have records; every high
+    /// watermark is `hw`.
+    fn answer(request: &FetchRequest, with_records: &[i32], hw: i64) -> FetchAnswer {
+        let responses = request
+            .topics
+            .iter()
+            .map(|t| {
+                FetchableTopicResponse::default()
+                    .with_topic(t.topic.clone())
+                    .with_partitions(
+                        t.partitions
+                            .iter()
+                            .map(|p| {
+                                let records = if with_records.contains(&p.partition) {
+                                    Bytes::from_static(b"records")
+                                } else {
+                                    Bytes::new()
+                                };
+                                PartitionData::default()
+                                    .with_partition_index(p.partition)
+                                    .with_high_watermark(hw)
+                                    .with_last_stable_offset(hw)
+                                    .with_log_start_offset(0)
+                                    .with_preferred_read_replica(
+                                        kafka_protocol::messages::BrokerId(-1),
+                                    )
+                                    .with_records(Some(records))
+                            })
+                            .collect(),
+                    )
+            })
+            .collect();
+        FetchAnswer {
+            response: FetchResponse::default().with_responses(responses),
+            from_files: Vec::new(),
+        }
+    }
+
+    fn open(cache: &FetchSessions, partitions: &[(i32, i64)], privileged: bool, now: i64) -> i32 {
+        let r = request(0, 0, partitions);
+        assert!(matches!(cache.begin(&r, 12, now), Ok(Begin::Open)));
+        cache.open(&r, &answer(&r, &[], 5).response, 12, privileged, now)
+    }
+
+    fn incremental(cache: &FetchSessions, id: i32, epoch: i32, now: i64) -> Incremental {
+        match cache.begin(&request(id, epoch, &[]), 12, now) {
+            Ok(Begin::Incremental(i)) => i,
+            Ok(_) => panic!("not incremental"),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn order(i: &Incremental) -> Vec<i32> {
+        i.keys.iter().map(|k| k.2).collect()
+    }
+
+    #[test]
+    fn partitions_that_returned_records_move_to_the_end_of_the_session() {
+        let cache = FetchSessions::new(10);
+        let id = open(&cache, &[(0, 0), (1, 0), (2, 0)], false, 0);
+        let first = incremental(&cache, id, 1, 0);
+        assert_eq!(order(&first), [0, 1, 2]);
+        let answered = first.finish(answer(&incremental_request(&cache, id), &[0], 5));
+        let parts: Vec<i32> = answered.response.responses[0]
+            .partitions
+            .iter()
+            .map(|p| p.partition_index)
+            .collect();
+        assert_eq!(parts, [0], "unchanged partitions are left out");
+        assert_eq!(order(&incremental(&cache, id, 2, 0)), [1, 2, 0]);
+    }
+
+    /// The full request an incremental fetch of session `id` would read (peeked at epoch 1).
+    fn incremental_request(cache: &FetchSessions, id: i32) -> FetchRequest {
+        let slots = lock(&cache.slots);
+        let session = lock(&slots[&id].session);
+        let mut r = FetchRequest::default();
+        r.topics = vec![FetchTopic::default()
+            .with_topic(crate::handlers::topic_name("t"))
+            .with_partitions(
+                session
+                    .partitions
+                    .values()
+                    .map(|c| c.request.clone())
+                    .collect(),
+            )];
+        r
+    }
+
+    #[test]
+    fn a_full_cache_makes_room_only_as_kafka_allows() {
+        let cache = FetchSessions::new(2);
+        let small = open(&cache, &[(0, 0)], false, 0);
+        let big = open(&cache, &[(0, 0), (1, 0), (2, 0)], false, 0);
+        assert!(small != 0 && big != 0);
+        // Both young: a consumer's new session finds no room.
+        assert_eq!(
+            open(&cache, &[(0, 0), (1, 0), (2, 0), (3, 0)], false, 1_000),
+            0
+        );
+        // A follower's takes the slot of the smallest consumer session.
+        let follower = open(&cache, &[(0, 0)], true, 1_000);
+        assert_ne!(follower, 0);
+        assert!(matches!(
+            cache.begin(&request(small, 1, &[]), 12, 1_000),
+            Err(ResponseError::FetchSessionIdNotFound)
+        ));
+        // Once old, a session gives way to a larger one; a stale one to anyone.
+        drop(incremental(&cache, follower, 1, 100_000));
+        drop(incremental(&cache, big, 1, 100_000));
+        let later = 1_000 + EVICTION_MS + 1;
+        assert_eq!(
+            open(&cache, &[(0, 0)], false, later),
+            0,
+            "smaller than either"
+        );
+        assert_ne!(
+            open(&cache, &[(0, 0), (1, 0), (2, 0), (3, 0)], false, later),
+            0
+        );
+        assert_eq!(cache.len(), 2);
+        let stale = 100_000 + EVICTION_MS + 1;
+        assert_ne!(
+            open(&cache, &[], false, stale),
+            0,
+            "the follower's, unused since 100 s"
+        );
+    }
+
+    #[test]
+    fn a_session_closes_with_epoch_minus_one_and_checks_its_epoch() {
+        let cache = FetchSessions::new(10);
+        let id = open(&cache, &[(0, 0)], false, 0);
+        assert!(matches!(
+            cache.begin(&request(id, 2, &[]), 12, 0),
+            Err(ResponseError::InvalidFetchSessionEpoch)
+        ));
+        assert!(matches!(
+            cache.begin(&request(id, 1, &[]), 13, 0),
+            Err(ResponseError::FetchSessionTopicIdError)
+        ));
+        drop(incremental(&cache, id, 1, 0));
+        assert!(matches!(
+            cache.begin(&request(id, -1, &[(0, 0)]), 12, 0),
+            Ok(Begin::Sessionless)
+        ));
+        assert!(cache.is_empty());
+    }
+}
