@@ -76,7 +76,7 @@ pub enum Begin {
     Open,
     /// An incremental fetch in an existing session: serve `request` (every partition of the
     /// session), then pass its answer to [`Incremental::finish`].
-    Incremental(Incremental),
+    Incremental(Box<Incremental>),
 }
 
 /// An incremental fetch under way.
@@ -208,13 +208,13 @@ impl FetchSessions {
         let mut full = request.clone();
         full.topics = topics;
         full.forgotten_topics_data = Vec::new();
-        Ok(Begin::Incremental(Incremental {
+        Ok(Begin::Incremental(Box::new(Incremental {
             id: request.session_id,
             next_epoch: session.epoch,
             session: session_arc.clone(),
             keys,
             request: full,
-        }))
+        })))
     }
 
     /// Opens a session for a full fetch (`request`, answered with `response`) if the cache has,
@@ -464,7 +464,7 @@ mod tests {
 
     fn incremental(cache: &FetchSessions, id: i32, epoch: i32, now: i64) -> Incremental {
         match cache.begin(&request(id, epoch, &[]), 12, now) {
-            Ok(Begin::Incremental(i)) => i,
+            Ok(Begin::Incremental(i)) => *i,
             Ok(_) => panic!("not incremental"),
             Err(e) => panic!("{e:?}"),
         }
