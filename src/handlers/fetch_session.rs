@@ -19,7 +19,8 @@
 //! The cache holds at most `max.incremental.fetch.session.cache.slots` sessions. When full, a
 //! new session may take the slot of one unused for two minutes; else a follower's (privileged)
 //! session may take that of a consumer's, and any session that of a smaller one older than two
-//! minutes (Kafka's FetchSessionCache rules).
+//! minutes (Kafka's FetchSessionCache rules). All sessions together hold at most
+//! [`MAX_CACHED_PARTITIONS`] partitions.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +36,11 @@ use crate::protocol::FetchAnswer;
 /// A session unused this long may be evicted for a new one; a session younger than this can be
 /// evicted only for a privileged one (Kafka's MIN_INCREMENTAL_FETCH_SESSION_EVICTION_MS).
 pub const EVICTION_MS: i64 = 120_000;
+
+/// The most partitions all sessions together may hold (some 200 MiB), so that clients adding
+/// partitions to their sessions cannot exhaust the broker's memory (invariant 5). Kafka has no
+/// such bound; a session that would pass it is dropped, and its client starts a new one.
+pub const MAX_CACHED_PARTITIONS: usize = 1 << 20;
 
 /// A partition of a session: the topic as the client names it (by ID from Fetch v13, by name
 /// before) and the partition index.
@@ -189,7 +195,13 @@ impl FetchSessions {
         }
         session.epoch = next_epoch(session.epoch);
         slot.last_used_ms = now_ms;
+        let grew = session.partitions.len() > slot.size;
         slot.size = session.partitions.len();
+        if grew && slots.values().map(|s| s.size).sum::<usize>() > MAX_CACHED_PARTITIONS {
+            // The client goes on with a full fetch, as after an eviction.
+            slots.remove(&request.session_id);
+            return Err(ResponseError::FetchSessionIdNotFound);
+        }
         let keys: Vec<PartitionKey> = session.partitions.keys().cloned().collect();
         let mut topics: Vec<FetchTopic> = Vec::new();
         for ((topic, topic_id, _), cached) in &session.partitions {
@@ -229,6 +241,9 @@ impl FetchSessions {
     ) -> i32 {
         let size = request.topics.iter().map(|t| t.partitions.len()).sum();
         let mut slots = lock(&self.slots);
+        if slots.values().map(|s| s.size).sum::<usize>() + size > MAX_CACHED_PARTITIONS {
+            return 0;
+        }
         if slots.len() >= self.max_slots && !evict(&mut slots, privileged, size, now_ms) {
             return 0;
         }
