@@ -41,6 +41,8 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     pub groups: GroupCoordinator,
     pub txns: TransactionCoordinator,
+    /// Fetch sessions (KIP-227) of consumers and followers.
+    pub fetch_sessions: crate::handlers::fetch_session::FetchSessions,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -144,6 +146,9 @@ impl Broker {
             replicas,
             groups,
             txns,
+            fetch_sessions: crate::handlers::fetch_session::FetchSessions::new(
+                config.max_incremental_fetch_session_cache_slots,
+            ),
             config,
         });
         broker.sync_coordinators();

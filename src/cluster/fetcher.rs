@@ -12,7 +12,10 @@
 //!   replica.fetch.backoff.ms), as is a partition whose append failed (a full disk) or whose
 //!   answer was an error; the other partitions of the leader keep replicating meanwhile, and a
 //!   metadata change lifts the backoffs;
-//! - the follower's high watermark is the leader's, bounded by its own log end.
+//! - the follower's high watermark is the leader's, bounded by its own log end;
+//! - fetches go in a fetch session (KIP-227): after the first, a fetch names only partitions whose
+//!   position moved, and the leader answers only partitions with news; a connection failure or
+//!   a session error starts a new session with a full fetch.
 //!
 //! The set of partitions per leader follows the metadata ([`ReplicaFetchers::assign`]).
 
@@ -23,7 +26,9 @@ use std::time::Duration;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
+use kafka_protocol::messages::fetch_request::{
+    FetchPartition, FetchTopic, ForgottenTopic, ReplicaState,
+};
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
@@ -50,6 +55,12 @@ const BACKOFF: Duration = Duration::from_millis(200);
 /// do not pass their CRC, or an append the disk refused (Kafka's replica.fetch.backoff.ms).
 const PARTITION_BACKOFF: Duration = Duration::from_secs(1);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Answers that end a fetch session (the next fetch opens a new one).
+const SESSION_ERRORS: [i16; 3] = [
+    ResponseError::FetchSessionIdNotFound.code(),
+    ResponseError::InvalidFetchSessionEpoch.code(),
+    ResponseError::FetchSessionTopicIdError.code(),
+];
 
 /// The fetcher tasks of this node, one per leader it follows.
 pub struct ReplicaFetchers {
@@ -142,6 +153,7 @@ async fn run(
     let mut correlation_id = 0i32;
     // Partitions resting after a failure, until when.
     let mut backoff: HashMap<(Uuid, i32), Instant> = HashMap::new();
+    let mut session = Session::default();
     loop {
         if partitions.has_changed().unwrap_or(false) {
             // New metadata: whatever failed may work now (a new epoch, a new leader).
@@ -167,7 +179,8 @@ async fn run(
             continue;
         }
         let broker_epoch = broker.cluster.as_ref().map_or(-1, |c| c.broker_epoch());
-        let request = fetch_request(broker.node_id, broker_epoch, &positions);
+        let fetch = session.fetch(broker.node_id, broker_epoch, &positions);
+        let request = &fetch.request;
         correlation_id = correlation_id.wrapping_add(1);
         let wait = IO_TIMEOUT + Duration::from_millis(FETCH_WAIT_MS as u64);
         let answer = match connection.as_mut() {
@@ -176,7 +189,7 @@ async fn run(
                     stream,
                     ApiKey::Fetch,
                     FETCH_VERSION,
-                    &request,
+                    request,
                     correlation_id,
                     wait,
                 )
@@ -188,7 +201,7 @@ async fn run(
                         &mut stream,
                         ApiKey::Fetch,
                         FETCH_VERSION,
-                        &request,
+                        request,
                         correlation_id,
                         wait,
                     )
@@ -199,15 +212,31 @@ async fn run(
                 Err(e) => Err(e),
             },
         };
-        let response = match answer {
+        let response: FetchResponse = match answer {
             Ok(response) => response,
             Err(e) => {
                 tracing::debug!(leader, error = %e, "replica fetch failed");
                 connection = None;
+                session = Session::default();
                 tokio::time::sleep(BACKOFF).await;
                 continue;
             }
         };
+        if response.error_code != 0 {
+            // The session is gone (a leader restart, an eviction) or out of step: start a new
+            // one at once with a full fetch. Other errors rest every partition, as before.
+            session = Session::default();
+            if SESSION_ERRORS.contains(&response.error_code) {
+                tracing::debug!(
+                    leader,
+                    error = response.error_code,
+                    "replica fetch session reset"
+                );
+                continue;
+            }
+        } else {
+            session.answered(fetch, &response);
+        }
         let failed = tokio::task::spawn_blocking(move || apply(&positions, response)).await;
         let until = Instant::now() + PARTITION_BACKOFF;
         match failed {
@@ -228,42 +257,103 @@ async fn sleep_until(until: Option<Instant>) {
     }
 }
 
-fn fetch_request(
-    node_id: i32,
-    broker_epoch: i64,
-    positions: &[(Arc<Partition>, FetchPosition)],
-) -> FetchRequest {
-    let mut topics: Vec<FetchTopic> = Vec::new();
-    for (p, pos) in positions {
-        let partition = FetchPartition::default()
-            .with_partition(p.index)
-            .with_current_leader_epoch(pos.leader_epoch)
-            .with_fetch_offset(pos.fetch_offset)
-            .with_last_fetched_epoch(pos.last_fetched_epoch)
-            .with_log_start_offset(pos.log_start_offset)
-            .with_partition_max_bytes(PARTITION_MAX_BYTES);
-        match topics.iter_mut().find(|t| t.topic_id == p.topic_id) {
-            Some(t) => t.partitions.push(partition),
-            None => topics.push(
-                FetchTopic::default()
-                    .with_topic_id(p.topic_id)
-                    .with_partitions(vec![partition]),
-            ),
+/// This follower's fetch session with the leader (KIP-227, the client's side): what the leader
+/// holds for each partition, so that a fetch names only the partitions whose position moved
+/// and forgets those no longer fetched. Any failure starts a fresh session with a full fetch.
+#[derive(Default)]
+struct Session {
+    /// 0: none; the next fetch is a full one that asks for a session (epoch 0).
+    id: i32,
+    /// The epoch of the next incremental fetch.
+    epoch: i32,
+    /// What the leader's session holds.
+    held: HashMap<(Uuid, i32), FetchPartition>,
+}
+
+/// One fetch of a session: the request, and what the session holds once it is answered.
+struct SessionFetch {
+    request: FetchRequest,
+    held: HashMap<(Uuid, i32), FetchPartition>,
+}
+
+impl Session {
+    fn fetch(
+        &self,
+        node_id: i32,
+        broker_epoch: i64,
+        positions: &[(Arc<Partition>, FetchPosition)],
+    ) -> SessionFetch {
+        let mut topics: Vec<FetchTopic> = Vec::new();
+        let mut held = HashMap::with_capacity(positions.len());
+        for (p, pos) in positions {
+            let partition = FetchPartition::default()
+                .with_partition(p.index)
+                .with_current_leader_epoch(pos.leader_epoch)
+                .with_fetch_offset(pos.fetch_offset)
+                .with_last_fetched_epoch(pos.last_fetched_epoch)
+                .with_log_start_offset(pos.log_start_offset)
+                .with_partition_max_bytes(PARTITION_MAX_BYTES);
+            let key = (p.topic_id, p.index);
+            let unchanged = self.id != 0 && self.held.get(&key) == Some(&partition);
+            held.insert(key, partition.clone());
+            if unchanged {
+                continue;
+            }
+            match topics.iter_mut().find(|t| t.topic_id == p.topic_id) {
+                Some(t) => t.partitions.push(partition),
+                None => topics.push(
+                    FetchTopic::default()
+                        .with_topic_id(p.topic_id)
+                        .with_partitions(vec![partition]),
+                ),
+            }
         }
+        let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+        if self.id != 0 {
+            for &(topic_id, index) in self.held.keys().filter(|k| !held.contains_key(k)) {
+                match forgotten.iter_mut().find(|t| t.topic_id == topic_id) {
+                    Some(t) => t.partitions.push(index),
+                    None => forgotten.push(
+                        ForgottenTopic::default()
+                            .with_topic_id(topic_id)
+                            .with_partitions(vec![index]),
+                    ),
+                }
+            }
+        }
+        let request = FetchRequest::default()
+            .with_replica_state(
+                ReplicaState::default()
+                    .with_replica_id(BrokerId(node_id))
+                    .with_replica_epoch(broker_epoch),
+            )
+            .with_max_wait_ms(FETCH_WAIT_MS)
+            .with_min_bytes(1)
+            .with_max_bytes(RESPONSE_MAX_BYTES)
+            .with_isolation_level(0)
+            .with_session_id(self.id)
+            .with_session_epoch(if self.id == 0 { 0 } else { self.epoch })
+            .with_topics(topics)
+            .with_forgotten_topics_data(forgotten);
+        SessionFetch { request, held }
     }
-    FetchRequest::default()
-        .with_replica_state(
-            ReplicaState::default()
-                .with_replica_id(BrokerId(node_id))
-                .with_replica_epoch(broker_epoch),
-        )
-        .with_max_wait_ms(FETCH_WAIT_MS)
-        .with_min_bytes(1)
-        .with_max_bytes(RESPONSE_MAX_BYTES)
-        .with_isolation_level(0)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(topics)
+
+    /// The leader answered `fetch` without a top-level error.
+    fn answered(&mut self, fetch: SessionFetch, response: &FetchResponse) {
+        if self.id == 0 && response.session_id != 0 {
+            self.id = response.session_id;
+            self.epoch = 0;
+        }
+        if self.id == 0 {
+            return;
+        }
+        self.epoch = if self.epoch == i32::MAX {
+            1
+        } else {
+            self.epoch + 1
+        };
+        self.held = fetch.held;
+    }
 }
 
 /// Applies one fetch answer (blocking file work). Returns the partitions whose part failed
@@ -368,14 +458,7 @@ mod tests {
     /// A partition that node 2 follows, led by node 1, over a fresh log in `dir`.
     fn follower(dir: &std::path::Path, topic_id: Uuid, index: i32) -> Arc<Partition> {
         let log = Log::open(dir, LogConfig::default(), 0).expect("open log");
-        let p = Partition::new(
-            Arc::from("t"),
-            index,
-            topic_id,
-            log,
-            Arc::new(watch::channel(0).0),
-            false,
-        );
+        let p = Partition::new(Arc::from("t"), index, topic_id, log, false);
         let state = PartitionState {
             replicas: vec![1, 2],
             isr: vec![1, 2],
@@ -483,5 +566,68 @@ mod tests {
         let top_level = FetchResponse::default().with_error_code(1);
         assert_eq!(apply(&positions, top_level), vec![(topic_id, 0)]);
         assert_eq!(p.log_end_offset(), 0);
+    }
+
+    fn positions(partitions: &[Arc<Partition>]) -> Vec<(Arc<Partition>, FetchPosition)> {
+        partitions
+            .iter()
+            .map(|p| (p.clone(), p.fetch_position().expect("follower")))
+            .collect()
+    }
+
+    fn named(request: &FetchRequest) -> Vec<i32> {
+        let mut all: Vec<i32> = request
+            .topics
+            .iter()
+            .flat_map(|t| t.partitions.iter().map(|p| p.partition))
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn a_session_fetch_names_only_moved_partitions_and_forgets_dropped_ones() {
+        let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+        let topic_id = Uuid::new_v4();
+        let parts: Vec<_> = (0..3)
+            .map(|i| follower(dirs[i].path(), topic_id, i as i32))
+            .collect();
+        let mut session = Session::default();
+        let first = session.fetch(2, 7, &positions(&parts));
+        assert_eq!(
+            (first.request.session_id, first.request.session_epoch),
+            (0, 0)
+        );
+        assert_eq!(named(&first.request), [0, 1, 2]);
+        session.answered(first, &FetchResponse::default().with_session_id(42));
+
+        // Nothing moved: an incremental fetch that names nothing.
+        let next = session.fetch(2, 7, &positions(&parts));
+        assert_eq!(
+            (next.request.session_id, next.request.session_epoch),
+            (42, 1)
+        );
+        assert!(named(&next.request).is_empty());
+        assert!(next.request.forgotten_topics_data.is_empty());
+        session.answered(next, &FetchResponse::default().with_session_id(42));
+
+        // Partition 1 appended (its fetch offset moved); partition 2 is no longer fetched.
+        parts[1]
+            .append_fetched(0, batch(0, 2), 0, 0, 0)
+            .expect("append");
+        let next = session.fetch(2, 7, &positions(&parts[..2]));
+        assert_eq!(next.request.session_epoch, 2);
+        assert_eq!(named(&next.request), [1]);
+        assert_eq!(next.request.topics[0].partitions[0].fetch_offset, 2);
+        assert_eq!(next.request.forgotten_topics_data[0].partitions, [2]);
+
+        // After a failure, a fresh session: a full fetch again.
+        session = Session::default();
+        let again = session.fetch(2, 7, &positions(&parts[..2]));
+        assert_eq!(
+            (again.request.session_id, again.request.session_epoch),
+            (0, 0)
+        );
+        assert_eq!(named(&again.request), [0, 1]);
     }
 }

@@ -105,6 +105,8 @@ pub struct BrokerConfig {
     /// `milena.flush.on.ack`; default false. When true a produce is acknowledged only after its
     /// data is fsynced; the fsyncs of concurrent appends are grouped into one.
     pub flush_on_ack: bool,
+    /// `max.incremental.fetch.session.cache.slots`; default 1000.
+    pub max_incremental_fetch_session_cache_slots: i32,
     /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
     /// single node.
     pub quorum: Option<super::QuorumConfig>,
@@ -159,6 +161,7 @@ impl Default for BrokerConfig {
             log_cleaner_dedupe_buffer_size: 134_217_728,
             log_cleaner_io_max_bytes_per_second: f64::MAX,
             flush_on_ack: false,
+            max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
             raw: BTreeMap::new(),
         }
@@ -310,6 +313,10 @@ impl BrokerConfig {
             "log.cleaner.io.max.bytes.per.second",
         )?;
         v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
+        v.set(
+            &mut c.max_incremental_fetch_session_cache_slots,
+            "max.incremental.fetch.session.cache.slots",
+        )?;
         c.quorum = super::quorum::quorum_config(
             c.node_id,
             v.text("controller.quorum.voters"),

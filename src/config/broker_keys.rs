@@ -127,6 +127,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("auto.leader.rebalance.enable", Boolean, Some("true"), Any, false, "Move leadership back to preferred replicas."),
     key("replica.lag.time.max.ms", Long, Some("30000"), Any, false, "A follower silent this long leaves the ISR."),
     key("num.replica.fetchers", Int, Some("1"), Any, true, "Fetcher threads per source broker (accepted, ignored)."),
+    key("max.incremental.fetch.session.cache.slots", Int, Some("1000"), AtLeast(0), false, "Fetch sessions (KIP-227) the broker keeps; 0 serves every fetch sessionless."),
     // Log cleaner (compaction).
     key("log.cleaner.enable", Boolean, Some("true"), Any, false, "Run the log cleaner (accepted; compaction follows cleanup.policy)."),
     key("log.cleaner.threads", Int, Some("1"), AtLeast(0), true, "Cleaner thread count."),

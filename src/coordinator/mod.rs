@@ -198,12 +198,9 @@ pub(crate) fn wait_replicated(
     let (true, Some(node)) = (pending, broker.cluster.as_ref()) else {
         return Ok(());
     };
-    let arrivals = broker.replicas.subscribe();
     let outcomes = node
         .block_on(
-            async move {
-                crate::handlers::wait_replicated(arrivals, &writes, REPLICATION_TIMEOUT).await
-            },
+            async move { crate::handlers::replicated(&writes, REPLICATION_TIMEOUT).await },
             REPLICATION_TIMEOUT + Duration::from_secs(1),
         )
         .unwrap_or_else(|| vec![Err(ResponseError::RequestTimedOut)]);

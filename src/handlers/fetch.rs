@@ -9,8 +9,8 @@
 //! are read into memory and sent with the encoded parts in one vectored write
 //! (`protocol::encode_fetch`). No record byte is copied into an encoded response.
 //!
-//! Fetch sessions (KIP-227) are not created: every answer carries session ID 0, which tells the
-//! client to keep sending full fetch requests. That is a correct sessionless broker.
+//! Fetch sessions (KIP-227) are served by `fetch_session`: an incremental fetch reads every
+//! partition of its session and answers with those that changed.
 
 use std::time::{Duration, Instant};
 
@@ -22,9 +22,11 @@ use kafka_protocol::messages::fetch_response::{
 use kafka_protocol::messages::{BrokerId, FetchRequest, FetchResponse, ProducerId};
 use kafka_protocol::ResponseError;
 
+use super::fetch_session::{self, Begin};
 use crate::log::AbortedTxn;
 use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
+use crate::partition::wakeup::Wakeup;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
@@ -35,31 +37,50 @@ const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
 const SEND_FROM_FILE_MIN: usize = 64 * 1024;
 
 pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer {
-    if request.session_id != 0 || request.session_epoch > 0 {
-        // We never hand out sessions, so an incremental fetch names one we do not have.
-        return FetchAnswer {
-            response: FetchResponse::default()
-                .with_error_code(ResponseError::FetchSessionIdNotFound.code()),
-            from_files: Vec::new(),
-        };
+    let sessions = &ctx.broker.fetch_sessions;
+    let version = ctx.api_version;
+    match sessions.begin(&request, version, now_ms()) {
+        Err(e) => fetch_session::error(e),
+        Ok(Begin::Sessionless) => long_poll(ctx, &request).await,
+        Ok(Begin::Open) => {
+            let mut answer = long_poll(ctx, &request).await;
+            let privileged = follower(version, &request).is_some();
+            answer.response.session_id =
+                sessions.open(&request, &answer.response, version, privileged, now_ms());
+            answer
+        }
+        Ok(Begin::Incremental(incremental)) => {
+            let answer = long_poll(ctx, &incremental.request).await;
+            incremental.finish(answer)
+        }
     }
+}
+
+/// Serves `request` (every partition it names) once `min_bytes` are there or `max_wait_ms` has
+/// passed.
+async fn long_poll(ctx: &RequestContext, request: &FetchRequest) -> FetchAnswer {
     let wait = Duration::from_millis(request.max_wait_ms.max(0) as u64).min(MAX_WAIT_CAP);
     let deadline = Instant::now() + wait;
-    let mut arrivals = ctx.broker.replicas.subscribe();
+    // Registered with the request's partitions only once it must wait (Kafka's
+    // tryCompleteElseWatch): the read after registering checks again, so nothing that lands in
+    // between is missed, and a fetch answered at once pays nothing for it.
+    let mut wakeup: Option<Wakeup> = None;
     loop {
-        // Mark the current state seen before reading, so data that lands during the read wakes us.
-        arrivals.borrow_and_update();
-        let (response, bytes, any_error) = read_all(ctx, &request);
+        let (response, bytes, any_error) = read_all(ctx, request, wakeup.as_mut());
         let now = Instant::now();
         if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
             return response;
         }
-        if tokio::time::timeout(deadline - now, arrivals.changed())
+        let Some(parked) = &wakeup else {
+            wakeup = Some(Wakeup::new());
+            continue;
+        };
+        if tokio::time::timeout(deadline - now, parked.changed())
             .await
             .is_err()
         {
             // Timed out: answer with whatever is there now.
-            return read_all(ctx, &request).0;
+            return read_all(ctx, request, None).0;
         }
     }
 }
@@ -78,7 +99,12 @@ fn follower(version: i16, request: &FetchRequest) -> Option<(i32, i64)> {
     (id >= 0).then_some((id, epoch))
 }
 
-fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize, bool) {
+/// Reads every requested partition; with `wakeup`, registers each with it before reading it.
+fn read_all(
+    ctx: &RequestContext,
+    request: &FetchRequest,
+    mut wakeup: Option<&mut Wakeup>,
+) -> (FetchAnswer, usize, bool) {
     let image = ctx.broker.image();
     let version = ctx.api_version;
     let follower = follower(version, request);
@@ -137,6 +163,9 @@ fn read_all(ctx: &RequestContext, request: &FetchRequest) -> (FetchAnswer, usize
                     continue;
                 }
             };
+            if let Some(wakeup) = wakeup.as_deref_mut() {
+                wakeup.watch(&partition);
+            }
             let high_watermark = partition.high_watermark();
             data.high_watermark = high_watermark;
             data.last_stable_offset = partition.last_stable_offset();

@@ -8,6 +8,7 @@ pub mod configs;
 pub mod consumer_group;
 pub mod coordinator;
 pub mod fetch;
+pub mod fetch_session;
 pub mod groups;
 pub mod leader_epoch;
 pub mod list_offsets;
@@ -44,25 +45,22 @@ pub(crate) struct Replicating {
 /// Waits for every write of `writes` to be replicated, for at most `timeout` together; one
 /// outcome per write, in order: Ok, NOT_LEADER_OR_FOLLOWER if leadership moved meanwhile, or
 /// REQUEST_TIMED_OUT (Kafka's delayed produce and delayed marker writes).
+///
+/// Woken by changes of the written partitions only (their high watermark, leadership or leader
+/// epoch), not by appends elsewhere.
 pub(crate) async fn replicated(
-    ctx: &crate::protocol::RequestContext,
-    writes: &[Replicating],
-    timeout: std::time::Duration,
-) -> Vec<Result<(), kafka_protocol::ResponseError>> {
-    wait_replicated(ctx.broker.replicas.subscribe(), writes, timeout).await
-}
-
-/// [`replicated`], woken by `arrivals` (the replica manager's high-watermark and log-end news).
-pub(crate) async fn wait_replicated(
-    mut arrivals: tokio::sync::watch::Receiver<u64>,
     writes: &[Replicating],
     timeout: std::time::Duration,
 ) -> Vec<Result<(), kafka_protocol::ResponseError>> {
     use kafka_protocol::ResponseError;
     let deadline = tokio::time::Instant::now() + timeout;
     let mut outcomes: Vec<Option<Result<(), ResponseError>>> = vec![None; writes.len()];
+    // Registered before the first check, so that no change between check and wait is missed.
+    let mut wakeup = crate::partition::wakeup::Wakeup::new();
+    for w in writes {
+        wakeup.watch(&w.partition);
+    }
     loop {
-        arrivals.borrow_and_update();
         for (w, outcome) in writes.iter().zip(outcomes.iter_mut()) {
             if outcome.is_some() {
                 continue;
@@ -77,7 +75,7 @@ pub(crate) async fn wait_replicated(
         if outcomes.iter().all(Option::is_some) {
             break;
         }
-        if tokio::time::timeout_at(deadline, arrivals.changed())
+        if tokio::time::timeout_at(deadline, wakeup.changed())
             .await
             .is_err()
         {

@@ -109,7 +109,7 @@ async fn committed_durably(ctx: &RequestContext, group_id: &str) -> Result<(), i
         required: partition.log_end_offset(),
         partition,
     };
-    let outcome = super::replicated(ctx, &[write], COMMIT_TIMEOUT).await;
+    let outcome = super::replicated(&[write], COMMIT_TIMEOUT).await;
     outcome
         .into_iter()
         .collect::<Result<(), _>>()

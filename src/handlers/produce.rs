@@ -83,7 +83,7 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
         );
     }
     if !replicating.is_empty() {
-        let outcomes = super::replicated(ctx, &replicating, timeout).await;
+        let outcomes = super::replicated(&replicating, timeout).await;
         for (((t, p), write), outcome) in waiting.into_iter().zip(&replicating).zip(outcomes) {
             let code = match outcome {
                 // The ISR shrank below the minimum while the write waited: it stays, the

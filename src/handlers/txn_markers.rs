@@ -91,7 +91,7 @@ pub async fn write_txn_markers(
                 .with_topics(topics),
         );
     }
-    let outcomes = super::replicated(ctx, &replicating, REPLICATION_TIMEOUT).await;
+    let outcomes = super::replicated(&replicating, REPLICATION_TIMEOUT).await;
     for ((m, t, i), outcome) in written.into_iter().zip(outcomes) {
         if let Err(e) = outcome {
             markers[m].topics[t].partitions[i].error_code = e.code();

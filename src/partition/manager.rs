@@ -40,7 +40,6 @@ pub struct ReplicaManager {
     offline: RwLock<BTreeSet<(String, i32)>>,
     /// Held by a sync from start to end: the map's lock is not, while logs are opened.
     syncing: std::sync::Mutex<()>,
-    data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// A partition placed on this broker whose log could not be opened.
@@ -67,13 +66,7 @@ impl ReplicaManager {
             topics: RwLock::new(HashMap::new()),
             offline: RwLock::new(BTreeSet::new()),
             syncing: std::sync::Mutex::new(()),
-            data_arrived: Arc::new(tokio::sync::watch::channel(0).0),
         }
-    }
-
-    /// A receiver that changes whenever any partition's high watermark moves.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.data_arrived.subscribe()
     }
 
     pub fn get(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
@@ -200,6 +193,8 @@ impl ReplicaManager {
             for partition in hosted.partitions.into_values() {
                 // Closed first: its descriptor may be the one removing the directory needs.
                 let index = partition.index;
+                // Parked fetches look again and find the topic gone.
+                partition.wake_waiters();
                 drop(partition);
                 self.delete_partition_dir(&name, index, &hosted.id);
             }
@@ -268,7 +263,6 @@ impl ReplicaManager {
             index,
             topic.id,
             log,
-            self.data_arrived.clone(),
             broker.flush_on_ack,
         ))
     }

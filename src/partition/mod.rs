@@ -18,6 +18,7 @@ pub mod replica;
 pub mod replication;
 #[cfg(test)]
 mod replication_tests;
+pub mod wakeup;
 
 use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -51,8 +52,9 @@ pub struct Partition {
     /// Mirrors of the log's bounds so that Metadata, ListOffsets and Fetch read them lock-free.
     log_start_offset: AtomicI64,
     log_end_offset: AtomicI64,
-    /// Woken whenever the high watermark moves (long-poll Fetch).
-    data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
+    /// Requests parked on this partition (long-poll Fetch, writes waiting for replication),
+    /// woken when its log end, high watermark, last stable offset, role or leader epoch changes.
+    waiters: Arc<wakeup::Waiters>,
     /// `milena.flush.on.ack`: acknowledge and expose only fsynced data.
     flush_on_ack: bool,
     /// Offsets below this are fsynced (meaningful with `flush_on_ack`).
@@ -69,14 +71,7 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub fn new(
-        topic: Arc<str>,
-        index: i32,
-        topic_id: Uuid,
-        log: Log,
-        data_arrived: Arc<tokio::sync::watch::Sender<u64>>,
-        flush_on_ack: bool,
-    ) -> Self {
+    pub fn new(topic: Arc<str>, index: i32, topic_id: Uuid, log: Log, flush_on_ack: bool) -> Self {
         let (start, end) = (log.log_start_offset(), log.log_end_offset());
         let stable = log.first_unstable_offset().unwrap_or(end).min(end);
         Self {
@@ -89,7 +84,7 @@ impl Partition {
             last_stable_offset: AtomicI64::new(stable),
             log_start_offset: AtomicI64::new(start),
             log_end_offset: AtomicI64::new(end),
-            data_arrived,
+            waiters: Arc::default(),
             flush_on_ack,
             // What the log holds at open is what recovery kept: treat it as durable.
             flushed_offset: AtomicI64::new(end),
@@ -269,8 +264,18 @@ impl Partition {
         // Log end growth wakes followers' long polls; high watermark growth consumers' and
         // acks=all producers'.
         if previous < visible || previous_stable < stable || previous_end != end {
-            self.data_arrived.send_modify(|n| *n = n.wrapping_add(1));
+            self.waiters.wake();
         }
+    }
+
+    /// Wakes the requests parked on this partition, to look at it again (deletion, shutdown).
+    pub fn wake_waiters(&self) {
+        self.waiters.wake();
+    }
+
+    /// How many requests are parked on this partition.
+    pub fn parked(&self) -> usize {
+        self.waiters.len()
     }
 
     /// Reads whole batches from `fetch_offset`, never past the high watermark.

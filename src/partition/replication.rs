@@ -56,6 +56,9 @@ impl Partition {
         now_ms: i64,
     ) -> Result<(), LogError> {
         let mut log = self.write_log();
+        // Whether the role or the leader epoch changed: waits that need this broker to lead in
+        // an epoch (replication, fetches) must look again.
+        let mut moved = self.leader_epoch() != state.leader_epoch;
         {
             let mut role = self.lock_role();
             match &mut *role {
@@ -75,6 +78,7 @@ impl Partition {
                         log.log_end_offset(),
                         now_ms,
                     ));
+                    moved = true;
                     if state.leader_epoch > 0 {
                         tracing::info!(topic = %self.topic, partition = self.index, leader_epoch = state.leader_epoch, isr = ?state.isr, "leading");
                     }
@@ -84,6 +88,7 @@ impl Partition {
                     *role = Role::Follower {
                         leader: state.leader,
                     };
+                    moved = true;
                     // Until the leader says otherwise, nothing new is committed here.
                     self.leader_high_watermark
                         .store(self.high_watermark(), Ordering::Release);
@@ -93,6 +98,9 @@ impl Partition {
         }
         self.set_leader_epoch(state.leader_epoch);
         self.publish(&log);
+        if moved {
+            self.waiters.wake();
+        }
         Ok(())
     }
 

@@ -165,14 +165,7 @@ impl Sim {
 
     fn start(&mut self, b: i32) {
         let log = Log::open(self.dirs[&b].path(), config(), self.now).expect("open log");
-        let partition = Partition::new(
-            Arc::from("t"),
-            0,
-            self.topic_id,
-            log,
-            Arc::new(tokio::sync::watch::channel(0).0),
-            false,
-        );
+        let partition = Partition::new(Arc::from("t"), 0, self.topic_id, log, false);
         partition.set_min_insync_replicas(1);
         partition
             .apply_state(b, &self.state(), self.now)
