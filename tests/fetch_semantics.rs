@@ -39,22 +39,7 @@ fn produce(
     topic: &str,
     batch: bytes::Bytes,
 ) -> produce_response::PartitionProduceResponse {
-    let response: ProduceResponse = roundtrip(
-        stream,
-        ApiKey::Produce,
-        9,
-        &ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![produce_request::TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    produce_request::PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(batch)),
-                ])]),
-    );
-    response.responses[0].partition_responses[0].clone()
+    produce_batch(stream, topic, 0, batch)
 }
 
 fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32, min_bytes: i32) -> FetchRequest {

@@ -37,24 +37,8 @@ fn create_topic(stream: &mut std::net::TcpStream, topic: &str, partitions: i32) 
 }
 
 fn produce(stream: &mut std::net::TcpStream, partition: i32, value: &str) {
-    let response: ProduceResponse = roundtrip(
-        stream,
-        ApiKey::Produce,
-        9,
-        &ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![produce_request::TopicProduceData::default()
-                .with_name(name(TOPIC))
-                .with_partition_data(vec![
-                    produce_request::PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(record_batch_of(1, 0, (-1, -1, -1), |_| {
-                            value.as_bytes().to_vec()
-                        }))),
-                ])]),
-    );
-    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    let batch = record_batch_of(1, 0, (-1, -1, -1), |_| value.as_bytes().to_vec());
+    assert_eq!(produce_batch(stream, TOPIC, partition, batch).error_code, 0);
 }
 
 fn partition(index: i32, offset: i64) -> fetch_request::FetchPartition {

@@ -37,22 +37,8 @@ fn create_topic(stream: &mut std::net::TcpStream, topic: &str) {
 }
 
 fn produce(stream: &mut std::net::TcpStream, topic: &str, count: i32) {
-    let response: ProduceResponse = roundtrip(
-        stream,
-        ApiKey::Produce,
-        9,
-        &ProduceRequest::default()
-            .with_acks(-1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![produce_request::TopicProduceData::default()
-                .with_name(name(topic))
-                .with_partition_data(vec![
-                    produce_request::PartitionProduceData::default()
-                        .with_index(0)
-                        .with_records(Some(record_batch(count, 1_700_000_000_000, -1, -1, -1))),
-                ])]),
-    );
-    assert_eq!(response.responses[0].partition_responses[0].error_code, 0);
+    let batch = record_batch(count, 1_700_000_000_000, -1, -1, -1);
+    assert_eq!(produce_batch(stream, topic, 0, batch).error_code, 0);
 }
 
 /// One partition's answer: (error, leader_epoch, end_offset).

@@ -146,3 +146,29 @@ pub fn record_batch_of(
     batch.extend_from_slice(&after_crc);
     Bytes::from(batch)
 }
+
+/// Produce v9, acks=all, of one batch to one partition; that partition's answer.
+pub fn produce_batch(
+    stream: &mut TcpStream,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+) -> kafka_protocol::messages::produce_response::PartitionProduceResponse {
+    use kafka_protocol::messages::{produce_request, ProduceRequest, ProduceResponse, TopicName};
+    let response: ProduceResponse = roundtrip(
+        stream,
+        ApiKey::Produce,
+        9,
+        &ProduceRequest::default()
+            .with_acks(-1)
+            .with_timeout_ms(5000)
+            .with_topic_data(vec![produce_request::TopicProduceData::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partition_data(vec![
+                    produce_request::PartitionProduceData::default()
+                        .with_index(partition)
+                        .with_records(Some(batch)),
+                ])]),
+    );
+    response.responses[0].partition_responses[0].clone()
+}
