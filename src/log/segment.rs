@@ -85,27 +85,18 @@ impl Segment {
         base_offset: i64,
         next_base: Option<i64>,
     ) -> Result<(Segment, bool), LogError> {
-        let log_path = dir.join(file_name(base_offset, "log"));
-        let log = File::open(&log_path).at(&log_path)?;
-        let size = log.metadata().at(&log_path)?.len();
-        let index_path = dir.join(file_name(base_offset, "index"));
-        let time_path = dir.join(file_name(base_offset, "timeindex"));
+        let files = SegmentFiles::open(dir, base_offset)?;
         let loaded = match next_base {
-            Some(next) => {
-                let max_rel = next - base_offset;
-                load_indexes(
-                    &log,
-                    &log_path,
-                    size,
-                    base_offset,
-                    &index_path,
-                    &time_path,
-                    max_rel,
-                )?
-            }
+            Some(next) => files.load_indexes(base_offset, next - base_offset)?,
             None => None,
         };
-        drop(log);
+        let SegmentFiles {
+            log_path,
+            size,
+            index_path,
+            time_path,
+            ..
+        } = files;
         let trusted = loaded.is_some();
         let (offset_index, time_index) = match loaded {
             Some((o, t)) => (
@@ -146,24 +137,18 @@ impl Segment {
         dir: &Path,
         base_offset: i64,
     ) -> Result<Option<Segment>, LogError> {
-        let log_path = dir.join(file_name(base_offset, "log"));
-        let log = File::open(&log_path).at(&log_path)?;
-        let size = log.metadata().at(&log_path)?.len();
-        let index_path = dir.join(file_name(base_offset, "index"));
-        let time_path = dir.join(file_name(base_offset, "timeindex"));
-        let max_rel = i64::from(i32::MAX) + 1;
-        let Some((offsets, times)) = load_indexes(
-            &log,
-            &log_path,
-            size,
-            base_offset,
-            &index_path,
-            &time_path,
-            max_rel,
-        )?
+        let files = SegmentFiles::open(dir, base_offset)?;
+        let Some((offsets, times)) = files.load_indexes(base_offset, i64::from(i32::MAX) + 1)?
         else {
             return Ok(None);
         };
+        let SegmentFiles {
+            log,
+            log_path,
+            size,
+            index_path,
+            time_path,
+        } = files;
         let (mut max_timestamp, mut offset_of_max_timestamp) = times.last().map_or((-1, -1), |t| {
             (t.timestamp, base_offset + i64::from(t.relative_offset))
         });
@@ -610,6 +595,47 @@ fn read_header(
 }
 
 type LoadedIndexes = (Vec<OffsetEntry>, Vec<TimeEntry>);
+
+/// An existing segment's `.log`, opened for reading, and the paths of its indexes.
+struct SegmentFiles {
+    log: File,
+    log_path: PathBuf,
+    size: u64,
+    index_path: PathBuf,
+    time_path: PathBuf,
+}
+
+impl SegmentFiles {
+    fn open(dir: &Path, base_offset: i64) -> Result<SegmentFiles, LogError> {
+        let log_path = dir.join(file_name(base_offset, "log"));
+        let log = File::open(&log_path).at(&log_path)?;
+        let size = log.metadata().at(&log_path)?.len();
+        Ok(SegmentFiles {
+            log,
+            log_path,
+            size,
+            index_path: dir.join(file_name(base_offset, "index")),
+            time_path: dir.join(file_name(base_offset, "timeindex")),
+        })
+    }
+
+    /// The indexes, if they pass the sanity checks for relative offsets below `max_rel`.
+    fn load_indexes(
+        &self,
+        base_offset: i64,
+        max_rel: i64,
+    ) -> Result<Option<LoadedIndexes>, LogError> {
+        load_indexes(
+            &self.log,
+            &self.log_path,
+            self.size,
+            base_offset,
+            &self.index_path,
+            &self.time_path,
+            max_rel,
+        )
+    }
+}
 
 /// Reads and sanity-checks a closed segment's indexes; `None` means "rebuild them".
 fn load_indexes(
