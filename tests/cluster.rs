@@ -99,8 +99,6 @@ mod wire;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use kafka_protocol::messages::*;
-use kafka_protocol::protocol::StrBytes;
 use serde_json::Value;
 use support::cluster::*;
 use support::*;
@@ -1155,22 +1153,8 @@ fn create_until_accepted(
 /// broker on `port` itself (no routing).
 fn raw_produce(port: u16, topic: &str, partition: i32) -> i16 {
     let mut s = wire::connect(port);
-    let response: ProduceResponse = wire::roundtrip(
-        &mut s,
-        ApiKey::Produce,
-        9,
-        &ProduceRequest::default()
-            .with_acks(1)
-            .with_timeout_ms(5000)
-            .with_topic_data(vec![produce_request::TopicProduceData::default()
-                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
-                .with_partition_data(vec![
-                    produce_request::PartitionProduceData::default()
-                        .with_index(partition)
-                        .with_records(Some(wire::record_batch(1, 1_700_000_000_000, -1, -1, -1))),
-                ])]),
-    );
-    response.responses[0].partition_responses[0].error_code
+    let batch = wire::record_batch(1, 1_700_000_000_000, -1, -1, -1);
+    wire::produce_batch_with_acks(&mut s, topic, partition, batch, 1).error_code
 }
 
 /// Runs a Python script whose last stdout line is JSON, and returns that JSON.

@@ -154,13 +154,24 @@ pub fn produce_batch(
     partition: i32,
     batch: Bytes,
 ) -> kafka_protocol::messages::produce_response::PartitionProduceResponse {
+    produce_batch_with_acks(stream, topic, partition, batch, -1)
+}
+
+/// Produce v9 of one batch to one partition with the given acks; that partition's answer.
+pub fn produce_batch_with_acks(
+    stream: &mut TcpStream,
+    topic: &str,
+    partition: i32,
+    batch: Bytes,
+    acks: i16,
+) -> kafka_protocol::messages::produce_response::PartitionProduceResponse {
     use kafka_protocol::messages::{produce_request, ProduceRequest, ProduceResponse, TopicName};
     let response: ProduceResponse = roundtrip(
         stream,
         ApiKey::Produce,
         9,
         &ProduceRequest::default()
-            .with_acks(-1)
+            .with_acks(acks)
             .with_timeout_ms(5000)
             .with_topic_data(vec![produce_request::TopicProduceData::default()
                 .with_name(TopicName(StrBytes::from_string(topic.to_string())))
