@@ -183,6 +183,15 @@ fn partitions_hold_one_descriptor_and_an_exhausted_budget_is_reported_not_fatal(
     eprintln!("kafka-topics.sh --alter past the budget: {text}");
     assert!(text.contains("could not open the logs"), "{text}");
     assert!(broker.is_running());
+    // The stock tool (DescribeTopicPartitions) names the offline partitions as unavailable.
+    let out = topics(
+        &broker,
+        &["--describe", "--topic", "t1", "--unavailable-partitions"],
+    );
+    let text = stdout_of(&out);
+    let last = format!("Partition: {}\tLeader: none", 2 * FIRST - 1);
+    assert!(text.contains(&last), "{text}");
+    assert!(!text.contains("Partition: 0\t"), "{text}");
     // A clean stop under the exhausted budget, and a start that opens everything lazily.
     broker.stop();
     broker.nofile = Some(LIMIT);

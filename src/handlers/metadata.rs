@@ -123,15 +123,7 @@ fn topic_metadata(
             if ctx.api_version >= 7 {
                 p.leader_epoch = state.leader_epoch;
             }
-            // A replica here whose log could not be opened (see `ReplicaManager::sync`) serves
-            // nothing: it is offline, and if it was to lead, the partition has no leader.
-            let node_id = ctx.broker.node_id;
-            if ctx.broker.replicas.is_offline(&topic.name, index) {
-                p.offline_replicas = vec![BrokerId(node_id)];
-                if state.leader == node_id {
-                    p.leader_id = BrokerId(crate::metadata::NO_LEADER);
-                }
-            }
+            (p.offline_replicas, p.leader_id) = offline_here(ctx, &topic.name, index, state.leader);
             if p.leader_id.0 == crate::metadata::NO_LEADER {
                 p.error_code = ResponseError::LeaderNotAvailable.code();
             }
@@ -171,6 +163,27 @@ const MAX_PARTITIONS_PER_RESPONSE: i32 = 2000;
 
 /// DescribeTopicPartitions (KIP-966): what `kafka-topics.sh --describe` asks in Kafka 4, with
 /// paging by cursor over topics sorted by name.
+/// A replica on this broker whose log could not be opened (see `ReplicaManager::sync`) serves
+/// nothing: it is offline, and if it was to lead, the partition has no leader. Returns the
+/// offline replicas to report and the leader to report.
+fn offline_here(
+    ctx: &RequestContext,
+    topic: &str,
+    index: i32,
+    leader: i32,
+) -> (Vec<BrokerId>, BrokerId) {
+    let node_id = ctx.broker.node_id;
+    if !ctx.broker.replicas.is_offline(topic, index) {
+        return (Vec::new(), BrokerId(leader));
+    }
+    let leader = if leader == node_id {
+        crate::metadata::NO_LEADER
+    } else {
+        leader
+    };
+    (vec![BrokerId(node_id)], BrokerId(leader))
+}
+
 pub async fn describe_topic_partitions(
     ctx: &RequestContext,
     request: DescribeTopicPartitionsRequest,
@@ -236,7 +249,8 @@ pub async fn describe_topic_partitions(
                     .with_isr_nodes(ids(&state.isr))
                     .with_eligible_leader_replicas(Some(ids(&state.elr)))
                     .with_last_known_elr(Some(ids(&state.last_known_elr)));
-                if state.leader == crate::metadata::NO_LEADER {
+                (p.offline_replicas, p.leader_id) = offline_here(ctx, name, index, state.leader);
+                if p.leader_id.0 == crate::metadata::NO_LEADER {
                     p.error_code = ResponseError::LeaderNotAvailable.code();
                 }
                 Some(p)

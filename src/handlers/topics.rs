@@ -55,9 +55,11 @@ pub fn auto_create(broker: &Broker, name: &str) -> Result<(), KafkaError> {
 
 /// Applies the metadata to the hosted partitions; returns by topic the partitions whose log
 /// could not be opened (the manager has named each in the log).
+/// Opening (creating) many partitions' files takes a while: it runs off the async workers, so
+/// that produce and fetch on other topics go on meanwhile.
 fn apply(broker: &Broker) -> HashMap<String, Vec<OpenFailure>> {
     let mut by_topic: HashMap<String, Vec<OpenFailure>> = HashMap::new();
-    match broker.apply_metadata() {
+    match crate::cluster::off_async_workers(|| broker.apply_metadata()) {
         Ok(failures) => {
             for f in failures {
                 by_topic.entry(f.topic.clone()).or_default().push(f);
@@ -111,6 +113,7 @@ pub async fn create_topics(
         .filter(|n| !seen.insert(n.clone()))
         .collect();
     let mut results = Vec::with_capacity(request.topics.len());
+    let mut pending = Vec::new();
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let mut result = CreatableTopicResult::default()
@@ -159,26 +162,31 @@ pub async fn create_topics(
                 .collect(),
             configs,
         };
-        let rf = if topic.replication_factor == -1 {
-            defaults.replication_factor
-        } else {
-            topic.replication_factor
+        // The replication factor the answer names: the request's, the default's, or the
+        // explicit assignment's.
+        let rf = match topic.assignments.first() {
+            Some(a) => a.broker_ids.len() as i16,
+            None if topic.replication_factor == -1 => defaults.replication_factor,
+            None => topic.replication_factor,
         };
-        match broker
+        result.replication_factor = rf;
+        pending.push((results.len(), new_topic.with_defaults(&defaults)));
+        results.push(result);
+    }
+    // One controller call for the request: a single node commits every topic with one fsync
+    // of the metadata log, off the async workers.
+    let (indexes, topics): (Vec<usize>, Vec<NewTopic>) = pending.into_iter().unzip();
+    let created = crate::cluster::off_async_workers(|| {
+        broker
             .controller
-            .create_topic(new_topic.with_defaults(&defaults), request.validate_only)
-        {
+            .create_topics(topics, request.validate_only)
+    });
+    for (index, outcome) in indexes.into_iter().zip(created) {
+        let result = &mut results[index];
+        match outcome {
             Ok(created) => {
                 result.topic_id = created.id;
                 result.num_partitions = created.partitions;
-                result.replication_factor = if topic.assignments.is_empty() {
-                    rf
-                } else {
-                    topic
-                        .assignments
-                        .first()
-                        .map_or(rf, |a| a.broker_ids.len() as i16)
-                };
                 if ctx.api_version >= 5 {
                     result.configs = Some(
                         describe_topic_configs(&created.configs, &broker.config)
@@ -195,16 +203,16 @@ pub async fn create_topics(
                     );
                 }
                 if !request.validate_only {
-                    tracing::info!(topic = %name, partitions = created.partitions, "created topic");
+                    tracing::info!(topic = %result.name.0.as_str(), partitions = created.partitions, "created topic");
                 }
             }
             Err(e) => {
                 let error = errors::metadata_error(&e);
+                result.replication_factor = -1;
                 result.error_code = error.code;
                 result.error_message = error.message.map(str_bytes);
             }
         }
-        results.push(result);
     }
     if !request.validate_only {
         let mut failed = apply(broker);

@@ -216,6 +216,57 @@ impl Controller {
         }
     }
 
+    /// Creates several topics: on a single node with one metadata commit (one fsync) for all of
+    /// them, each planned against the image with the earlier ones applied. In a cluster each is
+    /// its own op. The results are in the order of `topics`.
+    pub fn create_topics(
+        &self,
+        topics: Vec<NewTopic>,
+        validate_only: bool,
+    ) -> Vec<Result<TopicImage, MetadataError>> {
+        let Backend::Local {
+            store,
+            node_id,
+            lock,
+        } = &self.backend
+        else {
+            return topics
+                .into_iter()
+                .map(|topic| self.create_topic(topic, validate_only))
+                .collect();
+        };
+        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let node = [*node_id];
+        let brokers = Brokers {
+            registered: &node,
+            live: &node,
+        };
+        let mut image = (*store.image()).clone();
+        let mut records = Vec::new();
+        let mut results: Vec<_> = topics
+            .into_iter()
+            .map(|topic| {
+                let (planned, created) = topics::create_topic(&image, topic, &brokers)?;
+                if !validate_only {
+                    for record in &planned {
+                        image.replay(record);
+                    }
+                    records.extend(planned);
+                }
+                Ok(created)
+            })
+            .collect();
+        if !records.is_empty() {
+            if let Err(e) = store.commit(&records) {
+                let failed = e.to_string();
+                for result in results.iter_mut().filter(|r| r.is_ok()) {
+                    *result = Err(MetadataError::Io(std::io::Error::other(failed.clone())));
+                }
+            }
+        }
+        results
+    }
+
     pub fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
         self.submit(ControllerOp::DeleteTopic {
             name: name.to_string(),
@@ -301,6 +352,37 @@ mod tests {
         num_partitions: 1,
         replication_factor: 1,
     };
+
+    #[test]
+    fn create_topics_commits_a_request_at_once_and_sees_earlier_topics() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = controller(dir.path());
+        let topics = vec![
+            new_topic("x.y", 2, 1),
+            new_topic("x_y", 2, 1), // collides with the first, planned just before it
+            new_topic("bad name", 1, 1),
+            new_topic("z", 3, 1),
+        ];
+        let results = c.create_topics(topics.clone(), true);
+        assert!(results[0].is_ok() && results[3].is_ok());
+        assert!(c.image().topics.is_empty());
+        let results = c.create_topics(topics, false);
+        assert_eq!(results[0].as_ref().unwrap().partitions, 2);
+        assert!(matches!(results[1], Err(MetadataError::InvalidTopic(_))));
+        assert!(matches!(results[2], Err(MetadataError::InvalidTopic(_))));
+        assert_eq!(results[3].as_ref().unwrap().partitions, 3);
+        let names: Vec<_> = c.image().topics.keys().cloned().collect();
+        assert_eq!(names, ["x.y", "z"]);
+        // Reopened from the log, the store holds both.
+        drop(c);
+        let names: Vec<_> = controller(dir.path())
+            .image()
+            .topics
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(names, ["x.y", "z"]);
+    }
 
     #[test]
     fn create_validates_names_counts_and_collisions() {
