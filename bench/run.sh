@@ -23,8 +23,16 @@ QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
     ROUNDS=${ROUNDS:-1} DURATION=${DURATION:-5} WARMUP=${WARMUP:-2} BACKLOG_MB=${BACKLOG_MB:-256}
 else
-    ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-30} WARMUP=${WARMUP:-5} BACKLOG_MB=${BACKLOG_MB:-2048}
+    ROUNDS=${ROUNDS:-3} DURATION=${DURATION:-15} WARMUP=${WARMUP:-3} BACKLOG_MB=${BACKLOG_MB:-2048}
 fi
+# The page cache before every measured run: "warm" fills free memory with clean page cache
+# (lib/ballast.py) down to BALLAST_KEEP_MB, as on a host that has been up for a while; "free"
+# leaves it as the previous run left it (see "Page cache" in bench/README.md).
+PAGE_CACHE=${PAGE_CACHE:-warm}
+BALLAST_KEEP_MB=${BALLAST_KEEP_MB:-1536}
+# A produce run also ends once this many MiB were delivered (a broker writing 1.4 GB/s fills the
+# disk in a 30 s run); default: a third of the data filesystem's free space, at most 12 GiB.
+PRODUCE_MAX_MB=${PRODUCE_MAX_MB:-}
 BROKER_CPUS=${BROKER_CPUS:-0}          # taskset list for the broker under test
 CLIENT_CPUS=${CLIENT_CPUS:-1}          # taskset list for every load generator and admin tool
 SIZES=${SIZES:-"100 1024"}             # record value sizes (bytes) of the produce workloads
@@ -41,7 +49,9 @@ LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for th
 XCHECK_ROUNDS=${XCHECK_ROUNDS:-1}      # rounds of the Java max-throughput cross-check
 LATENCY_BASIS=${LATENCY_BASIS:-auto}   # auto | rdkafka | java: whose maximum the loads are % of
 FSYNC_WORKLOAD=${FSYNC_WORKLOAD:-"1024:1"}             # size:partitions, acks=all
-PHASES=${PHASES:-"produce consume latency fsync restart scale replicated"}
+PHASES=${PHASES:-"produce capacity consume latency fsync restart scale replicated"}
+# The capacity phase's workloads (lib/replay.py), size:acks:partitions.
+CAPACITY_WORKLOADS=${CAPACITY_WORKLOADS:-"100:1:8 100:all:8 1024:1:8 1024:all:8"}
 MILENA_PORT=${MILENA_PORT:-29092}
 KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1000)
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
@@ -207,7 +217,9 @@ ensure_tools() {
     cargo build --release -q
     MILENA_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/milena"
     [ -x "$MILENA_BIN" ] || die "no $MILENA_BIN after cargo build"
-    DIST=$(bash scripts/kafka-dist.sh | tail -n1)
+    # The Python clients lib/scale.py (confluent-kafka) and lib/replay.py (kafka-python) use,
+    # with the Kafka tools: the test suite's installer, idempotent.
+    DIST=$(bash scripts/install-test-deps.sh | tail -n1)
     KBIN="$DIST/bin"
     ensure_debs librdkafka-dev gcc gnuplot-nox coreutils util-linux
     build_rdkafka_performance
@@ -287,11 +299,13 @@ stop_milena() {
 }
 
 KAFKA_DIR=
+# log.segment.delete.delay.ms=0: a deleted topic's files go at once, as Milena's do, instead of
+# 60 s later in the middle of another run (freeing its disk space and page cache there).
 start_kafka() { # [dir]: its data and logs (default $work/kafka; kept across restarts)
     KAFKA_DIR=${1:-$work/kafka}
     log "starting Apache Kafka (KRaft, single node, KAFKA_HEAP_OPTS=$KAFKA_HEAP_OPTS)"
     KAFKA_HEAP_OPTS="$KAFKA_HEAP_OPTS" "${BROKER_WRAP[@]}" taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$KAFKA_DIR" "$KAFKA_PORT" \
-        >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
+        log.segment.delete.delay.ms=0 >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
     KAFKA_PID=$(cat "$KAFKA_DIR/kafka.pid")
     # The pid file must name the JVM doing the work, not a launcher shell: reference-kafka.sh
     # execs through kafka-server-start.sh and kafka-run-class.sh into java.
@@ -351,7 +365,14 @@ topic_delete() { # broker topic
 
 # Before every measured run: write back what earlier runs left dirty in the page cache, so one
 # broker's writeback does not land in the other's measurement window.
-settle() { timeout 300 sync || log "warning: sync did not finish in 300 s"; }
+# Then, with PAGE_CACHE=warm, fill free memory with clean page cache again (lib/ballast.py).
+settle() {
+    timeout 300 sync || log "warning: sync did not finish in 300 s"
+    if [ "$PAGE_CACHE" = warm ]; then
+        python3 "$here/lib/ballast.py" top-up "$work/ballast" "$BALLAST_KEEP_MB" >>"$RESULTS/logs/ballast.log" 2>&1 ||
+            log "warning: the page-cache ballast failed (logs/ballast.log)"
+    fi
+}
 
 # ---------------------------------------------------------------------------------------------
 # One measured run = bench/lib/measure.py around one client command; it appends to runs.jsonl.
@@ -359,8 +380,9 @@ settle() { timeout 300 sync || log "warning: sync did not finish in 300 s"; }
 measure() { # kind broker logname [measure.py options...] -- command...
     local kind=$1 b=$2 name=$3
     shift 3
-    local out
-    out=$(python3 "$here/lib/measure.py" "$kind" --pid "$(broker_pid "$b")" \
+    local out cap=()
+    [ "$kind" = rdkafka-produce ] && cap=(--max-mb "$PRODUCE_MAX_MB")
+    out=$(python3 "$here/lib/measure.py" "$kind" "${cap[@]}" --pid "$(broker_pid "$b")" \
         --log "$RESULTS/logs/$name.log" --out "$RESULTS/runs.jsonl" --tag broker="$b" "$@")
     log "  $b: $(summarize_run "$out")"
 }
@@ -432,6 +454,35 @@ phase_produce() {
             done
         done
     done; done; done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase 1b: produce capacity. The same pre-encoded ProduceRequests (one 1 MiB batch each) sent
+# again and again by lib/replay.py, so that the broker, not the client, sets the pace; the rows
+# it prints are rdkafka_performance's, so measure.py windows them the same way.
+
+phase_capacity() {
+    local spec size acks parts round b wl topic
+    for spec in $CAPACITY_WORKLOADS; do
+        IFS=: read -r size acks parts <<<"$spec"
+        wl="capacity-${size}B-acks${acks}-p${parts}"
+        for round in $(seq 1 "$ROUNDS"); do
+            log "$wl round $round/$ROUNDS (${WARMUP}s warm-up + ${DURATION}s, lib/replay.py)"
+            for b in "${BROKERS[@]}"; do
+                topic="t-$wl-r$round"
+                topic_create "$b" "$topic" "$parts"
+                CMD=(taskset -c "$CLIENT_CPUS" python3 -u "$here/lib/replay.py" --bootstrap "$(broker_bootstrap "$b")"
+                    --topic "$topic" --partitions "$parts" --size "$size" --acks "$acks"
+                    --batch-bytes "$BATCH_BYTES")
+                settle
+                measure rdkafka-produce "$b" "$wl-r$round-$b" --size "$size" --warmup "$WARMUP" \
+                    --duration "$DURATION" --timeout 60 --tag phase=capacity --tag workload="$wl" \
+                    --tag round="$round" --tag tool="replay.py (pre-encoded Produce v7)" \
+                    --tag size="$size" --tag acks="$acks" --tag partitions="$parts" -- "${CMD[@]}"
+                topic_delete "$b" "$topic"
+            done
+        done
+    done
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1180,6 +1231,7 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
         t=$((t + 120))
     fi
     phase_on factors && t=$((t + $(factors_estimate)))
+    phase_on capacity && t=$((t + $(wc -w <<<"$CAPACITY_WORKLOADS") * ROUNDS * 2 * (run + 10)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
@@ -1221,6 +1273,9 @@ write_meta() {
         echo "rounds=$ROUNDS"
         echo "duration=$DURATION"
         echo "warmup=$WARMUP"
+        echo "page_cache=$PAGE_CACHE"
+        echo "ballast_keep_mb=$BALLAST_KEEP_MB"
+        echo "produce_max_mb=$PRODUCE_MAX_MB"
         echo "backlog_mb=$BACKLOG_MB"
         echo "broker_cpus=$BROKER_CPUS"
         echo "client_cpus=$CLIENT_CPUS"
@@ -1300,14 +1355,20 @@ main() {
     ensure_tools
     mkdir -p "$BENCH_TMPDIR"
     work=$(mktemp -d "$BENCH_TMPDIR/milena-bench.XXXXXX")
+    if [ -z "$PRODUCE_MAX_MB" ]; then
+        PRODUCE_MAX_MB=$(df -Pm "$work" | awk 'NR==2 {print int($4 / 3)}')
+        [ "$PRODUCE_MAX_MB" -gt 12288 ] && PRODUCE_MAX_MB=12288
+    fi
+    log "page cache: $PAGE_CACHE (ballast down to ${BALLAST_KEEP_MB} MiB free); a produce run ends after ${PRODUCE_MAX_MB} MiB at most"
     write_meta
     local single=0
-    phase_on produce || phase_on consume || phase_on latency || phase_on fsync && single=1
+    phase_on produce || phase_on capacity || phase_on consume || phase_on latency || phase_on fsync && single=1
     if [ $single = 1 ]; then
         measure_disk
         start_milena
         start_kafka
         phase_on produce && phase_produce
+        phase_on capacity && phase_capacity
         phase_on consume && phase_consume
         phase_on latency && phase_latency
         phase_on fsync && phase_fsync

@@ -238,11 +238,16 @@ def run_rdkafka_produce(a, res):
             row = rdkafka_table_row(line)
             if row is None:
                 continue
+            capped = a.max_mb > 0 and row["dr"] * a.size >= a.max_mb * 1048576
             if start is None and row["elapsed"] >= warm_ms:
                 start, first = Sample(a.pid, client.proc.pid), row
-            elif start is not None and row["elapsed"] >= end_ms:
+            elif start is not None and (row["elapsed"] >= end_ms or capped):
                 end, last = Sample(a.pid, client.proc.pid), row
                 res.update(memory_kb(a.pid))
+                if capped and row["elapsed"] < end_ms:
+                    res["capped_at_mb"] = a.max_mb
+            elif capped:
+                raise RuntimeError(f"--max-mb {a.max_mb} reached during the warm-up")
     except TimeoutError:
         res["error"] = "no progress before the deadline"
     except RuntimeError as e:
@@ -488,6 +493,8 @@ def main():
     p.add_argument("--size", type=int, default=0, help="record value size in bytes")
     p.add_argument("--warmup", type=float, default=0.0)
     p.add_argument("--duration", type=float, default=0.0)
+    p.add_argument("--max-mb", type=float, default=0.0,
+                   help="rdkafka-produce: also close the window once this many MiB were delivered")
     p.add_argument("--timeout", type=float, default=120.0,
                    help="rdkafka-produce: grace after warm-up+duration; others: whole run")
     p.add_argument("--expect", type=int, default=0, help="records the run must move")

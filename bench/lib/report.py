@@ -32,7 +32,27 @@ TARGET_P99_AT_50 = 1 / 3    # p99 produce latency at 50% load <= 1/3 of Kafka's
 TARGET_RSS = 0.10           # broker RSS <= 1/10 of Kafka's
 TARGET_CPU_PER_GB = 0.3     # broker CPU-seconds per GB <= 0.3
 TARGET_FSYNC_OF_DISK = 0.8  # with fsync before ack >= 80% of the disk's fsync'd write rate
+# Issue 14's floors (the targets above are issue 7's goals).
+FLOOR_PRODUCE = 1.2         # every produce workload >= 1.2x Kafka with the same client
+FLOOR_CONSUME = 1.5         # consume catch-up >= 1.5x with rdkafka and with the Java consumer
+FLOOR_CONSUME_CPU = 0.35    # broker CPU-seconds per GB consumed
 
+
+
+def page_cache_note(meta):
+    """The summary's sentence on the page cache (lib/ballast.py) and the produce byte cap."""
+    note = ""
+    if meta.get("page_cache") == "warm":
+        note += (f" Then free memory is filled with clean page cache down to "
+                 f"{meta.get('ballast_keep_mb', '?')} MiB (`lib/ballast.py`), as on a host that has "
+                 "been up a while: on this VM, memory left free is handed back to the host and "
+                 "writing into it costs the writer ~2 CPU-s per GB of its own system time.")
+    elif meta.get("page_cache") == "free":
+        note += " Free memory is left free (PAGE_CACHE=free): writes into it cost the writer more."
+    if meta.get("produce_max_mb"):
+        note += (f" A produce run also ends once {meta['produce_max_mb']} MiB were delivered "
+                 "(disk space); such runs have `capped_at_mb` set in rounds.csv.")
+    return note
 
 def load_runs(results):
     runs = []
@@ -526,7 +546,8 @@ def summary(results, runs, meta):
         p("")
         p("| workload | generator | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka | target |")
         p("| --- | --- | --- | --- | --- | --- |")
-        tput = [w for w in ws if w.phase in ("produce", "produce-xcheck", "consume", "consume-xcheck")]
+        tput = [w for w in ws if w.phase in ("produce", "capacity", "produce-xcheck", "consume",
+                                             "consume-xcheck")]
         for w in tput:
             cells = []
             for b in BROKERS:
@@ -535,6 +556,9 @@ def summary(results, runs, meta):
             if w.phase == "produce":
                 tgt = f"≥ {TARGET_PRODUCE:g}×: {verdict(median(rs), TARGET_PRODUCE, True)}"
                 kind = "produce"
+            elif w.phase == "capacity":
+                tgt = f"≥ {FLOOR_PRODUCE:g}×: {verdict(median(rs), FLOOR_PRODUCE, True)}"
+                kind = "produce capacity"
             elif w.phase == "consume":
                 tgt = f"≥ {TARGET_CONSUME:g}×: {verdict(median(rs), TARGET_CONSUME, True)}"
                 kind = "consume catch-up"
@@ -701,6 +725,18 @@ def summary(results, runs, meta):
 
         target_row(f"produce throughput ≥ {TARGET_PRODUCE:g}× Kafka", "produce", TARGET_PRODUCE)
         target_row(f"consume catch-up ≥ {TARGET_CONSUME:g}× Kafka", "consume", TARGET_CONSUME)
+        target_row(f"issue 14: produce ≥ {FLOOR_PRODUCE:g}× Kafka, same client", "produce", FLOOR_PRODUCE)
+        target_row(f"issue 14: produce capacity (pre-encoded requests) ≥ {FLOOR_PRODUCE:g}× Kafka",
+                   "capacity", FLOOR_PRODUCE)
+        target_row(f"issue 14: consume catch-up ≥ {FLOOR_CONSUME:g}× Kafka (rdkafka)", "consume",
+                   FLOOR_CONSUME)
+        target_row(f"issue 14: consume catch-up ≥ {FLOOR_CONSUME:g}× Kafka (Java consumer)",
+                   "consume-xcheck", FLOOR_CONSUME)
+        cons_cpu = median([r.get("cpu_s_per_gb") for r in runs if r.get("broker") == "milena"
+                           and r.get("ok") and r.get("phase") in ("consume", "consume-xcheck")])
+        if cons_cpu is not None:
+            p(f"| issue 14: broker CPU-seconds per GB consumed ≤ {FLOOR_CONSUME_CPU} | Milena "
+              f"{fmt(cons_cpu, 3)} | {verdict(cons_cpu, FLOOR_CONSUME_CPU, False)} |")
         for w in lat:
             if w.runs[0].get("load_pct") == 50:
                 m = median(w.ratios(lambda r: r.get("p99_ms")))
@@ -762,7 +798,7 @@ def summary(results, runs, meta):
     p("- " + ("Both brokers are" if single else "Every cluster is") + " started fresh by the script "
       "on an empty data directory; topics are created with `kafka-topics.sh` before each run and "
       "deleted after it; `sync` runs before each measured run so that one run's page-cache "
-      "writeback does not land in the next.")
+      "writeback does not land in the next." + page_cache_note(meta))
     bound = []
     for w in ws:
         for b in BROKERS:
@@ -804,10 +840,11 @@ def plot(results, ws, meta):
     gp = shutil.which("gnuplot")
     d = os.path.join(results, "plot")
     os.makedirs(d, exist_ok=True)
-    tput = [w for w in ws if w.phase in ("produce", "consume", "fsync", "produce-xcheck", "consume-xcheck")]
+    tput = [w for w in ws if w.phase in ("produce", "capacity", "consume", "fsync", "produce-xcheck",
+                                         "consume-xcheck")]
 
     def short(w):
-        s = {"produce": "P", "consume": "C", "fsync": "F", "produce-xcheck": "Pj",
+        s = {"produce": "P", "capacity": "Pc", "consume": "C", "fsync": "F", "produce-xcheck": "Pj",
              "consume-xcheck": "Cj"}[w.phase]
         return (s + " " + label(w).replace(" part.", "p").replace("acks=", "a").replace("librdkafka ", "rdk")
                 .replace(", ", " ")).strip()
