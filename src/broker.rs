@@ -32,7 +32,11 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub node_id: i32,
     pub cluster_id: String,
+    /// The inter-broker listener's advertised endpoint (the first of `endpoints`).
     pub advertised: Endpoint,
+    /// Every client listener's name and advertised endpoint, the inter-broker listener first.
+    /// A client gets the endpoints of the listener it connected through, as in Kafka.
+    pub endpoints: Vec<(String, Endpoint)>,
     pub limits: Limits,
     pub log_dir: PathBuf,
     pub controller: Controller,
@@ -88,14 +92,20 @@ impl Broker {
     /// quorum's committed image in cluster mode), then every hosted partition's log (with
     /// recovery where the last shutdown was not clean).
     pub fn open(config: BrokerConfig, advertised: Endpoint) -> Result<Arc<Self>, StartError> {
-        Self::open_with(config, advertised, None)
+        Self::open_with(config, vec![("PLAINTEXT".into(), advertised)], None)
     }
 
+    /// `endpoints`: the client listeners' names and advertised endpoints, the inter-broker
+    /// listener first; never empty.
     pub fn open_with(
         config: BrokerConfig,
-        advertised: Endpoint,
+        endpoints: Vec<(String, Endpoint)>,
         cluster: Option<Arc<ClusterNode>>,
     ) -> Result<Arc<Self>, StartError> {
+        let advertised = endpoints
+            .first()
+            .map(|(_, e)| e.clone())
+            .ok_or_else(|| StartError::MetaProperties("no client listener".into()))?;
         let (log_dir, cluster_id) = Self::open_log_dir(&config)?;
         let io = |source| StartError::LogDir {
             path: log_dir.display().to_string(),
@@ -139,6 +149,7 @@ impl Broker {
             node_id: config.node_id,
             cluster_id,
             advertised,
+            endpoints,
             limits,
             log_dir,
             controller,
@@ -160,18 +171,24 @@ impl Broker {
         self.controller.image()
     }
 
-    /// The brokers clients may use, with their advertised endpoints: the unfenced registered
-    /// brokers in cluster mode, this one on a single node.
-    pub fn live_brokers(&self) -> Vec<(i32, Endpoint, Option<String>)> {
+    /// The brokers clients of `listener` may use, with their advertised endpoints on it: the
+    /// unfenced registered brokers in cluster mode (those without such a listener are left out,
+    /// as Kafka does), this one on a single node.
+    pub fn live_brokers(&self, listener: &str) -> Vec<(i32, Endpoint, Option<String>)> {
         if self.cluster.is_none() {
-            return vec![(self.node_id, self.advertised.clone(), None)];
+            let endpoint = self
+                .endpoints
+                .iter()
+                .find(|(name, _)| name == listener)
+                .map_or(&self.advertised, |(_, e)| e);
+            return vec![(self.node_id, endpoint.clone(), None)];
         }
         self.image()
             .brokers
             .values()
             .filter(|b| !b.fenced)
             .filter_map(|b| {
-                let e = b.endpoint()?;
+                let e = b.endpoints.iter().find(|e| e.listener == listener)?;
                 Some((
                     b.id,
                     Endpoint {
@@ -182,6 +199,14 @@ impl Broker {
                 ))
             })
             .collect()
+    }
+
+    /// How many brokers are registered and unfenced (this one on a single node).
+    pub fn live_broker_count(&self) -> usize {
+        match &self.cluster {
+            None => 1,
+            Some(_) => self.image().brokers.values().filter(|b| !b.fenced).count(),
+        }
     }
 
     /// The controller id Metadata and DescribeCluster report: the active controller in cluster

@@ -25,6 +25,7 @@
 //! - [`cluster`]: cluster mode: the metadata quorum on openraft, the active controller
 //!   (registration, heartbeats, fencing, elections), and the controller listener's protocol.
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
+//! - [`security`]: a connection's listener, security protocol and authenticated principal.
 //! - [`broker`]: the context shared by every connection.
 
 pub mod broker;
@@ -36,5 +37,6 @@ pub mod log;
 pub mod metadata;
 pub mod partition;
 pub mod protocol;
+pub mod security;
 pub mod server;
 pub mod testing;

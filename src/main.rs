@@ -81,46 +81,75 @@ fn raise_open_file_limit() {
 }
 
 async fn run(config: BrokerConfig) -> anyhow::Result<()> {
-    // In cluster mode the controller listener is for the quorum only; clients get the other.
-    let controller_name = config
-        .quorum
-        .as_ref()
-        .map(|q| q.controller_listener.name.clone());
-    let is_client = |name: &str| Some(name) != controller_name.as_deref();
-    let listener_cfg = config
+    // The controller listeners are for the quorum only; clients get every other listener.
+    let controller_names: Vec<String> = config
+        .raw_value("controller.listener.names")
+        .unwrap_or("")
+        .split(',')
+        .map(|n| n.trim().to_ascii_uppercase())
+        .collect();
+    let mut client_listeners: Vec<_> = config
         .listeners
         .iter()
-        .find(|l| is_client(&l.name))
+        .filter(|l| !controller_names.contains(&l.name))
         .cloned()
-        .context("listeners is empty")?;
-    let bind_host = if listener_cfg.host.is_empty() {
-        "0.0.0.0".to_string()
-    } else {
-        listener_cfg.host.clone()
-    };
-    let listener = TcpListener::bind((bind_host.as_str(), listener_cfg.port))
-        .await
-        .with_context(|| format!("cannot listen on {bind_host}:{}", listener_cfg.port))?;
-    let bound_port = listener.local_addr()?.port();
-    let advertised = match config
-        .advertised_listeners
-        .iter()
-        .find(|l| is_client(&l.name))
-    {
-        Some(l) => Endpoint {
-            host: l.host.clone(),
-            port: i32::from(l.port),
-        },
-        None => Endpoint {
-            // Kafka advertises the listener's host; for a wildcard one, clients on this machine
-            // reach it as localhost.
-            host: match listener_cfg.host.as_str() {
-                "" | "0.0.0.0" | "::" => "localhost".to_string(),
-                host => host.to_string(),
+        .collect();
+    anyhow::ensure!(
+        !client_listeners.is_empty(),
+        "listeners has no listener for clients"
+    );
+    // The inter-broker listener goes first: it is the endpoint other brokers use.
+    let inter_broker = config
+        .raw_value("inter.broker.listener.name")
+        .map(|n| n.trim().to_ascii_uppercase())
+        .unwrap_or_else(|| {
+            config
+                .raw_value("security.inter.broker.protocol")
+                .unwrap_or("PLAINTEXT")
+                .trim()
+                .to_ascii_uppercase()
+        });
+    if let Some(at) = client_listeners.iter().position(|l| l.name == inter_broker) {
+        client_listeners[..=at].rotate_right(1);
+    }
+    let mut bound = Vec::new();
+    let mut endpoints = Vec::new();
+    for l in &client_listeners {
+        let socket = TcpListener::bind((l.bind_host(), l.port))
+            .await
+            .with_context(|| format!("cannot listen on {l}"))?;
+        let port = socket.local_addr()?.port();
+        let advertised = match config
+            .advertised_listeners
+            .iter()
+            .find(|a| a.name == l.name)
+        {
+            Some(a) => Endpoint {
+                host: a.host.clone(),
+                port: i32::from(a.port),
             },
-            port: i32::from(bound_port),
-        },
-    };
+            None => Endpoint {
+                // Kafka advertises the listener's host; for a wildcard one, clients on this
+                // machine reach it as localhost.
+                host: if l.is_wildcard() {
+                    "localhost".to_string()
+                } else {
+                    l.host.clone()
+                },
+                port: i32::from(port),
+            },
+        };
+        endpoints.push((l.name.clone(), advertised));
+        let info = Arc::new(milena::security::ListenerInfo {
+            name: l.name.clone(),
+            protocol: l.protocol,
+        });
+        bound.push((
+            socket,
+            info,
+            format!("{}://{}:{port}", l.name, l.bind_host()),
+        ));
+    }
     let started = std::time::Instant::now();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -147,13 +176,18 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         None => None,
     };
     let rack = config.raw_value("broker.rack").map(str::to_string);
-    let broker = Broker::open_with(config, advertised, cluster.clone())
+    let broker = Broker::open_with(config, endpoints, cluster.clone())
         .context("cannot open the data directory")?;
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
-        listener = %format!("{bind_host}:{bound_port}"),
-        advertised = %format!("{}:{}", broker.advertised.host, broker.advertised.port),
+        listeners = %bound.iter().map(|(_, _, at)| at.as_str()).collect::<Vec<_>>().join(","),
+        advertised = %broker
+            .endpoints
+            .iter()
+            .map(|(name, e)| format!("{name}://{}:{}", e.host, e.port))
+            .collect::<Vec<_>>()
+            .join(","),
         log_dir = %broker.log_dir.display(),
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Milena started"
@@ -162,11 +196,15 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let (lifecycle_stop, lifecycle_stop_rx) = tokio::sync::watch::channel(false);
     let mut lifecycle = None;
     if let Some(node) = &cluster {
-        let endpoints = vec![milena::metadata::BrokerEndpoint {
-            listener: listener_cfg.name.clone(),
-            host: broker.advertised.host.clone(),
-            port: broker.advertised.port,
-        }];
+        let endpoints = broker
+            .endpoints
+            .iter()
+            .map(|(name, e)| milena::metadata::BrokerEndpoint {
+                listener: name.clone(),
+                host: e.host.clone(),
+                port: e.port,
+            })
+            .collect();
         lifecycle = Some(tokio::spawn(node.clone().run_broker_lifecycle(
             endpoints,
             rack,
@@ -193,7 +231,19 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
             .name("log-cleaner".into())
             .spawn(move || milena::partition::cleaner::run(&broker.replicas, &broker.config, &stop))
     });
-    let server = tokio::spawn(milena::server::serve(broker.clone(), listener, shutdown_rx));
+    let permits = Arc::new(tokio::sync::Semaphore::new(broker.limits.max_connections));
+    let servers: Vec<_> = bound
+        .into_iter()
+        .map(|(socket, info, _)| {
+            tokio::spawn(milena::server::serve(
+                broker.clone(),
+                socket,
+                info,
+                permits.clone(),
+                shutdown_rx.clone(),
+            ))
+        })
+        .collect();
 
     let fatal = tokio::select! {
         _ = wait_for_signal() => None,
@@ -209,7 +259,9 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         node.controlled_shutdown().await;
     }
     let _ = shutdown_tx.send(true);
-    let _ = server.await;
+    for server in servers {
+        let _ = server.await;
+    }
     let _ = housekeeping.await;
     let _ = group_timers.await;
     let _ = txn_timers.await;

@@ -400,12 +400,12 @@ fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
 async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let broker = milena::testing::broker_in(dir.path());
-    let peer = "127.0.0.1:1".parse().unwrap();
+    let mut session = milena::security::Session::plaintext("127.0.0.1:1".parse().unwrap());
     let seeds = seeds();
     // Every seed is valid as it stands.
     for seed in &seeds {
         let answered =
-            milena::protocol::handle_frame(&broker, peer, Bytes::from(seed.clone())).await;
+            milena::protocol::handle_frame(&broker, &mut session, Bytes::from(seed.clone())).await;
         assert!(answered.is_ok(), "seed rejected: {:?}", answered.err());
     }
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -419,13 +419,14 @@ async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
         // A mutated Fetch may long-poll; its wait is not what is tested here.
         let _ = tokio::time::timeout(
             Duration::from_millis(50),
-            milena::protocol::handle_frame(&broker, peer, frame),
+            milena::protocol::handle_frame(&broker, &mut session, frame),
         )
         .await;
         runs += 1;
     }
     assert!(runs > 1000, "only {runs} runs in the time budget");
-    let probe = milena::protocol::handle_frame(&broker, peer, Bytes::from(seeds[1].clone())).await;
+    let probe =
+        milena::protocol::handle_frame(&broker, &mut session, Bytes::from(seeds[1].clone())).await;
     assert!(
         matches!(probe, Ok(Some(_))),
         "broker stopped answering after {runs} fuzzed requests"

@@ -29,12 +29,12 @@ fn harness() -> &'static Harness {
 fuzz_target!(|data: &[u8]| {
     let h = harness();
     let frame = bytes::Bytes::copy_from_slice(data);
-    let peer = "127.0.0.1:1".parse().unwrap();
+    let mut session = milena::security::Session::plaintext("127.0.0.1:1".parse().unwrap());
     // A fuzzed Fetch may long-poll; its wait is not what is being tested.
     h.runtime.block_on(async {
         let _ = tokio::time::timeout(
             std::time::Duration::from_millis(20),
-            milena::protocol::handle_frame(&h.broker, peer, frame),
+            milena::protocol::handle_frame(&h.broker, &mut session, frame),
         )
         .await;
     });

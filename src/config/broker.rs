@@ -124,6 +124,7 @@ impl Default for BrokerConfig {
                 name: "PLAINTEXT".into(),
                 host: String::new(),
                 port: 9092,
+                protocol: super::SecurityProtocol::Plaintext,
             }],
             advertised_listeners: Vec::new(),
             log_dirs: vec![PathBuf::from("./data")],
@@ -327,6 +328,21 @@ impl BrokerConfig {
                 .unwrap_or(2000),
             v.num::<i64>("broker.session.timeout.ms")?.unwrap_or(9000),
         )?;
+        let controller_names: Vec<String> = v
+            .text("controller.listener.names")
+            .unwrap_or("")
+            .split(',')
+            .map(|n| n.trim().to_ascii_uppercase())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let map = v.text("listener.security.protocol.map");
+        super::security::resolve_protocols(&mut c.listeners, map, &controller_names)?;
+        for a in &mut c.advertised_listeners {
+            if let Some(l) = c.listeners.iter().find(|l| l.name == a.name) {
+                a.protocol = l.protocol;
+            }
+        }
+        super::security::check_honoured(&raw, &c.listeners)?;
         c.raw = raw;
         Ok(c)
     }
@@ -618,6 +634,10 @@ mod tests {
     fn listeners_and_advertised() {
         let c = cfg(&[
             ("listeners", "PLAINTEXT://:9092,EXTERNAL://0.0.0.0:29092"),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT",
+            ),
             (
                 "advertised.listeners",
                 "PLAINTEXT://broker:9092,EXTERNAL://localhost:29092",

@@ -3,7 +3,7 @@
 //!
 //! A key in this table is accepted from the file or environment and validated by its type; whether
 //! Milena acts on it is up to [`super::BrokerConfig`] (keys such as `num.io.threads` or
-//! `listener.security.protocol.map` are accepted so that a stock Kafka `server.properties` loads
+//! `num.network.threads` are accepted so that a stock Kafka `server.properties` loads
 //! without noise, and ignored). Defaults are Kafka's text except where the comment says Milena
 //! chose otherwise. `dynamic` marks keys Kafka lets AlterConfigs change on a running broker; Kafka
 //! reports all the others as read-only, whatever their source.
@@ -72,8 +72,8 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     // Network.
     key("listeners", Str, Some("PLAINTEXT://:9092"), Any, true, "Comma-separated NAME://host:port addresses to listen on; an empty host means all interfaces."),
     key("advertised.listeners", Str, None, Any, true, "Addresses given to clients in metadata; defaults to the listeners."),
-    key("listener.security.protocol.map", Str, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Any, true, "Security protocol of each listener name (accepted; Milena serves PLAINTEXT)."),
-    key("inter.broker.listener.name", Str, None, Any, false, "Listener used between brokers (accepted, ignored)."),
+    key("listener.security.protocol.map", Str, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Any, true, "Security protocol of each listener name; a listener missing from it is an error (a controller listener is PLAINTEXT while the map is the default)."),
+    key("inter.broker.listener.name", Str, None, Any, false, "Listener whose endpoint other brokers use (replication, transaction markers); default: the one named by security.inter.broker.protocol, else the first."),
     key("num.network.threads", Int, Some("3"), AtLeast(1), true, "Network thread count (accepted, ignored: Milena uses async tasks)."),
     key("num.io.threads", Int, Some("8"), AtLeast(1), true, "Request handler thread count (accepted, ignored)."),
     key("background.threads", Int, Some("10"), AtLeast(1), true, "Background thread count (accepted, ignored)."),

@@ -4,6 +4,7 @@
 //! (`PLAINTEXT://[::1]:9092`). Names are case-insensitive in Kafka and kept upper-case here, so that
 //! `plaintext://` and `PLAINTEXT://` are the same listener.
 
+use super::security::SecurityProtocol;
 use super::ConfigError;
 
 /// One listener endpoint.
@@ -15,6 +16,8 @@ pub struct Listener {
     pub host: String,
     /// Port; 0 asks the OS for a free one (tests).
     pub port: u16,
+    /// From `listener.security.protocol.map` (resolved by the broker config; PLAINTEXT until then).
+    pub protocol: SecurityProtocol,
 }
 
 impl Listener {
@@ -97,6 +100,7 @@ fn parse_one(item: &str) -> Result<Listener, String> {
         name: name.to_ascii_uppercase(),
         host: host.to_string(),
         port,
+        protocol: SecurityProtocol::Plaintext,
     })
 }
 
@@ -109,6 +113,7 @@ mod tests {
             name: "PLAINTEXT".into(),
             host: host.into(),
             port,
+            protocol: SecurityProtocol::Plaintext,
         }
     }
 

@@ -25,6 +25,7 @@ mod load;
 mod log_types;
 pub mod properties;
 pub mod quorum;
+pub mod security;
 pub mod topic;
 mod topic_defs;
 mod value;
@@ -37,6 +38,7 @@ pub use error::ConfigError;
 pub use listener::{parse_listeners, Listener};
 pub use log_types::{CleanupPolicy, CompressionType, TimestampType};
 pub use quorum::{QuorumConfig, Voter};
+pub use security::SecurityProtocol;
 pub use topic::{
     describe_topic_configs, effective_topic_config, validate_topic_config,
     validate_topic_overrides, TopicConfig,

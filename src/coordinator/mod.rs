@@ -91,7 +91,7 @@ fn internal_replication_factor(broker: &Broker, name: &str) -> Result<i16, i16> 
         "offsets.topic.replication.factor"
     };
     let wanted = broker_int(broker, key, 3).clamp(1, i16::MAX as i64) as i16;
-    let live = broker.live_brokers().len();
+    let live = broker.live_broker_count();
     if live < wanted as usize {
         tracing::warn!(
             topic = name,

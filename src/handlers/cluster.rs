@@ -23,7 +23,7 @@ pub async fn describe_cluster(
             .with_error_message(Some(str_bytes("The broker only serves broker endpoints")));
     }
     let brokers = broker
-        .live_brokers()
+        .live_brokers(&ctx.listener.name)
         .into_iter()
         .map(|(id, endpoint, rack)| {
             DescribeClusterBroker::default()

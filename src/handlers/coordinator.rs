@@ -27,7 +27,7 @@ pub async fn find_coordinator(
         let located = if key_type_error {
             Err(ResponseError::InvalidRequest)
         } else {
-            locate(broker, request.key_type, &key)
+            locate(broker, &ctx.listener.name, request.key_type, &key)
         };
         if key_type_error {
             Coordinator::default()
@@ -80,15 +80,13 @@ pub async fn find_coordinator(
 /// key's partition of `__consumer_offsets` or `__transaction_state` (created on first use).
 fn locate(
     broker: &crate::broker::Broker,
+    listener: &str,
     key_type: i8,
     key: &str,
 ) -> Result<(i32, String, i32), ResponseError> {
     if broker.cluster.is_none() {
-        return Ok((
-            broker.node_id,
-            broker.advertised.host.clone(),
-            broker.advertised.port,
-        ));
+        let (id, e, _) = broker.live_brokers(listener).swap_remove(0);
+        return Ok((id, e.host, e.port));
     }
     use crate::coordinator::{group, txn};
     let (topic, partitions) = if key_type == GROUP {
@@ -116,7 +114,7 @@ fn locate(
         .map(|p| p.leader)
         .ok_or(ResponseError::CoordinatorNotAvailable)?;
     broker
-        .live_brokers()
+        .live_brokers(listener)
         .into_iter()
         .find(|(id, _, _)| *id == leader)
         .map(|(id, e, _)| (id, e.host, e.port))

@@ -271,7 +271,7 @@ fn read_all(
     if version >= 16 && !leaders_named.is_empty() {
         response.node_endpoints = ctx
             .broker
-            .live_brokers()
+            .live_brokers(&ctx.listener.name)
             .into_iter()
             .filter(|(id, _, _)| leaders_named.contains(id))
             .map(|(id, e, rack)| {

@@ -80,7 +80,7 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
     }
 
     let brokers = broker
-        .live_brokers()
+        .live_brokers(&ctx.listener.name)
         .into_iter()
         .map(|(id, endpoint, rack)| {
             let mut b = MetadataResponseBroker::default()

@@ -101,7 +101,7 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
     if !leaders_named.is_empty() {
         response.node_endpoints = ctx
             .broker
-            .live_brokers()
+            .live_brokers(&ctx.listener.name)
             .into_iter()
             .filter(|(id, _, _)| leaders_named.contains(id))
             .map(|(id, e, rack)| {

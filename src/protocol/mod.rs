@@ -22,6 +22,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
 use crate::handlers;
+use crate::security::{KafkaPrincipal, ListenerInfo, Session};
 
 /// What a handler knows about the request besides its body.
 pub struct RequestContext {
@@ -29,6 +30,10 @@ pub struct RequestContext {
     pub api_version: i16,
     pub client_id: Option<String>,
     pub peer: SocketAddr,
+    /// The listener the request came in on (its name picks the endpoints Metadata returns).
+    pub listener: Arc<ListenerInfo>,
+    /// Who sent it: `User:ANONYMOUS` unless the connection authenticated.
+    pub principal: Arc<KafkaPrincipal>,
 }
 
 /// Why a connection must be closed (after a log line) instead of answered.
@@ -78,7 +83,7 @@ impl FrameHeader {
 /// Handles one request frame. `Ok(None)` means no response is sent (Produce with acks=0).
 pub async fn handle_frame(
     broker: &Arc<Broker>,
-    peer: SocketAddr,
+    session: &mut Session,
     frame: Bytes,
 ) -> Result<Option<ResponseFrame>, ProtocolError> {
     let header = FrameHeader::peek(&frame)?;
@@ -105,7 +110,9 @@ pub async fn handle_frame(
             .client_id
             .as_ref()
             .map(|s| s.as_str().to_string()),
-        peer,
+        peer: session.peer,
+        listener: session.listener.clone(),
+        principal: session.principal.clone(),
     };
     let cid = header.correlation_id;
 

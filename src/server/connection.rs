@@ -2,7 +2,6 @@
 //! response, repeat. Any framing or protocol error closes this connection only, with a log line.
 
 use std::io::{self, IoSlice};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,13 +14,15 @@ use tokio::sync::watch;
 use crate::broker::Broker;
 use crate::log::FileSlice;
 use crate::protocol::{self, Chunk, ResponseFrame};
+use crate::security::Session;
 
 pub async fn run(
     broker: Arc<Broker>,
     mut stream: TcpStream,
-    peer: SocketAddr,
+    mut session: Session,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let peer = session.peer;
     let max_frame = broker.limits.socket_request_max_bytes;
     let idle = Duration::from_millis(broker.limits.connections_max_idle_ms);
     loop {
@@ -52,7 +53,7 @@ pub async fn run(
             }
         };
         let header = protocol::FrameHeader::peek(&frame).ok();
-        match protocol::handle_frame(&broker, peer, frame.freeze()).await {
+        match protocol::handle_frame(&broker, &mut session, frame.freeze()).await {
             Ok(Some(response)) => {
                 if write_frame(&mut stream, response).await.is_err() {
                     return;

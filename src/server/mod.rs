@@ -14,15 +14,18 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::broker::Broker;
+use crate::security::{ListenerInfo, Session};
 
-/// Accepts connections until `shutdown` turns true.
+/// Accepts connections on one listener until `shutdown` turns true. Every listener of a broker
+/// shares `permits` (`max.connections`).
 pub async fn serve(
     broker: Arc<Broker>,
     listener: TcpListener,
+    info: Arc<ListenerInfo>,
+    permits: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limit = broker.limits.max_connections;
-    let permits = Arc::new(Semaphore::new(limit));
     let mut failures = AcceptFailures::default();
     loop {
         let accepted = tokio::select! {
@@ -46,8 +49,10 @@ pub async fn serve(
         let _ = stream.set_nodelay(true);
         let broker = broker.clone();
         let shutdown = shutdown.clone();
+        let info = info.clone();
         tokio::spawn(async move {
-            connection::run(broker, stream, peer, shutdown).await;
+            let session = Session::new(info, peer);
+            connection::run(broker, stream, session, shutdown).await;
             drop(permit);
         });
     }

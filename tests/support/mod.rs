@@ -123,10 +123,13 @@ impl Broker {
             ),
             ("log.dirs".into(), log_dirs.display().to_string()),
         ];
+        // `{port}` in a value is the port the broker is waited for (`Broker::port`), so that a
+        // test may give its own `listeners` with more listeners besides that one.
         for (k, v) in extra_props {
+            let v = v.replace("{port}", &port.to_string());
             match props.iter_mut().find(|(key, _)| key == k) {
-                Some(entry) => entry.1 = v.to_string(),
-                None => props.push((k.to_string(), v.to_string())),
+                Some(entry) => entry.1 = v,
+                None => props.push((k.to_string(), v)),
             }
         }
         let mut text = String::new();
