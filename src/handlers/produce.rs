@@ -180,14 +180,24 @@ fn produce_partition(
             }
             let error = errors::log_error(&e);
             let mut response = failed(data.index, error.code, error.message.clone());
-            if matches!(
-                e,
-                LogError::InvalidRecord { .. } | LogError::CorruptRecord(_)
-            ) && ctx.api_version >= 8
-            {
-                response.record_errors = vec![BatchIndexAndErrorMessage::default()
-                    .with_batch_index(0)
-                    .with_batch_index_error_message(error.message.map(str_bytes))];
+            if ctx.api_version >= 8 {
+                response.record_errors = match &e {
+                    // KIP-467: the client fails these records and may send the others again.
+                    LogError::RecordErrors { records, .. } => records
+                        .iter()
+                        .map(|r| {
+                            BatchIndexAndErrorMessage::default()
+                                .with_batch_index(r.batch_index)
+                                .with_batch_index_error_message(Some(str_bytes(r.message.clone())))
+                        })
+                        .collect(),
+                    LogError::InvalidRecord { .. } | LogError::CorruptRecord(_) => {
+                        vec![BatchIndexAndErrorMessage::default()
+                            .with_batch_index(0)
+                            .with_batch_index_error_message(error.message.map(str_bytes))]
+                    }
+                    _ => Vec::new(),
+                };
             }
             (response, None)
         }

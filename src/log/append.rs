@@ -15,8 +15,8 @@ use super::builder::{build_control_batch, ControlType};
 use super::checkpoint;
 use super::error::LogError;
 use super::producer_state::SequenceCheck;
-use super::record_set;
 use super::segment::Segment;
+use super::validate::{validate_batch_from, RecordRules};
 use super::Log;
 
 /// Result of a successful (or duplicate) append.
@@ -33,9 +33,6 @@ pub struct AppendInfo {
     pub duplicate: bool,
 }
 
-/// Highest compression codec id Kafka defines (zstd).
-const MAX_COMPRESSION_CODEC: i16 = 4;
-
 /// Who wrote the batches of an append (Kafka's AppendOrigin).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AppendOrigin {
@@ -44,51 +41,6 @@ pub enum AppendOrigin {
     /// The broker's own coordinators: transactional offset commits carry a producer id and
     /// epoch but no sequence numbers.
     Coordinator,
-}
-
-/// Checks Kafka applies to batches coming from clients, beyond the structural ones.
-fn validate_batch_from(h: &BatchHeader, origin: AppendOrigin) -> Result<(), LogError> {
-    let invalid = |reason| Err(LogError::InvalidRecord { reason });
-    if origin == AppendOrigin::Coordinator {
-        return if h.is_control() {
-            invalid("coordinators write markers through append_txn_marker")
-        } else {
-            Ok(())
-        };
-    }
-    if h.is_control() {
-        return invalid("clients may not write control batches");
-    }
-    if h.compression() > MAX_COMPRESSION_CODEC {
-        return invalid("unknown compression codec");
-    }
-    if h.records_count == 0 {
-        return invalid("batch has no records");
-    }
-    if i64::from(h.records_count) != i64::from(h.last_offset_delta) + 1 {
-        return invalid("records_count does not match last_offset_delta");
-    }
-    if h.has_producer_id() && h.base_sequence < 0 {
-        return invalid("idempotent batch without a base sequence");
-    }
-    if h.is_transactional() && !h.has_producer_id() {
-        return invalid("transactional batch without a producer id");
-    }
-    Ok(())
-}
-
-/// Compacted topics refuse records without a key (Kafka's INVALID_RECORD): the only check on
-/// the append path that looks inside batches, and only for compacted topics.
-fn require_keys(batch: &[u8]) -> Result<(), LogError> {
-    match record_set::all_records_keyed(batch) {
-        Ok(true) => Ok(()),
-        Ok(false) => Err(LogError::InvalidRecord {
-            reason: "Compacted topic cannot accept message without key",
-        }),
-        Err(_) => Err(LogError::InvalidRecord {
-            reason: "records of the batch do not decode",
-        }),
-    }
 }
 
 impl Log {
@@ -117,6 +69,8 @@ impl Log {
             });
         }
         let max_batch = self.config.max_message_bytes as usize;
+        let topic_partition = self.topic_partition();
+        let rules = RecordRules::new(&self.config, &topic_partition);
         let mut positions = Vec::new();
         let mut at = 0;
         for item in BatchIter::new(records.clone()) {
@@ -128,8 +82,8 @@ impl Log {
                 });
             }
             validate_batch_from(&h, origin)?;
-            if self.config.cleanup_compact && origin == AppendOrigin::Client {
-                require_keys(&slice)?;
+            if origin == AppendOrigin::Client {
+                rules.check(&h, &slice, now_ms)?;
             }
             positions.push(at);
             at += slice.len();

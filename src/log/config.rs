@@ -21,6 +21,11 @@ pub struct LogConfig {
     pub max_message_bytes: u32,
     /// `message.timestamp.type=LogAppendTime`: the broker stamps batches with its clock.
     pub message_timestamp_type_log_append: bool,
+    /// `message.timestamp.before.max.ms`: how far behind the broker's clock a CreateTime record
+    /// may be (Long.MAX_VALUE: any).
+    pub message_timestamp_before_max_ms: i64,
+    /// `message.timestamp.after.max.ms`: how far ahead of it (Kafka 4 default: one hour).
+    pub message_timestamp_after_max_ms: i64,
     /// `flush.messages`: fsync after this many records.
     pub flush_interval_messages: u64,
     /// `flush.ms`: fsync when the last flush is older than this.
@@ -55,6 +60,8 @@ impl Default for LogConfig {
             index_interval_bytes: 4096,
             max_message_bytes: 1_048_588,
             message_timestamp_type_log_append: false,
+            message_timestamp_before_max_ms: i64::MAX,
+            message_timestamp_after_max_ms: 3_600_000,
             flush_interval_messages: u64::MAX,
             flush_interval_ms: i64::MAX,
             file_delete_delay_ms: 60_000,

@@ -26,6 +26,24 @@ pub enum BatchError {
     NegativeLastOffsetDelta(i32),
 }
 
+/// One record a batch cannot take: its index in the batch and why (Kafka's RecordError).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordProblem {
+    pub batch_index: i32,
+    pub message: String,
+}
+
+impl std::fmt::Display for RecordProblem {
+    /// Kafka's `RecordError.toString`, which the response's error message embeds.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RecordError(batchIndex={}, message='{}')",
+            self.batch_index, self.message
+        )
+    }
+}
+
 /// Errors of the partition log.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
@@ -41,6 +59,15 @@ pub enum LogError {
     /// A produced batch is well formed but not acceptable (e.g. count mismatch, control batch).
     #[error("invalid record batch: {reason}")]
     InvalidRecord { reason: &'static str },
+    /// Records of a produced batch Kafka's validator refuses one by one (KIP-467): keyless
+    /// records on a compacted topic, CreateTime timestamps out of range. The whole batch fails;
+    /// the Produce response names the records.
+    #[error("{} record(s) refused, the first: {}", records.len(), records.first().map_or("", |r| r.message.as_str()))]
+    RecordErrors {
+        /// Some record's timestamp is out of range: INVALID_TIMESTAMP (else INVALID_RECORD).
+        timestamp: bool,
+        records: Vec<RecordProblem>,
+    },
     /// An append as leader to a replica that follows (leadership moved under the caller).
     #[error("this replica is not the partition leader")]
     NotLeader,

@@ -55,6 +55,7 @@ mod scan;
 mod segment;
 mod segment_file;
 mod txn_index;
+mod validate;
 
 #[cfg(test)]
 mod test_util;
@@ -71,7 +72,7 @@ pub use batch::{
 };
 pub use checkpoint::{sync_log_dir, CLEAN_SHUTDOWN_FILE};
 pub use config::LogConfig;
-pub use error::{BatchError, LogError};
+pub use error::{BatchError, LogError, RecordProblem};
 pub use flush::RolledFlush;
 pub use leader_epoch::{EpochEndOffset, EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use producer_state::{BatchMetadata, ProducerEntry};
@@ -118,6 +119,13 @@ pub struct Log {
 }
 
 impl Log {
+    /// `topic-partition`, the name of the log's directory (as Kafka's messages name it).
+    pub fn topic_partition(&self) -> String {
+        self.dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
     pub fn log_start_offset(&self) -> i64 {
         self.log_start_offset
     }

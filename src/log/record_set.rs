@@ -1,6 +1,6 @@
 //! The records of any v2 batch, compressed or not: decoding them and building a batch from a
-//! subset of them. Used by the log cleaner and by the key check of compacted topics, never on
-//! the hot path of other topics.
+//! subset of them. Used by the log cleaner and by the record checks of `validate` (compacted
+//! topics, out-of-range timestamps), never on the hot path of other topics.
 //!
 //! Record layout (see `builder` for the whole batch): `length varint | attributes i8 |
 //! timestamp_delta varlong | offset_delta varint | key | value | headers`, where key and value
@@ -199,12 +199,6 @@ pub(crate) fn rebuild(
     let crc = crc32c::crc32c(&b[21..]);
     b[17..21].copy_from_slice(&crc.to_be_bytes());
     Ok(b)
-}
-
-/// Whether every record of `batch` has a key (compacted topics refuse keyless records).
-pub(crate) fn all_records_keyed(batch: &[u8]) -> Result<bool, RecordError> {
-    let decoded = decode(batch)?;
-    Ok(decoded.records.iter().all(|r| r.key.is_some()))
 }
 
 fn varint(buf: &[u8], pos: &mut usize) -> Option<i64> {

@@ -422,6 +422,8 @@ pub fn log_config(topic: &TopicImage, broker: &BrokerConfig) -> LogConfig {
         index_interval_bytes: t.index_interval_bytes,
         max_message_bytes: t.max_message_bytes,
         message_timestamp_type_log_append: t.message_timestamp_type_log_append,
+        message_timestamp_before_max_ms: t.message_timestamp_before_max_ms,
+        message_timestamp_after_max_ms: t.message_timestamp_after_max_ms,
         flush_interval_messages: t.flush_messages,
         flush_interval_ms: t.flush_ms,
         file_delete_delay_ms: t.file_delete_delay_ms,

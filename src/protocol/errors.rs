@@ -80,6 +80,25 @@ pub fn partitions_not_opened(
 }
 
 pub fn log_error(e: &LogError) -> KafkaError {
+    if let LogError::RecordErrors { timestamp, records } = e {
+        // Kafka's RecordValidationException messages (LogValidator.processRecordErrors).
+        return if *timestamp {
+            KafkaError::with_message(
+                ResponseError::InvalidTimestamp,
+                "One or more records have been rejected due to invalid timestamp".to_string(),
+            )
+        } else {
+            let shown: Vec<String> = records.iter().take(3).map(|r| r.to_string()).collect();
+            KafkaError::with_message(
+                ResponseError::InvalidRecord,
+                format!(
+                    "One or more records have been rejected due to {} record errors in total, and only showing the first three errors at most: [{}]",
+                    records.len(),
+                    shown.join(", ")
+                ),
+            )
+        };
+    }
     let code = match e {
         LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
         LogError::RecordTooLarge { .. } => ResponseError::MessageTooLarge,

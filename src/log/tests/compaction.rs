@@ -252,7 +252,10 @@ fn keyless_records_are_refused_on_compacted_logs_only() {
     );
     assert!(matches!(
         log.append_as_leader(keyless.clone(), 0, NOW),
-        Err(LogError::InvalidRecord { .. })
+        Err(LogError::RecordErrors {
+            timestamp: false,
+            ..
+        })
     ));
     log.set_config(LogConfig {
         cleanup_compact: false,

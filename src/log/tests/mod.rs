@@ -10,6 +10,7 @@ mod leader_epoch;
 mod recovery;
 mod retention;
 mod transactions;
+mod validation;
 
 use std::path::Path;
 
