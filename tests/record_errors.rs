@@ -7,7 +7,6 @@
 //! 4.1 too (`MILENA_TEST_REFERENCE=1`).
 
 mod support;
-#[allow(dead_code)]
 mod wire;
 
 use std::time::{SystemTime, UNIX_EPOCH};
