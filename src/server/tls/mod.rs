@@ -90,7 +90,11 @@ impl TlsListener {
             None => KafkaPrincipal::anonymous(),
             // The verifier accepted the chain, so the certificate parses; if not, refuse.
             Some(cert) => match x500::subject_name(cert) {
-                Some(name) => KafkaPrincipal::user(name),
+                Some(name) => {
+                    let principal = KafkaPrincipal::user(name);
+                    tracing::info!(%peer, listener = %self.listener, %principal, "TLS client certificate accepted");
+                    principal
+                }
                 None => {
                     tracing::info!(%peer, listener = %self.listener, "closing connection: client certificate subject unreadable");
                     return None;
