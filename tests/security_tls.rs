@@ -399,11 +399,25 @@ print(",".join(got))
 #[test]
 fn pem_keystores_from_a_file_and_inline_per_listener() {
     let pki = Pki::new();
+    // The file holds the chain and the key encrypted (PKCS#8, PBES2) with ssl.key.password.
+    pki.openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-v2",
+        "aes-256-cbc",
+        "-in",
+        "broker.key",
+        "-out",
+        "broker-enc.key",
+        "-passout",
+        &format!("pass:{PASSWORD}"),
+    ]);
     let combined = format!(
         "{}{}",
         std::fs::read_to_string(pki.file("broker.pem")).unwrap(),
-        std::fs::read_to_string(pki.file("broker.key")).unwrap()
+        std::fs::read_to_string(pki.file("broker-enc.key")).unwrap()
     );
+    assert!(combined.contains("ENCRYPTED PRIVATE KEY"));
     let pem_file = write_file(pki.path(), "broker-combined.pem", &combined);
     // Inline PEM on one line, as a properties file with continuation lines makes it.
     let one_line = |name: &str| {
@@ -428,6 +442,7 @@ fn pem_keystores_from_a_file_and_inline_per_listener() {
         ),
         ("ssl.keystore.type", "PEM"),
         ("ssl.keystore.location", &pem_file.display().to_string()),
+        ("ssl.key.password", PASSWORD),
         ("listener.name.inline.ssl.keystore.location", ""),
         (
             "listener.name.inline.ssl.keystore.certificate.chain",

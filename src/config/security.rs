@@ -137,8 +137,8 @@ const NOT_HONOURED: &[&str] = &[
 ];
 
 /// Refuses the first key of `raw`, or listener, that asks for security Milena cannot give.
-pub fn check_honoured<'a>(
-    raw: &'a BTreeMap<String, String>,
+pub fn check_honoured(
+    raw: &BTreeMap<String, String>,
     listeners: &[Listener],
 ) -> Result<(), ConfigError> {
     for key in raw.keys().filter(|k| !super::ssl::is_honoured(k)) {

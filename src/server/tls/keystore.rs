@@ -60,6 +60,7 @@ pub fn load_key_store(s: &KeyStoreSettings) -> Result<KeyMaterial, StoreError> {
         return pem_key_material(
             normalise_pem(chain.expose()).as_bytes(),
             normalise_pem(key.expose()).as_bytes(),
+            s.key_password.as_ref(),
             "ssl.keystore.key",
         );
     }
@@ -70,7 +71,12 @@ pub fn load_key_store(s: &KeyStoreSettings) -> Result<KeyMaterial, StoreError> {
     };
     let data = read("ssl.keystore.location", path)?;
     match s.store_type {
-        StoreType::Pem => pem_key_material(&data, &data, "ssl.keystore.location"),
+        StoreType::Pem => pem_key_material(
+            &data,
+            &data,
+            s.key_password.as_ref(),
+            "ssl.keystore.location",
+        ),
         StoreType::Jks | StoreType::Pkcs12 => {
             check_not_jks(&data, "ssl.keystore.location", path)?;
             let Some(password) = &s.password else {
@@ -210,6 +216,7 @@ fn pem_certificates(pem: &[u8], key: &str) -> Result<Vec<CertificateDer<'static>
 fn pem_key_material(
     chain_pem: &[u8],
     key_pem: &[u8],
+    key_password: Option<&Secret>,
     key: &str,
 ) -> Result<KeyMaterial, StoreError> {
     let chain = pem_certificates(chain_pem, key)?;
@@ -231,12 +238,48 @@ fn pem_key_material(
     }
     match private_key {
         Some(key) => Ok(KeyMaterial { chain, key }),
-        None if contains(key_pem, b"-----BEGIN ENCRYPTED PRIVATE KEY-----") => Err(err(format!(
-            "{key}: encrypted PEM private keys (ssl.key.password) are not supported yet; \
-             give the key unencrypted (PKCS#8) or use a PKCS12 keystore"
-        ))),
-        None => Err(err(format!("{key}: no PEM private key found"))),
+        None => {
+            let key = decrypt_pem_key(key_pem, key_password, key)?;
+            Ok(KeyMaterial { chain, key })
+        }
     }
+}
+
+/// An `ENCRYPTED PRIVATE KEY` (PKCS#8, PBES2) decrypted with `ssl.key.password`, as Kafka's PEM
+/// keystores allow.
+fn decrypt_pem_key(
+    pem: &[u8],
+    password: Option<&Secret>,
+    key: &str,
+) -> Result<PrivateKeyDer<'static>, StoreError> {
+    const LABEL: &str = "-----BEGIN ENCRYPTED PRIVATE KEY-----";
+    let text = String::from_utf8_lossy(pem);
+    let Some(start) = text.find(LABEL) else {
+        return Err(err(format!("{key}: no PEM private key found")));
+    };
+    let end_label = "-----END ENCRYPTED PRIVATE KEY-----";
+    let Some(end) = text[start..].find(end_label) else {
+        return Err(err(format!("{key}: unterminated encrypted private key")));
+    };
+    let block = &text[start..start + end + end_label.len()];
+    let Some(password) = password else {
+        return Err(err(format!(
+            "{key}: the private key is encrypted and ssl.key.password is not set"
+        )));
+    };
+    // Decoded from a byte slice: the crate's PEM reader cannot parse PBES2 parameters.
+    let (_, der) = pkcs8::der::pem::decode_vec(block.as_bytes())
+        .map_err(|e| err(format!("{key}: bad encrypted private key: {e}")))?;
+    let info = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice())
+        .map_err(|e| err(format!("{key}: bad encrypted private key: {e}")))?;
+    let document = info.decrypt(password.expose()).map_err(|_| {
+        err(format!(
+            "{key}: cannot decrypt the private key (wrong ssl.key.password, or an unsupported cipher)"
+        ))
+    })?;
+    Ok(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        document.as_bytes().to_vec(),
+    )))
 }
 
 /// PEM given inline in a properties file often comes on one line (continuation lines with `\`
@@ -264,10 +307,6 @@ fn normalise_pem(text: &str) -> String {
         rest = &body_and_more[end + end_marker.len()..];
     }
     out
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]

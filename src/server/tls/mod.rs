@@ -35,11 +35,10 @@ pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Why a TLS listener could not be set up (a start-up error).
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
-    #[error("listener {listener}: {source}")]
+    #[error("listener {listener}: {error}")]
     Store {
         listener: String,
-        #[source]
-        source: keystore::StoreError,
+        error: keystore::StoreError,
     },
     #[error("listener {listener}: {message}")]
     Invalid { listener: String, message: String },
@@ -113,9 +112,9 @@ fn server_config(s: &SslSettings) -> Result<ServerConfig, TlsSetupError> {
         listener: s.listener.clone(),
         message,
     };
-    let store = |source| TlsSetupError::Store {
+    let store = |error| TlsSetupError::Store {
         listener: s.listener.clone(),
-        source,
+        error,
     };
     let mut provider = ring_provider();
     if !s.cipher_suites.is_empty() {
