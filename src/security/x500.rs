@@ -115,6 +115,43 @@ fn escape(value: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A certificate made with `openssl req -x509 -multivalue-rdn -subj "/DC=org/DC=example/C=GB/
+    /// ST=Some State/L=Town/O=Example, Inc./OU=eng+UID=42/CN= alice #1 <a;b>/
+    /// emailAddress=alice@example.org"`.
+    const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIC/zCCAqWgAwIBAgIUESeFwIsQlAYIzmTyRimUY4fAP6QwCgYIKoZIzj0EAwIw\ngdMxEzARBgoJkiaJk/IsZAEZFgNvcmcxFzAVBgoJkiaJk/IsZAEZFgdleGFtcGxl\nMQswCQYDVQQGEwJHQjETMBEGA1UECAwKU29tZSBTdGF0ZTENMAsGA1UEBwwEVG93\nbjEWMBQGA1UECgwNRXhhbXBsZSwgSW5jLjEeMAoGA1UECwwDZW5nMBAGCgmSJomT\n8ixkAQEMAjQyMRgwFgYDVQQDDA8gYWxpY2UgIzEgPGE7Yj4xIDAeBgkqhkiG9w0B\nCQEWEWFsaWNlQGV4YW1wbGUub3JnMCAXDTI2MTIwNTIzMzczOVoYDzIxMjYxMTEx\nMjMzNzM5WjCB0zETMBEGCgmSJomT8ixkARkWA29yZzEXMBUGCgmSJomT8ixkARkW\nB2V4YW1wbGUxCzAJBgNVBAYTAkdCMRMwEQYDVQQIDApTb21lIFN0YXRlMQ0wCwYD\nVQQHDARUb3duMRYwFAYDVQQKDA1FeGFtcGxlLCBJbmMuMR4wCgYDVQQLDANlbmcw\nEAYKCZImiZPyLGQBAQwCNDIxGDAWBgNVBAMMDyBhbGljZSAjMSA8YTtiPjEgMB4G\nCSqGSIb3DQEJARYRYWxpY2VAZXhhbXBsZS5vcmcwWTATBgcqhkjOPQIBBggqhkjO\nPQMBBwNCAASiD7OZNJdO5NhtYQrZITlPaSXUZxM/VdYgGm2fmJn9kSNk/+OwMXOl\nx+M68GpSJGRnvHNR9tPjByvwvOPEm9C0o1MwUTAdBgNVHQ4EFgQUZyYHGh5TMoZc\nzMCD8CkAgFZ4GAIwHwYDVR0jBBgwFoAUZyYHGh5TMoZczMCD8CkAgFZ4GAIwDwYD\nVR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiBde0TxctXrfDlyIfpwAy9o\nCCszaPqoImhJy5eykm+9JAIhAI8yHMAkVmyVSxnKZa6NmP8YOY1Y2qKb9HpZBsAx\nF6Fd\n-----END CERTIFICATE-----";
+
+    /// What Java 17's `X500Principal.getName()` printed for [`CERT`].
+    const JAVA_NAME: &str = "1.2.840.113549.1.9.1=#1611616c696365406578616d706c652e6f7267,\
+        CN=\\ alice \\#1 \\<a\\;b\\>,OU=eng+UID=42,O=Example\\, Inc.,L=Town,ST=Some State,C=GB,\
+        DC=example,DC=org";
+
+    fn cert_der() -> Vec<u8> {
+        use rustls_pki_types::pem::PemObject;
+        rustls_pki_types::CertificateDer::from_pem_slice(CERT.as_bytes())
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn subject_names_match_java() {
+        assert_eq!(subject_name(&cert_der()).as_deref(), Some(JAVA_NAME));
+    }
+
+    #[test]
+    fn damaged_certificates_never_panic() {
+        let der = cert_der();
+        for len in 0..der.len() {
+            let _ = subject_name(&der[..len]);
+        }
+        for at in 0..der.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = der.clone();
+                bad[at] ^= flip;
+                let _ = subject_name(&bad);
+            }
+        }
+    }
+
     #[test]
     fn escapes_as_java_does() {
         assert_eq!(escape("alice"), "alice");
