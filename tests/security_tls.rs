@@ -464,18 +464,84 @@ fn pem_keystores_from_a_file_and_inline_per_listener() {
 fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
     let pki = Pki::new();
     let truststore = pki.keytool_truststore();
-    let ssl_port = free_port();
-    let broker = broker_with_ssl(
-        ssl_port,
-        &[
-            ("ssl.keystore.type", "PKCS12"),
-            ("ssl.keystore.location", &pki.file("broker-openssl.p12")),
-            ("ssl.keystore.password", PASSWORD),
-            ("ssl.truststore.type", "PKCS12"),
-            ("ssl.truststore.location", &truststore),
-            ("ssl.truststore.password", PASSWORD),
-            ("ssl.client.auth", "required"),
-        ],
+    let (ssl_port, requested_port) = (free_port(), free_port());
+    // SSL requires a certificate; REQUESTED (ssl.client.auth overridden for that listener) takes
+    // one if sent, and then it must be trusted.
+    let listeners = format!(
+        "PLAINTEXT://127.0.0.1:{{port}},SSL://127.0.0.1:{ssl_port},REQUESTED://127.0.0.1:{requested_port}"
+    );
+    let advertised = format!(
+        "PLAINTEXT://127.0.0.1:{{port}},SSL://localhost:{ssl_port},REQUESTED://localhost:{requested_port}"
+    );
+    let broker = Broker::start_with(&[
+        ("listeners", &listeners),
+        ("advertised.listeners", &advertised),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,SSL:SSL,REQUESTED:SSL",
+        ),
+        ("ssl.keystore.type", "PKCS12"),
+        ("ssl.keystore.location", &pki.file("broker-openssl.p12")),
+        ("ssl.keystore.password", PASSWORD),
+        ("ssl.truststore.type", "PKCS12"),
+        ("ssl.truststore.location", &truststore),
+        ("ssl.truststore.password", PASSWORD),
+        ("ssl.client.auth", "required"),
+        ("listener.name.requested.ssl.client.auth", "requested"),
+    ]);
+    // A self-signed client certificate no truststore knows.
+    pki.openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "stranger.key",
+        "-out",
+        "stranger.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=stranger",
+    ]);
+    let with_cert = |port: u16, who: &str| {
+        let args = kcat_ssl(
+            &pki,
+            port,
+            &[
+                "-X",
+                &format!(
+                    "ssl.certificate.location={}",
+                    pki.file(&format!("{who}.pem"))
+                ),
+                "-X",
+                &format!("ssl.key.location={}", pki.file(&format!("{who}.key"))),
+                "-L",
+                "-m",
+                "5",
+            ],
+        );
+        kcat(&strs(&args))
+    };
+    let args = kcat_ssl(&pki, requested_port, &["-L", "-m", "5"]);
+    assert_success(
+        &kcat(&strs(&args)),
+        "kcat without a certificate, client auth requested",
+    );
+    assert_success(
+        &with_cert(requested_port, "client"),
+        "kcat with a trusted certificate, requested",
+    );
+    assert!(
+        !with_cert(requested_port, "stranger").status.success(),
+        "an untrusted certificate must fail"
+    );
+    assert!(
+        !with_cert(ssl_port, "stranger").status.success(),
+        "an untrusted certificate must fail"
     );
     // Without a certificate: refused.
     let args = kcat_ssl(&pki, ssl_port, &["-L", "-m", "5"]);
