@@ -2,7 +2,7 @@
 # Everything the test suite needs, idempotent; quiet and fast (< 2 s) when all is present.
 #   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip, and the headers the rdkafka
 #     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven, a JDK,
-#     nodejs and npm if missing)
+#     nodejs and npm if missing; openssl and the JDK's keytool make the TLS tests' certificates)
 #   - Python clients: confluent-kafka, kafka-python (pinned)
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
 # Prints the Kafka distribution path as the last line of stdout.
@@ -23,6 +23,8 @@ for pkg in kcat librdkafka-dev cmake pkg-config unzip libcurl4-openssl-dev libss
 done
 command -v java >/dev/null || missing+=(openjdk-17-jdk-headless)
 command -v mvn >/dev/null || missing+=(maven)
+# tests/security_tls.rs makes its CA and certificates with openssl and keytool (the JDK's).
+command -v openssl >/dev/null || missing+=(openssl)
 # compat-tests/ (kafkajs); its franz-go and sarama programs need Go >= 1.26, which Debian lacks: checked there.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
@@ -43,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
-for c in kcat java mvn unzip pkg-config; do
+for c in kcat java keytool openssl mvn unzip pkg-config; do
     command -v "$c" >/dev/null || fail "'$c' still not found after installing packages"
 done
 

@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::Parser;
 use milena::broker::{Broker, Endpoint};
 use milena::config::BrokerConfig;
+use milena::server::tls::TlsListener;
+use milena::server::ListenerTransport;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -144,9 +146,16 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
             name: l.name.clone(),
             protocol: l.protocol,
         });
+        let transport = match config.ssl.get(&l.name) {
+            Some(settings) if l.protocol.uses_tls() => ListenerTransport::Tls(Arc::new(
+                TlsListener::new(settings).context("cannot set up TLS")?,
+            )),
+            _ => ListenerTransport::Plaintext,
+        };
         bound.push((
             socket,
             info,
+            transport,
             format!("{}://{}:{port}", l.name, l.bind_host()),
         ));
     }
@@ -181,7 +190,7 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
-        listeners = %bound.iter().map(|(_, _, at)| at.as_str()).collect::<Vec<_>>().join(","),
+        listeners = %bound.iter().map(|(_, _, _, at)| at.as_str()).collect::<Vec<_>>().join(","),
         advertised = %broker
             .endpoints
             .iter()
@@ -234,11 +243,12 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let permits = Arc::new(tokio::sync::Semaphore::new(broker.limits.max_connections));
     let servers: Vec<_> = bound
         .into_iter()
-        .map(|(socket, info, _)| {
+        .map(|(socket, info, transport, _)| {
             tokio::spawn(milena::server::serve(
                 broker.clone(),
                 socket,
                 info,
+                transport,
                 permits.clone(),
                 shutdown_rx.clone(),
             ))

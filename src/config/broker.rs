@@ -110,6 +110,9 @@ pub struct BrokerConfig {
     /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
     /// single node.
     pub quorum: Option<super::QuorumConfig>,
+    /// The TLS settings of each SSL listener, by listener name (checked for form at load; the
+    /// keystores are read when the listener is set up).
+    pub ssl: BTreeMap<String, super::ssl::SslSettings>,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -164,6 +167,7 @@ impl Default for BrokerConfig {
             flush_on_ack: false,
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
+            ssl: BTreeMap::new(),
             raw: BTreeMap::new(),
         }
     }
@@ -343,6 +347,23 @@ impl BrokerConfig {
             }
         }
         super::security::check_honoured(&raw, &c.listeners)?;
+        for l in &c.listeners {
+            if !l.protocol.uses_tls() {
+                continue;
+            }
+            if controller_names.contains(&l.name) {
+                return Err(ConfigError::invalid(
+                    "controller.listener.names",
+                    &l.name,
+                    format!(
+                        "the controller listener uses {}; Milena's quorum speaks PLAINTEXT only",
+                        l.protocol
+                    ),
+                ));
+            }
+            let settings = super::ssl::SslSettings::for_listener(&raw, &l.name)?;
+            c.ssl.insert(l.name.clone(), settings);
+        }
         c.raw = raw;
         Ok(c)
     }

@@ -8,7 +8,7 @@
 //! chose otherwise. `dynamic` marks keys Kafka lets AlterConfigs change on a running broker; Kafka
 //! reports all the others as read-only, whatever their source.
 
-use super::value::ConfigType::{Boolean, Double, Int, List, Long, Short, String as Str};
+use super::value::ConfigType::{Boolean, Double, Int, List, Long, Password, Short, String as Str};
 use super::value::{Check, ConfigType};
 
 /// One broker-level key.
@@ -83,6 +83,27 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("socket.request.max.bytes", Int, Some("104857600"), AtLeast(1), false, "Largest request frame accepted; bigger frames close the connection."),
     key("max.connections", Int, Some(INT_MAX), AtLeast(0), true, "Most client connections open at once."),
     key("connections.max.idle.ms", Long, Some("600000"), Any, false, "Idle connections are closed after this long."),
+    // TLS (SSL and SASL_SSL listeners; see config/ssl.rs). Each may also be given for one listener
+    // as listener.name.<listener>.<key>. Passwords are Password keys: DescribeConfigs hides them.
+    key("ssl.keystore.type", Str, Some("JKS"), Any, true, "Keystore format: PKCS12 or PEM (a JKS-typed file that is PKCS12 inside, as keytool writes, is read too)."),
+    key("ssl.keystore.location", Str, None, Any, true, "Keystore file with the listener's private key and certificate chain."),
+    key("ssl.keystore.password", Password, None, Any, true, "Password of the keystore file."),
+    key("ssl.key.password", Password, None, Any, true, "Password of the private key (PKCS12: defaults to the keystore password; PEM: decrypts an encrypted PKCS#8 key)."),
+    key("ssl.keystore.key", Password, None, Any, true, "PEM private key given inline (ssl.keystore.type=PEM)."),
+    key("ssl.keystore.certificate.chain", Password, None, Any, true, "PEM certificate chain given inline (ssl.keystore.type=PEM)."),
+    key("ssl.truststore.type", Str, Some("JKS"), Any, true, "Truststore format: PKCS12 or PEM."),
+    key("ssl.truststore.location", Str, None, Any, true, "Truststore file with the CA certificates client certificates are checked against."),
+    key("ssl.truststore.password", Password, None, Any, true, "Password of the truststore file."),
+    key("ssl.truststore.certificates", Password, None, Any, true, "PEM CA certificates given inline (ssl.truststore.type=PEM)."),
+    key("ssl.client.auth", Str, Some("none"), Check::OneOf(&["required", "requested", "none"]), false, "Client certificates: required (mutual TLS), requested (checked when sent), or none."),
+    key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), Any, false, "TLS versions accepted: TLSv1.2 and TLSv1.3 (older ones stop start-up)."),
+    key("ssl.protocol", Str, Some("TLSv1.3"), Any, false, "Highest TLS version the SSL context is made for (TLSv1.2, TLSv1.3 or TLS)."),
+    key("ssl.cipher.suites", List, None, Any, false, "Cipher suites allowed, by their IANA names; empty allows all that rustls offers."),
+    key("ssl.endpoint.identification.algorithm", Str, Some("https"), Any, false, "Host name check of the peer certificate on client connections (a broker does not check client host names)."),
+    key("ssl.principal.mapping.rules", Str, Some("DEFAULT"), Any, false, "Rules mapping a client certificate's subject to a principal name; only DEFAULT (the full RFC 2253 name)."),
+    key("ssl.keymanager.algorithm", Str, Some("SunX509"), Any, false, "Java key manager algorithm (accepted, ignored: Milena has one key manager)."),
+    key("ssl.trustmanager.algorithm", Str, Some("PKIX"), Any, false, "Java trust manager algorithm (accepted, ignored: Milena checks chains as PKIX does)."),
+    key("ssl.secure.random.implementation", Str, None, Any, false, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),
     // Log directories and topic defaults.
     // Milena default: ./data (Kafka's is /tmp/kafka-logs, which many systems wipe at boot).
     key("log.dir", List, Some("./data"), Check::NonEmptyUniqueList, false, "Data directory, used when log.dirs is absent."),

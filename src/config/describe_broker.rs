@@ -115,8 +115,12 @@ mod tests {
         assert!(entries.windows(2).all(|w| w[0].name < w[1].name));
         assert_eq!(find(&entries, "auto.create.topics.enable").config_type, 1);
         assert_eq!(find(&entries, "node.id").value.as_deref(), Some("1"));
+        assert!(entries.iter().all(|e| !e.documentation.is_empty()));
+        // Passwords are sensitive: DescribeConfigs never shows them, as in Kafka.
+        let password = find(&entries, "ssl.keystore.password");
+        assert!(password.is_sensitive && password.value.is_none());
         assert!(entries
             .iter()
-            .all(|e| !e.is_sensitive && !e.documentation.is_empty()));
+            .all(|e| e.is_sensitive == (e.config_type == ConfigType::Password.code())));
     }
 }

@@ -52,7 +52,8 @@ impl BrokerConfig {
 }
 
 fn is_recognised(key: &str) -> bool {
-    broker_key(key).is_some() || LEGACY_KEYS.contains(&key)
+    let base = super::ssl::listener_ssl_key(key).unwrap_or(key);
+    broker_key(base).is_some() || LEGACY_KEYS.contains(&key)
 }
 
 #[cfg(test)]

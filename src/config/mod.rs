@@ -26,6 +26,7 @@ mod log_types;
 pub mod properties;
 pub mod quorum;
 pub mod security;
+pub mod ssl;
 pub mod topic;
 mod topic_defs;
 mod value;

@@ -122,6 +122,7 @@ pub const DEFAULT_MAP: &str =
 
 /// Security keys (exact names, or prefixes ending in '.') that Milena cannot honour yet. Setting
 /// one stops start-up: running without the protection they ask for would be silent and unsafe.
+/// The `ssl.*` keys of [`super::ssl::HONOURED`] (broker-wide or per listener) are exempt.
 const NOT_HONOURED: &[&str] = &[
     "ssl.",
     "sasl.",
@@ -135,12 +136,12 @@ const NOT_HONOURED: &[&str] = &[
     "security.providers",
 ];
 
-/// The first key of `raw` that asks for security Milena cannot give, if any.
-pub fn check_honoured<'a>(
-    raw: &'a BTreeMap<String, String>,
+/// Refuses the first key of `raw`, or listener, that asks for security Milena cannot give.
+pub fn check_honoured(
+    raw: &BTreeMap<String, String>,
     listeners: &[Listener],
 ) -> Result<(), ConfigError> {
-    for key in raw.keys() {
+    for key in raw.keys().filter(|k| !super::ssl::is_honoured(k)) {
         let matched = NOT_HONOURED.iter().any(|k| {
             if k.ends_with('.') {
                 key.starts_with(k)
@@ -156,10 +157,8 @@ pub fn check_honoured<'a>(
             ));
         }
     }
-    if let Some(l) = listeners
-        .iter()
-        .find(|l| l.protocol != SecurityProtocol::Plaintext)
-    {
+    // SASL_SSL is TLS plus SASL: refused until SASL is there.
+    if let Some(l) = listeners.iter().find(|l| l.protocol.uses_sasl()) {
         return Err(ConfigError::invalid(
             "listeners",
             &l.to_string(),
@@ -199,6 +198,42 @@ mod tests {
         resolve_protocols(&mut ext, Some("EXTERNAL:SSL"), &[]).unwrap();
         assert_eq!(ext[0].protocol, SecurityProtocol::Ssl);
         assert!(parse_protocol_map("A:TLS").is_err());
+    }
+
+    #[test]
+    fn honoured_ssl_keys_pass_and_the_rest_stop_start_up() {
+        let mut ls = parse_listeners("listeners", "PLAINTEXT://:9092,SSL://:9093").unwrap();
+        resolve_protocols(&mut ls, None, &[]).unwrap();
+        let raw = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        check_honoured(
+            &raw(&[
+                ("ssl.keystore.location", "/k.p12"),
+                ("listener.name.ssl.ssl.client.auth", "required"),
+            ]),
+            &ls,
+        )
+        .unwrap();
+        for key in [
+            "ssl.provider",
+            "ssl.engine.factory.class",
+            "listener.name.ssl.ssl.provider",
+            "listener.name.ssl.sasl.enabled.mechanisms",
+            "sasl.enabled.mechanisms",
+        ] {
+            let err = check_honoured(&raw(&[(key, "x")]), &ls)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key), "{err}");
+        }
+        let mut sasl = parse_listeners("listeners", "SASL_SSL://:9094").unwrap();
+        resolve_protocols(&mut sasl, None, &[]).unwrap();
+        let err = check_honoured(&raw(&[]), &sasl).unwrap_err().to_string();
+        assert!(err.contains("SASL_SSL"), "{err}");
         assert!(parse_protocol_map("A:SSL,a:SSL").is_err());
     }
 }

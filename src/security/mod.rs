@@ -2,6 +2,8 @@
 //! authenticated principal (`User:ANONYMOUS` until TLS client authentication or SASL says
 //! otherwise), as Kafka's `KafkaPrincipal` and `RequestContext` carry them.
 
+pub mod x500;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

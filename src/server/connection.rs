@@ -1,13 +1,17 @@
 //! One client connection: read a size-prefixed frame, hand it to the protocol layer, write the
 //! response, repeat. Any framing or protocol error closes this connection only, with a log line.
+//!
+//! The loop runs over any [`Transport`]: a plain `TcpStream`, or a TLS stream (`server::tls`).
+//! Each is its own instance of the generic code, so the plaintext path pays nothing for TLS.
 
+use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::io::Interest;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -16,9 +20,29 @@ use crate::log::FileSlice;
 use crate::protocol::{self, Chunk, ResponseFrame};
 use crate::security::Session;
 
-pub async fn run(
+/// A byte stream a connection runs over. Buffers go through `AsyncWrite` (vectored); log file
+/// regions of Fetch responses through [`Transport::send_file`], which each transport does its
+/// own way.
+pub trait Transport: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Writes the file region `slice` to the stream.
+    fn send_file<'a>(
+        &'a mut self,
+        slice: &'a FileSlice,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a;
+}
+
+impl Transport for TcpStream {
+    fn send_file<'a>(
+        &'a mut self,
+        slice: &'a FileSlice,
+    ) -> impl Future<Output = io::Result<()>> + Send + 'a {
+        send_file(self, slice)
+    }
+}
+
+pub async fn run<S: Transport>(
     broker: Arc<Broker>,
-    mut stream: TcpStream,
+    mut stream: S,
     mut session: Session,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -69,7 +93,7 @@ pub async fn run(
 }
 
 /// Reads a frame of `size` bytes into a buffer that is not zeroed first (the socket fills it).
-async fn read_frame(stream: &mut TcpStream, size: usize) -> io::Result<BytesMut> {
+async fn read_frame<S: Transport>(stream: &mut S, size: usize) -> io::Result<BytesMut> {
     let mut frame = BytesMut::with_capacity(size);
     while frame.len() < size {
         let missing = size - frame.len();
@@ -84,16 +108,18 @@ async fn read_frame(stream: &mut TcpStream, size: usize) -> io::Result<BytesMut>
 const MAX_IOVECS: usize = 64;
 
 /// Writes a response's chunks: runs of buffers with vectored writes, log file regions with
-/// sendfile(2). A Fetch response's records are never copied into the encoded frame.
-async fn write_frame(stream: &mut TcpStream, frame: ResponseFrame) -> io::Result<()> {
+/// the transport's `send_file` (sendfile(2) on plain TCP). A Fetch response's records are never
+/// copied into the encoded frame. The flush is free on TCP and pushes out what TLS buffered.
+async fn write_frame<S: Transport>(stream: &mut S, frame: ResponseFrame) -> io::Result<()> {
     let mut chunks = frame.into_chunks();
     if let [Chunk::Bytes(one)] = chunks.as_slice() {
-        return stream.write_all(one).await;
+        stream.write_all(one).await?;
+        return stream.flush().await;
     }
     let mut at = 0;
     while at < chunks.len() {
         if let Chunk::File(slice) = &chunks[at] {
-            send_file(stream, slice).await?;
+            stream.send_file(slice).await?;
             at += 1;
             continue;
         }
@@ -104,11 +130,11 @@ async fn write_frame(stream: &mut TcpStream, frame: ResponseFrame) -> io::Result
         write_buffers(stream, &mut chunks[at..run_end]).await?;
         at = run_end;
     }
-    Ok(())
+    stream.flush().await
 }
 
 /// Writes buffer chunks with as few `writev` calls as the socket allows.
-async fn write_buffers(stream: &mut TcpStream, chunks: &mut [Chunk]) -> io::Result<()> {
+async fn write_buffers<S: Transport>(stream: &mut S, chunks: &mut [Chunk]) -> io::Result<()> {
     let mut buffers: Vec<Bytes> = chunks
         .iter_mut()
         .filter_map(|c| match c {

@@ -7,6 +7,7 @@
 //! Produce gets none.
 
 mod connection;
+pub mod tls;
 
 use std::sync::Arc;
 
@@ -16,12 +17,21 @@ use tokio::sync::{watch, Semaphore};
 use crate::broker::Broker;
 use crate::security::{ListenerInfo, Session};
 
+/// What carries a listener's bytes: plain TCP, or TLS over it. What runs inside (the Kafka
+/// protocol, and SASL on SASL_* listeners) is the same over both.
+#[derive(Clone)]
+pub enum ListenerTransport {
+    Plaintext,
+    Tls(Arc<tls::TlsListener>),
+}
+
 /// Accepts connections on one listener until `shutdown` turns true. Every listener of a broker
 /// shares `permits` (`max.connections`).
 pub async fn serve(
     broker: Arc<Broker>,
     listener: TcpListener,
     info: Arc<ListenerInfo>,
+    transport: ListenerTransport,
     permits: Arc<Semaphore>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -50,9 +60,25 @@ pub async fn serve(
         let broker = broker.clone();
         let shutdown = shutdown.clone();
         let info = info.clone();
+        let transport = transport.clone();
         tokio::spawn(async move {
-            let session = Session::new(info, peer);
-            connection::run(broker, stream, session, shutdown).await;
+            let mut session = Session::new(info, peer);
+            match transport {
+                ListenerTransport::Plaintext => {
+                    connection::run(broker, stream, session, shutdown).await
+                }
+                ListenerTransport::Tls(tls) => {
+                    let mut stop = shutdown.clone();
+                    let accepted = tokio::select! {
+                        accepted = tls.handshake(stream, peer) => accepted,
+                        _ = stop.changed() => None,
+                    };
+                    if let Some((stream, principal)) = accepted {
+                        session.principal = Arc::new(principal);
+                        connection::run(broker, stream, session, shutdown).await;
+                    }
+                }
+            }
             drop(permit);
         });
     }
