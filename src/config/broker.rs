@@ -110,6 +110,10 @@ pub struct BrokerConfig {
     /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
     /// single node.
     pub quorum: Option<super::QuorumConfig>,
+    /// SASL settings of the SASL_PLAINTEXT / SASL_SSL listeners (mechanisms, PLAIN users,
+    /// re-authentication), `connection.failed.authentication.delay.ms` and
+    /// `sasl.server.max.receive.size`.
+    pub sasl: super::SaslSettings,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -164,6 +168,7 @@ impl Default for BrokerConfig {
             flush_on_ack: false,
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
+            sasl: super::SaslSettings::default(),
             raw: BTreeMap::new(),
         }
     }
@@ -343,6 +348,30 @@ impl BrokerConfig {
             }
         }
         super::security::check_honoured(&raw, &c.listeners)?;
+        c.sasl = super::sasl::sasl_settings(&raw, &c.listeners)?;
+        if c.quorum.is_some() {
+            // Brokers replicate over the inter-broker listener and do not log in to each other.
+            let inter = v
+                .text("inter.broker.listener.name")
+                .map(|n| n.trim().to_ascii_uppercase())
+                .or_else(|| {
+                    c.listeners
+                        .iter()
+                        .find(|l| !controller_names.contains(&l.name))
+                        .map(|l| l.name.clone())
+                });
+            if let Some(l) = c
+                .listeners
+                .iter()
+                .find(|l| Some(&l.name) == inter.as_ref() && l.protocol.uses_sasl())
+            {
+                return Err(ConfigError::invalid(
+                    "inter.broker.listener.name",
+                    &l.name,
+                    "in a cluster Milena's brokers do not authenticate to each other yet: the inter-broker listener must not use SASL",
+                ));
+            }
+        }
         c.raw = raw;
         Ok(c)
     }

@@ -52,7 +52,7 @@ impl BrokerConfig {
 }
 
 fn is_recognised(key: &str) -> bool {
-    broker_key(key).is_some() || LEGACY_KEYS.contains(&key)
+    broker_key(key).is_some() || LEGACY_KEYS.contains(&key) || super::sasl::is_listener_key(key)
 }
 
 #[cfg(test)]

@@ -120,8 +120,8 @@ pub fn resolve_protocols(
 pub const DEFAULT_MAP: &str =
     "PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL";
 
-/// Security keys (exact names, or prefixes ending in '.') that Milena cannot honour yet. Setting
-/// one stops start-up: running without the protection they ask for would be silent and unsafe.
+/// Security keys (exact names, or prefixes ending in '.') that Milena cannot honour yet, less the
+/// SASL keys it does honour (`super::sasl::is_honoured`). Setting one stops start-up: running without the protection they ask for would be silent and unsafe.
 const NOT_HONOURED: &[&str] = &[
     "ssl.",
     "sasl.",
@@ -130,7 +130,6 @@ const NOT_HONOURED: &[&str] = &[
     "super.users",
     "allow.everyone.if.no.acl.found",
     "principal.builder.class",
-    "connections.max.reauth.ms",
     "delegation.token.",
     "security.providers",
 ];
@@ -141,6 +140,9 @@ pub fn check_honoured<'a>(
     listeners: &[Listener],
 ) -> Result<(), ConfigError> {
     for key in raw.keys() {
+        if super::sasl::is_honoured(key) {
+            continue;
+        }
         let matched = NOT_HONOURED.iter().any(|k| {
             if k.ends_with('.') {
                 key.starts_with(k)
@@ -156,10 +158,12 @@ pub fn check_honoured<'a>(
             ));
         }
     }
-    if let Some(l) = listeners
-        .iter()
-        .find(|l| l.protocol != SecurityProtocol::Plaintext)
-    {
+    if let Some(l) = listeners.iter().find(|l| {
+        !matches!(
+            l.protocol,
+            SecurityProtocol::Plaintext | SecurityProtocol::SaslPlaintext
+        )
+    }) {
         return Err(ConfigError::invalid(
             "listeners",
             &l.to_string(),
