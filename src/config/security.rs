@@ -135,8 +135,8 @@ const NOT_HONOURED: &[&str] = &[
 ];
 
 /// The first key of `raw` that asks for security Milena cannot give, if any.
-pub fn check_honoured<'a>(
-    raw: &'a BTreeMap<String, String>,
+pub fn check_honoured(
+    raw: &BTreeMap<String, String>,
     listeners: &[Listener],
 ) -> Result<(), ConfigError> {
     for key in raw.keys() {

@@ -71,14 +71,15 @@ impl std::fmt::Display for SaslMechanism {
 #[derive(Debug, Clone)]
 pub enum Exchange {
     Plain,
-    Scram(ScramServer),
+    /// Boxed: a SCRAM exchange in flight holds its messages and the credential.
+    Scram(Box<ScramServer>),
 }
 
 impl Exchange {
     pub fn new(mechanism: SaslMechanism) -> Self {
         match mechanism {
             SaslMechanism::Plain => Exchange::Plain,
-            SaslMechanism::Scram(m) => Exchange::Scram(ScramServer::new(m)),
+            SaslMechanism::Scram(m) => Exchange::Scram(Box::new(ScramServer::new(m))),
         }
     }
 }
