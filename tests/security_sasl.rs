@@ -2,6 +2,16 @@
 //! managed with kafka-configs.sh, as real clients see them: the stock tools, kcat, confluent-kafka
 //! and kafka-python, plus raw requests for the SASL state machine. Expected messages are Kafka's
 //! (SaslServerAuthenticator, PlainSaslServer, ScramSaslServer, ScramControlManager).
+//!
+//! Checked by hand against Apache Kafka 4.1.2 with the same listener settings
+//! (`scripts/reference-kafka.sh` with extra `listeners`; `support::Broker`'s reference mode
+//! replaces `listeners`, so these tests do not run there yet): both answer a second handshake
+//! with ILLEGAL_SASL_STATE and no mechanisms, GSSAPI with UNSUPPORTED_SASL_MECHANISM and the
+//! enabled list, kcat's wrong PLAIN password with "Authentication failed: Invalid username or
+//! password", two SCRAM mechanisms for one user in one `kafka-configs.sh --alter` with
+//! DuplicateResourceException, a second delete with "Attempt to delete a user credential that
+//! does not exist". kcat 1.7.1 (librdkafka 2.0.2) fails SCRAM against both (it repeats its
+//! client nonce in client-final), so SCRAM over librdkafka is tested with confluent-kafka.
 
 mod support;
 mod wire;
