@@ -348,6 +348,22 @@ impl BrokerConfig {
             }
         }
         super::security::check_honoured(&raw, &c.listeners)?;
+        // The controller quorum speaks Milena's own RPC, which has no SASL: a controller
+        // listener mapped to a SASL protocol would run unauthenticated.
+        if let Some(l) = c
+            .listeners
+            .iter()
+            .find(|l| controller_names.contains(&l.name) && l.protocol.uses_sasl())
+        {
+            return Err(ConfigError::invalid(
+                "listener.security.protocol.map",
+                map.unwrap_or(super::security::DEFAULT_MAP),
+                format!(
+                    "the controller listener {} uses {}, which Milena's controller quorum does not serve",
+                    l.name, l.protocol
+                ),
+            ));
+        }
         c.sasl = super::sasl::sasl_settings(&raw, &c.listeners)?;
         if c.quorum.is_some() {
             // Brokers replicate over the inter-broker listener and do not log in to each other.
@@ -539,6 +555,47 @@ mod tests {
 
     fn err(pairs: &[(&str, &str)]) -> String {
         cfg(pairs).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn sasl_listeners_are_served_except_where_brokers_or_controllers_would_go_unauthenticated() {
+        let sasl = [
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            ),
+        ];
+        let single = cfg(&[
+            sasl[0],
+            sasl[1],
+            ("listeners", "PLAINTEXT://:9092,SASL_PLAINTEXT://:9094"),
+        ])
+        .expect("a SASL_PLAINTEXT listener is served");
+        assert!(single.sasl.listeners.contains_key("SASL_PLAINTEXT"));
+        let e = err(&[
+            sasl[0],
+            sasl[1],
+            ("listeners", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            ("controller.quorum.voters", "1@localhost:9093,2@localhost:9193,3@localhost:9293"),
+            ("process.roles", "broker,controller"),
+        ]);
+        assert!(e.contains("controller listener CONTROLLER"), "{e}");
+        let e = err(&[
+            sasl[0],
+            (
+                "listener.security.protocol.map",
+                "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ),
+            ("listeners", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            ("controller.quorum.voters", "1@localhost:9093,2@localhost:9193,3@localhost:9293"),
+            ("process.roles", "broker,controller"),
+        ]);
+        assert!(e.contains("inter-broker listener"), "{e}");
+        let e = err(&[sasl[0], ("listeners", "SASL_SSL://:9094")]);
+        assert!(e.contains("SASL_SSL"), "{e}");
     }
 
     #[test]
