@@ -231,6 +231,71 @@ fn seeds() -> Vec<Vec<u8>> {
         ]),
     )));
     seeds.extend(transaction_seeds().into_iter().map(strip));
+    seeds.extend(sasl_seeds().into_iter().map(strip));
+    seeds
+}
+
+/// SASL and SCRAM-credential requests. On a PLAINTEXT session the SASL ones are answered with
+/// ILLEGAL_SASL_STATE; [`sasl_exchanges_never_panic`] feeds them to a SASL session.
+fn sasl_seeds() -> Vec<Vec<u8>> {
+    let mut seeds = Vec::new();
+    for version in 0..=1 {
+        seeds.push(wire::request_frame(
+            ApiKey::SaslHandshake,
+            version,
+            40,
+            &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("PLAIN")),
+        ));
+    }
+    for (version, token) in [
+        (0, &b"\0alice\0alice-secret"[..]),
+        (1, b"n,,n=alice,r=fyko+d2lbbFgONRv9qkxdawL"),
+        (
+            2,
+            b"c=biws,r=fyko+d2lbbFgONRv9qkxdawL3rfcNHYJY1ZVvWVs7j,p=v0X8v3Bz2T0CJGbJQyF0X+HI4Ts=",
+        ),
+    ] {
+        seeds.push(wire::request_frame(
+            ApiKey::SaslAuthenticate,
+            version,
+            41,
+            &SaslAuthenticateRequest::default().with_auth_bytes(Bytes::copy_from_slice(token)),
+        ));
+    }
+    seeds.push(wire::request_frame(
+        ApiKey::AlterUserScramCredentials,
+        0,
+        42,
+        &AlterUserScramCredentialsRequest::default()
+            .with_upsertions(vec![
+                alter_user_scram_credentials_request::ScramCredentialUpsertion::default()
+                    .with_name(StrBytes::from_static_str("fuzz-user"))
+                    .with_mechanism(1)
+                    .with_iterations(4096)
+                    .with_salt(Bytes::from_static(b"salt"))
+                    .with_salted_password(Bytes::from_static(&[7; 32])),
+            ])
+            .with_deletions(vec![
+                alter_user_scram_credentials_request::ScramCredentialDeletion::default()
+                    .with_name(StrBytes::from_static_str("nobody"))
+                    .with_mechanism(2),
+            ]),
+    ));
+    seeds.push(wire::request_frame(
+        ApiKey::DescribeUserScramCredentials,
+        0,
+        43,
+        &DescribeUserScramCredentialsRequest::default().with_users(Some(vec![
+            describe_user_scram_credentials_request::UserName::default()
+                .with_name(StrBytes::from_static_str("fuzz-user")),
+        ])),
+    ));
+    seeds.push(wire::request_frame(
+        ApiKey::DescribeClientQuotas,
+        1,
+        44,
+        &DescribeClientQuotasRequest::default(),
+    ));
     seeds
 }
 
@@ -431,4 +496,79 @@ async fn mutated_requests_never_panic_and_the_broker_keeps_serving() {
         matches!(probe, Ok(Some(_))),
         "broker stopped answering after {runs} fuzzed requests"
     );
+}
+
+/// A frame without its 4-byte size prefix, as `handle_frame` takes it.
+fn strip_size(frame: Vec<u8>) -> Vec<u8> {
+    frame[4..].to_vec()
+}
+
+/// The SASL entry point: every run starts a fresh SASL_PLAINTEXT session (a failed exchange
+/// ends one), sends a handshake, then mutated handshakes, SaslAuthenticate requests and raw
+/// tokens. Nothing may panic, and a clean PLAIN login still works afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sasl_exchanges_never_panic() {
+    use milena::security::{ListenerInfo, Session};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = milena::testing::broker_with(
+        dir.path(),
+        &[
+            ("listeners", "SASL_PLAINTEXT://:9092"),
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"),
+            ("connection.failed.authentication.delay.ms", "0"),
+            (
+                "listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                "org.apache.kafka.common.security.plain.PlainLoginModule required user_alice=\"alice-secret\";",
+            ),
+        ],
+    );
+    let listener = std::sync::Arc::new(ListenerInfo {
+        name: "SASL_PLAINTEXT".into(),
+        protocol: milena::config::SecurityProtocol::SaslPlaintext,
+    });
+    let session = || Session::new(listener.clone(), "127.0.0.1:1".parse().unwrap());
+    let seeds: Vec<Vec<u8>> = sasl_seeds().into_iter().map(strip_size).collect();
+    let scram_handshake = strip_size(wire::request_frame(
+        ApiKey::SaslHandshake,
+        1,
+        1,
+        &SaslHandshakeRequest::default().with_mechanism(StrBytes::from_static_str("SCRAM-SHA-256")),
+    ));
+    let mut rng = Rng(0x5A51_0000_D00D_F00D);
+    let started = Instant::now();
+    let mut runs = 0u64;
+    while runs < 20_000 && started.elapsed() < Duration::from_secs(15) {
+        let mut s = session();
+        let opening = if rng.below(2) == 0 {
+            &seeds[1]
+        } else {
+            &scram_handshake
+        };
+        let _ = milena::protocol::handle_frame(&broker, &mut s, Bytes::from(opening.clone())).await;
+        for _ in 0..1 + rng.below(3) {
+            let seed = &seeds[rng.below(seeds.len())];
+            let frame = Bytes::from(mutate(&mut rng, seed));
+            if milena::protocol::handle_frame(&broker, &mut s, frame)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+        runs += 1;
+    }
+    assert!(runs > 500, "only {runs} runs in the time budget");
+    let mut s = session();
+    let ok = milena::protocol::handle_frame(&broker, &mut s, Bytes::from(seeds[1].clone())).await;
+    assert!(matches!(ok, Ok(Some(_))));
+    let login = strip_size(wire::request_frame(
+        ApiKey::SaslAuthenticate,
+        2,
+        2,
+        &SaslAuthenticateRequest::default()
+            .with_auth_bytes(Bytes::from_static(b"\0alice\0alice-secret")),
+    ));
+    let ok = milena::protocol::handle_frame(&broker, &mut s, Bytes::from(login)).await;
+    assert!(matches!(ok, Ok(Some(_))));
+    assert!(s.principal.name == "alice", "{:?}", s.principal);
 }

@@ -113,6 +113,10 @@ pub struct BrokerConfig {
     /// The TLS settings of each SSL listener, by listener name (checked for form at load; the
     /// keystores are read when the listener is set up).
     pub ssl: BTreeMap<String, super::ssl::SslSettings>,
+    /// SASL settings of the SASL_PLAINTEXT / SASL_SSL listeners (mechanisms, PLAIN users,
+    /// re-authentication), `connection.failed.authentication.delay.ms` and
+    /// `sasl.server.max.receive.size`.
+    pub sasl: super::SaslSettings,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -168,6 +172,7 @@ impl Default for BrokerConfig {
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
             ssl: BTreeMap::new(),
+            sasl: super::SaslSettings::default(),
             raw: BTreeMap::new(),
         }
     }
@@ -346,7 +351,7 @@ impl BrokerConfig {
                 a.protocol = l.protocol;
             }
         }
-        super::security::check_honoured(&raw, &c.listeners)?;
+        super::security::check_honoured(&raw)?;
         for l in &c.listeners {
             if !l.protocol.uses_tls() {
                 continue;
@@ -363,6 +368,44 @@ impl BrokerConfig {
             }
             let settings = super::ssl::SslSettings::for_listener(&raw, &l.name)?;
             c.ssl.insert(l.name.clone(), settings);
+        }
+        // The controller quorum speaks Milena's own RPC, which has no SASL: a controller
+        // listener mapped to a SASL protocol would run unauthenticated.
+        if let Some(l) = c
+            .listeners
+            .iter()
+            .find(|l| controller_names.contains(&l.name) && l.protocol.uses_sasl())
+        {
+            return Err(ConfigError::invalid(
+                "listener.security.protocol.map",
+                map.unwrap_or(super::security::DEFAULT_MAP),
+                format!(
+                    "the controller listener {} uses {}, which Milena's controller quorum does not serve",
+                    l.name, l.protocol
+                ),
+            ));
+        }
+        c.sasl = super::sasl::sasl_settings(&raw, &c.listeners)?;
+        if c.quorum.is_some() {
+            // Brokers replicate over the inter-broker listener in plaintext and do not log in.
+            let inter = v
+                .text("inter.broker.listener.name")
+                .map(|n| n.trim().to_ascii_uppercase())
+                .or_else(|| {
+                    c.listeners
+                        .iter()
+                        .find(|l| !controller_names.contains(&l.name))
+                        .map(|l| l.name.clone())
+                });
+            if let Some(l) = c.listeners.iter().find(|l| {
+                Some(&l.name) == inter.as_ref() && l.protocol != super::SecurityProtocol::Plaintext
+            }) {
+                return Err(ConfigError::invalid(
+                    "inter.broker.listener.name",
+                    &l.name,
+                    "in a cluster Milena's brokers do not use TLS or SASL with each other yet: the inter-broker listener must be PLAINTEXT",
+                ));
+            }
         }
         c.raw = raw;
         Ok(c)
@@ -531,6 +574,53 @@ mod tests {
 
     fn err(pairs: &[(&str, &str)]) -> String {
         cfg(pairs).expect_err("must be rejected").to_string()
+    }
+
+    #[test]
+    fn sasl_listeners_are_served_except_where_brokers_or_controllers_would_go_unauthenticated() {
+        let sasl = [
+            ("sasl.enabled.mechanisms", "SCRAM-SHA-256"),
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT",
+            ),
+        ];
+        let single = cfg(&[
+            sasl[0],
+            sasl[1],
+            ("listeners", "PLAINTEXT://:9092,SASL_PLAINTEXT://:9094"),
+        ])
+        .expect("a SASL_PLAINTEXT listener is served");
+        assert!(single.sasl.listeners.contains_key("SASL_PLAINTEXT"));
+        let e = err(&[
+            sasl[0],
+            sasl[1],
+            ("listeners", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            (
+                "controller.quorum.voters",
+                "1@localhost:9093,2@localhost:9193,3@localhost:9293",
+            ),
+            ("process.roles", "broker,controller"),
+        ]);
+        assert!(e.contains("controller listener CONTROLLER"), "{e}");
+        let e = err(&[
+            sasl[0],
+            (
+                "listener.security.protocol.map",
+                "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            ),
+            ("listeners", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            (
+                "controller.quorum.voters",
+                "1@localhost:9093,2@localhost:9193,3@localhost:9293",
+            ),
+            ("process.roles", "broker,controller"),
+        ]);
+        assert!(e.contains("inter-broker listener"), "{e}");
+        let e = err(&[sasl[0], ("listeners", "SASL_SSL://:9094")]);
+        assert!(e.contains("SASL_SSL"), "{e}");
     }
 
     #[test]

@@ -104,6 +104,11 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("ssl.keymanager.algorithm", Str, Some("SunX509"), Any, false, "Java key manager algorithm (accepted, ignored: Milena has one key manager)."),
     key("ssl.trustmanager.algorithm", Str, Some("PKIX"), Any, false, "Java trust manager algorithm (accepted, ignored: Milena checks chains as PKIX does)."),
     key("ssl.secure.random.implementation", Str, None, Any, false, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),
+    // SASL (config/sasl.rs). GSSAPI, Kafka's default, is not served: a SASL listener needs these set.
+    key("sasl.enabled.mechanisms", List, Some("GSSAPI"), Any, true, "SASL mechanisms the SASL listeners offer; Milena serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512."),
+    key("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), Any, true, "SASL mechanism brokers use with each other (accepted; Milena's brokers do not use SASL with each other)."),
+    key("connections.max.reauth.ms", Long, Some("0"), Any, false, "Lifetime of an authenticated SASL session (KIP-368); a client must re-authenticate before it ends. 0: no limit."),
+    key("connection.failed.authentication.delay.ms", Int, Some("100"), AtLeast(0), false, "Delay of the answer to a failed authentication, before the connection closes."),
     // Log directories and topic defaults.
     // Milena default: ./data (Kafka's is /tmp/kafka-logs, which many systems wipe at boot).
     key("log.dir", List, Some("./data"), Check::NonEmptyUniqueList, false, "Data directory, used when log.dirs is absent."),
@@ -189,14 +194,24 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
 
 /// Kafka's internal broker keys (`defineInternal`): accepted and validated like the others, but
 /// DescribeConfigs does not report them, as Kafka does not.
-pub(crate) static INTERNAL_KEYS: &[BrokerKey] = &[key(
-    "producer.id.expiration.check.interval.ms",
-    Int,
-    Some("600000"),
-    AtLeast(1),
-    false,
-    "How often producers idle past producer.id.expiration.ms are looked for and forgotten.",
-)];
+pub(crate) static INTERNAL_KEYS: &[BrokerKey] = &[
+    key(
+        "producer.id.expiration.check.interval.ms",
+        Int,
+        Some("600000"),
+        AtLeast(1),
+        false,
+        "How often producers idle past producer.id.expiration.ms are looked for and forgotten.",
+    ),
+    key(
+        "sasl.server.max.receive.size",
+        Int,
+        Some("524288"),
+        AtLeast(1),
+        false,
+        "Largest request accepted before SASL authentication completes.",
+    ),
+];
 
 /// Keys Kafka 4.1 no longer defines that old files still carry; harmless, so accepted in silence,
 /// kept in the raw map, and not reported by DescribeConfigs (Kafka would not report them either).

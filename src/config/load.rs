@@ -53,7 +53,7 @@ impl BrokerConfig {
 
 fn is_recognised(key: &str) -> bool {
     let base = super::ssl::listener_ssl_key(key).unwrap_or(key);
-    broker_key(base).is_some() || LEGACY_KEYS.contains(&key)
+    broker_key(base).is_some() || LEGACY_KEYS.contains(&key) || super::sasl::is_listener_key(key)
 }
 
 #[cfg(test)]

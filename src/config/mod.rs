@@ -25,6 +25,7 @@ mod load;
 mod log_types;
 pub mod properties;
 pub mod quorum;
+pub mod sasl;
 pub mod security;
 pub mod ssl;
 pub mod topic;
@@ -39,6 +40,7 @@ pub use error::ConfigError;
 pub use listener::{parse_listeners, Listener};
 pub use log_types::{CleanupPolicy, CompressionType, TimestampType};
 pub use quorum::{QuorumConfig, Voter};
+pub use sasl::{SaslListenerConfig, SaslSettings};
 pub use security::SecurityProtocol;
 pub use topic::{
     describe_topic_configs, effective_topic_config, validate_topic_config,

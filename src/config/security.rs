@@ -122,7 +122,8 @@ pub const DEFAULT_MAP: &str =
 
 /// Security keys (exact names, or prefixes ending in '.') that Milena cannot honour yet. Setting
 /// one stops start-up: running without the protection they ask for would be silent and unsafe.
-/// The `ssl.*` keys of [`super::ssl::HONOURED`] (broker-wide or per listener) are exempt.
+/// The `ssl.*` keys of [`super::ssl::HONOURED`] (broker-wide or per listener) and the SASL keys
+/// Milena serves (`super::sasl::is_honoured`) are exempt.
 const NOT_HONOURED: &[&str] = &[
     "ssl.",
     "sasl.",
@@ -131,17 +132,16 @@ const NOT_HONOURED: &[&str] = &[
     "super.users",
     "allow.everyone.if.no.acl.found",
     "principal.builder.class",
-    "connections.max.reauth.ms",
     "delegation.token.",
     "security.providers",
 ];
 
-/// Refuses the first key of `raw`, or listener, that asks for security Milena cannot give.
-pub fn check_honoured(
-    raw: &BTreeMap<String, String>,
-    listeners: &[Listener],
-) -> Result<(), ConfigError> {
-    for key in raw.keys().filter(|k| !super::ssl::is_honoured(k)) {
+/// Refuses the first key of `raw` that asks for security Milena cannot give.
+pub fn check_honoured(raw: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+    for key in raw
+        .keys()
+        .filter(|k| !super::ssl::is_honoured(k) && !super::sasl::is_honoured(k))
+    {
         let matched = NOT_HONOURED.iter().any(|k| {
             if k.ends_with('.') {
                 key.starts_with(k)
@@ -156,17 +156,6 @@ pub fn check_honoured(
                 "Milena does not implement this security setting yet and will not run without it",
             ));
         }
-    }
-    // SASL_SSL is TLS plus SASL: refused until SASL is there.
-    if let Some(l) = listeners.iter().find(|l| l.protocol.uses_sasl()) {
-        return Err(ConfigError::invalid(
-            "listeners",
-            &l.to_string(),
-            format!(
-                "the listener {} uses {}, which Milena does not serve yet",
-                l.name, l.protocol
-            ),
-        ));
     }
     Ok(())
 }
@@ -210,30 +199,22 @@ mod tests {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
-        check_honoured(
-            &raw(&[
-                ("ssl.keystore.location", "/k.p12"),
-                ("listener.name.ssl.ssl.client.auth", "required"),
-            ]),
-            &ls,
-        )
+        check_honoured(&raw(&[
+            ("ssl.keystore.location", "/k.p12"),
+            ("listener.name.ssl.ssl.client.auth", "required"),
+            ("sasl.enabled.mechanisms", "PLAIN"),
+        ]))
         .unwrap();
         for key in [
             "ssl.provider",
             "ssl.engine.factory.class",
             "listener.name.ssl.ssl.provider",
-            "listener.name.ssl.sasl.enabled.mechanisms",
-            "sasl.enabled.mechanisms",
+            "sasl.kerberos.service.name",
+            "authorizer.class.name",
         ] {
-            let err = check_honoured(&raw(&[(key, "x")]), &ls)
-                .unwrap_err()
-                .to_string();
+            let err = check_honoured(&raw(&[(key, "x")])).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
-        let mut sasl = parse_listeners("listeners", "SASL_SSL://:9094").unwrap();
-        resolve_protocols(&mut sasl, None, &[]).unwrap();
-        let err = check_honoured(&raw(&[]), &sasl).unwrap_err().to_string();
-        assert!(err.contains("SASL_SSL"), "{err}");
         assert!(parse_protocol_map("A:SSL,a:SSL").is_err());
     }
 }

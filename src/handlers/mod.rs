@@ -18,6 +18,8 @@ pub mod offsets;
 pub mod produce;
 pub mod producer_id;
 pub mod records;
+pub mod sasl;
+pub mod scram_credentials;
 pub mod topics;
 pub mod transactions;
 pub mod txn_markers;

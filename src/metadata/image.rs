@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::record::{BrokerEndpoint, LeaderRecoveryState};
 use super::MetadataRecord;
+use crate::security::sasl::{ScramCredential, ScramMechanism};
 
 /// No leader: the partition is offline.
 pub const NO_LEADER: i32 = -1;
@@ -109,6 +110,9 @@ pub struct MetadataImage {
     /// The epoch the next registration gets: epochs only grow, across every broker.
     #[serde(default)]
     pub next_broker_epoch: i64,
+    /// SCRAM credentials by user, then by mechanism (Kafka's ScramImage).
+    #[serde(default)]
+    pub scram_credentials: BTreeMap<String, BTreeMap<ScramMechanism, ScramCredential>>,
 }
 
 impl MetadataImage {
@@ -129,6 +133,15 @@ impl MetadataImage {
             .filter(|b| !b.fenced)
             .map(|b| b.id)
             .collect()
+    }
+
+    /// `user`'s SCRAM credential for `mechanism`, if there is one.
+    pub fn scram_credential(
+        &self,
+        user: &str,
+        mechanism: ScramMechanism,
+    ) -> Option<&ScramCredential> {
+        self.scram_credentials.get(user)?.get(&mechanism)
     }
 
     pub fn is_live(&self, broker: i32) -> bool {
@@ -270,6 +283,30 @@ impl MetadataImage {
                 if let Some(broker) = self.brokers.get_mut(broker_id) {
                     if broker.epoch == *broker_epoch {
                         broker.fenced = *fenced;
+                    }
+                }
+            }
+            MetadataRecord::UserScramCredential {
+                name,
+                mechanism,
+                credential,
+            } => {
+                // A mechanism this version does not know is skipped: it cannot be served.
+                if let Some(m) = ScramMechanism::from_wire_type(*mechanism) {
+                    self.scram_credentials
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(m, credential.clone());
+                }
+            }
+            MetadataRecord::RemoveUserScramCredential { name, mechanism } => {
+                if let (Some(m), Some(user)) = (
+                    ScramMechanism::from_wire_type(*mechanism),
+                    self.scram_credentials.get_mut(name),
+                ) {
+                    user.remove(&m);
+                    if user.is_empty() {
+                        self.scram_credentials.remove(name);
                     }
                 }
             }

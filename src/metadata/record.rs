@@ -84,6 +84,17 @@ pub enum MetadataRecord {
         broker_epoch: i64,
         fenced: bool,
     },
+    /// A user's SCRAM credential for one mechanism was created or replaced (Kafka's
+    /// UserScramCredentialRecord): salt, stored key, server key and iterations, never the
+    /// password. `mechanism` is Kafka's wire type (1 = SCRAM-SHA-256, 2 = SCRAM-SHA-512).
+    UserScramCredential {
+        name: String,
+        mechanism: i8,
+        #[serde(flatten)]
+        credential: crate::security::sasl::ScramCredential,
+    },
+    /// A user's SCRAM credential for one mechanism was deleted (RemoveUserScramCredentialRecord).
+    RemoveUserScramCredential { name: String, mechanism: i8 },
 }
 
 /// Whether the leader may hold less than every committed record (Kafka's LeaderRecoveryState):

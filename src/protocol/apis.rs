@@ -87,6 +87,14 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeProducersRequest>(ApiKey::DescribeProducers, 0, 0, 0),
     spec::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions, 0, 0, 0),
     spec::<ListTransactionsRequest>(ApiKey::ListTransactions, 0, 0, 1),
+    // SASL (handlers/sasl.rs): advertised on every listener, as Kafka does; a non-SASL or
+    // already authenticated connection gets ILLEGAL_SASL_STATE.
+    spec::<SaslHandshakeRequest>(ApiKey::SaslHandshake, 0, 0, 1),
+    spec::<SaslAuthenticateRequest>(ApiKey::SaslAuthenticate, 0, 0, 2),
+    spec::<AlterUserScramCredentialsRequest>(ApiKey::AlterUserScramCredentials, 0, 0, 0),
+    spec::<DescribeUserScramCredentialsRequest>(ApiKey::DescribeUserScramCredentials, 0, 0, 0),
+    // No client quotas exist in Milena: always an empty answer (kafka-configs.sh needs it).
+    spec::<DescribeClientQuotasRequest>(ApiKey::DescribeClientQuotas, 0, 0, 1),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

@@ -134,3 +134,46 @@ pub fn producer_fenced_compat(code: i16, version: i16, first_version: i16) -> i1
         code
     }
 }
+
+/// What a client is told about a failed SASL exchange (SaslServerAuthenticator): Kafka's
+/// SaslAuthenticationException messages as they are, anything else as the generic "invalid
+/// credentials" message, which does not tell whether the user exists.
+pub fn sasl_error(
+    e: &crate::security::sasl::SaslError,
+    mechanism: Option<crate::security::sasl::SaslMechanism>,
+    reauthenticating: bool,
+) -> KafkaError {
+    use crate::security::sasl::SaslError;
+    match e {
+        SaslError::Authentication(m) => {
+            KafkaError::with_message(ResponseError::SaslAuthenticationFailed, m.clone())
+        }
+        SaslError::Credentials(_) => KafkaError::with_message(
+            ResponseError::SaslAuthenticationFailed,
+            format!(
+                "Authentication failed during {} due to invalid credentials with SASL mechanism {}",
+                if reauthenticating {
+                    "re-authentication"
+                } else {
+                    "authentication"
+                },
+                mechanism.map_or("-", |m| m.name())
+            ),
+        ),
+        SaslError::IllegalState(m) => {
+            KafkaError::with_message(ResponseError::IllegalSaslState, m.clone())
+        }
+    }
+}
+
+/// The error code and message of one user's refused SCRAM credential change.
+pub fn scram_alter_error(e: &crate::metadata::controller::scram::ScramAlterError) -> KafkaError {
+    use crate::metadata::controller::scram::ScramAlterError::*;
+    let code = match e {
+        Duplicate => ResponseError::DuplicateResource,
+        NotFound => ResponseError::ResourceNotFound,
+        UnknownMechanism => ResponseError::UnsupportedSaslMechanism,
+        Unacceptable(_) => ResponseError::UnacceptableCredential,
+    };
+    KafkaError::with_message(code, e.message())
+}

@@ -22,6 +22,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
 use crate::handlers;
+use crate::security::sasl::Gate;
 use crate::security::{KafkaPrincipal, ListenerInfo, Session};
 
 /// What a handler knows about the request besides its body.
@@ -51,6 +52,10 @@ pub enum ProtocolError {
         version: i16,
         reason: String,
     },
+    /// A SASL connection sent what its authentication state does not admit, or failed a
+    /// raw-token exchange (Kafka closes such connections).
+    #[error("{0}")]
+    Authentication(String),
     #[error("could not encode the {key:?} v{version} response: {reason}")]
     Encode {
         key: ApiKey,
@@ -86,10 +91,27 @@ pub async fn handle_frame(
     session: &mut Session,
     frame: Bytes,
 ) -> Result<Option<ResponseFrame>, ProtocolError> {
+    if session.sasl.as_ref().is_some_and(|s| s.expects_raw_token()) {
+        // After SaslHandshake v0 the client sends bare size-prefixed tokens.
+        let token = handlers::sasl::raw_token(broker, session, &frame)
+            .map_err(ProtocolError::Authentication)?;
+        let mut out = BytesMut::with_capacity(4 + token.len());
+        out.put_u32(token.len() as u32);
+        out.extend_from_slice(&token);
+        return Ok(single(out));
+    }
     let header = FrameHeader::peek(&frame)?;
     let key = ApiKey::try_from(header.api_key)
         .map_err(|_| ProtocolError::UnknownApiKey(header.api_key))?;
     let version = header.api_version;
+    let mut sasl_illegal_state = false;
+    if let Some(sasl) = &session.sasl {
+        match sasl.gate(key, std::time::Instant::now()) {
+            Gate::Pass => {}
+            Gate::IllegalState => sasl_illegal_state = true,
+            Gate::Close(reason) => return Err(ProtocolError::Authentication(reason)),
+        }
+    }
     let supported = apis::lookup(key).filter(|s| version >= s.min && version <= s.max);
     if supported.is_none() {
         if key == ApiKey::ApiVersions {
@@ -172,7 +194,53 @@ pub async fn handle_frame(
             serve!(OffsetForLeaderEpochRequest, handlers::leader_epoch::handle)
         }
         ApiKey::Metadata => serve!(MetadataRequest, handlers::metadata::handle),
-        ApiKey::ApiVersions => serve!(ApiVersionsRequest, handlers::api_versions::handle),
+        ApiKey::ApiVersions if sasl_illegal_state => {
+            let response = handlers::sasl::api_versions_in_wrong_state(broker, session);
+            encode_response(key, cid, version, 0, &response).map(single)
+        }
+        ApiKey::ApiVersions => {
+            let answer = serve!(ApiVersionsRequest, handlers::api_versions::handle);
+            if let Some(sasl) = session.sasl.as_mut() {
+                sasl.api_versions_answered();
+            }
+            answer
+        }
+        ApiKey::SaslHandshake => {
+            let request: SaslHandshakeRequest = decode_body(key, version, &mut body)?;
+            let response = handlers::sasl::sasl_handshake(&ctx, session, request);
+            encode_response(
+                key,
+                cid,
+                version,
+                key.response_header_version(version),
+                &response,
+            )
+            .map(single)
+        }
+        ApiKey::SaslAuthenticate => {
+            let request: SaslAuthenticateRequest = decode_body(key, version, &mut body)?;
+            let response = handlers::sasl::sasl_authenticate(&ctx, session, request);
+            encode_response(
+                key,
+                cid,
+                version,
+                key.response_header_version(version),
+                &response,
+            )
+            .map(single)
+        }
+        ApiKey::AlterUserScramCredentials => serve!(
+            AlterUserScramCredentialsRequest,
+            handlers::scram_credentials::alter_user_scram_credentials
+        ),
+        ApiKey::DescribeUserScramCredentials => serve!(
+            DescribeUserScramCredentialsRequest,
+            handlers::scram_credentials::describe_user_scram_credentials
+        ),
+        ApiKey::DescribeClientQuotas => serve!(
+            DescribeClientQuotasRequest,
+            handlers::scram_credentials::describe_client_quotas
+        ),
         ApiKey::CreateTopics => serve!(CreateTopicsRequest, handlers::topics::create_topics),
         ApiKey::DeleteTopics => serve!(DeleteTopicsRequest, handlers::topics::delete_topics),
         ApiKey::CreatePartitions => {

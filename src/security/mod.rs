@@ -2,10 +2,12 @@
 //! authenticated principal (`User:ANONYMOUS` until TLS client authentication or SASL says
 //! otherwise), as Kafka's `KafkaPrincipal` and `RequestContext` carry them.
 
+pub mod sasl;
 pub mod x500;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::SecurityProtocol;
 
@@ -60,14 +62,34 @@ pub struct Session {
     pub listener: Arc<ListenerInfo>,
     pub peer: SocketAddr,
     pub principal: Arc<KafkaPrincipal>,
+    /// The SASL exchange of a SASL_PLAINTEXT or SASL_SSL listener; `None` on the others.
+    pub sasl: Option<sasl::SaslSession>,
+    /// Set by a failed authentication: the response goes out after this delay
+    /// (`connection.failed.authentication.delay.ms`), then the connection closes.
+    pub close_after_response: Option<Duration>,
 }
 
 impl Session {
     pub fn new(listener: Arc<ListenerInfo>, peer: SocketAddr) -> Self {
+        let sasl = listener
+            .protocol
+            .uses_sasl()
+            .then(sasl::SaslSession::default);
         Self {
             listener,
             peer,
             principal: Arc::new(KafkaPrincipal::anonymous()),
+            sasl,
+            close_after_response: None,
+        }
+    }
+
+    /// The largest request frame this connection may send now: until SASL completes,
+    /// `sasl.server.max.receive.size` also bounds it (a huge token closes the connection).
+    pub fn max_request_size(&self, socket_request_max_bytes: usize, sasl_max: usize) -> usize {
+        match &self.sasl {
+            Some(s) if !s.is_complete() => socket_request_max_bytes.min(sasl_max),
+            _ => socket_request_max_bytes,
         }
     }
 

@@ -47,7 +47,6 @@ pub async fn run<S: Transport>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let peer = session.peer;
-    let max_frame = broker.limits.socket_request_max_bytes;
     let idle = Duration::from_millis(broker.limits.connections_max_idle_ms);
     loop {
         let mut size = [0u8; 4];
@@ -64,6 +63,11 @@ pub async fn run<S: Transport>(
             Ok(Ok(_)) => {}
         }
         let size = i32::from_be_bytes(size);
+        // Until SASL completes, sasl.server.max.receive.size bounds a frame too.
+        let max_frame = session.max_request_size(
+            broker.limits.socket_request_max_bytes,
+            broker.config.sasl.max_receive_size,
+        );
         if size < 0 || size as usize > max_frame {
             tracing::warn!(%peer, size, max_frame, "closing connection: request size outside 0..=socket.request.max.bytes");
             return;
@@ -79,7 +83,12 @@ pub async fn run<S: Transport>(
         let header = protocol::FrameHeader::peek(&frame).ok();
         match protocol::handle_frame(&broker, &mut session, frame.freeze()).await {
             Ok(Some(response)) => {
-                if write_frame(&mut stream, response).await.is_err() {
+                // A failed authentication: answer after the delay, then close, as Kafka does.
+                let closing = session.close_after_response.take();
+                if let Some(delay) = closing {
+                    tokio::time::sleep(delay).await;
+                }
+                if write_frame(&mut stream, response).await.is_err() || closing.is_some() {
                     return;
                 }
             }

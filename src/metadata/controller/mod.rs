@@ -10,6 +10,7 @@ pub mod alter_partition;
 pub mod brokers;
 pub mod partition_change;
 pub mod placement;
+pub mod scram;
 pub mod topics;
 
 use std::sync::{Arc, Mutex};
@@ -53,6 +54,11 @@ pub enum ControllerOp {
     AllocateProducerIds {
         count: i64,
     },
+    /// AlterUserScramCredentials, with the salted passwords already turned into stored keys.
+    AlterUserScramCredentials {
+        deletions: Vec<scram::ScramDeletion>,
+        upsertions: Vec<scram::ScramUpsertion>,
+    },
 }
 
 /// The answer to a [`ControllerOp`].
@@ -64,6 +70,8 @@ pub enum OpOutcome {
     ProducerIds {
         first: i64,
     },
+    /// One result per user of an AlterUserScramCredentials request.
+    ScramResults(Vec<scram::ScramAlterResult>),
 }
 
 /// Runs `op` against `image`: the records to commit (none for validate-only) and the answer.
@@ -118,6 +126,13 @@ pub fn plan(
                 }],
                 OpOutcome::ProducerIds { first },
             )
+        }
+        ControllerOp::AlterUserScramCredentials {
+            deletions,
+            upsertions,
+        } => {
+            let (records, results) = scram::alter_credentials(image, &deletions, &upsertions);
+            (records, OpOutcome::ScramResults(results))
         }
     })
 }
@@ -302,6 +317,21 @@ impl Controller {
             validate_only,
         })
         .map(drop)
+    }
+
+    /// Applies an AlterUserScramCredentials request; one result per user.
+    pub fn alter_scram_credentials(
+        &self,
+        deletions: Vec<scram::ScramDeletion>,
+        upsertions: Vec<scram::ScramUpsertion>,
+    ) -> Result<Vec<scram::ScramAlterResult>, MetadataError> {
+        match self.submit(ControllerOp::AlterUserScramCredentials {
+            deletions,
+            upsertions,
+        })? {
+            OpOutcome::ScramResults(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Hands out a producer ID never used before in this cluster, across restarts.
