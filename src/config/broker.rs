@@ -110,6 +110,13 @@ pub struct BrokerConfig {
     /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
     /// single node.
     pub quorum: Option<super::QuorumConfig>,
+    /// `authorizer.class.name` set to Kafka's StandardAuthorizer (or its ZooKeeper-era
+    /// AclAuthorizer): every request is authorized against the ACLs. Default: off.
+    pub authorizer_enabled: bool,
+    /// `super.users`: `User:name` principals separated by ';', allowed everything.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`; default false.
+    pub allow_everyone_if_no_acl_found: bool,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -164,6 +171,9 @@ impl Default for BrokerConfig {
             flush_on_ack: false,
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
+            authorizer_enabled: false,
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl_found: false,
             raw: BTreeMap::new(),
         }
     }
@@ -342,6 +352,16 @@ impl BrokerConfig {
                 a.protocol = l.protocol;
             }
         }
+        c.authorizer_enabled =
+            super::security::authorizer_enabled(v.text("authorizer.class.name"))?;
+        c.super_users = v
+            .text("super.users")
+            .map(crate::security::acl::Authorizer::parse_super_users)
+            .unwrap_or_default();
+        v.set(
+            &mut c.allow_everyone_if_no_acl_found,
+            "allow.everyone.if.no.acl.found",
+        )?;
         super::security::check_honoured(&raw, &c.listeners)?;
         c.raw = raw;
         Ok(c)

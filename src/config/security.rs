@@ -126,14 +126,27 @@ const NOT_HONOURED: &[&str] = &[
     "ssl.",
     "sasl.",
     "listener.name.",
-    "authorizer.class.name",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "connections.max.reauth.ms",
     "delegation.token.",
     "security.providers",
 ];
+
+/// Whether `authorizer.class.name` turns authorization on. Kafka's StandardAuthorizer (and the
+/// ZooKeeper-era AclAuthorizer, whose decisions it kept) is what Milena implements; any other
+/// class is custom code Milena cannot run, so it stops start-up rather than run without it.
+pub fn authorizer_enabled(class: Option<&str>) -> Result<bool, ConfigError> {
+    use crate::security::acl::authorizer::{LEGACY_ACL_AUTHORIZER, STANDARD_AUTHORIZER};
+    match class.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(STANDARD_AUTHORIZER | LEGACY_ACL_AUTHORIZER) => Ok(true),
+        Some(other) => Err(ConfigError::invalid(
+            "authorizer.class.name",
+            other,
+            format!("Milena implements only {STANDARD_AUTHORIZER} and will not run without the authorizer asked for"),
+        )),
+    }
+}
 
 /// The first key of `raw` that asks for security Milena cannot give, if any.
 pub fn check_honoured<'a>(

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::record::{BrokerEndpoint, LeaderRecoveryState};
 use super::MetadataRecord;
+use crate::security::acl::AclCache;
 
 /// No leader: the partition is offline.
 pub const NO_LEADER: i32 = -1;
@@ -109,6 +110,9 @@ pub struct MetadataImage {
     /// The epoch the next registration gets: epochs only grow, across every broker.
     #[serde(default)]
     pub next_broker_epoch: i64,
+    /// The ACLs (`AccessControlEntry` records not removed since).
+    #[serde(default)]
+    pub acls: AclCache,
 }
 
 impl MetadataImage {
@@ -273,6 +277,8 @@ impl MetadataImage {
                     }
                 }
             }
+            MetadataRecord::AccessControlEntry { id, acl } => self.acls.add(*id, acl.clone()),
+            MetadataRecord::RemoveAccessControlEntry { id } => self.acls.remove(id),
         }
     }
 

@@ -87,6 +87,10 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeProducersRequest>(ApiKey::DescribeProducers, 0, 0, 0),
     spec::<DescribeTransactionsRequest>(ApiKey::DescribeTransactions, 0, 0, 0),
     spec::<ListTransactionsRequest>(ApiKey::ListTransactions, 0, 0, 1),
+    // ACLs (kafka-acls.sh): Kafka 4 serves v1-v3.
+    spec::<DescribeAclsRequest>(ApiKey::DescribeAcls, 1, 1, 3),
+    spec::<CreateAclsRequest>(ApiKey::CreateAcls, 1, 1, 3),
+    spec::<DeleteAclsRequest>(ApiKey::DeleteAcls, 1, 1, 3),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

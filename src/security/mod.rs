@@ -2,6 +2,8 @@
 //! authenticated principal (`User:ANONYMOUS` until TLS client authentication or SASL says
 //! otherwise), as Kafka's `KafkaPrincipal` and `RequestContext` carry them.
 
+pub mod acl;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
