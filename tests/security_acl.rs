@@ -272,6 +272,16 @@ fn acls_gate_a_client_by_host_and_kafka_acls_manages_them() {
     assert!(!seen.contains("authorization failed"), "{seen}");
 }
 
+/// Produces one record with confluent-kafka and prints the delivery error, if any.
+const CONFLUENT_PRODUCE_ONE: &str = r#"
+import sys, confluent_kafka
+p = confluent_kafka.Producer({'bootstrap.servers': sys.argv[1], 'message.timeout.ms': 15000})
+errors = []
+p.produce(sys.argv[2], value=b'v', on_delivery=lambda err, msg: errors.append(err))
+p.flush(20)
+print([e.name() if e is not None else 'OK' for e in errors])
+"#;
+
 #[test]
 fn prefixed_acls_super_users_and_a_restart() {
     // As a super user the other host needs no ACL at all.
@@ -326,6 +336,10 @@ fn prefixed_acls_super_users_and_a_restart() {
     assert!(seen.contains("orders-eu"), "{seen}");
     let seen = other.kcat_metadata("payments");
     assert!(seen.contains("Topic authorization failed"), "{seen}");
+    // librdkafka through confluent-kafka: the delivery report names the refusal.
+    let out = python(CONFLUENT_PRODUCE_ONE, &[&other.bootstrap, "payments"]);
+    let text = all_output(&out);
+    assert!(text.contains("TOPIC_AUTHORIZATION_FAILED"), "{text}");
     // Describe only: producing is refused.
     let out = other.produce("orders-eu", "no\n");
     let text = all_output(&out);

@@ -214,4 +214,19 @@ mod tests {
         assert!(parse_protocol_map("A:TLS").is_err());
         assert!(parse_protocol_map("A:SSL,a:SSL").is_err());
     }
+
+    #[test]
+    fn only_kafkas_acl_authorizers_are_accepted() {
+        assert!(!authorizer_enabled(None).unwrap());
+        assert!(!authorizer_enabled(Some(" ")).unwrap());
+        assert!(authorizer_enabled(Some(
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        ))
+        .unwrap());
+        assert!(authorizer_enabled(Some("kafka.security.authorizer.AclAuthorizer")).unwrap());
+        let err = authorizer_enabled(Some("com.example.Custom"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authorizer.class.name"), "{err}");
+    }
 }
