@@ -101,7 +101,10 @@ fn security_settings_milena_cannot_honour_stop_start_up() {
     let dir = tempfile::tempdir().unwrap();
     // Kafka's StandardAuthorizer is honoured (tests/security_acl.rs); a custom class is code
     // Milena cannot run.
-    for (key, value) in [("authorizer.class.name", "com.example.CustomAuthorizer")] {
+    for (key, value) in [
+        ("authorizer.class.name", "com.example.CustomAuthorizer"),
+        ("delegation.token.secret.key", "not-served"),
+    ] {
         let props = write_file(
             dir.path(),
             "server.properties",

@@ -149,8 +149,8 @@ pub fn authorizer_enabled(class: Option<&str>) -> Result<bool, ConfigError> {
 }
 
 /// The first key of `raw` that asks for security Milena cannot give, if any.
-pub fn check_honoured<'a>(
-    raw: &'a BTreeMap<String, String>,
+pub fn check_honoured(
+    raw: &BTreeMap<String, String>,
     listeners: &[Listener],
 ) -> Result<(), ConfigError> {
     for key in raw.keys() {

@@ -211,17 +211,20 @@ mod tests {
         c
     }
 
+    /// Why, the ACLs, the request (principal, host, operation, resource type, name), allowed.
+    type Row = (
+        &'static str,
+        Vec<StandardAcl>,
+        (&'static str, &'static str, Op, ResourceType, &'static str),
+        bool,
+    );
+
     /// One row: the ACLs, then (principal, host, operation, resource type, name) and whether
     /// Kafka's StandardAuthorizer allows it.
     #[test]
     fn decisions_follow_kafkas_rules() {
         let alice = "User:alice";
-        let rows: Vec<(
-            &str,
-            Vec<StandardAcl>,
-            (&str, &str, Op, ResourceType, &str),
-            bool,
-        )> = vec![
+        let rows: Vec<Row> = vec![
             (
                 "no ACL at all: denied by default",
                 vec![],

@@ -9,12 +9,15 @@ use uuid::Uuid;
 
 use super::binding::{AclBindingFilter, PatternType, ResourceType, StandardAcl, WILDCARD};
 
+/// Resource name → the ACLs on it (with their ids), for one resource and pattern type.
+type AclsByName = BTreeMap<String, Vec<(Uuid, StandardAcl)>>;
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "Vec<(Uuid, StandardAcl)>", into = "Vec<(Uuid, StandardAcl)>")]
 pub struct AclCache {
     by_id: BTreeMap<Uuid, StandardAcl>,
     /// (resource type, LITERAL or PREFIXED) → resource name → the ACLs on it.
-    by_resource: HashMap<(ResourceType, PatternType), BTreeMap<String, Vec<(Uuid, StandardAcl)>>>,
+    by_resource: HashMap<(ResourceType, PatternType), AclsByName>,
 }
 
 impl From<Vec<(Uuid, StandardAcl)>> for AclCache {
