@@ -47,6 +47,9 @@ pub struct Broker {
     pub txns: TransactionCoordinator,
     /// Fetch sessions (KIP-227) of consumers and followers.
     pub fetch_sessions: crate::handlers::fetch_session::FetchSessions,
+    /// `authorizer.class.name` set: every request is checked against the ACLs of the image.
+    /// `None`: everything is allowed and the checks cost a branch.
+    pub authorizer: Option<crate::security::acl::Authorizer>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -160,6 +163,12 @@ impl Broker {
             fetch_sessions: crate::handlers::fetch_session::FetchSessions::new(
                 config.max_incremental_fetch_session_cache_slots,
             ),
+            authorizer: config.authorizer_enabled.then(|| {
+                crate::security::acl::Authorizer::new(
+                    config.super_users.iter().cloned(),
+                    config.allow_everyone_if_no_acl_found,
+                )
+            }),
             config,
         });
         broker.sync_coordinators();

@@ -117,6 +117,13 @@ pub struct BrokerConfig {
     /// re-authentication), `connection.failed.authentication.delay.ms` and
     /// `sasl.server.max.receive.size`.
     pub sasl: super::SaslSettings,
+    /// `authorizer.class.name` set to Kafka's StandardAuthorizer (or its ZooKeeper-era
+    /// AclAuthorizer): every request is authorized against the ACLs. Default: off.
+    pub authorizer_enabled: bool,
+    /// `super.users`: `User:name` principals separated by ';', allowed everything.
+    pub super_users: Vec<String>,
+    /// `allow.everyone.if.no.acl.found`; default false.
+    pub allow_everyone_if_no_acl_found: bool,
     /// Every key set in the file or environment, value as written (later sources win).
     raw: BTreeMap<String, String>,
 }
@@ -173,6 +180,9 @@ impl Default for BrokerConfig {
             quorum: None,
             ssl: BTreeMap::new(),
             sasl: super::SaslSettings::default(),
+            authorizer_enabled: false,
+            super_users: Vec::new(),
+            allow_everyone_if_no_acl_found: false,
             raw: BTreeMap::new(),
         }
     }
@@ -351,6 +361,16 @@ impl BrokerConfig {
                 a.protocol = l.protocol;
             }
         }
+        c.authorizer_enabled =
+            super::security::authorizer_enabled(v.text("authorizer.class.name"))?;
+        c.super_users = v
+            .text("super.users")
+            .map(crate::security::acl::Authorizer::parse_super_users)
+            .unwrap_or_default();
+        v.set(
+            &mut c.allow_everyone_if_no_acl_found,
+            "allow.everyone.if.no.acl.found",
+        )?;
         super::security::check_honoured(&raw)?;
         for l in &c.listeners {
             if !l.protocol.uses_tls() {
@@ -619,8 +639,10 @@ mod tests {
             ("process.roles", "broker,controller"),
         ]);
         assert!(e.contains("inter-broker listener"), "{e}");
-        let e = err(&[sasl[0], ("listeners", "SASL_SSL://:9094")]);
-        assert!(e.contains("SASL_SSL"), "{e}");
+        // SASL_SSL is TLS plus SASL: the listener gets both settings.
+        let both = cfg(&[sasl[0], ("listeners", "SASL_SSL://:9094")]).expect("SASL_SSL is served");
+        assert!(both.sasl.listeners.contains_key("SASL_SSL"));
+        assert!(both.ssl.contains_key("SASL_SSL"));
     }
 
     #[test]

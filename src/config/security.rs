@@ -128,13 +128,26 @@ const NOT_HONOURED: &[&str] = &[
     "ssl.",
     "sasl.",
     "listener.name.",
-    "authorizer.class.name",
-    "super.users",
-    "allow.everyone.if.no.acl.found",
     "principal.builder.class",
     "delegation.token.",
     "security.providers",
 ];
+
+/// Whether `authorizer.class.name` turns authorization on. Kafka's StandardAuthorizer (and the
+/// ZooKeeper-era AclAuthorizer, whose decisions it kept) is what Milena implements; any other
+/// class is custom code Milena cannot run, so it stops start-up rather than run without it.
+pub fn authorizer_enabled(class: Option<&str>) -> Result<bool, ConfigError> {
+    use crate::security::acl::authorizer::{LEGACY_ACL_AUTHORIZER, STANDARD_AUTHORIZER};
+    match class.map(str::trim) {
+        None | Some("") => Ok(false),
+        Some(STANDARD_AUTHORIZER | LEGACY_ACL_AUTHORIZER) => Ok(true),
+        Some(other) => Err(ConfigError::invalid(
+            "authorizer.class.name",
+            other,
+            format!("Milena implements only {STANDARD_AUTHORIZER} and will not run without the authorizer asked for"),
+        )),
+    }
+}
 
 /// Refuses the first key of `raw` that asks for security Milena cannot give.
 pub fn check_honoured(raw: &BTreeMap<String, String>) -> Result<(), ConfigError> {
@@ -210,11 +223,26 @@ mod tests {
             "ssl.engine.factory.class",
             "listener.name.ssl.ssl.provider",
             "sasl.kerberos.service.name",
-            "authorizer.class.name",
+            "delegation.token.secret.key",
         ] {
             let err = check_honoured(&raw(&[(key, "x")])).unwrap_err().to_string();
             assert!(err.contains(key), "{err}");
         }
         assert!(parse_protocol_map("A:SSL,a:SSL").is_err());
+    }
+
+    #[test]
+    fn only_kafkas_acl_authorizers_are_accepted() {
+        assert!(!authorizer_enabled(None).unwrap());
+        assert!(!authorizer_enabled(Some(" ")).unwrap());
+        assert!(authorizer_enabled(Some(
+            "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+        ))
+        .unwrap());
+        assert!(authorizer_enabled(Some("kafka.security.authorizer.AclAuthorizer")).unwrap());
+        let err = authorizer_enabled(Some("com.example.Custom"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("authorizer.class.name"), "{err}");
     }
 }

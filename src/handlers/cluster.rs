@@ -7,6 +7,7 @@ use kafka_protocol::ResponseError;
 
 use super::str_bytes;
 use crate::protocol::RequestContext;
+use crate::security::acl::{ResourceType, CLUSTER_NAME};
 
 /// DescribeCluster's endpoint types: brokers, or (KIP-919) controllers.
 const BROKERS: i8 = 1;
@@ -16,7 +17,14 @@ pub async fn describe_cluster(
     request: DescribeClusterRequest,
 ) -> DescribeClusterResponse {
     let broker = &ctx.broker;
-    let response = DescribeClusterResponse::default().with_endpoint_type(BROKERS);
+    let mut response = DescribeClusterResponse::default().with_endpoint_type(BROKERS);
+    if request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations = ctx.authz().authorized_operations(
+            ResourceType::Cluster,
+            CLUSTER_NAME,
+            super::authz::CLUSTER_OPERATIONS,
+        );
+    }
     if ctx.api_version >= 1 && request.endpoint_type != BROKERS {
         return response
             .with_error_code(ResponseError::UnsupportedEndpointType.code())
@@ -49,6 +57,15 @@ pub async fn describe_quorum(
     use kafka_protocol::messages::describe_quorum_response as dq;
     use kafka_protocol::messages::DescribeQuorumResponse;
     let broker = &ctx.broker;
+    // Kafka: DESCRIBE on the cluster.
+    if !ctx.authorize(
+        crate::security::acl::AclOperation::Describe,
+        ResourceType::Cluster,
+        CLUSTER_NAME,
+    ) {
+        return DescribeQuorumResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
     let (status, nodes) = match &broker.cluster {
         None => (
             crate::cluster::raft::QuorumStatus {

@@ -18,10 +18,38 @@ use crate::config::topic::{describe_broker_configs, describe_topic_configs, Conf
 use crate::metadata::controller::ConfigChange;
 use crate::protocol::errors::{self, KafkaError};
 use crate::protocol::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 
 const TOPIC: i8 = 2;
 const BROKER: i8 = 4;
 const BROKER_LOGGER: i8 = 8;
+
+const GROUP: i8 = 32;
+
+/// Kafka: DESCRIBE_CONFIGS / ALTER_CONFIGS on the topic, the group, or (brokers and their
+/// loggers) the cluster; the error names which.
+fn config_denied(
+    ctx: &RequestContext,
+    op: AclOperation,
+    resource_type: i8,
+    name: &str,
+) -> Option<KafkaError> {
+    let (allowed, error) = match resource_type {
+        TOPIC => (
+            ctx.authorize(op, ResourceType::Topic, name),
+            ResponseError::TopicAuthorizationFailed,
+        ),
+        GROUP => (
+            ctx.authorize(op, ResourceType::Group, name),
+            ResponseError::GroupAuthorizationFailed,
+        ),
+        _ => (
+            ctx.authorize(op, ResourceType::Cluster, CLUSTER_NAME),
+            ResponseError::ClusterAuthorizationFailed,
+        ),
+    };
+    (!allowed).then(|| KafkaError::new(error))
+}
 
 const SET: i8 = 0;
 const DELETE: i8 = 1;
@@ -41,6 +69,14 @@ pub async fn describe_configs(
             let result = DescribeConfigsResult::default()
                 .with_resource_type(resource.resource_type)
                 .with_resource_name(resource.resource_name.clone());
+            if let Some(e) = config_denied(
+                ctx,
+                AclOperation::DescribeConfigs,
+                resource.resource_type,
+                &resource.resource_name,
+            ) {
+                return result.with_error_code(e.code);
+            }
             let entries = match resource.resource_type {
                 TOPIC => match image.topic(&resource.resource_name) {
                     Some(topic) => describe_topic_configs(&topic.configs, &broker.config),
@@ -135,6 +171,9 @@ fn alter(
     replace_all: bool,
     validate_only: bool,
 ) -> Option<KafkaError> {
+    if let Some(e) = config_denied(ctx, AclOperation::AlterConfigs, resource_type, name) {
+        return Some(e);
+    }
     match resource_type {
         TOPIC => {}
         BROKER | BROKER_LOGGER => {

@@ -15,6 +15,7 @@ use crate::coordinator::group::consumer::{
 use crate::coordinator::group::consumer_coordinator::DescribeError;
 use crate::metadata::MetadataImage;
 use crate::protocol::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// From this version the client generates its member ID (Kafka's
 /// `CONSUMER_GENERATED_MEMBER_ID_REQUIRED_VERSION`).
@@ -96,6 +97,29 @@ pub async fn consumer_group_heartbeat(
     if let Err((error, message)) = validate(ctx.api_version, &request) {
         return refused(error, message);
     }
+    // Kafka: READ on the group, then DESCRIBE on every subscribed topic.
+    let authz = ctx.authz();
+    if !authz.group(AclOperation::Read, &request.group_id) {
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
+    let mut denied: Vec<&str> = request
+        .subscribed_topic_names
+        .iter()
+        .flatten()
+        .map(|t| t.0.as_str())
+        .filter(|t| !authz.topic(AclOperation::Describe, t))
+        .collect();
+    if !denied.is_empty() {
+        denied.sort_unstable();
+        denied.dedup();
+        return ConsumerGroupHeartbeatResponse::default()
+            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+            .with_error_message(Some(str_bytes(format!(
+                "The group has subscribed to topics which are not authorized: {}",
+                denied.join(", ")
+            ))));
+    }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return ConsumerGroupHeartbeatResponse::default().with_error_code(code);
     }
@@ -169,11 +193,23 @@ pub async fn consumer_group_describe(
     request: ConsumerGroupDescribeRequest,
 ) -> ConsumerGroupDescribeResponse {
     let image = ctx.broker.image();
+    let authz = ctx.authz();
     let groups = request
         .group_ids
         .iter()
         .map(|group_id| {
-            let described = describe::DescribedGroup::default().with_group_id(group_id.clone());
+            let mut described = describe::DescribedGroup::default().with_group_id(group_id.clone());
+            // Kafka: DESCRIBE on each group.
+            if !authz.group(AclOperation::Describe, group_id) {
+                return described.with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
+            if request.include_authorized_operations {
+                described.authorized_operations = authz.authorized_operations(
+                    ResourceType::Group,
+                    group_id,
+                    super::authz::GROUP_OPERATIONS,
+                );
+            }
             let group = match ctx.broker.groups.consumer_describe(group_id) {
                 Ok(group) => group,
                 Err(e) => {

@@ -13,6 +13,7 @@ use kafka_protocol::ResponseError;
 
 use super::str_bytes;
 use crate::protocol::RequestContext;
+use crate::security::acl::AclOperation;
 
 const GROUP: i8 = 0;
 const TRANSACTION: i8 = 1;
@@ -23,9 +24,17 @@ pub async fn find_coordinator(
 ) -> FindCoordinatorResponse {
     let broker = &ctx.broker;
     let key_type_error = !matches!(request.key_type, GROUP | TRANSACTION);
+    // Kafka: DESCRIBE on the group or the transactional id.
+    let authz = ctx.authz();
     let answer = |key: StrBytes| {
         let located = if key_type_error {
             Err(ResponseError::InvalidRequest)
+        } else if request.key_type == GROUP && !authz.group(AclOperation::Describe, &key) {
+            Err(ResponseError::GroupAuthorizationFailed)
+        } else if request.key_type == TRANSACTION
+            && !authz.transactional_id(AclOperation::Describe, &key)
+        {
+            Err(ResponseError::TransactionalIdAuthorizationFailed)
         } else {
             locate(broker, &ctx.listener.name, request.key_type, &key)
         };

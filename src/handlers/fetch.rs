@@ -28,6 +28,7 @@ use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
 use crate::partition::wakeup::Wakeup;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
+use crate::security::acl::AclOperation;
 
 /// A long poll never parks a connection longer than this, whatever the client asks.
 const MAX_WAIT_CAP: Duration = Duration::from_secs(60);
@@ -120,12 +121,22 @@ fn read_all(
     let mut responses = Vec::with_capacity(request.topics.len());
     let mut from_files = Vec::new();
     let mut leaders_named = std::collections::BTreeSet::new();
+    // Kafka: a follower needs CLUSTER_ACTION on the cluster, a consumer READ on each topic.
+    let authz = ctx.authz();
+    let follower_denied = follower.is_some() && !authz.cluster(AclOperation::ClusterAction);
     for (topic_index, topic) in request.topics.iter().enumerate() {
         let resolved = if version >= 13 {
             image.topic_by_id(&topic.topic_id)
         } else {
             image.topic(&topic.topic.0)
         };
+        let denied = authz.enabled()
+            && (follower_denied
+                || (follower.is_none()
+                    && match resolved {
+                        Some(t) => !authz.topic(AclOperation::Read, &t.name),
+                        None => version < 13 && !authz.topic(AclOperation::Read, &topic.topic.0),
+                    }));
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let mut data = PartitionData::default()
@@ -139,6 +150,7 @@ fn read_all(
                 data.aborted_transactions = Some(Vec::new());
             }
             let partition = match resolved {
+                _ if denied => Err(ResponseError::TopicAuthorizationFailed),
                 Some(t) => ctx.broker.leader_partition(&t.name, p.partition),
                 None if version >= 13 => Err(ResponseError::UnknownTopicId),
                 None => Err(ResponseError::UnknownTopicOrPartition),

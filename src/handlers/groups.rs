@@ -11,9 +11,11 @@ use kafka_protocol::messages::list_groups_response::ListedGroup;
 use kafka_protocol::messages::*;
 use kafka_protocol::ResponseError;
 
+use super::authz::GROUP_OPERATIONS;
 use super::str_bytes;
 use crate::coordinator::group::{GroupState, JoinRequest, SyncRequest};
 use crate::protocol::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType};
 
 fn opt(s: &Option<kafka_protocol::protocol::StrBytes>) -> Option<String> {
     s.as_ref().map(|s| s.to_string())
@@ -25,6 +27,11 @@ fn client_host(ctx: &RequestContext) -> String {
 }
 
 pub async fn join_group(ctx: &RequestContext, request: JoinGroupRequest) -> JoinGroupResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        return JoinGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code())
+            .with_generation_id(-1);
+    }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return JoinGroupResponse::default()
             .with_error_code(code)
@@ -92,6 +99,10 @@ pub async fn join_group(ctx: &RequestContext, request: JoinGroupRequest) -> Join
 }
 
 pub async fn sync_group(ctx: &RequestContext, request: SyncGroupRequest) -> SyncGroupResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        return SyncGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return SyncGroupResponse::default().with_error_code(code);
     }
@@ -138,6 +149,10 @@ pub async fn sync_group(ctx: &RequestContext, request: SyncGroupRequest) -> Sync
 }
 
 pub async fn heartbeat(ctx: &RequestContext, request: HeartbeatRequest) -> HeartbeatResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        return HeartbeatResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return HeartbeatResponse::default().with_error_code(code);
     }
@@ -156,6 +171,10 @@ pub async fn heartbeat(ctx: &RequestContext, request: HeartbeatRequest) -> Heart
 }
 
 pub async fn leave_group(ctx: &RequestContext, request: LeaveGroupRequest) -> LeaveGroupResponse {
+    if !ctx.authorize(AclOperation::Read, ResourceType::Group, &request.group_id) {
+        return LeaveGroupResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return LeaveGroupResponse::default().with_error_code(code);
     }
@@ -196,11 +215,20 @@ pub async fn describe_groups(
     request: DescribeGroupsRequest,
 ) -> DescribeGroupsResponse {
     let version = ctx.api_version;
+    let authz = ctx.authz();
     let groups = request
         .groups
         .iter()
         .map(|group_id| {
-            let described = DescribedGroup::default().with_group_id(group_id.clone());
+            let mut described = DescribedGroup::default().with_group_id(group_id.clone());
+            // Kafka: DESCRIBE on each group.
+            if !authz.group(AclOperation::Describe, group_id) {
+                return described.with_error_code(ResponseError::GroupAuthorizationFailed.code());
+            }
+            if version >= 3 && request.include_authorized_operations {
+                described.authorized_operations =
+                    authz.authorized_operations(ResourceType::Group, group_id, GROUP_OPERATIONS);
+            }
             match ctx.broker.groups.describe(group_id) {
                 // Unknown groups are "Dead"; v6 also says GROUP_ID_NOT_FOUND, as Kafka 4 does.
                 None => {
@@ -262,11 +290,16 @@ pub async fn list_groups(ctx: &RequestContext, request: ListGroupsRequest) -> Li
     } else {
         vec![]
     };
+    // Kafka: DESCRIBE on the cluster lists every group; otherwise those the principal may
+    // DESCRIBE.
+    let authz = ctx.authz();
+    let all_visible = authz.cluster(AclOperation::Describe);
     let groups = ctx
         .broker
         .groups
         .list()
         .into_iter()
+        .filter(|g| all_visible || authz.group(AclOperation::Describe, &g.group_id))
         .filter(|g| states.is_empty() || states.contains(&g.state.to_lowercase()))
         .filter(|g| types.is_empty() || types.iter().any(|t| t == g.group_type))
         .map(|g| {
@@ -289,13 +322,20 @@ pub async fn delete_groups(
     ctx: &RequestContext,
     request: DeleteGroupsRequest,
 ) -> DeleteGroupsResponse {
+    let authz = ctx.authz();
     let results = request
         .groups_names
         .iter()
         .map(|group_id| {
+            // Kafka: DELETE on each group.
+            let code = if authz.group(AclOperation::Delete, group_id) {
+                ctx.broker.groups.delete_group(&ctx.broker, group_id)
+            } else {
+                ResponseError::GroupAuthorizationFailed.code()
+            };
             DeletableGroupResult::default()
                 .with_group_id(group_id.clone())
-                .with_error_code(ctx.broker.groups.delete_group(&ctx.broker, group_id))
+                .with_error_code(code)
         })
         .collect();
     DeleteGroupsResponse::default().with_results(results)

@@ -11,23 +11,41 @@ use kafka_protocol::messages::offset_for_leader_epoch_response::{
 };
 use kafka_protocol::messages::{OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+use kafka_protocol::ResponseError;
+
 use super::fetch::check_leader_epoch;
 use crate::protocol::RequestContext;
+use crate::security::acl::AclOperation;
 
 pub async fn handle(
     ctx: &RequestContext,
     request: OffsetForLeaderEpochRequest,
 ) -> OffsetForLeaderEpochResponse {
+    // Kafka: a follower (v3+ with a replica id) needs CLUSTER_ACTION, then DESCRIBE per topic.
+    let authz = ctx.authz();
+    let cluster_denied = ctx.api_version >= 3
+        && request.replica_id.0 >= 0
+        && !authz.cluster(AclOperation::ClusterAction);
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let denied = if cluster_denied {
+                Some(ResponseError::ClusterAuthorizationFailed)
+            } else if !authz.topic(AclOperation::Describe, &topic.topic.0) {
+                Some(ResponseError::TopicAuthorizationFailed)
+            } else {
+                None
+            };
             let partitions = topic
                 .partitions
                 .iter()
                 .map(|p| {
                     // Defaults: UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET.
                     let response = EpochEndOffset::default().with_partition(p.partition);
+                    if let Some(e) = denied {
+                        return response.with_error_code(e.code());
+                    }
                     let partition = match ctx.broker.leader_partition(&topic.topic.0, p.partition) {
                         Ok(partition) => partition,
                         Err(e) => return response.with_error_code(e.code()),

@@ -11,6 +11,7 @@ use kafka_protocol::ResponseError;
 use super::fetch::check_leader_epoch;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::AclOperation;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -20,10 +21,13 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let read_committed = request.isolation_level == 1;
+    let authz = ctx.authz();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            // Kafka: DESCRIBE on the topic.
+            let denied = !authz.topic(AclOperation::Describe, &topic.name.0);
             let partitions = topic
                 .partitions
                 .iter()
@@ -32,10 +36,13 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
                         .with_partition_index(p.partition_index)
                         .with_timestamp(-1)
                         .with_offset(-1);
-                    match ctx
-                        .broker
-                        .leader_partition(&topic.name.0, p.partition_index)
-                    {
+                    let partition = if denied {
+                        Err(ResponseError::TopicAuthorizationFailed)
+                    } else {
+                        ctx.broker
+                            .leader_partition(&topic.name.0, p.partition_index)
+                    };
+                    match partition {
                         Err(e) => response.with_error_code(e.code()),
                         Ok(partition) => {
                             match check_leader_epoch(

@@ -10,11 +10,20 @@ use kafka_protocol::messages::{DescribeLogDirsRequest, DescribeLogDirsResponse};
 
 use super::{str_bytes, topic_name};
 use crate::protocol::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 
 pub async fn describe_log_dirs(
     ctx: &RequestContext,
     request: DescribeLogDirsRequest,
 ) -> DescribeLogDirsResponse {
+    // Kafka: DESCRIBE on the cluster; v3+ says why the answer is empty.
+    if !ctx.authorize(AclOperation::Describe, ResourceType::Cluster, CLUSTER_NAME) {
+        let mut response = DescribeLogDirsResponse::default();
+        if ctx.api_version >= 3 {
+            response.error_code = kafka_protocol::ResponseError::ClusterAuthorizationFailed.code();
+        }
+        return response;
+    }
     let wanted = |topic: &str, partition: i32| match &request.topics {
         None => true,
         Some(topics) => topics

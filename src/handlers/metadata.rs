@@ -11,14 +11,11 @@ use kafka_protocol::messages::{
 use kafka_protocol::ResponseError;
 use uuid::Uuid;
 
+use super::authz::{Authz, CLUSTER_OPERATIONS, TOPIC_OPERATIONS};
 use super::{str_bytes, topic_name, topics};
 use crate::metadata::{MetadataImage, TopicImage};
 use crate::protocol::RequestContext;
-
-/// Kafka's bit set of the operations allowed on a topic (without ACLs, all of them): READ,
-/// WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS.
-const ALL_TOPIC_OPERATIONS: i32 =
-    (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+use crate::security::acl::{AclOperation, ResourceType, CLUSTER_NAME};
 
 pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataResponse {
     let broker = &ctx.broker;
@@ -30,10 +27,15 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
     let allow_auto_create = (version < 4 || request.allow_auto_topic_creation)
         && broker.config.auto_create_topics_enable;
 
+    // Kafka: a topic needs DESCRIBE to be seen (all-topics requests leave the others out),
+    // and CREATE (on the cluster or the topic) to be auto-created.
+    let authz = ctx.authz();
     let mut topics = Vec::new();
     if all_topics {
         for topic in image.topics.values() {
-            topics.push(topic_metadata(ctx, topic, &request));
+            if authz.topic(AclOperation::Describe, &topic.name) {
+                topics.push(topic_metadata(ctx, &authz, topic, &request));
+            }
         }
     } else {
         for requested in request.topics.iter().flatten() {
@@ -51,6 +53,29 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
                     }
                 },
             };
+            if !authz.topic(AclOperation::Describe, &name) {
+                // By id: ids are not secret, so the id is named; by name: the name.
+                let mut denied = MetadataResponseTopic::default()
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                if requested.name.is_some() {
+                    denied.name = Some(topic_name(name));
+                } else {
+                    denied.topic_id = requested.topic_id;
+                }
+                topics.push(denied);
+                continue;
+            }
+            if image.topic(&name).is_none()
+                && allow_auto_create
+                && !authz.cluster(AclOperation::Create)
+                && !authz.topic(AclOperation::Create, &name)
+            {
+                topics.push(unknown(
+                    &name,
+                    ResponseError::TopicAuthorizationFailed.code(),
+                ));
+                continue;
+            }
             if image.topic(&name).is_none() && allow_auto_create {
                 match topics::auto_create(broker, &name) {
                     Ok(()) => image = broker.image(),
@@ -66,7 +91,7 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
                 }
             }
             match image.topic(&name) {
-                Some(topic) => topics.push(topic_metadata(ctx, topic, &request)),
+                Some(topic) => topics.push(topic_metadata(ctx, &authz, topic, &request)),
                 None => {
                     let code = if crate::metadata::controller::validate_topic_name(&name).is_err() {
                         ResponseError::InvalidTopicException.code()
@@ -93,11 +118,16 @@ pub async fn handle(ctx: &RequestContext, request: MetadataRequest) -> MetadataR
             b
         })
         .collect();
-    MetadataResponse::default()
+    let mut response = MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(str_bytes(broker.cluster_id.clone())))
         .with_controller_id(BrokerId(broker.controller_id()))
-        .with_topics(topics)
+        .with_topics(topics);
+    if (8..=10).contains(&version) && request.include_cluster_authorized_operations {
+        response.cluster_authorized_operations =
+            authz.authorized_operations(ResourceType::Cluster, CLUSTER_NAME, CLUSTER_OPERATIONS);
+    }
+    response
 }
 
 fn unknown(name: &str, code: i16) -> MetadataResponseTopic {
@@ -108,6 +138,7 @@ fn unknown(name: &str, code: i16) -> MetadataResponseTopic {
 
 fn topic_metadata(
     ctx: &RequestContext,
+    authz: &Authz<'_>,
     topic: &TopicImage,
     request: &MetadataRequest,
 ) -> MetadataResponseTopic {
@@ -136,7 +167,8 @@ fn topic_metadata(
         .with_is_internal(is_internal(&topic.name))
         .with_partitions(partitions);
     if ctx.api_version >= 8 && request.include_topic_authorized_operations {
-        result.topic_authorized_operations = ALL_TOPIC_OPERATIONS;
+        result.topic_authorized_operations =
+            authz.authorized_operations(ResourceType::Topic, &topic.name, TOPIC_OPERATIONS);
     }
     result
 }
@@ -191,8 +223,16 @@ pub async fn describe_topic_partitions(
     use kafka_protocol::messages::describe_topic_partitions_response as dtp;
 
     let image = ctx.broker.image();
-    let mut names: Vec<String> = if request.topics.is_empty() {
-        image.topics.keys().cloned().collect()
+    let authz = ctx.authz();
+    let listing_all = request.topics.is_empty();
+    let mut names: Vec<String> = if listing_all {
+        // Kafka: listing leaves out the topics the principal may not DESCRIBE.
+        image
+            .topics
+            .keys()
+            .filter(|name| authz.topic(AclOperation::Describe, name))
+            .cloned()
+            .collect()
     } else {
         request
             .topics
@@ -219,6 +259,14 @@ pub async fn describe_topic_partitions(
             .as_ref()
             .is_none_or(|s| n.as_str() >= s.as_str())
     }) {
+        if !listing_all && !authz.topic(AclOperation::Describe, name) {
+            topics.push(
+                dtp::DescribeTopicPartitionsResponseTopic::default()
+                    .with_name(Some(topic_name(name.clone())))
+                    .with_error_code(ResponseError::TopicAuthorizationFailed.code()),
+            );
+            continue;
+        }
         let Some(topic) = image.topic(name) else {
             topics.push(
                 dtp::DescribeTopicPartitionsResponseTopic::default()
@@ -263,7 +311,11 @@ pub async fn describe_topic_partitions(
                 .with_topic_id(topic.id)
                 .with_is_internal(is_internal(name))
                 .with_partitions(partitions)
-                .with_topic_authorized_operations(ALL_TOPIC_OPERATIONS),
+                .with_topic_authorized_operations(authz.authorized_operations(
+                    ResourceType::Topic,
+                    name,
+                    TOPIC_OPERATIONS,
+                )),
         );
         if last < topic.partitions {
             next_cursor = Some(

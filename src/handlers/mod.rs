@@ -2,7 +2,9 @@
 //! returns the response (invariant 1): no sockets, no encoding. Error codes come from
 //! `protocol::errors`.
 
+pub mod acls;
 pub mod api_versions;
+pub mod authz;
 pub mod cluster;
 pub mod configs;
 pub mod consumer_group;

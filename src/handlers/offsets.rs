@@ -14,14 +14,26 @@ use kafka_protocol::ResponseError;
 use super::{str_bytes, topic_name};
 use crate::coordinator::group::{CommitMember, Committed, OffsetEntry};
 use crate::protocol::RequestContext;
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub async fn offset_commit(
     ctx: &RequestContext,
     request: OffsetCommitRequest,
 ) -> OffsetCommitResponse {
+    // Kafka: READ on the group (else every partition fails), then READ on each topic.
+    let authz = ctx.authz();
+    let group_denied = !authz.group(AclOperation::Read, &request.group_id);
+    let topic_denied: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| !authz.topic(AclOperation::Read, &t.name.0))
+        .collect();
     let offsets: Vec<OffsetEntry> = request
         .topics
         .iter()
+        .zip(&topic_denied)
+        .filter(|(_, denied)| !**denied)
+        .map(|(t, _)| t)
         .flat_map(|t| {
             t.partitions.iter().map(move |p| {
                 let epoch = if ctx.api_version >= 6 {
@@ -50,7 +62,9 @@ pub async fn offset_commit(
         instance_id: instance.as_deref(),
     };
     let result = match super::coordinator::not_coordinator(ctx, &request.group_id) {
+        _ if group_denied => Err(ResponseError::GroupAuthorizationFailed.code()),
         Some(code) => Err(code),
+        None if offsets.is_empty() => Ok(Vec::new()),
         None => ctx
             .broker
             .groups
@@ -71,16 +85,24 @@ pub async fn offset_commit(
     let topics = request
         .topics
         .iter()
-        .map(|t| {
+        .zip(topic_denied)
+        .map(|(t, denied)| {
             OffsetCommitResponseTopic::default()
                 .with_name(t.name.clone())
                 .with_partitions(
                     t.partitions
                         .iter()
                         .map(|p| {
+                            let code = if group_denied {
+                                ResponseError::GroupAuthorizationFailed.code()
+                            } else if denied {
+                                ResponseError::TopicAuthorizationFailed.code()
+                            } else {
+                                codes.next().unwrap_or(0)
+                            };
                             OffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
-                                .with_error_code(codes.next().unwrap_or(0))
+                                .with_error_code(code)
                         })
                         .collect(),
                 )
@@ -131,10 +153,23 @@ fn fetch_group(
     require_stable: bool,
 ) -> TopicOffsets {
     let groups = &ctx.broker.groups;
+    let requested = topics.is_some();
     let rows = groups.fetch(group_id, topics.as_deref());
+    // Kafka: DESCRIBE on each topic; a topic not allowed is left out of an all-topics answer
+    // and answered TOPIC_AUTHORIZATION_FAILED when named.
+    let authz = ctx.authz();
     let mut by_topic: TopicOffsets = Vec::new();
     for (topic, partition, committed) in rows {
-        let row = if require_stable && groups.has_pending_offset(group_id, &topic, partition) {
+        let row = if !authz.topic(AclOperation::Describe, &topic) {
+            if !requested {
+                continue;
+            }
+            (
+                partition,
+                None,
+                ResponseError::TopicAuthorizationFailed.code(),
+            )
+        } else if require_stable && groups.has_pending_offset(group_id, &topic, partition) {
             (partition, None, ResponseError::UnstableOffsetCommit.code())
         } else {
             (partition, committed, 0)
@@ -166,6 +201,11 @@ pub async fn offset_fetch(
             .groups
             .iter()
             .map(|g| {
+                if !ctx.authorize(AclOperation::Describe, ResourceType::Group, &g.group_id) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+                }
                 if let Some(code) = super::coordinator::not_coordinator(ctx, &g.group_id) {
                     return OffsetFetchResponseGroup::default()
                         .with_group_id(g.group_id.clone())
@@ -202,6 +242,18 @@ pub async fn offset_fetch(
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
+    }
+    if !ctx.authorize(
+        AclOperation::Describe,
+        ResourceType::Group,
+        &request.group_id,
+    ) {
+        // v1 has no top-level error: it answers no offsets.
+        let mut response = OffsetFetchResponse::default();
+        if version >= 2 {
+            response.error_code = ResponseError::GroupAuthorizationFailed.code();
+        }
+        return response;
     }
     if let Some(code) = super::coordinator::not_coordinator(ctx, &request.group_id) {
         return OffsetFetchResponse::default().with_error_code(code);
@@ -243,8 +295,17 @@ pub async fn offset_delete(
     ctx: &RequestContext,
     request: OffsetDeleteRequest,
 ) -> OffsetDeleteResponse {
-    let wanted: Vec<(String, Vec<i32>)> = request
+    // Kafka: DELETE on the group, then READ on each topic.
+    let authz = ctx.authz();
+    if !authz.group(AclOperation::Delete, &request.group_id) {
+        return OffsetDeleteResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
+    let (allowed, denied): (Vec<_>, Vec<_>) = request
         .topics
+        .iter()
+        .partition(|t| authz.topic(AclOperation::Read, &t.name.0));
+    let wanted: Vec<(String, Vec<i32>)> = allowed
         .iter()
         .map(|t| {
             (
@@ -273,6 +334,22 @@ pub async fn offset_delete(
                             .with_partitions(vec![entry]),
                     ),
                 }
+            }
+            for t in denied {
+                let partitions = t
+                    .partitions
+                    .iter()
+                    .map(|p| {
+                        OffsetDeleteResponsePartition::default()
+                            .with_partition_index(p.partition_index)
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code())
+                    })
+                    .collect();
+                topics.push(
+                    OffsetDeleteResponseTopic::default()
+                        .with_name(t.name.clone())
+                        .with_partitions(partitions),
+                );
             }
             OffsetDeleteResponse::default().with_topics(topics)
         }

@@ -23,6 +23,7 @@ use crate::log::{BatchIter, LogError};
 use crate::partition::manager::now_ms;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::AclOperation;
 use bytes::Bytes;
 use std::time::Duration;
 
@@ -41,11 +42,24 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
     let mut leaders_named = std::collections::BTreeSet::new();
     let valid_acks = matches!(request.acks, -1..=1);
     let mut responses = Vec::with_capacity(request.topic_data.len());
+    // Kafka: WRITE on the transactional id (for every partition), then WRITE on each topic.
+    let authz = ctx.authz();
+    let txn_denied =
+        transactional_id.is_some_and(|t| !authz.transactional_id(AclOperation::Write, t));
     for (topic_index, topic) in request.topic_data.into_iter().enumerate() {
         let name = topic.name.0.to_string();
+        let denied = if txn_denied {
+            Some(ResponseError::TransactionalIdAuthorizationFailed)
+        } else if !authz.topic(AclOperation::Write, &name) {
+            Some(ResponseError::TopicAuthorizationFailed)
+        } else {
+            None
+        };
         let mut partition_responses = Vec::with_capacity(topic.partition_data.len());
         for data in topic.partition_data {
-            let response = if !valid_acks {
+            let response = if let Some(e) = denied {
+                failed(data.index, e.code(), None)
+            } else if !valid_acks {
                 failed(data.index, ResponseError::InvalidRequiredAcks.code(), None)
             } else if super::metadata::is_internal(&name) {
                 failed(

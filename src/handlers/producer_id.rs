@@ -6,6 +6,7 @@ use kafka_protocol::messages::{InitProducerIdRequest, InitProducerIdResponse, Pr
 use kafka_protocol::ResponseError;
 
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub async fn handle(
     ctx: &RequestContext,
@@ -15,6 +16,21 @@ pub async fn handle(
         .with_producer_id(ProducerId(-1))
         .with_producer_epoch(-1);
     let broker = &ctx.broker;
+    // Kafka: WRITE on the transactional id; an idempotent producer needs IDEMPOTENT_WRITE on
+    // the cluster or WRITE on some topic.
+    let authz = ctx.authz();
+    match request.transactional_id.as_deref().map(|id| id.as_str()) {
+        Some(id) if !id.is_empty() && !authz.transactional_id(AclOperation::Write, id) => {
+            return response
+                .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+        }
+        None if !authz.cluster(AclOperation::IdempotentWrite)
+            && !authz.allows_any(AclOperation::Write, ResourceType::Topic) =>
+        {
+            return response.with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+        }
+        _ => {}
+    }
     match request.transactional_id.as_deref().map(|id| id.as_str()) {
         // Kafka refuses an empty transactional ID outright.
         Some("") => response.with_error_code(ResponseError::InvalidRequest.code()),

@@ -7,15 +7,19 @@ use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
 use kafka_protocol::ResponseError;
 
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::AclOperation;
 
 pub async fn delete_records(
     ctx: &RequestContext,
     request: DeleteRecordsRequest,
 ) -> DeleteRecordsResponse {
+    // Kafka: DELETE on each topic.
+    let authz = ctx.authz();
     let topics = request
         .topics
         .into_iter()
         .map(|topic| {
+            let denied = !authz.topic(AclOperation::Delete, &topic.name.0);
             let partitions = topic
                 .partitions
                 .iter()
@@ -23,6 +27,10 @@ pub async fn delete_records(
                     let result = DeleteRecordsPartitionResult::default()
                         .with_partition_index(p.partition_index)
                         .with_low_watermark(-1);
+                    if denied {
+                        return result
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let Some(partition) = ctx.broker.replicas.get(&topic.name.0, p.partition_index)
                     else {
                         return result

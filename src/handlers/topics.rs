@@ -25,6 +25,7 @@ use crate::metadata::controller::{NewTopic, TopicDefaults};
 use crate::partition::manager::OpenFailure;
 use crate::protocol::errors::KafkaError;
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::AclOperation;
 
 fn topic_defaults(broker: &Broker) -> TopicDefaults {
     TopicDefaults {
@@ -114,6 +115,9 @@ pub async fn create_topics(
         .collect();
     let mut results = Vec::with_capacity(request.topics.len());
     let mut pending = Vec::new();
+    // Kafka: CREATE on the cluster, else CREATE on each topic.
+    let authz = ctx.authz();
+    let cluster_create = authz.cluster(AclOperation::Create);
     for topic in request.topics {
         let name = topic.name.0.to_string();
         let mut result = CreatableTopicResult::default()
@@ -125,6 +129,11 @@ pub async fn create_topics(
             result.error_message = Some(str_bytes(format!(
                 "Create topics request from client contains multiple entries for the following topics: {name}"
             )));
+            results.push(result);
+            continue;
+        }
+        if !cluster_create && !authz.topic(AclOperation::Create, &name) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
             results.push(result);
             continue;
         }
@@ -256,11 +265,20 @@ pub async fn delete_topics(
     };
     let mut results = Vec::with_capacity(targets.len());
     let mut changed = false;
+    // Kafka: DELETE on each topic; a name not allowed is refused before its existence shows.
+    let authz = ctx.authz();
     for (name, id) in targets {
         let image = broker.image();
         let mut result = DeletableTopicResult::default()
             .with_name(name.clone().map(topic_name))
             .with_topic_id(id);
+        if let Some(n) = name.as_deref().filter(|n| !n.is_empty()) {
+            if !authz.topic(AclOperation::Delete, n) {
+                result.error_code = ResponseError::TopicAuthorizationFailed.code();
+                results.push(result);
+                continue;
+            }
+        }
         let topic = super::metadata::resolve(&image, name.as_deref(), &id);
         let Some(topic) = topic else {
             result.error_code = if name.is_some() {
@@ -271,6 +289,11 @@ pub async fn delete_topics(
             results.push(result);
             continue;
         };
+        if !authz.topic(AclOperation::Delete, &topic.name) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            results.push(result);
+            continue;
+        }
         result.name = Some(topic_name(topic.name.clone()));
         result.topic_id = topic.id;
         if !broker.config.delete_topic_enable {
@@ -303,8 +326,15 @@ pub async fn create_partitions(
 ) -> CreatePartitionsResponse {
     let broker = &ctx.broker;
     let mut results = Vec::with_capacity(request.topics.len());
+    // Kafka: ALTER on each topic.
+    let authz = ctx.authz();
     for topic in &request.topics {
         let mut result = CreatePartitionsTopicResult::default().with_name(topic.name.clone());
+        if !authz.topic(AclOperation::Alter, &topic.name.0) {
+            result.error_code = ResponseError::TopicAuthorizationFailed.code();
+            results.push(result);
+            continue;
+        }
         if let Err(e) =
             broker
                 .controller

@@ -22,6 +22,7 @@ use crate::coordinator::group::{CommitMember, OffsetEntry, OFFSETS_TOPIC};
 use crate::coordinator::txn::records::TxnState;
 use crate::partition::manager::now_ms;
 use crate::protocol::{errors, RequestContext};
+use crate::security::acl::{AclOperation, ResourceType};
 
 pub async fn add_partitions_to_txn(
     ctx: &RequestContext,
@@ -42,7 +43,16 @@ pub async fn add_partitions_to_txn(
     // Kafka refuses the whole request when any partition is unknown: those get
     // UNKNOWN_TOPIC_OR_PARTITION, the rest OPERATION_NOT_ATTEMPTED.
     let any_unknown = requested.iter().any(|(t, p)| unknown(t, *p));
-    let result = if any_unknown {
+    // Kafka: WRITE on the transactional id (else every partition fails), then WRITE on each
+    // topic (the others are not attempted).
+    let authz = ctx.authz();
+    let txn_denied =
+        !authz.transactional_id(AclOperation::Write, &request.v3_and_below_transactional_id);
+    let topic_denied = |topic: &str| !authz.topic(AclOperation::Write, topic);
+    let any_denied = txn_denied || requested.iter().any(|(t, _)| topic_denied(t));
+    let result = if txn_denied {
+        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else if any_denied || any_unknown {
         None
     } else {
         let done = super::may_fsync(ctx, || {
@@ -62,7 +72,8 @@ pub async fn add_partitions_to_txn(
     };
     let code_for = |topic: &str, p: i32| match result {
         Some(code) => code,
-        None if unknown(topic, p) => ResponseError::UnknownTopicOrPartition.code(),
+        None if any_denied && topic_denied(topic) => ResponseError::TopicAuthorizationFailed.code(),
+        None if !any_denied && unknown(topic, p) => ResponseError::UnknownTopicOrPartition.code(),
         None => ResponseError::OperationNotAttempted.code(),
     };
     let results = request
@@ -91,6 +102,16 @@ pub async fn add_offsets_to_txn(
     request: AddOffsetsToTxnRequest,
 ) -> AddOffsetsToTxnResponse {
     let broker = &ctx.broker;
+    // Kafka: WRITE on the transactional id, READ on the group.
+    let authz = ctx.authz();
+    if !authz.transactional_id(AclOperation::Write, &request.transactional_id) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+    }
+    if !authz.group(AclOperation::Read, &request.group_id) {
+        return AddOffsetsToTxnResponse::default()
+            .with_error_code(ResponseError::GroupAuthorizationFailed.code());
+    }
     let code = super::may_fsync(ctx, || {
         broker.groups.ensure_topic(broker)?;
         let partition = broker.groups.partition_for(&request.group_id);
@@ -110,6 +131,15 @@ pub async fn add_offsets_to_txn(
 
 pub async fn end_txn(ctx: &RequestContext, request: EndTxnRequest) -> EndTxnResponse {
     let broker = &ctx.broker;
+    // Kafka: WRITE on the transactional id.
+    if !ctx.authorize(
+        AclOperation::Write,
+        ResourceType::TransactionalId,
+        &request.transactional_id,
+    ) {
+        return EndTxnResponse::default()
+            .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+    }
     let code = super::may_fsync(ctx, || {
         broker.txns.end_txn(
             broker,
@@ -130,9 +160,27 @@ pub async fn txn_offset_commit(
     request: TxnOffsetCommitRequest,
 ) -> TxnOffsetCommitResponse {
     let broker = &ctx.broker;
+    // Kafka: WRITE on the transactional id and READ on the group (else every partition
+    // fails), then READ on each topic.
+    let authz = ctx.authz();
+    let denied_all = if !authz.transactional_id(AclOperation::Write, &request.transactional_id) {
+        Some(ResponseError::TransactionalIdAuthorizationFailed.code())
+    } else if !authz.group(AclOperation::Read, &request.group_id) {
+        Some(ResponseError::GroupAuthorizationFailed.code())
+    } else {
+        None
+    };
+    let topic_denied: Vec<bool> = request
+        .topics
+        .iter()
+        .map(|t| !authz.topic(AclOperation::Read, &t.name.0))
+        .collect();
     let offsets: Vec<OffsetEntry> = request
         .topics
         .iter()
+        .zip(&topic_denied)
+        .filter(|(_, denied)| !**denied)
+        .map(|(t, _)| t)
         .flat_map(|t| {
             t.partitions.iter().map(move |p| {
                 (
@@ -163,15 +211,21 @@ pub async fn txn_offset_commit(
             instance_id: None,
         }
     };
-    let result = super::may_fsync(ctx, || {
-        broker.groups.txn_commit(
-            broker,
-            &request.group_id,
-            &member,
-            &offsets,
-            (request.producer_id.0, request.producer_epoch),
-        )
-    });
+    let result = if let Some(code) = denied_all {
+        Err(code)
+    } else if offsets.is_empty() {
+        Ok(Vec::new())
+    } else {
+        super::may_fsync(ctx, || {
+            broker.groups.txn_commit(
+                broker,
+                &request.group_id,
+                &member,
+                &offsets,
+                (request.producer_id.0, request.producer_epoch),
+            )
+        })
+    };
     let mut codes = match result {
         Ok(codes) => codes.into_iter(),
         Err(code) => vec![code; offsets.len()].into_iter(),
@@ -179,17 +233,23 @@ pub async fn txn_offset_commit(
     let topics = request
         .topics
         .iter()
-        .map(|t| {
+        .zip(topic_denied)
+        .map(|(t, denied)| {
             TxnOffsetCommitResponseTopic::default()
                 .with_name(t.name.clone())
                 .with_partitions(
                     t.partitions
                         .iter()
                         .map(|p| {
+                            let code = match denied_all {
+                                Some(code) => code,
+                                None if denied => ResponseError::TopicAuthorizationFailed.code(),
+                                None => codes.next().unwrap_or(0),
+                            };
                             TxnOffsetCommitResponsePartition::default()
                                 .with_partition_index(p.partition_index)
                                 .with_error_code(errors::producer_fenced_compat(
-                                    codes.next().unwrap_or(0),
+                                    code,
                                     ctx.api_version,
                                     3,
                                 ))
@@ -205,6 +265,9 @@ pub async fn describe_transactions(
     ctx: &RequestContext,
     request: DescribeTransactionsRequest,
 ) -> DescribeTransactionsResponse {
+    // Kafka: DESCRIBE on each transactional id; the topics listed are those the principal
+    // may DESCRIBE.
+    let authz = ctx.authz();
     let states = request
         .transactional_ids
         .iter()
@@ -214,6 +277,10 @@ pub async fn describe_transactions(
                 .with_producer_id(ProducerId(-1))
                 .with_producer_epoch(-1)
                 .with_transaction_start_time_ms(-1);
+            if !authz.transactional_id(AclOperation::Describe, id) {
+                return state
+                    .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
+            }
             let txn = match ctx.broker.txns.describe(&ctx.broker, id) {
                 Ok(Some(txn)) => txn,
                 Ok(None) => {
@@ -223,6 +290,9 @@ pub async fn describe_transactions(
             };
             let mut topics: Vec<TopicData> = Vec::new();
             for (topic, p) in &txn.partitions {
+                if !authz.topic(AclOperation::Describe, topic) {
+                    continue;
+                }
                 match topics.last_mut() {
                     Some(t) if *t.topic.0 == **topic => t.partitions.push(*p),
                     _ => topics.push(
@@ -256,11 +326,14 @@ pub async fn list_transactions(
         .cloned()
         .collect();
     let now = now_ms();
+    // Kafka: only the transactional ids the principal may DESCRIBE.
+    let authz = ctx.authz();
     let states = ctx
         .broker
         .txns
         .list()
         .into_iter()
+        .filter(|(id, _)| authz.transactional_id(AclOperation::Describe, id))
         .filter(|(_, t)| {
             request.state_filters.is_empty()
                 || request.state_filters.iter().any(|f| **f == *t.state.name())
@@ -293,15 +366,22 @@ pub async fn describe_producers(
     ctx: &RequestContext,
     request: DescribeProducersRequest,
 ) -> DescribeProducersResponse {
+    // Kafka: READ on each topic.
+    let authz = ctx.authz();
     let topics = request
         .topics
         .iter()
         .map(|t| {
+            let denied = !authz.topic(AclOperation::Read, &t.name);
             let partitions = t
                 .partition_indexes
                 .iter()
                 .map(|&index| {
                     let response = PartitionResponse::default().with_partition_index(index);
+                    if denied {
+                        return response
+                            .with_error_code(ResponseError::TopicAuthorizationFailed.code());
+                    }
                     let Some(partition) = ctx.broker.replicas.get(&t.name, index) else {
                         return response
                             .with_error_code(ResponseError::UnknownTopicOrPartition.code());

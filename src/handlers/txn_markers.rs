@@ -25,6 +25,12 @@ pub async fn write_txn_markers(
     request: WriteTxnMarkersRequest,
 ) -> WriteTxnMarkersResponse {
     let broker = &ctx.broker;
+    // Kafka: CLUSTER_ACTION on the cluster (only brokers write markers).
+    let denied = !ctx.authorize(
+        crate::security::acl::AclOperation::ClusterAction,
+        crate::security::acl::ResourceType::Cluster,
+        crate::security::acl::CLUSTER_NAME,
+    );
     // Where each written marker's answer goes, and what it waits for.
     let mut written: Vec<(usize, usize, usize)> = Vec::new();
     let mut replicating: Vec<super::Replicating> = Vec::new();
@@ -41,6 +47,7 @@ pub async fn write_txn_markers(
             let mut partitions = Vec::with_capacity(topic.partition_indexes.len());
             for (i, &index) in topic.partition_indexes.iter().enumerate() {
                 let code = match broker.leader_partition(name, index) {
+                    _ if denied => kafka_protocol::ResponseError::ClusterAuthorizationFailed.code(),
                     Err(e) => e.code(),
                     Ok(partition) => {
                         let appended = super::may_fsync(ctx, || {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::record::{BrokerEndpoint, LeaderRecoveryState};
 use super::MetadataRecord;
+use crate::security::acl::AclCache;
 use crate::security::sasl::{ScramCredential, ScramMechanism};
 
 /// No leader: the partition is offline.
@@ -113,6 +114,9 @@ pub struct MetadataImage {
     /// SCRAM credentials by user, then by mechanism (Kafka's ScramImage).
     #[serde(default)]
     pub scram_credentials: BTreeMap<String, BTreeMap<ScramMechanism, ScramCredential>>,
+    /// The ACLs (`AccessControlEntry` records not removed since).
+    #[serde(default)]
+    pub acls: AclCache,
 }
 
 impl MetadataImage {
@@ -310,6 +314,8 @@ impl MetadataImage {
                     }
                 }
             }
+            MetadataRecord::AccessControlEntry { id, acl } => self.acls.add(*id, acl.clone()),
+            MetadataRecord::RemoveAccessControlEntry { id } => self.acls.remove(id),
         }
     }
 

@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::security::acl::StandardAcl;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum MetadataRecord {
@@ -95,6 +97,14 @@ pub enum MetadataRecord {
     },
     /// A user's SCRAM credential for one mechanism was deleted (RemoveUserScramCredentialRecord).
     RemoveUserScramCredential { name: String, mechanism: i8 },
+    /// An ACL was created (Kafka's AccessControlEntryRecord): its id names it for removal.
+    AccessControlEntry {
+        id: Uuid,
+        #[serde(flatten)]
+        acl: StandardAcl,
+    },
+    /// An ACL was deleted (Kafka's RemoveAccessControlEntryRecord).
+    RemoveAccessControlEntry { id: Uuid },
 }
 
 /// Whether the leader may hold less than every committed record (Kafka's LeaderRecoveryState):

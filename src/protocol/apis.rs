@@ -95,6 +95,10 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeUserScramCredentialsRequest>(ApiKey::DescribeUserScramCredentials, 0, 0, 0),
     // No client quotas exist in Milena: always an empty answer (kafka-configs.sh needs it).
     spec::<DescribeClientQuotasRequest>(ApiKey::DescribeClientQuotas, 0, 0, 1),
+    // ACLs (kafka-acls.sh): Kafka 4 serves v1-v3.
+    spec::<DescribeAclsRequest>(ApiKey::DescribeAcls, 1, 1, 3),
+    spec::<CreateAclsRequest>(ApiKey::CreateAcls, 1, 1, 3),
+    spec::<DeleteAclsRequest>(ApiKey::DeleteAcls, 1, 1, 3),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

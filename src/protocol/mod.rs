@@ -331,6 +331,9 @@ pub async fn handle_frame(
         ApiKey::DescribeQuorum => {
             serve!(DescribeQuorumRequest, handlers::cluster::describe_quorum)
         }
+        ApiKey::CreateAcls => serve!(CreateAclsRequest, handlers::acls::create_acls),
+        ApiKey::DescribeAcls => serve!(DescribeAclsRequest, handlers::acls::describe_acls),
+        ApiKey::DeleteAcls => serve!(DeleteAclsRequest, handlers::acls::delete_acls),
         // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
         _ => Err(ProtocolError::UnsupportedVersion { key, version }),
     }

@@ -2,6 +2,7 @@
 //! authenticated principal (`User:ANONYMOUS` until TLS client authentication or SASL says
 //! otherwise), as Kafka's `KafkaPrincipal` and `RequestContext` carry them.
 
+pub mod acl;
 pub mod sasl;
 pub mod x500;
 

@@ -6,6 +6,7 @@
 //! cluster the op goes to the active controller (the Raft leader), which runs the same functions
 //! and commits through the quorum; [`Controller`] hides which of the two it is.
 
+pub mod acls;
 pub mod alter_partition;
 pub mod brokers;
 pub mod partition_change;
@@ -20,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use topics::{
     validate_topic_name, Brokers, ConfigChange, NewTopic, TopicDefaults, MAX_PARTITIONS_PER_TOPIC,
 };
+
+use crate::security::acl::{AclBindingFilter, StandardAcl};
 
 use super::{
     LocalMetadataStore, MetadataError, MetadataImage, MetadataRecord, MetadataStore, TopicImage,
@@ -59,6 +62,14 @@ pub enum ControllerOp {
         deletions: Vec<scram::ScramDeletion>,
         upsertions: Vec<scram::ScramUpsertion>,
     },
+    /// Stores validated ACLs (CreateAcls).
+    CreateAcls {
+        acls: Vec<StandardAcl>,
+    },
+    /// Removes the ACLs each filter matches (DeleteAcls).
+    DeleteAcls {
+        filters: Vec<AclBindingFilter>,
+    },
 }
 
 /// The answer to a [`ControllerOp`].
@@ -72,6 +83,8 @@ pub enum OpOutcome {
     },
     /// One result per user of an AlterUserScramCredentials request.
     ScramResults(Vec<scram::ScramAlterResult>),
+    /// Per DeleteAcls filter, the ACLs it removed.
+    DeletedAcls(Vec<Vec<StandardAcl>>),
 }
 
 /// Runs `op` against `image`: the records to commit (none for validate-only) and the answer.
@@ -133,6 +146,11 @@ pub fn plan(
         } => {
             let (records, results) = scram::alter_credentials(image, &deletions, &upsertions);
             (records, OpOutcome::ScramResults(results))
+        }
+        ControllerOp::CreateAcls { acls } => (acls::create_acls(image, acls), OpOutcome::Done),
+        ControllerOp::DeleteAcls { filters } => {
+            let (records, removed) = acls::delete_acls(image, &filters);
+            (records, OpOutcome::DeletedAcls(removed))
         }
     })
 }
@@ -330,6 +348,22 @@ impl Controller {
             upsertions,
         })? {
             OpOutcome::ScramResults(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Stores ACLs (already validated); those already stored are left as they are.
+    pub fn create_acls(&self, acls: Vec<StandardAcl>) -> Result<(), MetadataError> {
+        self.submit(ControllerOp::CreateAcls { acls }).map(drop)
+    }
+
+    /// Removes the ACLs each filter matches; per filter, those it removed.
+    pub fn delete_acls(
+        &self,
+        filters: Vec<AclBindingFilter>,
+    ) -> Result<Vec<Vec<StandardAcl>>, MetadataError> {
+        match self.submit(ControllerOp::DeleteAcls { filters })? {
+            OpOutcome::DeletedAcls(removed) => Ok(removed),
             other => Err(unexpected(other)),
         }
     }
