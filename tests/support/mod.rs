@@ -28,6 +28,8 @@ use tempfile::TempDir;
 pub mod checker;
 /// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
 pub mod cluster;
+/// A CA and certificates for TLS tests: `pki::Pki`.
+pub mod pki;
 /// Kafka Streams' WordCountDemo with exactly_once_v2 and its checks: `streams::word_count_demo`.
 pub mod streams;
 
