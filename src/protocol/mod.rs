@@ -151,6 +151,19 @@ pub async fn handle_frame(
             )
             .map(single)
         }};
+        // SASL requests change the connection's session.
+        ($req:ty, $handler:path, session) => {{
+            let request: $req = decode_body(key, version, &mut body)?;
+            let response = $handler(&ctx, session, request);
+            encode_response(
+                key,
+                cid,
+                version,
+                key.response_header_version(version),
+                &response,
+            )
+            .map(single)
+        }};
     }
 
     match key {
@@ -206,28 +219,18 @@ pub async fn handle_frame(
             answer
         }
         ApiKey::SaslHandshake => {
-            let request: SaslHandshakeRequest = decode_body(key, version, &mut body)?;
-            let response = handlers::sasl::sasl_handshake(&ctx, session, request);
-            encode_response(
-                key,
-                cid,
-                version,
-                key.response_header_version(version),
-                &response,
+            serve!(
+                SaslHandshakeRequest,
+                handlers::sasl::sasl_handshake,
+                session
             )
-            .map(single)
         }
         ApiKey::SaslAuthenticate => {
-            let request: SaslAuthenticateRequest = decode_body(key, version, &mut body)?;
-            let response = handlers::sasl::sasl_authenticate(&ctx, session, request);
-            encode_response(
-                key,
-                cid,
-                version,
-                key.response_header_version(version),
-                &response,
+            serve!(
+                SaslAuthenticateRequest,
+                handlers::sasl::sasl_authenticate,
+                session
             )
-            .map(single)
         }
         ApiKey::AlterUserScramCredentials => serve!(
             AlterUserScramCredentialsRequest,
