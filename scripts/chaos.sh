@@ -19,5 +19,5 @@ dist=$(bash scripts/install-test-deps.sh | tail -n1)
 export MILENA_KAFKA_DIST="$dist"
 export MILENA_CHAOS_ROUNDS="$rounds" MILENA_CHAOS_PAUSES=1
 cargo build --release
-exec cargo test --release --test replication repeated_leader_kills_lose_no_acknowledged_record \
+exec cargo test --release --test suite replication::repeated_leader_kills_lose_no_acknowledged_record \
     -- --exact --nocapture --test-threads=1

@@ -10,7 +10,7 @@
 //! - `kafka-configs.sh` alters, deletes and describes topic configs, `--all` compared against what
 //!   Apache Kafka 4.1 printed (scripts/reference-output/configs-describe-topic.txt).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -15,7 +15,7 @@
 //!   differ from the other nodes'.
 //!
 //! Validated against Apache Kafka 4.1.2 (`MILENA_TEST_REFERENCE=1 cargo test --release --test
-//! cluster -- --test-threads=1`: 3 JVMs with -Xmx384m on 2 cores; all 7 tests pass, the 3-node
+//! suite cluster:: -- --test-threads=1`: 3 JVMs with -Xmx384m on 2 cores; all 7 tests pass, the 3-node
 //! start takes 10-15 s). What Kafka printed there (`\t` is a tab; every partition line starts
 //! with a tab and ends with a space after `LastKnownElr:`):
 //!
@@ -93,8 +93,8 @@
 //! `LastKnownElr:`. The leader epoch bump of an election does not show in `--describe`, so it is not
 //! asserted.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

@@ -36,7 +36,7 @@
 //!   coordinator (same node, other node) are covered in every run, with new and committed groups.
 //!
 //! Validated against Apache Kafka 4.1.2 (`MILENA_TEST_REFERENCE=1 cargo test --release --test
-//! cluster_groups -- --test-threads=1 --nocapture`; 3 JVMs with -Xmx384m on 2 cores, while another
+//! suite cluster_groups:: -- --test-threads=1 --nocapture`; 3 JVMs with -Xmx384m on 2 cores, while another
 //! test suite ran: the file takes 105-116 s, the tests 52-56 s and 35-61 s). What Kafka printed
 //! (`\t` is a tab; the group tables are padded with spaces and preceded by an empty line):
 //!
@@ -78,7 +78,7 @@
 //! restarted node was up in 0.8-2.5 s; console consumer runs took 2.6-4.3 s. Milena prints `Configs: ` empty where Kafka prints
 //! `min.insync.replicas=1` (not asserted; see tests/cluster.rs).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};

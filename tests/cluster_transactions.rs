@@ -33,7 +33,7 @@
 //! leadership and, above all, by a node leading nothing until the controller has seen it catch
 //! up with the metadata; both tests then passed 3 runs of 3 (39-68 s).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -8,7 +8,7 @@
 //! uncompressed batches when the broker's ApiVersions do not look like what it expects
 //! (see KAFKA-NOTES.md).
 
-mod support;
+use crate::support;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! delete.retention.ms, keyless records are refused, a policy switched with kafka-configs.sh
 //! takes effect live, and a kill -9 in the middle of a cleaning pass loses nothing.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -21,7 +21,7 @@
 //! Every test passes against Apache Kafka 4.1 with `MILENA_TEST_REFERENCE=1`, the ignored one
 //! included: it shows a Milena cleaner bug (see its `ignore` reason).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::Path;

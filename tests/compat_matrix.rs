@@ -8,7 +8,7 @@
 //! `MILENA_TEST_REFERENCE=1` the harness starts Apache Kafka instead, which checks the recorded
 //! observations themselves. The differential run proper is `compat-tests/run.sh --diff`.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Command;

@@ -11,7 +11,7 @@
 //!
 //! Validated against Apache Kafka 4.1 with `MILENA_TEST_REFERENCE=1` (see tests/support/mod.rs).
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

@@ -11,7 +11,7 @@
 //! Kafka refuses a `group.consumer.session.timeout.ms` below `group.consumer.min.session.timeout.ms`
 //! (45 s by default), so both are lowered here, and the heartbeat interval with its minimum.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

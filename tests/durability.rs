@@ -9,8 +9,8 @@
 //! - Idempotent producer state (last sequences) survives a restart: a retried batch is
 //!   recognised as a duplicate and a sequence gap is refused (raw protocol).
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::collections::HashMap;
 use std::fs;

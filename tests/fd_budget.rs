@@ -10,7 +10,7 @@
 //!   (loading is lazy) and serves produce and consume;
 //! - CreatePartitions past the budget answers an error; the partitions open at the next start.
 
-mod support;
+use crate::support;
 
 use std::net::TcpStream;
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! max_wait_ms; whole batches are returned, including the one holding the fetch offset;
 //! OFFSET_OUT_OF_RANGE past the end; and CreateTopics validate_only creates nothing.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::time::{Duration, Instant};
 

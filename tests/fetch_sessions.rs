@@ -3,8 +3,8 @@
 //! checked; epoch -1 closes the session. At the protocol level with raw requests, and with the
 //! Java consumer, which uses sessions whenever the broker hands one out.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -1,5 +1,5 @@
 //! The test harness itself works: the stock Kafka tools from $MILENA_KAFKA_DIST run (no broker needed).
-mod support;
+use crate::support;
 
 use support::*;
 

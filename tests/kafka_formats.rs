@@ -3,7 +3,7 @@
 //! offset and time indexes against the log, and decodes `__consumer_offsets` records with
 //! Kafka's group-coordinator schemas.
 
-mod support;
+use crate::support;
 
 use support::*;
 

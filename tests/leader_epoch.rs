@@ -6,8 +6,8 @@
 //! epochs and partitions get Kafka's undefined answers and error codes. Runs against the real
 //! Kafka broker with `MILENA_TEST_REFERENCE=1`.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;

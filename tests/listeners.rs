@@ -2,7 +2,7 @@
 //! client is told the endpoints of the listener it connected through. Security settings Milena
 //! cannot honour stop start-up naming the key (fail closed).
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

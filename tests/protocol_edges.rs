@@ -2,8 +2,8 @@
 //! Bad input must get a Kafka error or a closed connection, and the broker must keep serving
 //! every other connection.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use bytes::Buf;
 use kafka_protocol::messages::*;

@@ -2,7 +2,7 @@
 //! librdkafka 2.0.2): create, list, describe, alter and delete topics; produce lines with the
 //! console producer (idempotent, acks=-1) and read them back with kcat, in order per partition.
 
-mod support;
+use crate::support;
 
 use support::*;
 

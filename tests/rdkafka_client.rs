@@ -2,7 +2,7 @@
 //! admin client creates and describes topics, an idempotent acks=all producer writes keyed
 //! records with headers, and an assigning consumer reads them back in order per partition.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

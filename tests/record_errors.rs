@@ -6,8 +6,8 @@
 //! broker's error, against Kafka as against Milena. Every test here passes against Apache Kafka
 //! 4.1 too (`MILENA_TEST_REFERENCE=1`).
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

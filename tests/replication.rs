@@ -37,7 +37,7 @@
 //! partition's leader, so what followers hold is checked on disk, not through a consumer.
 //!
 //! Validated against Apache Kafka 4.1.2 (`MILENA_TEST_REFERENCE=1 cargo test --release --test
-//! replication -- --test-threads=1 --nocapture`; 3 JVMs with -Xmx384m on 2 cores; the four
+//! suite replication:: -- --test-threads=1 --nocapture`; 3 JVMs with -Xmx384m on 2 cores; the four
 //! cluster tests take about 25 s, 35-45 s, 30 s and 70-80 s; the whole file 170 s). What Kafka
 //! showed over three runs of the file and three more of the two kill tests ("describe" times
 //! include a JVM tool run, 1.5-3 s; "Metadata" is librdkafka polling every 100 ms):
@@ -79,7 +79,7 @@
 //! Milena today (followers do not replicate yet): the four cluster tests fail after 20 s each at
 //! the first "full ISR" wait (`Isr: <leader>` only); the checker tests pass.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -21,8 +21,8 @@
 //! - `a_follower_with_a_full_disk_leaves_the_isr_and_the_leader_carries_on`: node 3's log dir is
 //!   a 4 MiB tmpfs; see the test's own comment.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::net::TcpStream;
 use uuid::Uuid;

@@ -4,7 +4,7 @@
 //! broker must still answer a valid request afterwards. The cargo-fuzz target in `fuzz/` runs
 //! the same path open-ended.
 
-mod wire;
+use crate::wire;
 
 use std::time::{Duration, Instant};
 

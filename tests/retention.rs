@@ -2,8 +2,8 @@
 //! housekeeping rolls the active segment, deletes the expired one, and clients see the log start
 //! offset move forward (ListOffsets earliest, Fetch from 0 out of range).
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

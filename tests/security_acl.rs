@@ -8,7 +8,7 @@
 //! and after Metadata, goes through it. [`Client`] carries the identity; a SASL user adds its
 //! client properties there.
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 use std::time::Duration;

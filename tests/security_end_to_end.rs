@@ -3,7 +3,7 @@
 //! the admin as super user, and the stock tools and confluent-kafka working as the user only
 //! once kafka-acls.sh has granted what they need.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

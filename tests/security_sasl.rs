@@ -13,8 +13,8 @@
 //! does not exist". kcat 1.7.1 (librdkafka 2.0.2) fails SCRAM against both (it repeats its
 //! client nonce in client-final), so SCRAM over librdkafka is tested with confluent-kafka.
 
-mod support;
-mod wire;
+use crate::support;
+use crate::wire;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! keytool and by openssl, PEM keystores (file and inline); mutual TLS; and bad input on the TLS
 //! port. Certificates are made in each test with openssl and keytool; everything is loopback.
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -2,7 +2,7 @@
 //! message naming the key, unknown keys are warned about, and `--override` and `KAFKA_*`
 //! environment variables take effect.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::time::Duration;

@@ -27,7 +27,7 @@
 //! confluent-kafka) uses InitProducerId v4, AddPartitionsToTxn v0, AddOffsetsToTxn v0,
 //! TxnOffsetCommit v3 and EndTxn v1.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};

@@ -15,7 +15,7 @@
 //!   the dead leader comes back it leads that topic again (the last known leader).
 //!
 //! What Apache Kafka 4.1.2 printed (`MILENA_TEST_REFERENCE=1 cargo test --release --test
-//! unclean_election -- --test-threads=1 --nocapture`, 3 JVMs on 2 cores, 240 s for the file;
+//! suite unclean_election:: -- --test-threads=1 --nocapture`, 3 JVMs on 2 cores, 240 s for the file;
 //! `\t` is a tab, every partition line starts with a tab). A new cluster, formatted as the
 //! harness does (`kafka-storage.sh format -t <id>`, no feature flags), has ELR on:
 //! `kafka-features.sh describe` printed `Feature: eligible.leader.replicas.version\t
@@ -54,7 +54,7 @@
 //! carries no finalized features), and a node restarted without a quorum opens its client port
 //! and answers describe from the metadata it had.
 
-mod support;
+use crate::support;
 
 use std::thread;
 use std::time::{Duration, Instant};

@@ -106,11 +106,16 @@ impl LeaderState {
         }
     }
 
-    /// A new partition epoch of the same leadership (an ISR change or reassignment committed).
+    /// The partition's state in a new metadata image, under the same leadership. Only a new
+    /// partition epoch (an ISR change or reassignment committed) ends an ISR change in flight:
+    /// an image changed elsewhere leaves it pending, or the leader would ask again with the
+    /// epoch the first request is about to retire, and be refused (INVALID_UPDATE_VERSION).
     pub fn update(&mut self, state: &PartitionState) {
+        if state.partition_epoch != self.partition_epoch {
+            self.pending_isr = None;
+        }
         self.partition_epoch = state.partition_epoch;
         self.isr = state.isr.clone();
-        self.pending_isr = None;
         for &r in &state.replicas {
             if r != self.node_id {
                 self.followers
@@ -407,5 +412,22 @@ mod tests {
         l.record_fetch(2, 5, 50, 60, 1);
         assert_eq!(l.isr_change(60, 40, 1, 30_000, |_, _| false), None);
         assert!(l.isr_change(60, 40, 1, 30_000, any).is_some());
+    }
+
+    #[test]
+    fn an_isr_change_stays_in_flight_until_its_partition_epoch_moves() {
+        let any = |_: i32, _: i64| true;
+        let mut l = LeaderState::new(ME, &state(&[1, 2], &[1]), 0, 0);
+        l.record_fetch(2, 5, 0, 0, 1);
+        assert!(l.isr_change(0, 0, 1, 30_000, any).is_some());
+        // Another partition's change republishes the image: same partition epoch, still pending.
+        l.update(&state(&[1, 2], &[1]));
+        assert_eq!(l.isr_change(0, 0, 2, 30_000, any), None, "no second request");
+        // The change committed: partition epoch 8 with the new ISR.
+        let mut committed = state(&[1, 2], &[1, 2]);
+        committed.partition_epoch = 8;
+        l.update(&committed);
+        assert_eq!(l.pending_isr, None);
+        assert_eq!(l.isr, vec![1, 2]);
     }
 }

@@ -611,8 +611,18 @@ impl Cluster {
             Ok(d) => d.text,
             Err(e) => e,
         };
+        // What the other nodes say: a node whose metadata lags shows here.
+        let others: String = self
+            .ids()
+            .into_iter()
+            .filter(|&id| id != via)
+            .map(|id| match self.try_describe(topic, id) {
+                Ok(d) => format!("via node {id}:\n{}\n", d.text),
+                Err(e) => format!("via node {id}: {e}\n"),
+            })
+            .collect();
         panic!(
-            "describe {topic} via node {via}: not {what} within {timeout:?}; last:\n{last}\n{}",
+            "describe {topic} via node {via}: not {what} within {timeout:?}; last:\n{last}\n{others}{}",
             self.logs_tail(60)
         );
     }

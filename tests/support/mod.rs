@@ -1,7 +1,7 @@
 //! Helpers for integration tests: start the release `milena` binary on a free port, run the stock
 //! Apache Kafka tools, kcat and Python clients against it with timeouts.
 //!
-//! Include from a test file with `mod support;` and `use support::*;`.
+//! Declared once in tests/suite.rs; a test module takes it with `use crate::support;`.
 //! The Kafka tools come from `$MILENA_KAFKA_DIST` (set by scripts/test.sh; or
 //! `export MILENA_KAFKA_DIST=$(scripts/kafka-dist.sh | tail -n1)`).
 //!
@@ -556,9 +556,52 @@ fn port_open(port: u16) -> bool {
     })
 }
 
+/// The last `n` lines of a log, without colour codes, where a run of lines that say the same
+/// thing (the same words before the first `key=value` field, as a retry loop logs) counts as one
+/// line and a count: a storm of one message must not hide what came before it.
 fn tail_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for line in text.lines() {
+        let line = strip_ansi(line);
+        match runs.last_mut() {
+            Some((first, count)) if message_shape(first) == message_shape(&line) => *count += 1,
+            _ => runs.push((line, 1)),
+        }
+    }
+    runs[runs.len().saturating_sub(n)..]
+        .iter()
+        .map(|(line, count)| match count {
+            1 => line.clone(),
+            _ => format!("{line}\n    (and {} more lines like it)", count - 1),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A log line's words after its timestamp, up to its first `key=value` field.
+fn message_shape(line: &str) -> Vec<&str> {
+    line.split_whitespace()
+        .skip(1)
+        .take_while(|word| !word.contains('='))
+        .collect()
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte (a letter).
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn signal(pid: u32, sig: &str) {

@@ -1,0 +1,43 @@
+//! The integration tests, built as one test binary: each file below is a module. One binary links
+//! once where thirty-odd binaries of about 100 MB each were linked one by one, which was most of
+//! the build time of `cargo test --release`. Run one file's tests with
+//! `cargo test --release --test suite cluster::` (a module path as the filter).
+
+mod support;
+mod wire;
+
+mod clients;
+mod cluster;
+mod cluster_groups;
+mod cluster_transactions;
+mod codecs;
+mod compaction;
+mod compaction_txn;
+mod compat_matrix;
+mod consumer_groups;
+mod consumer_groups_clients;
+mod consumer_protocol;
+mod durability;
+mod fd_budget;
+mod fetch_semantics;
+mod fetch_sessions;
+mod harness_smoke;
+mod kafka_formats;
+mod leader_epoch;
+mod listeners;
+mod protocol_edges;
+mod quickstart;
+mod rdkafka_client;
+mod record_errors;
+mod replication;
+mod replication_faults;
+mod request_fuzz;
+mod retention;
+mod security_acl;
+mod security_end_to_end;
+mod security_sasl;
+mod security_tls;
+mod startup;
+mod transactions;
+mod transactions_clients;
+mod unclean_election;
