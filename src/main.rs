@@ -105,7 +105,11 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         .inter_broker_peer
         .as_ref()
         .map(|p| p.listener.clone())
-        .or_else(|| config.raw_value("inter.broker.listener.name").map(str::to_string))
+        .or_else(|| {
+            config
+                .raw_value("inter.broker.listener.name")
+                .map(str::to_string)
+        })
         .map(|n| n.trim().to_ascii_uppercase())
         .unwrap_or_else(|| {
             config

@@ -21,7 +21,7 @@ mod support;
 
 use std::time::Duration;
 
-use support::cluster::{parse_describe, Cluster, PartitionState, FORM_TIMEOUT};
+use support::cluster::{bound, parse_describe, Cluster, PartitionState, FORM_TIMEOUT};
 use support::pki::{Pki, PASSWORD};
 use support::*;
 
@@ -161,9 +161,21 @@ impl Secured {
     }
 
     #[track_caller]
-    fn tool(&self, name: &str, via: &[i32], config_flag: &str, config: &str, args: &[&str]) -> String {
+    fn tool(
+        &self,
+        name: &str,
+        via: &[i32],
+        config_flag: &str,
+        config: &str,
+        args: &[&str],
+    ) -> String {
         let bootstrap = self.bootstrap(via);
-        let mut all = vec!["--bootstrap-server", bootstrap.as_str(), config_flag, config];
+        let mut all = vec![
+            "--bootstrap-server",
+            bootstrap.as_str(),
+            config_flag,
+            config,
+        ];
         all.extend_from_slice(args);
         let out = kafka_tool(name, &all);
         if !out.status.success() {
@@ -242,7 +254,14 @@ fn a_fully_authenticated_cluster_replicates_fails_over_and_refuses_bad_brokers()
         ],
     );
     for grant in [
-        &["--operation", "Write", "--operation", "Read", "--topic", TOPIC][..],
+        &[
+            "--operation",
+            "Write",
+            "--operation",
+            "Read",
+            "--topic",
+            TOPIC,
+        ][..],
         &["--operation", "Read", "--group", "auditors"][..],
     ] {
         let mut args = vec!["--add", "--allow-principal", "User:alice"];
@@ -302,7 +321,10 @@ fn a_fully_authenticated_cluster_replicates_fails_over_and_refuses_bad_brokers()
             "30000",
         ],
     );
-    let got: Vec<&str> = consumed.lines().filter(|l| l.starts_with("payment-")).collect();
+    let got: Vec<&str> = consumed
+        .lines()
+        .filter(|l| l.starts_with("payment-"))
+        .collect();
     assert_eq!(got, values, "consumed from {bootstrap}");
 
     // (2) A wrong inter-broker password: the node is back in the quorum and registered, but

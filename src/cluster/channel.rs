@@ -27,9 +27,9 @@ use tokio::time::Instant;
 
 use super::kafka_client;
 use crate::config::peer::{PeerSecurity, SaslLogin};
+use crate::security::sasl::client::SaslClient;
 use crate::server::tls::client::TlsClient;
 use crate::server::tls::TlsSetupError;
-use crate::security::sasl::client::SaslClient;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for one SASL answer.
@@ -161,8 +161,7 @@ impl ChannelBuilder {
                 offered.join(", ")
             )));
         }
-        let mut client =
-            SaslClient::new(login.mechanism, &login.username, login.password.expose());
+        let mut client = SaslClient::new(login.mechanism, &login.username, login.password.expose());
         let mut message = client.initial().map_err(|e| denied(format!("{e:?}")))?;
         for _ in 0..MAX_SASL_ROUNDS {
             correlation_id += 1;
@@ -196,7 +195,9 @@ impl ChannelBuilder {
                 }
             }
         }
-        Err(denied("the server asked for more rounds than the mechanism has".into()))
+        Err(denied(
+            "the server asked for more rounds than the mechanism has".into(),
+        ))
     }
 }
 

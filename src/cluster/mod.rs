@@ -115,15 +115,19 @@ impl ClusterNode {
                 to,
             })
         };
-        let plaintext_peer = |listener: &str| crate::config::peer::PeerSecurity::plaintext(listener);
+        let plaintext_peer =
+            |listener: &str| crate::config::peer::PeerSecurity::plaintext(listener);
         let channel = |peer: crate::config::peer::PeerSecurity| {
             channel::ChannelBuilder::new(&peer)
                 .map(Arc::new)
                 .map_err(|e| ClusterError::Start(format!("cannot connect to peers: {e}")))
         };
-        let controller_channel = channel(config.controller_peer.clone().unwrap_or_else(|| {
-            plaintext_peer(&quorum.controller_listener.name)
-        }))?;
+        let controller_channel = channel(
+            config
+                .controller_peer
+                .clone()
+                .unwrap_or_else(|| plaintext_peer(&quorum.controller_listener.name)),
+        )?;
         let inter_broker_channel = channel(
             config
                 .inter_broker_peer

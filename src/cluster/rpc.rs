@@ -333,7 +333,9 @@ impl Client {
                 .await
                 .unwrap_or(Err(RpcError::Timeout));
             let Ok(mut backoff) = self.backoff.lock() else {
-                return Err(RpcError::Io(std::io::Error::other("backoff state poisoned")));
+                return Err(RpcError::Io(std::io::Error::other(
+                    "backoff state poisoned",
+                )));
             };
             match opened {
                 Ok(stream) => {
@@ -400,7 +402,12 @@ mod tests {
                 _ => Response::NotController { leader: Some(7) },
             }
         });
-        tokio::spawn(serve(listener, ListenerSecurity::default(), handler, stopped));
+        tokio::spawn(serve(
+            listener,
+            ListenerSecurity::default(),
+            handler,
+            stopped,
+        ));
         (address, stop)
     }
 
@@ -458,7 +465,12 @@ mod tests {
                 message: "controller.quorum.voters differ".into(),
             }
         });
-        tokio::spawn(serve(listener, ListenerSecurity::default(), handler, stopped));
+        tokio::spawn(serve(
+            listener,
+            ListenerSecurity::default(),
+            handler,
+            stopped,
+        ));
         let client = Client::new(address, hello(), Arc::new(ChannelBuilder::plaintext()));
         let err = client
             .call(&Request::DescribeQuorum, Duration::from_secs(5))

@@ -270,12 +270,16 @@ mod tests {
         ])
         .unwrap_err()
         .to_string();
-        assert!(e.contains("username") && !e.contains("broker-secret"), "{e}");
+        assert!(
+            e.contains("username") && !e.contains("broker-secret"),
+            "{e}"
+        );
     }
 
     #[test]
     fn inter_broker_listener_follows_kafkas_keys() {
-        let mut ls = parse_listeners("listeners", "EXT://:1,PLAINTEXT://:2,CONTROLLER://:3").unwrap();
+        let mut ls =
+            parse_listeners("listeners", "EXT://:1,PLAINTEXT://:2,CONTROLLER://:3").unwrap();
         crate::config::security::resolve_protocols(
             &mut ls,
             Some("EXT:SSL,PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"),
@@ -286,7 +290,9 @@ mod tests {
         let pick = |pairs: &[(&str, &str)]| inter_broker_listener(&raw(pairs), &ls, &c);
         assert_eq!(pick(&[]).unwrap().as_deref(), Some("PLAINTEXT"));
         assert_eq!(
-            pick(&[("inter.broker.listener.name", "ext")]).unwrap().as_deref(),
+            pick(&[("inter.broker.listener.name", "ext")])
+                .unwrap()
+                .as_deref(),
             Some("EXT")
         );
         assert!(pick(&[("inter.broker.listener.name", "CONTROLLER")]).is_err());

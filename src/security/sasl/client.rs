@@ -32,7 +32,9 @@ impl std::fmt::Debug for SaslClient {
 
 enum State {
     /// PLAIN: the single message, until sent.
-    Plain { message: Vec<u8> },
+    Plain {
+        message: Vec<u8>,
+    },
     /// PLAIN: sent; the next answer ends the exchange.
     PlainSent,
     ScramFirst {
@@ -236,9 +238,8 @@ mod tests {
         let mut client = SaslClient::new(SaslMechanism::Scram(m), "bro,ker=1", password);
         let mut server = ScramServer::new(m);
         let first = client.initial()?;
-        let ScramStep::Challenge(challenge) = server.evaluate(&first, |u| {
-            (u == "bro,ker=1").then(|| stored.clone())
-        })?
+        let ScramStep::Challenge(challenge) =
+            server.evaluate(&first, |u| (u == "bro,ker=1").then(|| stored.clone()))?
         else {
             panic!("expected a challenge")
         };

@@ -92,7 +92,11 @@ impl TlsClient {
     }
 
     /// Runs the client handshake with the peer at `host` over `stream`.
-    pub async fn handshake(&self, stream: TcpStream, host: &str) -> io::Result<TlsStream<TcpStream>> {
+    pub async fn handshake(
+        &self,
+        stream: TcpStream,
+        host: &str,
+    ) -> io::Result<TlsStream<TcpStream>> {
         let name = ServerName::try_from(host.to_string()).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
