@@ -297,6 +297,26 @@ fn a_fully_authenticated_cluster_replicates_fails_over_and_refuses_bad_brokers()
         s.cluster.logs_tail(60)
     );
 
+    // The group coordinator's __consumer_offsets is created with RF 3 only while three brokers
+    // are up (as on Kafka): create it now, replicated over the SASL_SSL listener too.
+    s.tool(
+        "kafka-console-consumer.sh",
+        &all,
+        "--consumer.config",
+        &s.admin,
+        &[
+            "--topic",
+            TOPIC,
+            "--group",
+            "warm-up",
+            "--from-beginning",
+            "--max-messages",
+            "1",
+            "--timeout-ms",
+            "30000",
+        ],
+    );
+
     s.cluster.kill9(leader);
     let survivors: Vec<i32> = all.iter().copied().filter(|&id| id != leader).collect();
     let after = s.wait_partition(&survivors, bound(60), "led by a survivor", |p| {
