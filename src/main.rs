@@ -102,7 +102,14 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     );
     // The inter-broker listener goes first: it is the endpoint other brokers use.
     let inter_broker = config
-        .raw_value("inter.broker.listener.name")
+        .inter_broker_peer
+        .as_ref()
+        .map(|p| p.listener.clone())
+        .or_else(|| {
+            config
+                .raw_value("inter.broker.listener.name")
+                .map(str::to_string)
+        })
         .map(|n| n.trim().to_ascii_uppercase())
         .unwrap_or_else(|| {
             config

@@ -17,6 +17,11 @@
 //!   position moved, and the leader answers only partitions with news; a connection failure or
 //!   a session error starts a new session with a full fetch.
 //!
+//! The connection goes to the leader's inter-broker listener with its security protocol
+//! (`channel`: TLS, SASL login as this broker's user, which ACLs see as the fetching
+//! principal). A refused login or certificate is logged (not the password) and retried after a
+//! backoff that grows to 10 s; other connection failures are retried after [`BACKOFF`].
+//!
 //! The set of partitions per leader follows the metadata ([`ReplicaFetchers::assign`]).
 
 use std::collections::{BTreeMap, HashMap};
@@ -32,10 +37,10 @@ use kafka_protocol::messages::fetch_request::{
 use kafka_protocol::messages::fetch_response::PartitionData;
 use kafka_protocol::messages::{ApiKey, BrokerId, FetchRequest, FetchResponse};
 use kafka_protocol::ResponseError;
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::channel::{AuthBackoff, ChannelBuilder, KafkaConnection};
 use super::kafka_client;
 use crate::broker::Broker;
 use crate::log::{EpochEndOffset, LogError};
@@ -55,6 +60,8 @@ const BACKOFF: Duration = Duration::from_millis(200);
 /// do not pass their CRC, or an append the disk refused (Kafka's replica.fetch.backoff.ms).
 const PARTITION_BACKOFF: Duration = Duration::from_secs(1);
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// A leader that refuses this broker's principal is said in the log at most this often.
+const DENIED_LOG_INTERVAL: Duration = Duration::from_secs(30);
 /// Answers that end a fetch session (the next fetch opens a new one).
 const SESSION_ERRORS: [i16; 3] = [
     ResponseError::FetchSessionIdNotFound.code(),
@@ -109,7 +116,14 @@ impl ReplicaFetchers {
         }
         let mut wanted = HashMap::new();
         for (leader, partitions) in by_leader {
-            let Some(e) = image.brokers.get(&leader).and_then(|b| b.endpoint()) else {
+            let listener = broker
+                .cluster
+                .as_ref()
+                .map(|c| c.inter_broker_channel().listener().to_string());
+            let Some(e) = image.brokers.get(&leader).and_then(|b| match &listener {
+                Some(l) => b.endpoint_for(l),
+                None => b.endpoint(),
+            }) else {
                 continue;
             };
             wanted.insert(leader, (format!("{}:{}", e.host, e.port), partitions));
@@ -149,7 +163,14 @@ async fn run(
     mut partitions: watch::Receiver<Vec<Arc<Partition>>>,
 ) {
     tracing::info!(leader, %address, "replica fetcher started");
-    let mut connection: Option<TcpStream> = None;
+    let mut connection: Option<KafkaConnection> = None;
+    let channel = broker.cluster.as_ref().map_or_else(
+        || Arc::new(ChannelBuilder::plaintext()),
+        |c| c.inter_broker_channel().clone(),
+    );
+    let mut login_backoff = AuthBackoff::new();
+    // When the leader's refusal of our principal was last logged.
+    let mut denied_logged_at: Option<Instant> = None;
     let mut correlation_id = 0i32;
     // Partitions resting after a failure, until when.
     let mut backoff: HashMap<(Uuid, i32), Instant> = HashMap::new();
@@ -183,10 +204,45 @@ async fn run(
         let request = &fetch.request;
         correlation_id = correlation_id.wrapping_add(1);
         let wait = IO_TIMEOUT + Duration::from_millis(FETCH_WAIT_MS as u64);
+        if connection.as_ref().is_some_and(|c| !c.fresh()) {
+            // The leader's SASL session is about to expire: log in again on a new connection.
+            connection = None;
+        }
+        if connection.is_none() {
+            match channel.connect_kafka(&address).await {
+                Ok(c) => {
+                    if login_backoff.failures() > 0 {
+                        tracing::info!(leader, %address, "replica fetcher connected again");
+                    }
+                    login_backoff.succeeded();
+                    connection = Some(c);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    // A refused certificate or login does not fix itself: wait longer
+                    // each time, and say so (the message names the user, never the
+                    // password).
+                    let (wait, failures) = login_backoff.failed();
+                    if failures.is_power_of_two() {
+                        tracing::warn!(leader, %address, error = %e, failures, retry_in = ?wait, "replica fetcher cannot authenticate to the leader");
+                    }
+                    session = Session::default();
+                    if !wait_or_reassigned(&mut partitions, wait).await {
+                        return;
+                    }
+                    continue;
+                }
+                Err(e) => {
+                    tracing::debug!(leader, error = %e, "replica fetcher cannot connect");
+                    session = Session::default();
+                    tokio::time::sleep(BACKOFF).await;
+                    continue;
+                }
+            }
+        }
         let answer = match connection.as_mut() {
-            Some(stream) => {
+            Some(c) => {
                 kafka_client::call(
-                    stream,
+                    &mut c.stream,
                     ApiKey::Fetch,
                     FETCH_VERSION,
                     request,
@@ -195,22 +251,7 @@ async fn run(
                 )
                 .await
             }
-            None => match kafka_client::connect(&address).await {
-                Ok(mut stream) => {
-                    let answer = kafka_client::call(
-                        &mut stream,
-                        ApiKey::Fetch,
-                        FETCH_VERSION,
-                        request,
-                        correlation_id,
-                        wait,
-                    )
-                    .await;
-                    connection = Some(stream);
-                    answer
-                }
-                Err(e) => Err(e),
-            },
+            None => Err(std::io::Error::other("no connection to the leader")),
         };
         let response: FetchResponse = match answer {
             Ok(response) => response,
@@ -240,13 +281,32 @@ async fn run(
         let failed = tokio::task::spawn_blocking(move || apply(&positions, response)).await;
         let until = Instant::now() + PARTITION_BACKOFF;
         match failed {
-            Ok(failed) => backoff.extend(failed.into_iter().map(|key| (key, until))),
+            Ok((failed, denied)) => {
+                backoff.extend(failed.into_iter().map(|key| (key, until)));
+                let quiet = denied_logged_at.is_some_and(|at| at.elapsed() < DENIED_LOG_INTERVAL);
+                if denied && !quiet {
+                    denied_logged_at = Some(Instant::now());
+                    tracing::warn!(leader, %address, listener = %channel.listener(), "the leader refuses replica fetches from this broker's principal: it needs CLUSTER_ACTION on the cluster (an ACL, or super.users)");
+                }
+            }
             Err(e) => {
                 // Not reached (apply does not panic), but never spin if it did.
                 tracing::error!(leader, error = %e, "applying a replica fetch failed");
                 tokio::time::sleep(BACKOFF).await;
             }
         }
+    }
+}
+
+/// Waits `wait`, or less if the partitions to fetch change (a new leader may be reachable);
+/// false when the fetcher is gone.
+async fn wait_or_reassigned(
+    partitions: &mut watch::Receiver<Vec<Arc<Partition>>>,
+    wait: Duration,
+) -> bool {
+    tokio::select! {
+        changed = partitions.changed() => changed.is_ok(),
+        _ = tokio::time::sleep(wait) => true,
     }
 }
 
@@ -358,17 +418,25 @@ impl Session {
 
 /// Applies one fetch answer (blocking file work). Returns the partitions whose part failed
 /// (to rest for [`PARTITION_BACKOFF`]); the others were applied, whatever the failed ones held.
+/// Also says whether the leader refused this broker's principal (Kafka answers a follower
+/// without CLUSTER_ACTION TOPIC_AUTHORIZATION_FAILED for every partition).
 fn apply(
     positions: &[(Arc<Partition>, FetchPosition)],
     response: FetchResponse,
-) -> Vec<(Uuid, i32)> {
+) -> (Vec<(Uuid, i32)>, bool) {
+    let refusals = [
+        ResponseError::TopicAuthorizationFailed.code(),
+        ResponseError::ClusterAuthorizationFailed.code(),
+    ];
     if response.error_code != 0 {
         tracing::warn!(error = response.error_code, "replica fetch refused");
-        return positions
+        let failed = positions
             .iter()
             .map(|(p, _)| (p.topic_id, p.index))
             .collect();
+        return (failed, refusals.contains(&response.error_code));
     }
+    let mut denied = false;
     let mut failed = Vec::new();
     for topic in response.responses {
         for data in topic.partitions {
@@ -380,6 +448,9 @@ fn apply(
             };
             if let Err(e) = apply_partition(p, sent, data) {
                 match e {
+                    ApplyError::Answer(Ok(error)) if refusals.contains(&error.code()) => {
+                        denied = true;
+                    }
                     ApplyError::Answer(error) => {
                         tracing::debug!(topic = %p.topic, partition = p.index, ?error, "replica fetch error");
                     }
@@ -391,7 +462,7 @@ fn apply(
             }
         }
     }
-    failed
+    (failed, denied)
 }
 
 /// Why one partition's part of an answer was not applied.

@@ -1,31 +1,22 @@
-//! What a broker says to another broker with the Kafka protocol itself, on the peer's client
-//! listener, as Kafka brokers do: replica fetches (`fetcher`) and transaction markers
-//! (`WriteTxnMarkers`). One request at a time per connection; every answer is bounded in size
-//! and time, and checked for its correlation id.
+//! What a broker says to another broker with the Kafka protocol itself, on the peer's
+//! inter-broker listener, as Kafka brokers do: replica fetches (`fetcher`) and transaction
+//! markers (`WriteTxnMarkers`), on connections `channel` opens (TLS, SASL login). One request
+//! at a time per connection; every answer is bounded in size and time, and checked for its
+//! correlation id.
 
 use std::time::Duration;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, StrBytes};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// Answers larger than this are refused before allocating (requests ask for far less).
 const MAX_FRAME: usize = 64 * 1024 * 1024;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-
-pub async fn connect(address: &str) -> std::io::Result<TcpStream> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
-        .await
-        .map_err(|_| std::io::Error::other("connect timed out"))??;
-    stream.set_nodelay(true)?;
-    Ok(stream)
-}
 
 /// Sends `request` (API `key`, `version`) and reads its answer, within `timeout`.
-pub async fn call<Req, Resp>(
-    stream: &mut TcpStream,
+pub async fn call<S, Req, Resp>(
+    stream: &mut S,
     key: ApiKey,
     version: i16,
     request: &Req,
@@ -33,6 +24,7 @@ pub async fn call<Req, Resp>(
     timeout: Duration,
 ) -> std::io::Result<Resp>
 where
+    S: AsyncRead + AsyncWrite + Unpin + ?Sized,
     Req: Encodable + HeaderVersion,
     Resp: Decodable + HeaderVersion,
 {

@@ -6,10 +6,13 @@
 //! - [`active`]: the active controller, on the Raft leader only: topic changes, broker
 //!   registration and heartbeats, fencing and leader election, as pure functions of the image.
 //! - [`rpc`]: what nodes say to each other on the controller listener.
+//! - [`channel`]: how this node connects to its peers' inter-broker and controller listeners
+//!   (TLS client, SASL login).
 //! - this module: the node's broker side toward the quorum: it registers, heartbeats, and
 //!   forwards clients' changes to the active controller (any broker accepts CreateTopics).
 
 pub mod active;
+pub mod channel;
 pub mod clean_shutdown;
 pub mod fetcher;
 pub mod isr;
@@ -73,6 +76,8 @@ pub struct ClusterNode {
     previous_broker_epoch: Option<i64>,
     /// Where the clean-shutdown file goes.
     log_dir: std::path::PathBuf,
+    /// Connections to other brokers' inter-broker listener (replica fetches, markers).
+    inter_broker_channel: Arc<channel::ChannelBuilder>,
 }
 
 /// Why start-up failed, or why a running node must stop (a peer refused our configuration).
@@ -110,6 +115,40 @@ impl ClusterNode {
                 to,
             })
         };
+        let plaintext_peer =
+            |listener: &str| crate::config::peer::PeerSecurity::plaintext(listener);
+        let channel = |peer: crate::config::peer::PeerSecurity| {
+            channel::ChannelBuilder::new(&peer)
+                .map(Arc::new)
+                .map_err(|e| ClusterError::Start(format!("cannot connect to peers: {e}")))
+        };
+        let controller_channel = channel(
+            config
+                .controller_peer
+                .clone()
+                .unwrap_or_else(|| plaintext_peer(&quorum.controller_listener.name)),
+        )?;
+        let inter_broker_channel = channel(
+            config
+                .inter_broker_peer
+                .clone()
+                .unwrap_or_else(|| plaintext_peer("PLAINTEXT")),
+        )?;
+        let listener_security = rpc::ListenerSecurity {
+            tls: match config.ssl.get(&quorum.controller_listener.name) {
+                Some(settings) if quorum.controller_listener.protocol.uses_tls() => Some(Arc::new(
+                    crate::server::tls::TlsListener::new(settings)
+                        .map_err(|e| ClusterError::Start(format!("cannot set up TLS: {e}")))?,
+                )),
+                _ => None,
+            },
+            authorizer: config.authorizer_enabled.then(|| {
+                Arc::new(crate::security::acl::Authorizer::new(
+                    config.super_users.clone(),
+                    false,
+                ))
+            }),
+        };
         let (refusals, refused) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(judge_refusals(refused, fatal.clone(), quorum.voters.len()));
         let raft = MetadataRaft::start(
@@ -121,6 +160,7 @@ impl ClusterNode {
                 .unwrap_or(log_dir)
                 .join(crate::partition::manager::CLUSTER_METADATA_DIR),
             hello.clone(),
+            controller_channel.clone(),
             refusals,
         )
         .await
@@ -135,7 +175,10 @@ impl ClusterNode {
             .voters
             .iter()
             .filter(|v| v.id != node_id)
-            .map(|v| (v.id, Arc::new(Client::new(v.address(), hello(v.id)))))
+            .map(|v| {
+                let client = Client::new(v.address(), hello(v.id), controller_channel.clone());
+                (v.id, Arc::new(client))
+            })
             .collect();
         let node = Arc::new_cyclic(|me| Self {
             me: me.clone(),
@@ -151,6 +194,7 @@ impl ClusterNode {
             fatal,
             previous_broker_epoch,
             log_dir: log_dir.to_path_buf(),
+            inter_broker_channel,
         });
         let handler = {
             let node = node.clone();
@@ -159,9 +203,19 @@ impl ClusterNode {
                 async move { node.answer(request).await }
             })
         };
-        tokio::spawn(rpc::serve(controller_listener, handler, shutdown.clone()));
+        tokio::spawn(rpc::serve(
+            controller_listener,
+            listener_security,
+            handler,
+            shutdown.clone(),
+        ));
         tokio::spawn(session_timer(node.active.clone(), shutdown));
         Ok(node)
+    }
+
+    /// How this broker connects to other brokers' inter-broker listener.
+    pub fn inter_broker_channel(&self) -> &Arc<channel::ChannelBuilder> {
+        &self.inter_broker_channel
     }
 
     /// This broker's registration epoch; 0 until registered.
@@ -534,10 +588,11 @@ impl ClusterNode {
         address: String,
         request: WriteTxnMarkersRequest,
     ) -> Result<WriteTxnMarkersResponse, String> {
+        let channel = self.inter_broker_channel.clone();
         let work = async move {
-            let mut stream = kafka_client::connect(&address).await?;
+            let mut connection = channel.connect_kafka(&address).await?;
             kafka_client::call(
-                &mut stream,
+                &mut connection.stream,
                 kafka_protocol::messages::ApiKey::WriteTxnMarkers,
                 1,
                 &request,

@@ -6,14 +6,28 @@
 //! this listener: they reach the controller through any broker, which forwards.
 //!
 //! Each request gets exactly one response, in order, on the same connection.
+//!
+//! Security: a controller listener mapped to `SSL` runs the TLS server handshake first (with
+//! `ssl.client.auth=required`, only nodes with a trusted certificate get in), and outgoing
+//! connections run the TLS client (`channel`). With an authorizer configured, only super users
+//! may talk to the quorum (Kafka asks CLUSTER_ACTION of every controller request): the
+//! principal of a certificate-less or plaintext connection is `User:ANONYMOUS`, which is
+//! refused with a log line unless it is itself in `super.users`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
+#[cfg(test)]
+use tokio::net::TcpStream;
+
+use super::channel::{AuthBackoff, ChannelBuilder};
+use crate::security::acl::Authorizer;
+use crate::security::KafkaPrincipal;
+use crate::server::tls::TlsListener;
 
 use crate::metadata::controller::{ControllerOp, OpOutcome};
 use crate::metadata::{BrokerEndpoint, MetadataError};
@@ -154,7 +168,7 @@ pub enum RpcError {
 }
 
 pub async fn read_frame<T: for<'de> Deserialize<'de>>(
-    stream: &mut TcpStream,
+    stream: &mut (impl AsyncRead + Unpin + ?Sized),
 ) -> Result<T, RpcError> {
     let len = stream.read_u32().await? as usize;
     if len > MAX_FRAME {
@@ -165,7 +179,10 @@ pub async fn read_frame<T: for<'de> Deserialize<'de>>(
     Ok(serde_json::from_slice(&buf)?)
 }
 
-pub async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T) -> Result<(), RpcError> {
+pub async fn write_frame<T: Serialize>(
+    stream: &mut (impl AsyncWrite + Unpin + ?Sized),
+    value: &T,
+) -> Result<(), RpcError> {
     let bytes = serde_json::to_vec(value)?;
     if bytes.len() > MAX_FRAME {
         return Err(RpcError::FrameTooLarge(bytes.len()));
@@ -177,9 +194,18 @@ pub async fn write_frame<T: Serialize>(stream: &mut TcpStream, value: &T) -> Res
     Ok(())
 }
 
+/// Who may use the controller listener: its TLS server (for `SSL`), and with an authorizer,
+/// the super users.
+#[derive(Default, Clone)]
+pub struct ListenerSecurity {
+    pub tls: Option<Arc<TlsListener>>,
+    pub authorizer: Option<Arc<Authorizer>>,
+}
+
 /// Answers requests on the controller listener until `shutdown` changes.
 pub async fn serve<H, F>(
     listener: TcpListener,
+    security: ListenerSecurity,
     handler: Arc<H>,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) where
@@ -199,22 +225,58 @@ pub async fn serve<H, F>(
             _ = shutdown.changed() => return,
         };
         let handler = handler.clone();
+        let security = security.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
             tokio::select! {
-                _ = connection(stream, peer, handler) => {}
+                _ = secure_connection(stream, peer, security, handler) => {}
                 _ = shutdown.changed() => {}
             }
         });
     }
 }
 
-async fn connection<H, F>(mut stream: TcpStream, peer: SocketAddr, handler: Arc<H>)
-where
+/// The TLS handshake and the principal check, then the connection's requests.
+async fn secure_connection<H, F>(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    security: ListenerSecurity,
+    handler: Arc<H>,
+) where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: std::future::Future<Output = Response> + Send,
 {
     let _ = stream.set_nodelay(true);
+    let admitted = |principal: &KafkaPrincipal| match &security.authorizer {
+        Some(authorizer) if !authorizer.is_super_user(principal) => {
+            tracing::warn!(%peer, %principal, "closing a controller connection: only super.users may talk to the controller quorum when an authorizer is set");
+            false
+        }
+        _ => true,
+    };
+    match &security.tls {
+        None => {
+            if admitted(&KafkaPrincipal::anonymous()) {
+                connection(stream, peer, handler).await
+            }
+        }
+        Some(tls) => {
+            // The handshake logs its own failures.
+            if let Some((stream, principal)) = tls.handshake(stream, peer).await {
+                if admitted(&principal) {
+                    connection(stream, peer, handler).await
+                }
+            }
+        }
+    }
+}
+
+async fn connection<S, H, F>(mut stream: S, peer: SocketAddr, handler: Arc<H>)
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: std::future::Future<Output = Response> + Send,
+{
     loop {
         let request: Request = match read_frame(&mut stream).await {
             Ok(r) => r,
@@ -236,38 +298,68 @@ where
 pub struct Client {
     address: String,
     hello: Request,
-    stream: tokio::sync::Mutex<Option<TcpStream>>,
+    channel: Arc<ChannelBuilder>,
+    stream: tokio::sync::Mutex<Option<super::channel::PeerStream>>,
+    /// Failed connection attempts in a row, and when the next may be made.
+    backoff: std::sync::Mutex<(AuthBackoff, Option<tokio::time::Instant>)>,
 }
 
 impl Client {
-    pub fn new(address: String, hello: Request) -> Self {
+    pub fn new(address: String, hello: Request, channel: Arc<ChannelBuilder>) -> Self {
         Self {
             address,
             hello,
+            channel,
             stream: tokio::sync::Mutex::new(None),
+            backoff: std::sync::Mutex::new((AuthBackoff::new(), None)),
         }
     }
 
     /// Sends `request` and waits for its answer for at most `timeout`. A failed call drops the
-    /// connection; the next call opens a new one.
+    /// connection; the next call opens a new one. After a failed TLS handshake (the peer
+    /// refuses our certificate, or we refuse its), calls fail at once until a backoff that
+    /// grows to [`AuthBackoff::MAX`] has passed, and the failure is logged (the first, then
+    /// every power of two), so a misconfigured node neither spins nor floods its log.
     pub async fn call(&self, request: &Request, timeout: Duration) -> Result<Response, RpcError> {
         let mut slot = self.stream.lock().await;
-        let result = tokio::time::timeout(timeout, async {
-            if slot.is_none() {
-                let mut stream = TcpStream::connect(&self.address).await?;
-                let _ = stream.set_nodelay(true);
-                write_frame(&mut stream, &self.hello).await?;
-                match read_frame::<Response>(&mut stream).await? {
-                    Response::Hello => {}
-                    Response::Error { message, .. } => return Err(RpcError::Refused(message)),
-                    other => {
-                        return Err(RpcError::Io(std::io::Error::other(format!(
-                            "unexpected answer to hello: {other:?}"
-                        ))))
-                    }
-                }
-                *slot = Some(stream);
+        if slot.is_none() {
+            let retry_at = self.backoff.lock().map(|b| b.1).unwrap_or(None);
+            if retry_at.is_some_and(|at| tokio::time::Instant::now() < at) {
+                return Err(RpcError::Io(std::io::Error::other(
+                    "not reconnecting yet after a failed connection",
+                )));
             }
+            let opened = tokio::time::timeout(timeout, self.open())
+                .await
+                .unwrap_or(Err(RpcError::Timeout));
+            let Ok(mut backoff) = self.backoff.lock() else {
+                return Err(RpcError::Io(std::io::Error::other(
+                    "backoff state poisoned",
+                )));
+            };
+            match opened {
+                Ok(stream) => {
+                    backoff.0.succeeded();
+                    backoff.1 = None;
+                    *slot = Some(stream);
+                }
+                Err(e) => {
+                    // A TLS failure does not fix itself: back off. A peer that is down or
+                    // frozen is retried at once, as before, so it is back in the quorum as
+                    // soon as it answers.
+                    let tls_failure = matches!(&e, RpcError::Io(io) if io.kind() == std::io::ErrorKind::PermissionDenied);
+                    if tls_failure {
+                        let (wait, failures) = backoff.0.failed();
+                        backoff.1 = Some(tokio::time::Instant::now() + wait);
+                        if failures.is_power_of_two() {
+                            tracing::warn!(address = %self.address, listener = %self.channel.listener(), error = %e, failures, retry_in = ?wait, "cannot connect to a controller listener");
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let result = tokio::time::timeout(timeout, async {
             let Some(stream) = slot.as_mut() else {
                 return Err(RpcError::Io(std::io::Error::other("no connection")));
             };
@@ -280,6 +372,19 @@ impl Client {
             *slot = None;
         }
         result
+    }
+
+    /// A new connection (TCP, TLS if the listener uses it) that our hello was accepted on.
+    async fn open(&self) -> Result<super::channel::PeerStream, RpcError> {
+        let mut stream = self.channel.connect_transport(&self.address).await?;
+        write_frame(&mut stream, &self.hello).await?;
+        match read_frame::<Response>(&mut stream).await? {
+            Response::Hello => Ok(stream),
+            Response::Error { message, .. } => Err(RpcError::Refused(message)),
+            other => Err(RpcError::Io(std::io::Error::other(format!(
+                "unexpected answer to hello: {other:?}"
+            )))),
+        }
     }
 }
 
@@ -297,7 +402,12 @@ mod tests {
                 _ => Response::NotController { leader: Some(7) },
             }
         });
-        tokio::spawn(serve(listener, handler, stopped));
+        tokio::spawn(serve(
+            listener,
+            ListenerSecurity::default(),
+            handler,
+            stopped,
+        ));
         (address, stop)
     }
 
@@ -328,7 +438,7 @@ mod tests {
                 .expect("the server closes the connection");
             assert!(matches!(read, Ok(0) | Err(_)), "answered garbage: {read:?}");
         }
-        let client = Client::new(address, hello());
+        let client = Client::new(address, hello(), Arc::new(ChannelBuilder::plaintext()));
         let answer = client
             .call(
                 &Request::Op(crate::metadata::controller::ControllerOp::DeleteTopic {
@@ -355,8 +465,13 @@ mod tests {
                 message: "controller.quorum.voters differ".into(),
             }
         });
-        tokio::spawn(serve(listener, handler, stopped));
-        let client = Client::new(address, hello());
+        tokio::spawn(serve(
+            listener,
+            ListenerSecurity::default(),
+            handler,
+            stopped,
+        ));
+        let client = Client::new(address, hello(), Arc::new(ChannelBuilder::plaintext()));
         let err = client
             .call(&Request::DescribeQuorum, Duration::from_secs(5))
             .await

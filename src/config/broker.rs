@@ -117,6 +117,10 @@ pub struct BrokerConfig {
     /// re-authentication), `connection.failed.authentication.delay.ms` and
     /// `sasl.server.max.receive.size`.
     pub sasl: super::SaslSettings,
+    /// Cluster mode: how this node connects to the other brokers' inter-broker listener.
+    pub inter_broker_peer: Option<super::peer::PeerSecurity>,
+    /// Cluster mode: how this node connects to the other nodes' controller listener.
+    pub controller_peer: Option<super::peer::PeerSecurity>,
     /// `authorizer.class.name` set to Kafka's StandardAuthorizer (or its ZooKeeper-era
     /// AclAuthorizer): every request is authorized against the ACLs. Default: off.
     pub authorizer_enabled: bool,
@@ -180,6 +184,8 @@ impl Default for BrokerConfig {
             quorum: None,
             ssl: BTreeMap::new(),
             sasl: super::SaslSettings::default(),
+            inter_broker_peer: None,
+            controller_peer: None,
             authorizer_enabled: false,
             super_users: Vec::new(),
             allow_everyone_if_no_acl_found: false,
@@ -376,21 +382,11 @@ impl BrokerConfig {
             if !l.protocol.uses_tls() {
                 continue;
             }
-            if controller_names.contains(&l.name) {
-                return Err(ConfigError::invalid(
-                    "controller.listener.names",
-                    &l.name,
-                    format!(
-                        "the controller listener uses {}; Milena's quorum speaks PLAINTEXT only",
-                        l.protocol
-                    ),
-                ));
-            }
             let settings = super::ssl::SslSettings::for_listener(&raw, &l.name)?;
             c.ssl.insert(l.name.clone(), settings);
         }
-        // The controller quorum speaks Milena's own RPC, which has no SASL: a controller
-        // listener mapped to a SASL protocol would run unauthenticated.
+        // The controller quorum speaks Milena's own RPC, which has no SASL exchange: a SASL
+        // controller listener would run unauthenticated. Mutual TLS authenticates the nodes.
         if let Some(l) = c
             .listeners
             .iter()
@@ -400,32 +396,42 @@ impl BrokerConfig {
                 "listener.security.protocol.map",
                 map.unwrap_or(super::security::DEFAULT_MAP),
                 format!(
-                    "the controller listener {} uses {}, which Milena's controller quorum does not serve",
+                    "the controller listener {} uses {}, which Milena's controller quorum does not serve: use SSL with ssl.client.auth=required to authenticate the nodes to each other",
                     l.name, l.protocol
                 ),
             ));
         }
         c.sasl = super::sasl::sasl_settings(&raw, &c.listeners)?;
-        if c.quorum.is_some() {
-            // Brokers replicate over the inter-broker listener in plaintext and do not log in.
-            let inter = v
-                .text("inter.broker.listener.name")
-                .map(|n| n.trim().to_ascii_uppercase())
-                .or_else(|| {
-                    c.listeners
-                        .iter()
-                        .find(|l| !controller_names.contains(&l.name))
-                        .map(|l| l.name.clone())
-                });
-            if let Some(l) = c.listeners.iter().find(|l| {
-                Some(&l.name) == inter.as_ref() && l.protocol != super::SecurityProtocol::Plaintext
-            }) {
-                return Err(ConfigError::invalid(
-                    "inter.broker.listener.name",
-                    &l.name,
-                    "in a cluster Milena's brokers do not use TLS or SASL with each other yet: the inter-broker listener must be PLAINTEXT",
-                ));
+        if let Some(quorum) = c.quorum.as_mut() {
+            // Brokers fetch from each other and send transaction markers on the inter-broker
+            // listener, and talk to the controllers on the controller listener, each with its
+            // security protocol and this node's login.
+            if let Some(l) = c
+                .listeners
+                .iter()
+                .find(|l| l.name == quorum.controller_listener.name)
+            {
+                quorum.controller_listener.protocol = l.protocol;
             }
+            let inter = super::peer::inter_broker_listener(&raw, &c.listeners, &controller_names)?;
+            if let Some(inter) = inter {
+                c.inter_broker_peer = Some(super::peer::peer_security(
+                    &raw,
+                    &c.listeners,
+                    &c.sasl,
+                    &c.ssl,
+                    &inter,
+                    "sasl.mechanism.inter.broker.protocol",
+                )?);
+            }
+            c.controller_peer = Some(super::peer::peer_security(
+                &raw,
+                &c.listeners,
+                &c.sasl,
+                &c.ssl,
+                &quorum.controller_listener.name,
+                "sasl.mechanism.controller.protocol",
+            )?);
         }
         c.raw = raw;
         Ok(c)
@@ -638,7 +644,35 @@ mod tests {
             ),
             ("process.roles", "broker,controller"),
         ]);
-        assert!(e.contains("inter-broker listener"), "{e}");
+        // Kafka's default inter-broker mechanism, GSSAPI, is refused; PLAIN with the broker's
+        // login in the listener's JAAS config is served.
+        assert!(
+            e.contains("sasl.mechanism.inter.broker.protocol") && e.contains("GSSAPI"),
+            "{e}"
+        );
+        let jaas = "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"b\" password=\"b-secret\" user_b=\"b-secret\";";
+        let secured = cfg(&[
+            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("sasl.mechanism.inter.broker.protocol", "PLAIN"),
+            ("listener.name.sasl_plaintext.plain.sasl.jaas.config", jaas),
+            (
+                "listener.security.protocol.map",
+                "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SSL",
+            ),
+            ("listeners", "SASL_PLAINTEXT://:9092,CONTROLLER://:9093"),
+            ("controller.listener.names", "CONTROLLER"),
+            (
+                "controller.quorum.voters",
+                "1@localhost:9093,2@localhost:9193,3@localhost:9293",
+            ),
+            ("process.roles", "broker,controller"),
+        ])
+        .expect("a SASL inter-broker listener and an SSL controller listener are served");
+        let inter = secured.inter_broker_peer.expect("inter-broker peer");
+        assert_eq!(inter.listener, "SASL_PLAINTEXT");
+        assert_eq!(inter.sasl.map(|l| l.username).as_deref(), Some("b"));
+        let controller = secured.controller_peer.expect("controller peer");
+        assert!(controller.ssl.is_some() && controller.check_host_name);
         // SASL_SSL is TLS plus SASL: the listener gets both settings.
         let both = cfg(&[sasl[0], ("listeners", "SASL_SSL://:9094")]).expect("SASL_SSL is served");
         assert!(both.sasl.listeners.contains_key("SASL_SSL"));

@@ -109,7 +109,8 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("ssl.secure.random.implementation", Str, None, Any, false, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),
     // SASL (config/sasl.rs). GSSAPI, Kafka's default, is not served: a SASL listener needs these set.
     key("sasl.enabled.mechanisms", List, Some("GSSAPI"), Any, true, "SASL mechanisms the SASL listeners offer; Milena serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512."),
-    key("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), Any, true, "SASL mechanism brokers use with each other (accepted; Milena's brokers do not use SASL with each other)."),
+    key("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), Any, true, "SASL mechanism a broker logs in to other brokers' SASL inter-broker listener with: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."),
+    key("sasl.mechanism.controller.protocol", Str, Some("GSSAPI"), Any, false, "SASL mechanism for the controller listener (Milena's controller listener serves PLAINTEXT or SSL, not SASL)."),
     key("connections.max.reauth.ms", Long, Some("0"), Any, false, "Lifetime of an authenticated SASL session (KIP-368); a client must re-authenticate before it ends. 0: no limit."),
     key("connection.failed.authentication.delay.ms", Int, Some("100"), AtLeast(0), false, "Delay of the answer to a failed authentication, before the connection closes."),
     // Log directories and topic defaults.

@@ -10,6 +10,8 @@
 //! - `broker`, `load`: [`BrokerConfig`] and its loading;
 //! - `topic`, `describe_broker`, `entry`: topic validation, effective topic values, and the
 //!   DescribeConfigs view of topics and the broker;
+//! - `ssl`, `sasl`, `security`: the listeners' TLS and SASL settings; `peer`: how this node
+//!   connects to the other nodes' inter-broker and controller listeners;
 //! - `listener`, `log_types`: small value types.
 //!
 //! Nothing here touches the network or wire types; `protocol/` maps [`ConfigEntry`] to the wire.
@@ -23,6 +25,7 @@ mod error;
 mod listener;
 mod load;
 mod log_types;
+pub mod peer;
 pub mod properties;
 pub mod quorum;
 pub mod sasl;

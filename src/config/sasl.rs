@@ -57,6 +57,7 @@ impl Default for SaslSettings {
 const BROKER_WIDE: &[&str] = &[
     ENABLED_MECHANISMS,
     "sasl.mechanism.inter.broker.protocol",
+    "sasl.mechanism.controller.protocol",
     "sasl.server.max.receive.size",
     MAX_REAUTH,
     "connection.failed.authentication.delay.ms",

@@ -57,6 +57,10 @@ pub(crate) fn is_honoured(key: &str) -> bool {
 pub struct Secret(String);
 
 impl Secret {
+    pub(crate) fn new(text: String) -> Self {
+        Self(text)
+    }
+
     pub fn expose(&self) -> &str {
         &self.0
     }

@@ -97,6 +97,15 @@ impl BrokerRegistration {
     pub fn endpoint(&self) -> Option<&BrokerEndpoint> {
         self.endpoints.first()
     }
+
+    /// The endpoint of `listener` (other brokers reach this one on the inter-broker listener,
+    /// which every node names alike), else the first one.
+    pub fn endpoint_for(&self, listener: &str) -> Option<&BrokerEndpoint> {
+        self.endpoints
+            .iter()
+            .find(|e| e.listener == listener)
+            .or_else(|| self.endpoint())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -86,6 +86,7 @@ impl MetadataRaft {
         voters: &[Voter],
         dir: &Path,
         hello: Arc<dyn Fn(i32) -> Request + Send + Sync>,
+        channel: Arc<crate::cluster::channel::ChannelBuilder>,
         refusals: tokio::sync::mpsc::UnboundedSender<(i32, String)>,
     ) -> Result<Self, String> {
         let log = log_store::LogStore::open(dir)?;
@@ -102,6 +103,7 @@ impl MetadataRaft {
         let config = Arc::new(config.validate().map_err(|e| e.to_string())?);
         let network = network::Network {
             hello: Arc::new(move |target: NodeId| hello(target as i32)),
+            channel,
             refusals,
         };
         let raft = openraft::Raft::new(node_id as NodeId, config, network, log, state_machine)

@@ -21,6 +21,8 @@ use crate::cluster::rpc::{Client, RaftKind, Request, Response, RpcError};
 /// Makes one [`Client`] per peer; a peer that refuses our hello is reported on `refusals`.
 pub struct Network {
     pub hello: Arc<dyn Fn(NodeId) -> Request + Send + Sync>,
+    /// TCP or TLS to the controller listener.
+    pub channel: Arc<crate::cluster::channel::ChannelBuilder>,
     pub refusals: tokio::sync::mpsc::UnboundedSender<(i32, String)>,
 }
 
@@ -36,7 +38,11 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: NodeId, node: &Node) -> Connection {
         Connection {
             target,
-            client: Client::new(node.addr.clone(), (self.hello)(target)),
+            client: Client::new(
+                node.addr.clone(),
+                (self.hello)(target),
+                self.channel.clone(),
+            ),
             refusals: self.refusals.clone(),
         }
     }

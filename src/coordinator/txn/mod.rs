@@ -696,7 +696,8 @@ fn markers_to(
             .image()
             .brokers
             .get(&leader)
-            .and_then(|b| b.endpoint())
+            .zip(broker.cluster.as_ref())
+            .and_then(|(b, node)| b.endpoint_for(node.inter_broker_channel().listener()))
             .map(|e| format!("{}:{}", e.host, e.port)),
     ) else {
         return Err(unavailable);

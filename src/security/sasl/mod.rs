@@ -12,6 +12,7 @@
 //! Anything else closes the connection, after the failure response and the
 //! `connection.failed.authentication.delay.ms` delay where Kafka sends one.
 
+pub mod client;
 pub mod jaas;
 pub mod plain;
 pub mod scram;

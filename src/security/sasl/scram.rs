@@ -52,14 +52,14 @@ impl ScramMechanism {
         Self::ALL.into_iter().find(|m| m.wire_type() == t)
     }
 
-    fn hash(self, data: &[u8]) -> Vec<u8> {
+    pub(crate) fn hash(self, data: &[u8]) -> Vec<u8> {
         match self {
             Self::Sha256 => Sha256::digest(data).to_vec(),
             Self::Sha512 => Sha512::digest(data).to_vec(),
         }
     }
 
-    fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
+    pub(crate) fn hmac(self, key: &[u8], data: &[u8]) -> Vec<u8> {
         // HMAC takes keys of any length; new_from_slice cannot fail.
         match self {
             Self::Sha256 => match Hmac::<Sha256>::new_from_slice(key) {
@@ -214,15 +214,15 @@ fn decode_saslname(name: &str) -> Option<String> {
     Some(out)
 }
 
-fn printable_nonce(nonce: &str) -> bool {
+pub(crate) fn printable_nonce(nonce: &str) -> bool {
     !nonce.is_empty()
         && nonce
             .bytes()
             .all(|b| (0x21..=0x7e).contains(&b) && b != b',')
 }
 
-/// A server nonce: 32 random alphanumeric characters.
-fn server_nonce() -> String {
+/// A nonce: 32 random alphanumeric characters (the server's, and the client's in `client`).
+pub(crate) fn server_nonce() -> String {
     rand::thread_rng()
         .sample_iter(&rand::distributions::Alphanumeric)
         .take(32)

@@ -1,4 +1,5 @@
-//! The TLS transport of `SSL` (and, later, `SASL_SSL`) listeners: the rustls server set up from
+//! The TLS transport of `SSL` and `SASL_SSL` listeners (and, in [`client`], of a broker's
+//! connections to other brokers' TLS listeners): the rustls server set up from
 //! a listener's `ssl.*` settings, the bounded handshake, and the principal a client certificate
 //! gives. What runs inside the TLS stream (the Kafka protocol, SASL) does not know it is there:
 //! `connection::run` takes any [`super::connection::Transport`].
@@ -8,6 +9,7 @@
 //! messages of at most 64 KiB). A failed handshake (plaintext on the TLS port, garbage, a
 //! missing or untrusted client certificate) closes that connection with one log line.
 
+pub mod client;
 mod keystore;
 
 use std::future::Future;
@@ -116,7 +118,60 @@ fn server_config(s: &SslSettings) -> Result<ServerConfig, TlsSetupError> {
         listener: s.listener.clone(),
         error,
     };
-    let mut provider = ring_provider();
+    let (provider, versions) = supported(s, ring_provider())?;
+    let provider = Arc::new(provider);
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| invalid(format!("TLS versions: {e}")))?;
+    let verifier = match s.client_auth {
+        ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
+        auth => {
+            let Some(trust) = &s.truststore else {
+                return Err(invalid(format!(
+                    "ssl.client.auth={} needs a truststore (ssl.truststore.location or ssl.truststore.certificates): Milena has no default CA list",
+                    if auth == ClientAuth::Required { "required" } else { "requested" }
+                )));
+            };
+            let mut roots = RootCertStore::empty();
+            for cert in keystore::load_trust_store(trust).map_err(store)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| invalid(format!("truststore certificate refused: {e}")))?;
+            }
+            let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            let builder = if auth == ClientAuth::Requested {
+                builder.allow_unauthenticated()
+            } else {
+                builder
+            };
+            builder
+                .build()
+                .map_err(|e| invalid(format!("client certificate verifier: {e}")))?
+        }
+    };
+    let material = keystore::load_key_store(&s.keystore).map_err(store)?;
+    builder
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(material.chain, material.key)
+        .map_err(|e| invalid(format!("keystore certificate and key: {e}")))
+}
+
+/// The cipher suites and TLS versions a listener's keys allow (`ssl.cipher.suites`,
+/// `ssl.enabled.protocols`, `ssl.protocol`), for its server and for connections to it.
+fn supported(
+    s: &SslSettings,
+    mut provider: rustls::crypto::CryptoProvider,
+) -> Result<
+    (
+        rustls::crypto::CryptoProvider,
+        Vec<&'static SupportedProtocolVersion>,
+    ),
+    TlsSetupError,
+> {
+    let invalid = |message: String| TlsSetupError::Invalid {
+        listener: s.listener.clone(),
+        message,
+    };
     if !s.cipher_suites.is_empty() {
         let unknown: Vec<&str> = s
             .cipher_suites
@@ -156,41 +211,7 @@ fn server_config(s: &SslSettings) -> Result<ServerConfig, TlsSetupError> {
             "ssl.cipher.suites leaves no suite for the versions of ssl.enabled.protocols".into(),
         ));
     }
-    let provider = Arc::new(provider);
-    let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
-        .map_err(|e| invalid(format!("TLS versions: {e}")))?;
-    let verifier = match s.client_auth {
-        ClientAuth::None => WebPkiClientVerifier::no_client_auth(),
-        auth => {
-            let Some(trust) = &s.truststore else {
-                return Err(invalid(format!(
-                    "ssl.client.auth={} needs a truststore (ssl.truststore.location or ssl.truststore.certificates): Milena has no default CA list",
-                    if auth == ClientAuth::Required { "required" } else { "requested" }
-                )));
-            };
-            let mut roots = RootCertStore::empty();
-            for cert in keystore::load_trust_store(trust).map_err(store)? {
-                roots
-                    .add(cert)
-                    .map_err(|e| invalid(format!("truststore certificate refused: {e}")))?;
-            }
-            let builder = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-            let builder = if auth == ClientAuth::Requested {
-                builder.allow_unauthenticated()
-            } else {
-                builder
-            };
-            builder
-                .build()
-                .map_err(|e| invalid(format!("client certificate verifier: {e}")))?
-        }
-    };
-    let material = keystore::load_key_store(&s.keystore).map_err(store)?;
-    builder
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(material.chain, material.key)
-        .map_err(|e| invalid(format!("keystore certificate and key: {e}")))
+    Ok((provider, versions))
 }
 
 /// rustls with *ring*: a pure build (aws-lc-rs needs cmake and a C toolchain on every machine).
