@@ -17,7 +17,7 @@
 //!
 //! Nothing panics on any node.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

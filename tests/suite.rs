@@ -34,6 +34,7 @@ mod replication_faults;
 mod request_fuzz;
 mod retention;
 mod security_acl;
+mod security_cluster;
 mod security_end_to_end;
 mod security_sasl;
 mod security_tls;

@@ -593,8 +593,9 @@ mod tests {
         bad.extend_from_slice(&flip_a_byte_inside_the_crc(&batch(3, 2)));
         let response = answer(topic_id, vec![(0, bad.freeze()), (1, batch(0, 4))]);
 
-        let failed = apply(&positions, response);
+        let (failed, refused) = apply(&positions, response);
 
+        assert!(!refused);
         assert_eq!(
             failed,
             vec![(topic_id, 0)],
@@ -609,7 +610,7 @@ mod tests {
         // Fetched again (healthy this time), partition 0 catches up from where it was.
         let positions = vec![(p0.clone(), p0.fetch_position().unwrap())];
         assert_eq!(positions[0].1.fetch_offset, 0);
-        let failed = apply(&positions, answer(topic_id, vec![(0, batch(0, 5))]));
+        let (failed, _) = apply(&positions, answer(topic_id, vec![(0, batch(0, 5))]));
         assert!(failed.is_empty());
         assert_eq!(p0.log_end_offset(), 5);
     }
@@ -622,7 +623,7 @@ mod tests {
         let positions = vec![(p.clone(), p.fetch_position().unwrap())];
         let mut refused = answer(topic_id, vec![(0, Bytes::new())]);
         refused.responses[0].partitions[0].error_code = ResponseError::FencedLeaderEpoch.code();
-        assert_eq!(apply(&positions, refused), vec![(topic_id, 0)]);
+        assert_eq!(apply(&positions, refused), (vec![(topic_id, 0)], false));
         let whole = batch(0, 2);
         for garbage in [
             Bytes::from_static(&[0xff; 7]),
@@ -631,11 +632,11 @@ mod tests {
         ] {
             assert_eq!(
                 apply(&positions, answer(topic_id, vec![(0, garbage)])),
-                vec![(topic_id, 0)]
+                (vec![(topic_id, 0)], false)
             );
         }
         let top_level = FetchResponse::default().with_error_code(1);
-        assert_eq!(apply(&positions, top_level), vec![(topic_id, 0)]);
+        assert_eq!(apply(&positions, top_level), (vec![(topic_id, 0)], false));
         assert_eq!(p.log_end_offset(), 0);
     }
 
