@@ -422,7 +422,11 @@ mod tests {
         assert!(l.isr_change(0, 0, 1, 30_000, any).is_some());
         // Another partition's change republishes the image: same partition epoch, still pending.
         l.update(&state(&[1, 2], &[1]));
-        assert_eq!(l.isr_change(0, 0, 2, 30_000, any), None, "no second request");
+        assert_eq!(
+            l.isr_change(0, 0, 2, 30_000, any),
+            None,
+            "no second request"
+        );
         // The change committed: partition epoch 8 with the new ISR.
         let mut committed = state(&[1, 2], &[1, 2]);
         committed.partition_epoch = 8;
