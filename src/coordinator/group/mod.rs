@@ -22,6 +22,7 @@ mod consumer_tests;
 pub mod records;
 pub mod requests;
 pub mod state;
+pub mod view;
 #[cfg(test)]
 mod state_tests;
 
