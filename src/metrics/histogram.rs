@@ -1,8 +1,8 @@
 //! A latency histogram kept in atomics: one relaxed `fetch_add` per bucket crossed, no lock and
 //! no allocation per observation, so the request path can time every request.
 //!
-//! Buckets are cumulative at scrape time only: an observation increments the one bucket it
-//! falls in, and [`LatencyHistogram::snapshot`] sums them into Prometheus' `le` form.
+//! An observation increments the one bucket it falls in; the exposition encoder sums them into
+//! Prometheus' cumulative `le` buckets at scrape time.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -38,17 +38,20 @@ impl LatencyHistogram {
         self.buckets.iter().map(|b| b.load(Relaxed)).sum()
     }
 
-    /// (sum in seconds, count, cumulative buckets) as the text format wants them. Read without a
-    /// lock, so a scrape racing an observation may see its bucket and not yet its sum.
+    /// (sum in seconds, count, per-bucket counts) as prometheus-client's encoder takes them:
+    /// not cumulative (it adds them up), the last bound `f64::MAX` (which it writes `+Inf`).
+    /// Read without a lock, so a scrape racing an observation may see its bucket and not yet
+    /// its sum.
     pub fn snapshot(&self) -> (f64, u64, Vec<(f64, u64)>) {
-        let mut cumulative = 0;
+        let mut count = 0;
         let mut out = Vec::with_capacity(BUCKETS.len() + 1);
         for (i, bucket) in self.buckets.iter().enumerate() {
-            cumulative += bucket.load(Relaxed);
-            out.push((BUCKETS.get(i).copied().unwrap_or(f64::INFINITY), cumulative));
+            let n = bucket.load(Relaxed);
+            count += n;
+            out.push((BUCKETS.get(i).copied().unwrap_or(f64::MAX), n));
         }
         let sum = self.sum_ns.load(Relaxed) as f64 / 1e9;
-        (sum, cumulative, out)
+        (sum, count, out)
     }
 }
 
@@ -57,7 +60,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn buckets_are_cumulative_and_end_at_infinity() {
+    fn buckets_count_their_own_observations_and_end_at_max() {
         let h = LatencyHistogram::default();
         h.observe(Duration::from_micros(300));
         h.observe(Duration::from_millis(3));
@@ -66,8 +69,8 @@ mod tests {
         assert_eq!(count, 3);
         assert!((sum - 60.0033).abs() < 1e-6);
         assert_eq!(buckets[0], (0.0005, 1));
-        assert_eq!(buckets[3], (0.005, 2));
-        assert_eq!(buckets[BUCKETS.len() - 1], (30.0, 2));
-        assert_eq!(buckets[BUCKETS.len()], (f64::INFINITY, 3));
+        assert_eq!(buckets[3], (0.005, 1));
+        assert_eq!(buckets[BUCKETS.len() - 1], (30.0, 0));
+        assert_eq!(buckets[BUCKETS.len()], (f64::MAX, 1));
     }
 }
