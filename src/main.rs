@@ -162,10 +162,14 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     // Bound before anything starts, so a taken port stops start-up with a clear message.
     let http = match &config.http_listener {
         Some((host, port)) => {
-            let host = if host.is_empty() { "0.0.0.0" } else { host.as_str() };
-            let socket = TcpListener::bind((host, *port))
-                .await
-                .with_context(|| format!("cannot listen on {host}:{port} (milena.http.listener)"))?;
+            let host = if host.is_empty() {
+                "0.0.0.0"
+            } else {
+                host.as_str()
+            };
+            let socket = TcpListener::bind((host, *port)).await.with_context(|| {
+                format!("cannot listen on {host}:{port} (milena.http.listener)")
+            })?;
             Some(socket)
         }
         None => None,

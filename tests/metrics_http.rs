@@ -30,9 +30,10 @@ fn start_broker(extra: &[(&str, &str)]) -> (Broker, u16) {
     props.extend_from_slice(extra);
     let broker = Broker::start_with(&props);
     assert!(
-        wait_until(Duration::from_secs(10), || TcpStream::connect(
-            ("127.0.0.1", http_port)
-        )
+        wait_until(Duration::from_secs(10), || TcpStream::connect((
+            "127.0.0.1",
+            http_port
+        ))
         .is_ok()),
         "the HTTP listener did not open\n{}",
         broker.log()
@@ -155,25 +156,44 @@ fn metrics_show_traffic_requests_groups_and_lag() {
     let group = "metrics-billing";
     assert_success(&python(PRODUCE, &[&bootstrap, topic]), "produce");
     let dir = tempfile::tempdir().unwrap();
-    let mut consumer = Background::python(CONSUME, &[&bootstrap, topic, group], dir.path(), "consumer");
+    let mut consumer =
+        Background::python(CONSUME, &[&bootstrap, topic, group], dir.path(), "consumer");
     assert!(
-        wait_until(Duration::from_secs(60), || consumer.stdout().contains("committed")),
+        wait_until(Duration::from_secs(60), || consumer
+            .stdout()
+            .contains("committed")),
         "the consumer did not commit: {}",
         consumer.dump()
     );
 
     let m = scrape(http);
     let t = format!("topic=\"{topic}\"");
-    assert_eq!(sample(&m, &format!("milena_topic_messages_in_total{{{t}}}")), 15.0);
+    assert_eq!(
+        sample(&m, &format!("milena_topic_messages_in_total{{{t}}}")),
+        15.0
+    );
     // Record batches: 15 values of 100 bytes plus keys and batch headers.
     let bytes_in = sample(&m, &format!("milena_topic_bytes_in_total{{{t}}}"));
     assert!((1500.0..8000.0).contains(&bytes_in), "bytes in {bytes_in}");
     let bytes_out = sample(&m, &format!("milena_topic_bytes_out_total{{{t}}}"));
-    assert!(bytes_out >= bytes_in, "the consumer read everything: {bytes_out} < {bytes_in}");
-    for (name, value) in [("milena_log_end_offset", 10.0), ("milena_log_start_offset", 0.0)] {
-        assert_eq!(sample(&m, &format!("{name}{{{t},partition=\"0\"}}")), value, "{name}");
+    assert!(
+        bytes_out >= bytes_in,
+        "the consumer read everything: {bytes_out} < {bytes_in}"
+    );
+    for (name, value) in [
+        ("milena_log_end_offset", 10.0),
+        ("milena_log_start_offset", 0.0),
+    ] {
+        assert_eq!(
+            sample(&m, &format!("{name}{{{t},partition=\"0\"}}")),
+            value,
+            "{name}"
+        );
     }
-    assert_eq!(sample(&m, &format!("milena_log_end_offset{{{t},partition=\"1\"}}")), 5.0);
+    assert_eq!(
+        sample(&m, &format!("milena_log_end_offset{{{t},partition=\"1\"}}")),
+        5.0
+    );
     assert!(sample(&m, &format!("milena_log_size_bytes{{{t},partition=\"0\"}}")) > 1000.0);
 
     // Requests per API and version, and the error of the DeleteTopics of a missing topic.
@@ -183,7 +203,16 @@ fn metrics_show_traffic_requests_groups_and_lag() {
             .map(|(_, v)| v)
             .sum()
     };
-    for api in ["ApiVersions", "Metadata", "Produce", "Fetch", "JoinGroup", "SyncGroup", "OffsetCommit", "CreateTopics"] {
+    for api in [
+        "ApiVersions",
+        "Metadata",
+        "Produce",
+        "Fetch",
+        "JoinGroup",
+        "SyncGroup",
+        "OffsetCommit",
+        "CreateTopics",
+    ] {
         assert!(requests(api) >= 1.0, "no {api} request counted");
     }
     assert!(
@@ -192,27 +221,61 @@ fn metrics_show_traffic_requests_groups_and_lag() {
             "milena_request_errors_total{request=\"DeleteTopics\",error=\"UNKNOWN_TOPIC_OR_PARTITION\"}"
         ) >= 1.0
     );
-    let produced = sample(&m, "milena_request_total_time_seconds_count{request=\"Produce\"}");
+    let produced = sample(
+        &m,
+        "milena_request_total_time_seconds_count{request=\"Produce\"}",
+    );
     assert!(produced >= 1.0);
     assert_eq!(
-        sample(&m, "milena_request_local_time_seconds_count{request=\"Produce\"}"),
+        sample(
+            &m,
+            "milena_request_local_time_seconds_count{request=\"Produce\"}"
+        ),
         requests("Produce")
     );
-    assert!(sample(&m, "milena_request_total_time_seconds_bucket{le=\"+Inf\",request=\"Fetch\"}") >= 1.0);
+    assert!(
+        sample(
+            &m,
+            "milena_request_total_time_seconds_bucket{le=\"+Inf\",request=\"Fetch\"}"
+        ) >= 1.0
+    );
 
     // The live group: Stable with one member, and its lag.
     let g = format!("group=\"{group}\"");
-    assert_eq!(sample(&m, &format!("milena_consumer_group_members{{{g}}}")), 1.0);
     assert_eq!(
-        sample(&m, &format!("milena_consumer_group_state{{{g},state=\"Stable\",type=\"classic\"}}")),
+        sample(&m, &format!("milena_consumer_group_members{{{g}}}")),
         1.0
     );
-    let lag = |p: i32| sample(&m, &format!("milena_consumer_group_lag{{{g},{t},partition=\"{p}\"}}"));
+    assert_eq!(
+        sample(
+            &m,
+            &format!("milena_consumer_group_state{{{g},state=\"Stable\",type=\"classic\"}}")
+        ),
+        1.0
+    );
+    let lag = |p: i32| {
+        sample(
+            &m,
+            &format!("milena_consumer_group_lag{{{g},{t},partition=\"{p}\"}}"),
+        )
+    };
     assert_eq!((lag(0), lag(1)), (6.0, 3.0));
-    assert_eq!(sample(&m, &format!("milena_consumer_group_lag_sum{{{g}}}")), 9.0);
+    assert_eq!(
+        sample(&m, &format!("milena_consumer_group_lag_sum{{{g}}}")),
+        9.0
+    );
 
     // kafka-consumer-groups.sh sees the same: LAG = LOG-END-OFFSET - CURRENT-OFFSET.
-    let out = kafka_tool("kafka-consumer-groups.sh", &["--bootstrap-server", &bootstrap, "--describe", "--group", group]);
+    let out = kafka_tool(
+        "kafka-consumer-groups.sh",
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "--describe",
+            "--group",
+            group,
+        ],
+    );
     let text = assert_success(&out, "kafka-consumer-groups.sh --describe");
     for line in text.lines().filter(|l| l.contains(topic)) {
         let cols: Vec<&str> = line.split_whitespace().collect();
@@ -222,14 +285,24 @@ fn metrics_show_traffic_requests_groups_and_lag() {
         assert_eq!(tool_lag.parse::<f64>().unwrap(), end - current, "{line}");
         assert_eq!(lag(partition.parse().unwrap()), end - current, "{line}");
         assert_eq!(
-            sample(&m, &format!("milena_consumer_group_committed_offset{{{g},{t},partition=\"{partition}\"}}")),
+            sample(
+                &m,
+                &format!(
+                    "milena_consumer_group_committed_offset{{{g},{t},partition=\"{partition}\"}}"
+                )
+            ),
             current
         );
     }
 
     // Connections, broker state, process.
     assert!(sample(&m, "milena_listener_connections{listener=\"PLAINTEXT\"}") >= 1.0);
-    assert!(sample(&m, "milena_listener_connections_accepted_total{listener=\"PLAINTEXT\"}") >= 3.0);
+    assert!(
+        sample(
+            &m,
+            "milena_listener_connections_accepted_total{listener=\"PLAINTEXT\"}"
+        ) >= 3.0
+    );
     assert_eq!(sample(&m, "milena_active_controller"), 1.0);
     assert_eq!(sample(&m, "milena_offline_partitions"), 0.0);
     assert_eq!(sample(&m, "milena_under_replicated_partitions"), 0.0);
@@ -243,7 +316,9 @@ fn metrics_show_traffic_requests_groups_and_lag() {
     assert!(consumer.wait_exit(Duration::from_secs(30)).is_some());
     assert!(wait_until(Duration::from_secs(15), || {
         let m = scrape(http);
-        m.get(&format!("milena_consumer_group_state{{{g},state=\"Empty\",type=\"classic\"}}")) == Some(&1.0)
+        m.get(&format!(
+            "milena_consumer_group_state{{{g},state=\"Empty\",type=\"classic\"}}"
+        )) == Some(&1.0)
             && m.get(&format!("milena_consumer_group_members{{{g}}}")) == Some(&0.0)
     }));
 }
@@ -257,9 +332,15 @@ fn per_partition_series_can_be_switched_off() {
         "kcat -P",
     );
     let m = scrape(http);
-    assert_eq!(sample(&m, "milena_topic_messages_in_total{topic=\"quiet\"}"), 20.0);
+    assert_eq!(
+        sample(&m, "milena_topic_messages_in_total{topic=\"quiet\"}"),
+        20.0
+    );
     let per_partition: Vec<&String> = m.keys().filter(|k| k.contains("partition=\"")).collect();
-    assert!(per_partition.is_empty(), "per-partition series: {per_partition:?}");
+    assert!(
+        per_partition.is_empty(),
+        "per-partition series: {per_partition:?}"
+    );
 }
 
 /// Debian's Prometheus, scraping every second, with its own data directory and port.
@@ -290,7 +371,11 @@ impl Prometheus {
             .stderr(log)
             .spawn()
             .expect("run prometheus (Debian package `prometheus`; scripts/install-test-deps.sh installs it)");
-        Prometheus { child, port, _dir: dir }
+        Prometheus {
+            child,
+            port,
+            _dir: dir,
+        }
     }
 
     /// `/api/v1/query?query=...`: the JSON answer.
@@ -298,14 +383,20 @@ impl Prometheus {
         let encoded: String = promql
             .bytes()
             .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (b as char).to_string(),
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect();
         let (status, body) = get(self.port, &format!("/api/v1/query?query={encoded}"));
         // Transfer-Encoding chunked is not expected for these small answers, but tolerate it.
-        let json = body.find('{').map(|at| &body[at..body.rfind('}').unwrap_or(body.len() - 1) + 1])?;
-        (status == 200).then(|| serde_json::from_str(json).ok()).flatten()
+        let json = body
+            .find('{')
+            .map(|at| &body[at..body.rfind('}').unwrap_or(body.len() - 1) + 1])?;
+        (status == 200)
+            .then(|| serde_json::from_str(json).ok())
+            .flatten()
     }
 
     fn log(&self) -> String {
@@ -322,7 +413,10 @@ impl Drop for Prometheus {
 
 /// The value of the first series of a query answer.
 fn first_value(answer: &serde_json::Value) -> Option<f64> {
-    answer["data"]["result"][0]["value"][1].as_str()?.parse().ok()
+    answer["data"]["result"][0]["value"][1]
+        .as_str()?
+        .parse()
+        .ok()
 }
 
 #[test]
@@ -340,7 +434,11 @@ fn prometheus_scrapes_the_broker() {
         last = prometheus.query("milena_topic_messages_in_total{topic=\"scraped\"}");
         last.as_ref().and_then(first_value) == Some(25.0)
     });
-    assert!(ok, "Prometheus never returned the series: {last:?}\n{}", prometheus.log());
+    assert!(
+        ok,
+        "Prometheus never returned the series: {last:?}\n{}",
+        prometheus.log()
+    );
     let up = prometheus.query("up{job=\"milena\"}").expect("query up");
     assert_eq!(first_value(&up), Some(1.0), "{up}");
     for promql in [
@@ -375,23 +473,41 @@ fn bad_http_input_gets_clear_errors_and_kafka_keeps_serving() {
         "a".repeat(64 * 1024)
     );
     let answer = raw_http(http, huge.as_bytes());
-    assert!(answer.starts_with("HTTP/1.1 431"), "oversized head: {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 431"),
+        "oversized head: {answer:?}"
+    );
     // A request line that is not HTTP.
     let answer = raw_http(http, b"GET /\x01metrics\x7f HTTP/1.1\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 400"), "malformed line: {answer:?}");
-    let answer = raw_http(http, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n");
-    assert!(answer.starts_with("HTTP/1.1 400") || answer.is_empty(), "TLS hello: {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 400"),
+        "malformed line: {answer:?}"
+    );
+    let answer = raw_http(
+        http,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
+    );
+    assert!(
+        answer.starts_with("HTTP/1.1 400") || answer.is_empty(),
+        "TLS hello: {answer:?}"
+    );
     // Unknown paths and methods.
     let (status, body) = get(http, "/no/such/page?x=%zz");
     assert_eq!(status, 404);
     assert!(body.contains("no such page"), "{body}");
-    let answer = raw_http(http, b"DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    let answer = raw_http(
+        http,
+        b"DELETE /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
     assert!(answer.starts_with("HTTP/1.1 405"), "DELETE: {answer:?}");
     let answer = raw_http(
         http,
         b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\nConnection: close\r\n\r\n",
     );
-    assert!(answer.starts_with("HTTP/1.1 4"), "POST with a huge body: {answer:?}");
+    assert!(
+        answer.starts_with("HTTP/1.1 4"),
+        "POST with a huge body: {answer:?}"
+    );
 
     // More idle connections than the listener takes: the extra ones are closed at once, the
     // others after the header read timeout; the Kafka listener answers all the while.
@@ -403,7 +519,10 @@ fn bad_http_input_gets_clear_errors_and_kafka_keeps_serving() {
     assert_success(&out, "kcat -L while the HTTP listener is full");
     let input = "a\nb\nc\n";
     assert_success(
-        &kcat_stdin(&["-P", "-b", &broker.bootstrap(), "-t", "still-serving"], input),
+        &kcat_stdin(
+            &["-P", "-b", &broker.bootstrap(), "-t", "still-serving"],
+            input,
+        ),
         "kcat -P while the HTTP listener is full",
     );
     assert!(started.elapsed() < Duration::from_secs(10));
@@ -419,5 +538,9 @@ fn bad_http_input_gets_clear_errors_and_kafka_keeps_serving() {
     }
     let (status, _) = get(http, "/metrics");
     assert_eq!(status, 200, "/metrics once the idle connections are gone");
-    assert!(broker.log().lines().all(|l| !l.contains("panicked")), "{}", broker.log());
+    assert!(
+        broker.log().lines().all(|l| !l.contains("panicked")),
+        "{}",
+        broker.log()
+    );
 }

@@ -601,15 +601,24 @@ fn http_listener(text: &str) -> Result<Option<(String, u16)>, ConfigError> {
     if text.is_empty() {
         return Ok(None);
     }
-    let (host, port) = text
-        .rsplit_once(':')
-        .ok_or_else(|| ConfigError::invalid(KEY, text, "expected host:port, e.g. 127.0.0.1:9644"))?;
-    let port: u16 = port
-        .parse()
-        .map_err(|_| ConfigError::invalid(KEY, text, "the port must be a number from 0 to 65535"))?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    if host.contains(['/', ' ']) || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err()) {
-        return Err(ConfigError::invalid(KEY, text, "the host must be a name or an IP address"));
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+        ConfigError::invalid(KEY, text, "expected host:port, e.g. 127.0.0.1:9644")
+    })?;
+    let port: u16 = port.parse().map_err(|_| {
+        ConfigError::invalid(KEY, text, "the port must be a number from 0 to 65535")
+    })?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.contains(['/', ' '])
+        || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err())
+    {
+        return Err(ConfigError::invalid(
+            KEY,
+            text,
+            "the host must be a name or an IP address",
+        ));
     }
     Ok(Some((host.to_string(), port)))
 }
@@ -773,7 +782,9 @@ mod tests {
         assert!(!c.metrics_partition_series);
         assert_eq!(cfg(&[]).expect("ok").http_listener, None);
         assert_eq!(
-            cfg(&[("milena.http.listener", ":0")]).expect("ok").http_listener,
+            cfg(&[("milena.http.listener", ":0")])
+                .expect("ok")
+                .http_listener,
             Some((String::new(), 0))
         );
         assert_eq!(c.num_partitions, 3);

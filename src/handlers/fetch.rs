@@ -26,10 +26,10 @@ use kafka_protocol::ResponseError;
 use super::fetch_session::{self, Begin};
 use crate::log::AbortedTxn;
 use crate::metrics::Waiting;
-use crate::partition::Partition;
 use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
 use crate::partition::wakeup::Wakeup;
+use crate::partition::Partition;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 use crate::security::acl::AclOperation;
 

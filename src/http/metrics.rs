@@ -309,8 +309,18 @@ fn replica_state(e: &mut DescriptorEncoder, b: &Broker, hosted: usize) -> std::f
         None => true,
         Some(node) => node.controller_id() == Some(me),
     };
-    gauge(e, "milena_partitions", "Partition replicas hosted on this broker.", hosted as i64)?;
-    gauge(e, "milena_leader_partitions", "Partitions this broker leads.", leaders)?;
+    gauge(
+        e,
+        "milena_partitions",
+        "Partition replicas hosted on this broker.",
+        hosted as i64,
+    )?;
+    gauge(
+        e,
+        "milena_leader_partitions",
+        "Partitions this broker leads.",
+        leaders,
+    )?;
     gauge(
         e,
         "milena_under_replicated_partitions",
@@ -352,17 +362,26 @@ fn replica_state(e: &mut DescriptorEncoder, b: &Broker, hosted: usize) -> std::f
 }
 
 /// kafka.log:type=Log Size, LogStartOffset, LogEndOffset, per hosted replica.
-fn logs(e: &mut DescriptorEncoder, hosted: &[Arc<crate::partition::Partition>]) -> std::fmt::Result {
+fn logs(
+    e: &mut DescriptorEncoder,
+    hosted: &[Arc<crate::partition::Partition>],
+) -> std::fmt::Result {
     fn labels(p: &crate::partition::Partition) -> L<'_, 2> {
-        [("topic", V::S(&p.topic)), ("partition", V::I(p.index.into()))]
+        [
+            ("topic", V::S(&p.topic)),
+            ("partition", V::I(p.index.into())),
+        ]
     }
     gauges(
         e,
         "milena_log_size_bytes",
         "Bytes of the partition's log segments on disk.",
-        hosted
-            .iter()
-            .map(|p| (labels(p), i64::try_from(p.size_in_bytes()).unwrap_or(i64::MAX))),
+        hosted.iter().map(|p| {
+            (
+                labels(p),
+                i64::try_from(p.size_in_bytes()).unwrap_or(i64::MAX),
+            )
+        }),
     )?;
     gauges(
         e,
@@ -434,7 +453,11 @@ fn groups(e: &mut DescriptorEncoder, b: &Broker, per_partition: bool) -> std::fm
     }
     if per_partition {
         fn labels<'a>(g: &'a str, t: &'a str, p: i32) -> L<'a, 3> {
-            [("group", V::S(g)), ("topic", V::S(t)), ("partition", V::I(p.into()))]
+            [
+                ("group", V::S(g)),
+                ("topic", V::S(t)),
+                ("partition", V::I(p.into())),
+            ]
         }
         gauges(
             e,
@@ -494,13 +517,38 @@ fn process(e: &mut DescriptorEncoder) -> std::fmt::Result {
         MetricType::Counter,
     )?;
     ConstCounter::new(p.cpu_seconds).encode(m)?;
-    gauge(e, "process_resident_memory_bytes", "Resident set size.", p.resident_memory_bytes as i64)?;
-    gauge(e, "process_virtual_memory_bytes", "Virtual memory size.", p.virtual_memory_bytes as i64)?;
-    gauge(e, "process_open_fds", "Open file descriptors.", p.open_fds as i64)?;
+    gauge(
+        e,
+        "process_resident_memory_bytes",
+        "Resident set size.",
+        p.resident_memory_bytes as i64,
+    )?;
+    gauge(
+        e,
+        "process_virtual_memory_bytes",
+        "Virtual memory size.",
+        p.virtual_memory_bytes as i64,
+    )?;
+    gauge(
+        e,
+        "process_open_fds",
+        "Open file descriptors.",
+        p.open_fds as i64,
+    )?;
     if let Some(max) = p.max_fds {
-        gauge(e, "process_max_fds", "The soft limit on open file descriptors.", i64::try_from(max).unwrap_or(i64::MAX))?;
+        gauge(
+            e,
+            "process_max_fds",
+            "The soft limit on open file descriptors.",
+            i64::try_from(max).unwrap_or(i64::MAX),
+        )?;
     }
-    gauge(e, "process_threads", "Threads of the process.", p.threads as i64)?;
+    gauge(
+        e,
+        "process_threads",
+        "Threads of the process.",
+        p.threads as i64,
+    )?;
     gauge(
         e,
         "process_start_time_seconds",

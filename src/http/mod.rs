@@ -62,7 +62,11 @@ pub fn router(broker: Arc<Broker>) -> Router {
 }
 
 /// Serves HTTP on `listener` until `shutdown` turns true.
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let router = router(broker);
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {

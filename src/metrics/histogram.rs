@@ -29,8 +29,10 @@ impl LatencyHistogram {
             .position(|&le| seconds <= le)
             .unwrap_or(BUCKETS.len());
         self.buckets[slot].fetch_add(1, Relaxed);
-        self.sum_ns
-            .fetch_add(u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX), Relaxed);
+        self.sum_ns.fetch_add(
+            u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX),
+            Relaxed,
+        );
     }
 
     /// How many observations so far.

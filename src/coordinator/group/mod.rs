@@ -22,9 +22,9 @@ mod consumer_tests;
 pub mod records;
 pub mod requests;
 pub mod state;
-pub mod view;
 #[cfg(test)]
 mod state_tests;
+pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
