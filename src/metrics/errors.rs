@@ -183,6 +183,9 @@ impl ErrorCodes for DeleteGroupsResponse {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::messages::produce_response::{
+        PartitionProduceResponse, TopicProduceResponse,
+    };
 
     fn codes<T>(response: &T) -> Vec<i16>
     where
