@@ -2,7 +2,8 @@
 # Everything the test suite needs, idempotent; quiet and fast (< 2 s) when all is present.
 #   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip, and the headers the rdkafka
 #     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven, a JDK,
-#     nodejs and npm if missing; openssl and the JDK's keytool make the TLS tests' certificates)
+#     nodejs and npm if missing; openssl and the JDK's keytool make the TLS tests' certificates;
+#     prometheus scrapes the broker in tests/metrics_http.rs)
 #   - Python clients: confluent-kafka, kafka-python (pinned)
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
 # Prints the Kafka distribution path as the last line of stdout.
@@ -28,6 +29,8 @@ command -v openssl >/dev/null || missing+=(openssl)
 # compat-tests/ (kafkajs); its franz-go and sarama programs need Go >= 1.26, which Debian lacks: checked there.
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
+# tests/metrics_http.rs: a real Prometheus server scrapes the broker's /metrics.
+command -v prometheus >/dev/null || missing+=(prometheus)
 
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || fail "missing packages (${missing[*]}) and no apt-get to install them"
@@ -45,7 +48,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
-for c in kcat java keytool openssl mvn unzip pkg-config; do
+for c in kcat java keytool openssl mvn unzip pkg-config prometheus; do
     command -v "$c" >/dev/null || fail "'$c' still not found after installing packages"
 done
 

@@ -50,6 +50,8 @@ pub struct Broker {
     /// `authorizer.class.name` set: every request is checked against the ACLs of the image.
     /// `None`: everything is allowed and the checks cost a branch.
     pub authorizer: Option<crate::security::acl::Authorizer>,
+    /// Request, connection and ISR counters (`metrics/`), exposed by the HTTP listener.
+    pub metrics: crate::metrics::BrokerMetrics,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +171,7 @@ impl Broker {
                     config.allow_everyone_if_no_acl_found,
                 )
             }),
+            metrics: Default::default(),
             config,
         });
         broker.sync_coordinators();

@@ -27,14 +27,19 @@
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
 //! - [`security`]: a connection's listener, security protocol and authenticated principal.
 //! - [`broker`]: the context shared by every connection.
+//! - [`metrics`]: the broker's counters (atomics on the request path); [`http`]: the HTTP
+//!   listener (`milena.http.listener`) serving them as Prometheus `/metrics`, gauges read from
+//!   the broker's state at scrape time.
 
 pub mod broker;
 pub mod cluster;
 pub mod config;
 pub mod coordinator;
 pub mod handlers;
+pub mod http;
 pub mod log;
 pub mod metadata;
+pub mod metrics;
 pub mod partition;
 pub mod protocol;
 pub mod security;

@@ -166,6 +166,21 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
             format!("{}://{}:{port}", l.name, l.bind_host()),
         ));
     }
+    // Bound before anything starts, so a taken port stops start-up with a clear message.
+    let http = match &config.http_listener {
+        Some((host, port)) => {
+            let host = if host.is_empty() {
+                "0.0.0.0"
+            } else {
+                host.as_str()
+            };
+            let socket = TcpListener::bind((host, *port)).await.with_context(|| {
+                format!("cannot listen on {host}:{port} (milena.http.listener)")
+            })?;
+            Some(socket)
+        }
+        None => None,
+    };
     let started = std::time::Instant::now();
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -208,6 +223,20 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         elapsed_ms = started.elapsed().as_millis() as u64,
         "Milena started"
     );
+    let http_server = match http {
+        Some(socket) => {
+            // The address actually bound (port 0 picks one), for the operator and the tests.
+            if let Ok(at) = socket.local_addr() {
+                tracing::info!(http = %at, "HTTP listener serving /metrics");
+            }
+            Some(tokio::spawn(milena::http::serve(
+                broker.clone(),
+                socket,
+                shutdown_rx.clone(),
+            )))
+        }
+        None => None,
+    };
 
     let (lifecycle_stop, lifecycle_stop_rx) = tokio::sync::watch::channel(false);
     let mut lifecycle = None;
@@ -277,6 +306,9 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     }
     let _ = shutdown_tx.send(true);
     for server in servers {
+        let _ = server.await;
+    }
+    if let Some(server) = http_server {
         let _ = server.await;
     }
     let _ = housekeeping.await;

@@ -46,6 +46,12 @@ pub async fn run(broker: Arc<Broker>, node: Arc<ClusterNode>, mut shutdown: watc
             let Some(change) = partition.isr_change(now, max_lag_ms, eligible) else {
                 continue;
             };
+            // Shrink or expand, for IsrShrinksPerSec / IsrExpandsPerSec once committed.
+            let isr_before = image
+                .topic(&partition.topic)
+                .and_then(|t| t.placement.get(&partition.index))
+                .map_or(0, |s| s.isr.len());
+            let shrinks = change.new_isr.len() < isr_before;
             let request = AlterPartitionRequest {
                 broker_id: broker.node_id,
                 broker_epoch,
@@ -56,9 +62,18 @@ pub async fn run(broker: Arc<Broker>, node: Arc<ClusterNode>, mut shutdown: watc
                 new_isr: change.new_isr,
             };
             let node = node.clone();
+            let broker = broker.clone();
             tokio::spawn(async move {
                 match node.alter_partition(request).await {
-                    Ok(true) => {} // the metadata brings the new ISR
+                    // The metadata brings the new ISR.
+                    Ok(true) => {
+                        let counter = if shrinks {
+                            &broker.metrics.isr_shrinks
+                        } else {
+                            &broker.metrics.isr_expands
+                        };
+                        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
                     Ok(false) => partition.isr_change_failed(),
                     Err(reason) => {
                         tracing::info!(topic = %partition.topic, partition = partition.index, %reason, "ISR change not made");

@@ -105,6 +105,11 @@ pub struct BrokerConfig {
     /// `milena.flush.on.ack`; default false. When true a produce is acknowledged only after its
     /// data is fsynced; the fsyncs of concurrent appends are grouped into one.
     pub flush_on_ack: bool,
+    /// `milena.http.listener`: host and port of the HTTP listener (`/metrics`); `None` (the
+    /// default, an empty value) runs none. An empty host binds every interface.
+    pub http_listener: Option<(String, u16)>,
+    /// `milena.metrics.partition.series.enable`; default true.
+    pub metrics_partition_series: bool,
     /// `max.incremental.fetch.session.cache.slots`; default 1000.
     pub max_incremental_fetch_session_cache_slots: i32,
     /// Cluster mode: `controller.quorum.voters` and the keys that go with it. `None` on a
@@ -180,6 +185,8 @@ impl Default for BrokerConfig {
             log_cleaner_dedupe_buffer_size: 134_217_728,
             log_cleaner_io_max_bytes_per_second: f64::MAX,
             flush_on_ack: false,
+            http_listener: None,
+            metrics_partition_series: true,
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
             ssl: BTreeMap::new(),
@@ -339,6 +346,13 @@ impl BrokerConfig {
             "log.cleaner.io.max.bytes.per.second",
         )?;
         v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
+        if let Some(text) = v.text("milena.http.listener") {
+            c.http_listener = http_listener(text)?;
+        }
+        v.set(
+            &mut c.metrics_partition_series,
+            "milena.metrics.partition.series.enable",
+        )?;
         v.set(
             &mut c.max_incremental_fetch_session_cache_slots,
             "max.incremental.fetch.session.cache.slots",
@@ -585,6 +599,36 @@ fn check_cluster_id(id: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// `milena.http.listener`: `host:port` (`[v6]:port` for IPv6, an empty host for every
+/// interface); an empty value turns the listener off.
+fn http_listener(text: &str) -> Result<Option<(String, u16)>, ConfigError> {
+    const KEY: &str = "milena.http.listener";
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let (host, port) = text.rsplit_once(':').ok_or_else(|| {
+        ConfigError::invalid(KEY, text, "expected host:port, e.g. 127.0.0.1:9644")
+    })?;
+    let port: u16 = port.parse().map_err(|_| {
+        ConfigError::invalid(KEY, text, "the port must be a number from 0 to 65535")
+    })?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if host.contains(['/', ' '])
+        || (host.contains(':') && host.parse::<std::net::Ipv6Addr>().is_err())
+    {
+        return Err(ConfigError::invalid(
+            KEY,
+            text,
+            "the host must be a name or an IP address",
+        ));
+    }
+    Ok(Some((host.to_string(), port)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -764,8 +808,19 @@ mod tests {
             ("log.cleanup.policy", "compact,delete"),
             ("compression.type", "zstd"),
             ("milena.flush.on.ack", "true"),
+            ("milena.http.listener", "127.0.0.1:9644"),
+            ("milena.metrics.partition.series.enable", "false"),
         ])
         .expect("ok");
+        assert_eq!(c.http_listener, Some(("127.0.0.1".to_string(), 9644)));
+        assert!(!c.metrics_partition_series);
+        assert_eq!(cfg(&[]).expect("ok").http_listener, None);
+        assert_eq!(
+            cfg(&[("milena.http.listener", ":0")])
+                .expect("ok")
+                .http_listener,
+            Some((String::new(), 0))
+        );
         assert_eq!(c.num_partitions, 3);
         assert_eq!(c.default_replication_factor, 2);
         assert!(!c.auto_create_topics_enable);
@@ -791,6 +846,10 @@ mod tests {
             ("num.io.threads", "zero"),
             ("offsets.topic.replication.factor", "0"),
             ("cluster.id", "short"),
+            ("milena.http.listener", "9644"),
+            ("milena.http.listener", "localhost:http"),
+            ("milena.http.listener", "localhost:70000"),
+            ("milena.metrics.partition.series.enable", "maybe"),
         ] {
             let msg = err(&[(key, value)]);
             assert!(msg.contains(key) && msg.contains(value), "{msg}");

@@ -12,6 +12,7 @@
 //! Fetch sessions (KIP-227) are served by `fetch_session`: an incremental fetch reads every
 //! partition of its session and answers with those that changed.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -24,9 +25,11 @@ use kafka_protocol::ResponseError;
 
 use super::fetch_session::{self, Begin};
 use crate::log::AbortedTxn;
+use crate::metrics::Waiting;
 use crate::partition::manager::now_ms;
 use crate::partition::replication::FollowerFetchError;
 use crate::partition::wakeup::Wakeup;
+use crate::partition::Partition;
 use crate::protocol::{errors, FetchAnswer, FileRecords, RequestContext};
 use crate::security::acl::AclOperation;
 
@@ -67,22 +70,34 @@ async fn long_poll(ctx: &RequestContext, request: &FetchRequest) -> FetchAnswer 
     // between is missed, and a fetch answered at once pays nothing for it.
     let mut wakeup: Option<Wakeup> = None;
     loop {
-        let (response, bytes, any_error) = read_all(ctx, request, wakeup.as_mut());
+        let (response, bytes, any_error, served) = read_all(ctx, request, wakeup.as_mut());
         let now = Instant::now();
         if bytes >= request.min_bytes.max(0) as usize || any_error || now >= deadline {
+            count_bytes_out(&served);
             return response;
         }
         let Some(parked) = &wakeup else {
             wakeup = Some(Wakeup::new());
             continue;
         };
-        if tokio::time::timeout(deadline - now, parked.changed())
-            .await
-            .is_err()
-        {
+        let _in_purgatory = Waiting::enter(&ctx.broker.metrics.fetch_purgatory);
+        let parked_at = Instant::now();
+        let woken = tokio::time::timeout(deadline - now, parked.changed()).await;
+        ctx.waited(parked_at);
+        if woken.is_err() {
             // Timed out: answer with whatever is there now.
-            return read_all(ctx, request, None).0;
+            let (response, _, _, served) = read_all(ctx, request, None);
+            count_bytes_out(&served);
+            return response;
         }
+    }
+}
+
+/// Counts the record bytes of the answer sent (BytesOutPerSec of each topic). Only the read
+/// that is answered counts: reads before a long poll parks are thrown away.
+fn count_bytes_out(served: &[(Arc<Partition>, usize)]) {
+    for (partition, bytes) in served {
+        partition.counters.fetched(*bytes);
     }
 }
 
@@ -105,7 +120,10 @@ fn read_all(
     ctx: &RequestContext,
     request: &FetchRequest,
     mut wakeup: Option<&mut Wakeup>,
-) -> (FetchAnswer, usize, bool) {
+) -> (FetchAnswer, usize, bool, Vec<(Arc<Partition>, usize)>) {
+    // The partitions a consumer got records from, and how many bytes (not followers': Kafka
+    // counts replication traffic apart from BytesOutPerSec).
+    let mut served = Vec::new();
     let image = ctx.broker.image();
     let version = ctx.api_version;
     let follower = follower(version, request);
@@ -256,6 +274,9 @@ fn read_all(
             match read {
                 Ok((len, file)) => {
                     total += len;
+                    if len > 0 && follower.is_none() {
+                        served.push((partition.clone(), len));
+                    }
                     budget = budget.saturating_sub(len);
                     if let Some(read) = file {
                         from_files.push(FileRecords {
@@ -299,7 +320,7 @@ fn read_all(
         response,
         from_files,
     };
-    (answer, total, any_error)
+    (answer, total, any_error, served)
 }
 
 fn aborted_transaction(a: &AbortedTxn) -> AbortedTransaction {

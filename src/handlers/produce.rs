@@ -10,6 +10,7 @@
 //! the log end, so nothing waits. With `milena.flush.on.ack` the log is fsynced first. A
 //! partition led by another broker gets NOT_LEADER_OR_FOLLOWER.
 
+use crate::metrics::Waiting;
 use kafka_protocol::messages::produce_request::PartitionProduceData;
 use kafka_protocol::messages::produce_response::{
     BatchIndexAndErrorMessage, LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse,
@@ -97,7 +98,11 @@ pub async fn handle(ctx: &RequestContext, request: ProduceRequest) -> ProduceRes
         );
     }
     if !replicating.is_empty() {
+        let in_purgatory = Waiting::enter(&ctx.broker.metrics.produce_purgatory);
+        let since = std::time::Instant::now();
         let outcomes = super::replicated(&replicating, timeout).await;
+        ctx.waited(since);
+        drop(in_purgatory);
         for (((t, p), write), outcome) in waiting.into_iter().zip(&replicating).zip(outcomes) {
             let code = match outcome {
                 // The ISR shrank below the minimum while the write waited: it stays, the
@@ -168,9 +173,13 @@ fn produce_partition(
         let code = ResponseError::NotEnoughReplicas.code();
         return (failed(data.index, code, message), None);
     }
+    let size = records.len();
     let result = super::may_fsync(ctx, || partition.append(records, now_ms()));
     match result {
         Ok(info) => {
+            if !info.duplicate {
+                partition.counters.produced(size, info.record_count);
+            }
             let required = info.last_offset + 1;
             let waits =
                 (acks == -1 && partition.high_watermark() < required).then(|| super::Replicating {

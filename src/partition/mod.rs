@@ -68,6 +68,8 @@ pub struct Partition {
     leader_high_watermark: AtomicI64,
     /// `min.insync.replicas` of the topic.
     min_insync_replicas: AtomicI32,
+    /// Bytes and messages in and out as leader, summed per topic by `/metrics`.
+    pub counters: crate::metrics::PartitionCounters,
 }
 
 impl Partition {
@@ -97,6 +99,7 @@ impl Partition {
             ))),
             leader_high_watermark: AtomicI64::new(0),
             min_insync_replicas: AtomicI32::new(1),
+            counters: Default::default(),
         }
     }
 

@@ -22,6 +22,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 
 use crate::broker::Broker;
 use crate::handlers;
+use crate::metrics::errors::{Counted, Probe, Uncounted};
 use crate::security::sasl::Gate;
 use crate::security::{KafkaPrincipal, ListenerInfo, Session};
 
@@ -35,6 +36,18 @@ pub struct RequestContext {
     pub listener: Arc<ListenerInfo>,
     /// Who sent it: `User:ANONYMOUS` unless the connection authenticated.
     pub principal: Arc<KafkaPrincipal>,
+    /// Nanoseconds the request waited in a purgatory (followers for acks=all, data for a
+    /// long-poll Fetch): the request's remote time, kept apart from its local time.
+    pub remote_ns: std::sync::atomic::AtomicU64,
+}
+
+impl RequestContext {
+    /// Adds a wait in purgatory to the request's remote time.
+    pub fn waited(&self, since: std::time::Instant) {
+        let ns = u64::try_from(since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.remote_ns
+            .fetch_add(ns, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 /// Why a connection must be closed (after a log line) instead of answered.
@@ -135,13 +148,18 @@ pub async fn handle_frame(
         peer: session.peer,
         listener: session.listener.clone(),
         principal: session.principal.clone(),
+        remote_ns: Default::default(),
     };
     let cid = header.correlation_id;
+    let started = std::time::Instant::now();
+    let metrics = &broker.metrics;
+    let api_key = header.api_key;
 
     macro_rules! serve {
         ($req:ty, $handler:path) => {{
             let request: $req = decode_body(key, version, &mut body)?;
             let response = $handler(&ctx, request).await;
+            (&Probe(&response)).each_error(&mut |code| metrics.error(api_key, code));
             encode_response(
                 key,
                 cid,
@@ -155,6 +173,7 @@ pub async fn handle_frame(
         ($req:ty, $handler:path, session) => {{
             let request: $req = decode_body(key, version, &mut body)?;
             let response = $handler(&ctx, session, request);
+            (&Probe(&response)).each_error(&mut |code| metrics.error(api_key, code));
             encode_response(
                 key,
                 cid,
@@ -166,26 +185,29 @@ pub async fn handle_frame(
         }};
     }
 
-    match key {
+    let answer = match key {
         ApiKey::Produce => {
             let request: ProduceRequest = decode_body(key, version, &mut body)?;
             let acks = request.acks;
             let response = handlers::produce::handle(&ctx, request).await;
+            Probe(&response).each_error(&mut |code| metrics.error(api_key, code));
             if acks == 0 {
-                return Ok(None);
+                Ok(None)
+            } else {
+                encode_response(
+                    key,
+                    cid,
+                    version,
+                    key.response_header_version(version),
+                    &response,
+                )
+                .map(single)
             }
-            encode_response(
-                key,
-                cid,
-                version,
-                key.response_header_version(version),
-                &response,
-            )
-            .map(single)
         }
         ApiKey::Fetch => {
             let request: FetchRequest = decode_body(key, version, &mut body)?;
             let answer = handlers::fetch::handle(&ctx, request).await;
+            Probe(&answer.response).each_error(&mut |code| metrics.error(api_key, code));
             match encode_fetch(cid, version, answer) {
                 Ok(frame) => Ok(Some(frame)),
                 Err(answer) => encode_response(
@@ -339,7 +361,15 @@ pub async fn handle_frame(
         ApiKey::DeleteAcls => serve!(DeleteAclsRequest, handlers::acls::delete_acls),
         // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
         _ => Err(ProtocolError::UnsupportedVersion { key, version }),
-    }
+    };
+    let remote = ctx.remote_ns.load(std::sync::atomic::Ordering::Relaxed);
+    metrics.request_served(
+        api_key,
+        version,
+        started.elapsed(),
+        std::time::Duration::from_nanos(remote),
+    );
+    answer
 }
 
 fn single(frame: BytesMut) -> Option<ResponseFrame> {

@@ -81,6 +81,7 @@ pub async fn run<S: Transport>(
             }
         };
         let header = protocol::FrameHeader::peek(&frame).ok();
+        let received = std::time::Instant::now();
         match protocol::handle_frame(&broker, &mut session, frame.freeze()).await {
             Ok(Some(response)) => {
                 // A failed authentication: answer after the delay, then close, as Kafka does.
@@ -91,8 +92,15 @@ pub async fn run<S: Transport>(
                 if write_frame(&mut stream, response).await.is_err() || closing.is_some() {
                     return;
                 }
+                if let Some(h) = &header {
+                    broker.metrics.response_sent(h.api_key, received.elapsed());
+                }
             }
-            Ok(None) => {}
+            Ok(None) => {
+                if let Some(h) = &header {
+                    broker.metrics.response_sent(h.api_key, received.elapsed());
+                }
+            }
             Err(e) => {
                 tracing::warn!(%peer, ?header, error = %e, "closing connection");
                 return;

@@ -36,6 +36,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let limit = broker.limits.max_connections;
+    let connections = broker.metrics.listener(&info.name);
     let mut failures = AcceptFailures::default();
     loop {
         let accepted = tokio::select! {
@@ -61,6 +62,7 @@ pub async fn serve(
         let shutdown = shutdown.clone();
         let info = info.clone();
         let transport = transport.clone();
+        let open = connections.opened();
         tokio::spawn(async move {
             let mut session = Session::new(info, peer);
             match transport {
@@ -80,6 +82,7 @@ pub async fn serve(
                 }
             }
             drop(permit);
+            drop(open);
         });
     }
 }

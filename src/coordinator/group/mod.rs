@@ -24,6 +24,7 @@ pub mod requests;
 pub mod state;
 #[cfg(test)]
 mod state_tests;
+pub mod view;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;

@@ -1,0 +1,161 @@
+//! The HTTP listener (`milena.http.listener`): Prometheus `/metrics` now, and the place where a
+//! web console's pages will be routed beside it ([`router`] is one axum `Router`).
+//!
+//! It shares the broker's runtime with the Kafka listeners, so it is bounded so that no HTTP
+//! client can slow a produce or a fetch down:
+//! - at most [`MAX_CONNECTIONS`] connections; one more is closed at accept;
+//! - a request head (line and headers) larger than [`MAX_REQUEST_HEAD_BYTES`] is answered 431,
+//!   one that takes longer than [`HEADER_READ_TIMEOUT`] to arrive closes the connection, and a
+//!   connection lives at most [`CONNECTION_LIFETIME`] (a keep-alive scraper reconnects);
+//! - a body larger than [`MAX_BODY_BYTES`] is refused (413) before it is read;
+//! - a scrape is rendered on a blocking thread, one at a time, never on the async workers that
+//!   serve Kafka requests; one that waits longer than [`SCRAPE_TIMEOUT`] for its turn gets 503.
+//!
+//! Malformed request lines get hyper's 400, unknown paths 404 and other methods 405, each with
+//! a line of text; nothing a client sends can panic the broker.
+
+pub mod metrics;
+mod process;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+use crate::broker::Broker;
+
+/// Open HTTP connections at once; Prometheus needs one per scraper.
+pub const MAX_CONNECTIONS: usize = 64;
+/// Request line plus headers (hyper's read buffer; 8 KiB is its floor).
+pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
+/// Request bodies (no route takes one yet; the console's forms will).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
+pub const SCRAPE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the routes share.
+struct HttpState {
+    broker: Arc<Broker>,
+    /// One scrape renders at a time: many scrapers cost queueing, not CPU.
+    scrapes: Arc<Semaphore>,
+}
+
+/// The routes of the listener.
+pub fn router(broker: Arc<Broker>) -> Router {
+    let state = Arc::new(HttpState {
+        broker,
+        scrapes: Arc::new(Semaphore::new(1)),
+    });
+    Router::new()
+        .route("/", get(index))
+        .route("/metrics", get(scrape))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves HTTP on `listener` until `shutdown` turns true.
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let router = router(broker);
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let (stream, peer) = match accepted {
+            Ok(conn) => conn,
+            Err(error) => {
+                // EMFILE and the like: back off, keep listening.
+                tracing::debug!(%error, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "closing HTTP connection: {MAX_CONNECTIONS} already open");
+            continue;
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            tokio::pin!(connection);
+            let finished = tokio::select! {
+                result = connection.as_mut() => Some(result),
+                _ = tokio::time::sleep(CONNECTION_LIFETIME) => None,
+                _ = stop.changed() => None,
+            };
+            if finished.is_none() {
+                // Let a request in progress finish, then close; a stuck one is dropped.
+                connection.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+            } else if let Some(Err(error)) = finished {
+                tracing::debug!(%peer, %error, "HTTP connection ended");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn index() -> &'static str {
+    "Milena broker. Prometheus metrics: /metrics\n"
+}
+
+async fn not_found(uri: Uri) -> Response {
+    let path: String = uri.path().chars().take(200).collect();
+    (
+        StatusCode::NOT_FOUND,
+        format!("no such page: {path} (see / for what is served)\n"),
+    )
+        .into_response()
+}
+
+/// `/metrics`: the Prometheus text (OpenMetrics 1.0) exposition.
+async fn scrape(State(state): State<Arc<HttpState>>) -> Response {
+    let turn = tokio::time::timeout(SCRAPE_TIMEOUT, state.scrapes.clone().acquire_owned()).await;
+    let Ok(Ok(turn)) = turn else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "another scrape is still being rendered; try again\n",
+        )
+            .into_response();
+    };
+    let broker = state.broker.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let text = metrics::render(broker);
+        drop(turn);
+        text
+    })
+    .await;
+    match rendered {
+        Ok(Ok(text)) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        _ => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the metrics could not be rendered\n",
+        )
+            .into_response(),
+    }
+}
