@@ -9,7 +9,7 @@
 //! - Bad input: an oversized request head, a malformed request line, unknown paths and methods,
 //!   and more idle connections than the listener takes; the Kafka listener keeps answering.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};

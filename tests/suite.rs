@@ -25,6 +25,7 @@ mod harness_smoke;
 mod kafka_formats;
 mod leader_epoch;
 mod listeners;
+mod metrics_http;
 mod protocol_edges;
 mod quickstart;
 mod rdkafka_client;
