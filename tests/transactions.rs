@@ -1145,3 +1145,66 @@ fn idle_producer_ids_and_transactional_ids_expire() {
     let missing = transactions_tool(&broker, &["describe", "--transactional-id", "exp-done"]);
     assert!(!missing.status.success(), "{}", stdout_of(&missing));
 }
+
+/// Transactions V2 (KIP-890 part 2) as clients see them. With `transaction.version=2` finalized
+/// (a new cluster's level, as on Kafka 4.1) the Java producer sends no AddPartitionsToTxn (the
+/// partition leader registers the partition on Produce v12) and every EndTxn v5 bumps its epoch:
+/// after three transactions `kafka-transactions.sh describe` shows epoch 3, and
+/// `describe-producers` shows the partition's producer at epoch 3 too (the last marker was written
+/// with the bumped epoch). Downgraded to `transaction.version=1` with `kafka-features.sh`, a new
+/// producer falls back to V1: three transactions, epoch 0 throughout. Both commit exactly the
+/// committed records.
+#[test]
+fn transactions_v2_bump_the_epoch_at_every_end_txn_and_v1_clients_keep_working() {
+    let broker = Broker::start();
+    let run = |id: &str, topic: &str| {
+        create_topic(&broker, topic, 1);
+        let plan = format!("commit:{topic}:2;abort:{topic}:2;commit:{topic}:2");
+        let out = txn_client(
+            &broker,
+            "produce",
+            &["--txn-id", id, "--plan", &plan],
+            Duration::from_secs(90),
+        );
+        assert_eq!(records(&out, "committed").len(), 4, "{out}");
+        let read = consume(&broker, topic, "read_committed", None);
+        let committed: Vec<String> = records(&read, "record")
+            .into_iter()
+            .map(|r| r.value)
+            .collect();
+        assert_eq!(
+            committed,
+            ["commit-0-0", "commit-0-1", "commit-2-0", "commit-2-1"],
+            "{read}"
+        );
+        let txn = wait_txn_state(&broker, id, "CompleteCommit", Duration::from_secs(30));
+        let producers = producers_of(&broker, topic);
+        assert_eq!(producers.len(), 1, "{producers:?}");
+        assert_eq!(producers[0].0, txn["ProducerId"]);
+        (txn["ProducerEpoch"].clone(), producers[0].1.clone())
+    };
+
+    assert_eq!(
+        run("v2-producer", "txn-v2"),
+        ("3".to_string(), "3".to_string()),
+        "V2: one epoch bump per EndTxn, markers written with it"
+    );
+
+    let bootstrap = broker.bootstrap();
+    let out = kafka_tool(
+        "kafka-features.sh",
+        &[
+            "--bootstrap-server",
+            &bootstrap,
+            "downgrade",
+            "--feature",
+            "transaction.version=1",
+        ],
+    );
+    assert_success(&out, "kafka-features.sh downgrade");
+    assert_eq!(
+        run("v1-producer", "txn-v1"),
+        ("0".to_string(), "0".to_string()),
+        "V1: the epoch stays"
+    );
+}

@@ -609,6 +609,38 @@ impl ClusterNode {
     }
 }
 
+impl ClusterNode {
+    /// Asks the transaction coordinator at `address` to verify or add a producer's partitions
+    /// (AddPartitionsToTxn v5, the broker form of KIP-890), as a partition leader does before a
+    /// transactional append.
+    pub fn add_partitions_to_txn(
+        &self,
+        address: String,
+        request: kafka_protocol::messages::AddPartitionsToTxnRequest,
+    ) -> Result<kafka_protocol::messages::AddPartitionsToTxnResponse, String> {
+        let work = async move {
+            let mut stream = kafka_client::connect(&address).await?;
+            kafka_client::call(
+                &mut stream,
+                kafka_protocol::messages::ApiKey::AddPartitionsToTxn,
+                5,
+                &request,
+                1,
+                ADD_PARTITIONS_TIMEOUT,
+            )
+            .await
+        };
+        match self.block_on(work, ADD_PARTITIONS_TIMEOUT + Duration::from_secs(1)) {
+            Some(Ok(response)) => Ok(response),
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("no answer".into()),
+        }
+    }
+}
+
+/// How long a partition leader waits for the transaction coordinator's AddPartitionsToTxn answer.
+const ADD_PARTITIONS_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Checks the brokers' sessions every 50 ms (cheap: one pass over the registered brokers), so a
 /// dead broker is fenced within 50 ms of its session's end (Kafka schedules the check at the
 /// next expiry); only the active controller acts on them.

@@ -128,6 +128,7 @@ impl Response {
             InvalidReplicaAssignment(m) => ("InvalidReplicaAssignment", m.clone()),
             InvalidRequest(m) => ("InvalidRequest", m.clone()),
             InvalidConfig(m) => ("InvalidConfig", m.clone()),
+            InvalidUpdateVersion(m) => ("InvalidUpdateVersion", m.clone()),
             other => ("Unavailable", other.to_string()),
         };
         Response::Error {
@@ -141,6 +142,7 @@ impl Response {
         match kind {
             "TopicAlreadyExists" => TopicAlreadyExists(message),
             "UnknownTopic" => UnknownTopic(message),
+            "InvalidUpdateVersion" => InvalidUpdateVersion(message),
             "InvalidTopic" => InvalidTopic(message),
             "InvalidPartitions" => InvalidPartitions(message),
             "InvalidReplicationFactor" => InvalidReplicationFactor(message),

@@ -1,10 +1,14 @@
 //! ApiVersions: the supported ranges from `protocol::apis::SUPPORTED`, and the KIP-511 answer to
 //! a version newer than ours.
 
-use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::api_versions_response::{
+    ApiVersion, FinalizedFeatureKey, SupportedFeatureKey,
+};
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 use kafka_protocol::ResponseError;
 
+use super::str_bytes;
+use crate::metadata::features;
 use crate::protocol::apis::SUPPORTED;
 use crate::protocol::RequestContext;
 
@@ -22,6 +26,31 @@ fn api_keys() -> Vec<ApiVersion> {
 
 pub async fn handle(ctx: &RequestContext, request: ApiVersionsRequest) -> ApiVersionsResponse {
     let mut response = ApiVersionsResponse::default().with_api_keys(api_keys());
+    if ctx.api_version >= 3 {
+        // KIP-584: what `kafka-features.sh describe` prints, and how the Java client learns that
+        // transactions V2 are on (finalized transaction.version ≥ 2).
+        let image = ctx.broker.image();
+        response.supported_features = features::SUPPORTED
+            .iter()
+            .map(|f| {
+                SupportedFeatureKey::default()
+                    .with_name(str_bytes(f.name))
+                    .with_min_version(f.min)
+                    .with_max_version(f.max)
+            })
+            .collect();
+        response.finalized_features_epoch = image.records_applied;
+        response.finalized_features = image
+            .finalized_features()
+            .into_iter()
+            .map(|(name, level)| {
+                FinalizedFeatureKey::default()
+                    .with_name(str_bytes(name))
+                    .with_min_version_level(level)
+                    .with_max_version_level(level)
+            })
+            .collect();
+    }
     if ctx.api_version >= 3
         && !(valid_software_field(&request.client_software_name)
             && valid_software_field(&request.client_software_version))

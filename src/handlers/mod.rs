@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod configs;
 pub mod consumer_group;
 pub mod coordinator;
+pub mod features;
 pub mod fetch;
 pub mod fetch_session;
 pub mod groups;

@@ -20,6 +20,7 @@ use kafka_protocol::messages::{BrokerId, ProduceRequest, ProduceResponse};
 use kafka_protocol::ResponseError;
 
 use super::str_bytes;
+use crate::coordinator::txn::registration::Registration;
 use crate::log::{BatchIter, LogError};
 use crate::partition::manager::now_ms;
 use crate::partition::Partition;
@@ -162,7 +163,8 @@ fn produce_partition(
         &partition,
         &records,
     ) {
-        let message = Some("Partition was not added to the transaction".into());
+        let message = (code == ResponseError::InvalidTxnState.code())
+            .then(|| "Partition was not added to the transaction".into());
         return (failed(data.index, code, message), None);
     }
     if acks == -1 && partition.under_min_isr() {
@@ -228,12 +230,9 @@ fn produce_partition(
 }
 
 /// A transactional producer's first write to a partition must be to a partition its
-/// transaction holds (see `TransactionCoordinator::verify_partition`).
-///
-/// Only where this broker is the transaction's coordinator: Kafka's partition leader asks a
-/// remote coordinator with AddPartitionsToTxn v4 (verify only), which Milena does not send yet,
-/// so a write led elsewhere is taken unverified (Kafka's behaviour with
-/// `transaction.partition.verification.enable=false`).
+/// transaction holds: verified with the coordinator for Produce v11 and below, registered by it
+/// for Produce v12+ (transactions V2: the producer sent no AddPartitionsToTxn). See
+/// `coordinator::txn::registration`.
 fn verify_transaction(
     ctx: &RequestContext,
     transactional_id: Option<&str>,
@@ -248,14 +247,22 @@ fn verify_transaction(
     if !h.is_transactional() || partition.has_open_txn(h.producer_id) {
         return Ok(());
     }
-    ctx.broker.txns.verify_partition(
-        &ctx.broker,
-        transactional_id,
-        h.producer_id,
-        h.producer_epoch,
-        topic,
-        index,
-    )
+    let registration = if ctx.api_version >= 12 {
+        Registration::Add
+    } else {
+        Registration::VerifyOnly
+    };
+    crate::cluster::off_async_workers(|| {
+        ctx.broker.txns.verify_or_register(
+            &ctx.broker,
+            transactional_id,
+            h.producer_id,
+            h.producer_epoch,
+            topic,
+            index,
+            registration,
+        )
+    })
 }
 
 fn failed(index: i32, code: i16, message: Option<String>) -> PartitionProduceResponse {

@@ -1,10 +1,11 @@
-//! The transactional APIs: AddPartitionsToTxn (v0-3, the client form), AddOffsetsToTxn,
+//! The transactional APIs: AddPartitionsToTxn (v0-3 the client form, v4-5 the broker form),
+//! AddOffsetsToTxn,
 //! EndTxn, TxnOffsetCommit, and the admin views DescribeTransactions, ListTransactions and
 //! DescribeProducers. The state lives in the transaction coordinator and, for offsets, the
 //! group coordinator; these functions translate.
 
 use kafka_protocol::messages::add_partitions_to_txn_response::{
-    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnTopicResult,
+    AddPartitionsToTxnPartitionResult, AddPartitionsToTxnResult, AddPartitionsToTxnTopicResult,
 };
 use kafka_protocol::messages::describe_producers_response::{
     PartitionResponse, ProducerState, TopicResponse,
@@ -28,6 +29,9 @@ pub async fn add_partitions_to_txn(
     ctx: &RequestContext,
     request: AddPartitionsToTxnRequest,
 ) -> AddPartitionsToTxnResponse {
+    if ctx.api_version >= 4 {
+        return add_partitions_for_brokers(ctx, request);
+    }
     let broker = &ctx.broker;
     let image = broker.image();
     let requested: Vec<(String, i32)> = request
@@ -62,6 +66,7 @@ pub async fn add_partitions_to_txn(
                 request.v3_and_below_producer_id.0,
                 request.v3_and_below_producer_epoch,
                 &requested,
+                0,
             )
         });
         Some(errors::producer_fenced_compat(
@@ -97,6 +102,96 @@ pub async fn add_partitions_to_txn(
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
 }
 
+/// AddPartitionsToTxn v4+ (KIP-890): a partition leader verifies (`verify_only`) or, for a
+/// transactions V2 producer, adds partitions of transactions this broker coordinates; several
+/// transactions per request, a result per partition. Only brokers send it (CLUSTER_ACTION).
+fn add_partitions_for_brokers(
+    ctx: &RequestContext,
+    request: AddPartitionsToTxnRequest,
+) -> AddPartitionsToTxnResponse {
+    let broker = &ctx.broker;
+    if !ctx.authorize(
+        AclOperation::ClusterAction,
+        ResourceType::Cluster,
+        crate::security::acl::CLUSTER_NAME,
+    ) {
+        return AddPartitionsToTxnResponse::default()
+            .with_error_code(ResponseError::ClusterAuthorizationFailed.code());
+    }
+    let results = request
+        .transactions
+        .iter()
+        .map(|txn| {
+            let id = txn.transactional_id.0.as_str();
+            let requested: Vec<(String, i32)> = txn
+                .topics
+                .iter()
+                .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), *p)))
+                .collect();
+            let codes: Vec<i16> = match broker.txns.coordinates(broker, id) {
+                Err(code) => vec![code; requested.len()],
+                Ok(()) if txn.verify_only => requested
+                    .iter()
+                    .map(|(topic, p)| {
+                        broker
+                            .txns
+                            .verify_partition(
+                                broker,
+                                Some(id),
+                                txn.producer_id.0,
+                                txn.producer_epoch,
+                                topic,
+                                *p,
+                            )
+                            .err()
+                            .unwrap_or(0)
+                    })
+                    .collect(),
+                Ok(()) => {
+                    let code = super::may_fsync(ctx, || {
+                        broker.txns.add_partitions(
+                            broker,
+                            id,
+                            txn.producer_id.0,
+                            txn.producer_epoch,
+                            &requested,
+                            crate::coordinator::txn::TV_2,
+                        )
+                    })
+                    .err()
+                    .unwrap_or(0);
+                    vec![code; requested.len()]
+                }
+            };
+            let mut codes = codes.into_iter();
+            AddPartitionsToTxnResult::default()
+                .with_transactional_id(txn.transactional_id.clone())
+                .with_topic_results(
+                    txn.topics
+                        .iter()
+                        .map(|t| {
+                            AddPartitionsToTxnTopicResult::default()
+                                .with_name(t.name.clone())
+                                .with_results_by_partition(
+                                    t.partitions
+                                        .iter()
+                                        .map(|p| {
+                                            AddPartitionsToTxnPartitionResult::default()
+                                                .with_partition_index(*p)
+                                                .with_partition_error_code(
+                                                    codes.next().unwrap_or(0),
+                                                )
+                                        })
+                                        .collect(),
+                                )
+                        })
+                        .collect(),
+                )
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+}
+
 pub async fn add_offsets_to_txn(
     ctx: &RequestContext,
     request: AddOffsetsToTxnRequest,
@@ -121,6 +216,7 @@ pub async fn add_offsets_to_txn(
             request.producer_id.0,
             request.producer_epoch,
             &[(OFFSETS_TOPIC.to_string(), partition)],
+            0,
         )
     })
     .err()
@@ -140,19 +236,39 @@ pub async fn end_txn(ctx: &RequestContext, request: EndTxnRequest) -> EndTxnResp
         return EndTxnResponse::default()
             .with_error_code(ResponseError::TransactionalIdAuthorizationFailed.code());
     }
-    let code = super::may_fsync(ctx, || {
+    // EndTxn v5+ is a transactions V2 producer's: its epoch is bumped at every EndTxn and the
+    // response names the producer id and epoch to go on with.
+    let client_transaction_version = if ctx.api_version >= 5 {
+        crate::coordinator::txn::TV_2
+    } else {
+        0
+    };
+    let result = super::may_fsync(ctx, || {
         broker.txns.end_txn(
             broker,
             &request.transactional_id,
             request.producer_id.0,
             request.producer_epoch,
             request.committed,
+            client_transaction_version,
         )
-    })
-    .err()
-    .unwrap_or(0);
-    let code = errors::producer_fenced_compat(code, ctx.api_version, 2);
-    EndTxnResponse::default().with_error_code(code)
+    });
+    let mut response = EndTxnResponse::default();
+    match result {
+        Ok((producer_id, epoch)) if ctx.api_version >= 5 => {
+            response.producer_id = ProducerId(producer_id);
+            response.producer_epoch = epoch;
+        }
+        Ok(_) => {}
+        Err(code) => {
+            response.error_code = errors::producer_fenced_compat(code, ctx.api_version, 2);
+            if ctx.api_version >= 5 {
+                response.producer_id = ProducerId(-1);
+                response.producer_epoch = -1;
+            }
+        }
+    }
+    response
 }
 
 pub async fn txn_offset_commit(
@@ -215,6 +331,8 @@ pub async fn txn_offset_commit(
         Err(code)
     } else if offsets.is_empty() {
         Ok(Vec::new())
+    } else if let Err(code) = register_offsets_partition(ctx, &request) {
+        Err(code)
     } else {
         super::may_fsync(ctx, || {
             broker.groups.txn_commit(
@@ -259,6 +377,32 @@ pub async fn txn_offset_commit(
         })
         .collect();
     TxnOffsetCommitResponse::default().with_topics(topics)
+}
+
+/// TxnOffsetCommit v5+ comes from a transactions V2 producer, which sent no AddOffsetsToTxn:
+/// the group's `__consumer_offsets` partition is added to its transaction here (Kafka's group
+/// coordinator does the same through AddPartitionsToTxnManager).
+fn register_offsets_partition(
+    ctx: &RequestContext,
+    request: &TxnOffsetCommitRequest,
+) -> Result<(), i16> {
+    if ctx.api_version < 5 {
+        return Ok(());
+    }
+    let broker = &ctx.broker;
+    crate::cluster::off_async_workers(|| {
+        broker.groups.ensure_topic(broker)?;
+        let partition = broker.groups.partition_for(&request.group_id);
+        broker.txns.verify_or_register(
+            broker,
+            Some(&request.transactional_id),
+            request.producer_id.0,
+            request.producer_epoch,
+            OFFSETS_TOPIC,
+            partition,
+            crate::coordinator::txn::registration::Registration::Add,
+        )
+    })
 }
 
 pub async fn describe_transactions(

@@ -126,6 +126,14 @@ pub struct MetadataImage {
     /// The ACLs (`AccessControlEntry` records not removed since).
     #[serde(default)]
     pub acls: AclCache,
+    /// Finalized feature levels set by `FeatureLevel` records; a feature without one is at its
+    /// bootstrap level (see [`super::features`]).
+    #[serde(default)]
+    pub features: BTreeMap<String, i16>,
+    /// How many records this image has replayed: the metadata log's offset, which Kafka uses as
+    /// the finalized features epoch in ApiVersions.
+    #[serde(default)]
+    pub records_applied: i64,
 }
 
 impl MetadataImage {
@@ -164,6 +172,7 @@ impl MetadataImage {
     /// Applies one record. Replay is total: a record about a topic or broker that is gone is
     /// ignored, as it can only follow that topic's deletion in a log written by this cluster.
     pub fn replay(&mut self, record: &MetadataRecord) {
+        self.records_applied += 1;
         match record {
             MetadataRecord::Topic {
                 name,
@@ -325,6 +334,9 @@ impl MetadataImage {
             }
             MetadataRecord::AccessControlEntry { id, acl } => self.acls.add(*id, acl.clone()),
             MetadataRecord::RemoveAccessControlEntry { id } => self.acls.remove(id),
+            MetadataRecord::FeatureLevel { name, level } => {
+                self.features.insert(name.clone(), *level);
+            }
         }
     }
 

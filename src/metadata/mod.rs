@@ -8,6 +8,7 @@
 //! A cluster implementation will replicate the same records through Raft; handlers do not change.
 
 pub mod controller;
+pub mod features;
 pub mod image;
 pub mod record;
 pub mod store;
@@ -36,6 +37,9 @@ pub enum MetadataError {
     InvalidRequest(String),
     #[error("invalid config: {0}")]
     InvalidConfig(String),
+    /// UpdateFeatures refused (Kafka's INVALID_UPDATE_VERSION); the text is Kafka's.
+    #[error("{0}")]
+    InvalidUpdateVersion(String),
     /// The metadata quorum could not take the change (no active controller reachable in time).
     #[error("the controller is not available: {0}")]
     Unavailable(String),

@@ -105,6 +105,9 @@ pub enum MetadataRecord {
     },
     /// An ACL was deleted (Kafka's RemoveAccessControlEntryRecord).
     RemoveAccessControlEntry { id: Uuid },
+    /// A feature's finalized level changed (Kafka's FeatureLevelRecord; UpdateFeatures). Level 0
+    /// turns the feature off.
+    FeatureLevel { name: String, level: i16 },
 }
 
 /// Whether the leader may hold less than every committed record (Kafka's LeaderRecoveryState):

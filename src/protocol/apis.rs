@@ -75,13 +75,13 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeTopicPartitionsRequest>(ApiKey::DescribeTopicPartitions, 0, 0, 0),
     spec::<ConsumerGroupHeartbeatRequest>(ApiKey::ConsumerGroupHeartbeat, 0, 0, 1),
     spec::<ConsumerGroupDescribeRequest>(ApiKey::ConsumerGroupDescribe, 0, 0, 1),
-    // Transactions V1: the versions whose meaning does not depend on transaction.version=2
-    // (AddPartitionsToTxn v4+ is the broker-to-broker form; EndTxn and TxnOffsetCommit v5 are
-    // KIP-890's).
-    spec::<AddPartitionsToTxnRequest>(ApiKey::AddPartitionsToTxn, 0, 0, 3),
+    // Transactions V1 and V2 (KIP-890): AddPartitionsToTxn v4+ is the broker-to-broker form
+    // (verify or add for a partition leader); Produce v12, EndTxn v5 and TxnOffsetCommit v5 are
+    // a V2 producer's (registration by the leader, an epoch bump at every EndTxn).
+    spec::<AddPartitionsToTxnRequest>(ApiKey::AddPartitionsToTxn, 0, 0, 5),
     spec::<AddOffsetsToTxnRequest>(ApiKey::AddOffsetsToTxn, 0, 0, 4),
-    spec::<EndTxnRequest>(ApiKey::EndTxn, 0, 0, 4),
-    spec::<TxnOffsetCommitRequest>(ApiKey::TxnOffsetCommit, 0, 0, 4),
+    spec::<EndTxnRequest>(ApiKey::EndTxn, 0, 0, 5),
+    spec::<TxnOffsetCommitRequest>(ApiKey::TxnOffsetCommit, 0, 0, 5),
     // Broker to broker: a transaction coordinator's markers for partitions led here.
     spec::<WriteTxnMarkersRequest>(ApiKey::WriteTxnMarkers, 1, 1, 1),
     spec::<DescribeProducersRequest>(ApiKey::DescribeProducers, 0, 0, 0),
@@ -99,6 +99,8 @@ pub const SUPPORTED: &[ApiSpec] = &[
     spec::<DescribeAclsRequest>(ApiKey::DescribeAcls, 1, 1, 3),
     spec::<CreateAclsRequest>(ApiKey::CreateAcls, 1, 1, 3),
     spec::<DeleteAclsRequest>(ApiKey::DeleteAcls, 1, 1, 3),
+    // kafka-features.sh upgrade/downgrade/disable (handlers/features.rs).
+    spec::<UpdateFeaturesRequest>(ApiKey::UpdateFeatures, 0, 0, 2),
 ];
 
 pub fn lookup(key: ApiKey) -> Option<&'static ApiSpec> {

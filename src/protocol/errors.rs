@@ -44,6 +44,7 @@ pub fn metadata_error(e: &MetadataError) -> KafkaError {
         InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
         InvalidRequest(_) => ResponseError::InvalidRequest,
         InvalidConfig(_) => ResponseError::InvalidConfig,
+        InvalidUpdateVersion(_) => ResponseError::InvalidUpdateVersion,
         Io(_) | Corrupt { .. } => ResponseError::KafkaStorageError,
         Unavailable(_) => ResponseError::RequestTimedOut,
     };
@@ -53,7 +54,8 @@ pub fn metadata_error(e: &MetadataError) -> KafkaError {
         | InvalidReplicationFactor(m)
         | InvalidReplicaAssignment(m)
         | InvalidRequest(m)
-        | InvalidConfig(m) => Some(m.clone()),
+        | InvalidConfig(m)
+        | InvalidUpdateVersion(m) => Some(m.clone()),
         UnknownTopic(_) => Some("This server does not host this topic-partition.".into()),
         other => Some(other.to_string()),
     };

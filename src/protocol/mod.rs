@@ -359,6 +359,9 @@ pub async fn handle_frame(
         ApiKey::CreateAcls => serve!(CreateAclsRequest, handlers::acls::create_acls),
         ApiKey::DescribeAcls => serve!(DescribeAclsRequest, handlers::acls::describe_acls),
         ApiKey::DeleteAcls => serve!(DeleteAclsRequest, handlers::acls::delete_acls),
+        ApiKey::UpdateFeatures => {
+            serve!(UpdateFeaturesRequest, handlers::features::update_features)
+        }
         // Unreachable while every SUPPORTED key has an arm above; refusing is still safe.
         _ => Err(ProtocolError::UnsupportedVersion { key, version }),
     };

@@ -20,7 +20,7 @@ fn a_commit_interrupted_between_its_phases_is_completed_at_start() {
             .expect("init");
         broker
             .txns
-            .add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)])
+            .add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)], 0)
             .expect("add");
         let partition = broker.replicas.get("t", 0).expect("partition");
         let record = NewRecord {
@@ -35,7 +35,8 @@ fn a_commit_interrupted_between_its_phases_is_completed_at_start() {
         // Phase one only: the crash comes before any marker is written.
         let shard = broker.txns.shard(&broker, "tx").expect("coordinated here");
         let mut txns = shard.lock();
-        let Ok(EndStep::Prepare(prepared)) = txns["tx"].end(pid, epoch, true, 2_000) else {
+        let Ok(EndStep::Prepare(prepared)) = txns["tx"].end(pid, epoch, true, 2_000, 0, || None)
+        else {
             panic!("expected a prepare step");
         };
         broker
@@ -74,7 +75,7 @@ fn only_partitions_added_to_the_running_transaction_pass_verification() {
         txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
         Err(invalid_txn_state)
     );
-    txns.add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)])
+    txns.add_partitions(&broker, "tx", pid, epoch, &[("t".to_string(), 0)], 0)
         .expect("add");
     assert_eq!(
         txns.verify_partition(&broker, Some("tx"), pid, epoch, "t", 0),
@@ -111,7 +112,9 @@ fn idle_finished_transactional_ids_expire_with_a_tombstone() {
             .init_producer_id(&broker, "idle", 60_000, None)
             .expect("init");
         txns.init_producer_id(&broker, "open", 60_000, None)
-            .and_then(|(p, e)| txns.add_partitions(&broker, "open", p, e, &[("t".to_string(), 0)]))
+            .and_then(|(p, e)| {
+                txns.add_partitions(&broker, "open", p, e, &[("t".to_string(), 0)], 0)
+            })
             .expect("open a transaction");
         let shard = txns.shard(&broker, "idle").expect("coordinated here");
         let mut ids = shard.lock();

@@ -1,5 +1,8 @@
 //! The transaction coordinator: transactional ids, their producer ids and epochs, and the
-//! two-phase completion of their transactions (Kafka's transactions V1, KIP-98 with KIP-360).
+//! two-phase completion of their transactions (Kafka's transactions V1, KIP-98 with KIP-360, and
+//! V2, KIP-890 part 2: with EndTxn v5 the Prepare step bumps the producer epoch, the markers carry
+//! the bumped epoch and the producer goes on with it; partitions of a V2 producer are registered
+//! by their leaders, see [`registration`]).
 //!
 //! A transactional id belongs to one `__transaction_state` partition (Java `hashCode`
 //! placement, as Kafka), and the broker that leads that partition coordinates it: the
@@ -19,6 +22,7 @@
 //! goes to `__transaction_state`, as Kafka writes one, and then it leaves the shard.
 
 pub mod records;
+pub mod registration;
 pub mod state;
 
 use std::collections::{BTreeMap, HashMap};
@@ -35,9 +39,10 @@ use crate::coordinator::group::OFFSETS_TOPIC;
 use crate::handlers::Replicating;
 use crate::log::builder::{build_batch, ControlType, NewRecord};
 use crate::log::LogError;
+use crate::metadata::features::TRANSACTION_VERSION;
 use crate::partition::manager::now_ms;
 use records::{partition_for, TxnRecord, TxnState};
-pub use state::{EndStep, InitStep, TxnError, TxnMetadata};
+pub use state::{EndStep, InitStep, TxnError, TxnMetadata, TV_2};
 
 pub const TXN_TOPIC: &str = "__transaction_state";
 /// Kafka's transaction coordinator settings.
@@ -347,7 +352,9 @@ impl TransactionCoordinator {
         Ok(answer)
     }
 
-    /// AddPartitionsToTxn and AddOffsetsToTxn: adds partitions to the running transaction.
+    /// AddPartitionsToTxn and AddOffsetsToTxn (`client_transaction_version` 0), or the
+    /// partitions a V2 producer's Produce v12+ / TxnOffsetCommit v5+ registers implicitly (2):
+    /// adds partitions to the running transaction, starting one if none runs.
     pub fn add_partitions(
         &self,
         broker: &Broker,
@@ -355,20 +362,30 @@ impl TransactionCoordinator {
         producer_id: i64,
         epoch: i16,
         partitions: &[(String, i32)],
+        client_transaction_version: i16,
     ) -> Result<(), i16> {
         let shard = self.shard(broker, transactional_id)?;
         let mut txns = shard.lock();
         let Some(current) = txns.get(transactional_id) else {
             return Err(TxnError::InvalidProducerIdMapping.code());
         };
-        match current.add_partitions(producer_id, epoch, partitions, now_ms()) {
+        match current.add_partitions(
+            producer_id,
+            epoch,
+            partitions,
+            now_ms(),
+            client_transaction_version,
+        ) {
             Ok(None) => Ok(()),
             Ok(Some(next)) => self.write(broker, &shard, &mut txns, transactional_id, next),
             Err(e) => Err(e.code()),
         }
     }
 
-    /// EndTxn: commit or abort the running transaction. Answers once the markers are written.
+    /// EndTxn: commit or abort the running transaction. Answers once the markers are written,
+    /// with the producer id and epoch the producer goes on with: in V2
+    /// (`client_transaction_version` 2, EndTxn v5+) the epoch was bumped, and the markers were
+    /// written with it.
     pub fn end_txn(
         &self,
         broker: &Broker,
@@ -376,14 +393,23 @@ impl TransactionCoordinator {
         producer_id: i64,
         epoch: i16,
         commit: bool,
-    ) -> Result<(), i16> {
+        client_transaction_version: i16,
+    ) -> Result<(i64, i16), i16> {
         let shard = self.shard(broker, transactional_id)?;
         let mut txns = shard.lock();
         let Some(current) = txns.get(transactional_id) else {
             return Err(TxnError::InvalidProducerIdMapping.code());
         };
-        match current.end(producer_id, epoch, commit, now_ms()) {
-            Ok(EndStep::AlreadyDone) => Ok(()),
+        let allocate = || broker.controller.allocate_producer_id().ok();
+        match current.end(
+            producer_id,
+            epoch,
+            commit,
+            now_ms(),
+            client_transaction_version,
+            allocate,
+        ) {
+            Ok(EndStep::AlreadyDone) => Ok((current.producer_id, current.producer_epoch)),
             Ok(EndStep::Prepare(prepared)) => {
                 self.write(
                     broker,
@@ -392,7 +418,9 @@ impl TransactionCoordinator {
                     transactional_id,
                     prepared.clone(),
                 )?;
-                self.finish(broker, &shard, &mut txns, transactional_id, prepared)
+                self.finish(broker, &shard, &mut txns, transactional_id, prepared)?;
+                let done = &txns[transactional_id];
+                Ok((done.producer_id, done.producer_epoch))
             }
             Err(e) => Err(e.code()),
         }
@@ -653,7 +681,15 @@ fn append_record(broker: &Broker, shard: &Shard, record: TxnRecord) -> Result<()
         tracing::warn!(error = %e, "refusing a transaction record that Kafka's schema cannot hold");
         return Err(ResponseError::InvalidRequest.code());
     }
-    let (key, value) = record.encode();
+    // TransactionLogValue v0 while transaction.version is 0, as Kafka writes; a value v0 cannot
+    // hold (a previous producer id after an exhausted epoch) is written as v1 rather than lost.
+    let (key, value) = if broker.image().feature_level(TRANSACTION_VERSION) == 0 {
+        record
+            .encode_with_value_version(0)
+            .unwrap_or_else(|_| record.encode())
+    } else {
+        record.encode()
+    };
     let batch = build_batch(
         &[NewRecord {
             key: Some(key),

@@ -52,7 +52,17 @@ pub struct TxnMetadata {
     /// When the running transaction started, -1 when none runs.
     pub start_ms: i64,
     pub last_update_ms: i64,
+    /// The transaction version of the client's last transaction (Kafka's
+    /// clientTransactionVersion): 2 when it came with Produce v12+/TxnOffsetCommit v5+/EndTxn
+    /// v5+ (transactions V2, KIP-890 part 2: an epoch bump at every EndTxn), else 0.
+    pub client_transaction_version: i16,
+    /// The producer id the producer moves to when this transaction completes, -1 for none: a V2
+    /// EndTxn on an exhausted epoch allocates it.
+    pub next_producer_id: i64,
 }
+
+/// The first transaction version whose EndTxn bumps the producer epoch (KIP-890 part 2).
+pub const TV_2: i16 = 2;
 
 /// What InitProducerId must do.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,6 +95,8 @@ impl TxnMetadata {
             partitions: BTreeSet::new(),
             start_ms: -1,
             last_update_ms: now_ms,
+            client_transaction_version: 0,
+            next_producer_id: -1,
         }
     }
 
@@ -103,6 +115,8 @@ impl TxnMetadata {
                 .collect(),
             start_ms: v.start_ms,
             last_update_ms: v.last_update_ms,
+            client_transaction_version: v.client_transaction_version,
+            next_producer_id: v.next_producer_id,
         }
     }
 
@@ -114,6 +128,8 @@ impl TxnMetadata {
             self.state,
         );
         value.previous_producer_id = self.previous_producer_id;
+        value.next_producer_id = self.next_producer_id;
+        value.client_transaction_version = self.client_transaction_version;
         value.last_update_ms = self.last_update_ms;
         value.start_ms = self.start_ms;
         if self.state != TxnState::Empty {
@@ -218,13 +234,17 @@ impl TxnMetadata {
         Ok(())
     }
 
-    /// AddPartitionsToTxn / AddOffsetsToTxn: `None` when every partition is already in.
+    /// AddPartitionsToTxn / AddOffsetsToTxn, or a V2 client's partition registered by its
+    /// first produce or TxnOffsetCommit (`client_transaction_version` 2, which starts a new
+    /// transaction from Empty or Complete* just as the explicit form does): `None` when every
+    /// partition is already in.
     pub fn add_partitions(
         &self,
         producer_id: i64,
         epoch: i16,
         partitions: &[(String, i32)],
         now_ms: i64,
+        client_transaction_version: i16,
     ) -> Result<Option<TxnMetadata>, TxnError> {
         self.check_producer(producer_id, epoch)?;
         if self.is_preparing() {
@@ -245,22 +265,95 @@ impl TxnMetadata {
         next.state = TxnState::Ongoing;
         next.partitions.extend(partitions.iter().cloned());
         next.last_update_ms = now_ms;
+        next.client_transaction_version = client_transaction_version;
         Ok(Some(next))
     }
 
-    /// EndTxn from the producer.
+    /// EndTxn from the producer. `client_transaction_version` 2 (EndTxn v5+) is transactions
+    /// V2: the epoch is bumped by the Prepare step, so a retry comes with the epoch before the
+    /// bump, and an abort with no partition added is allowed (the producer's writes may all have
+    /// failed before registering one). `new_producer_id` allocates when the epoch is exhausted.
     pub fn end(
         &self,
         producer_id: i64,
         epoch: i16,
         commit: bool,
         now_ms: i64,
+        client_transaction_version: i16,
+        new_producer_id: impl FnOnce() -> Option<i64>,
     ) -> Result<EndStep, TxnError> {
+        if client_transaction_version >= TV_2 {
+            return self.end_v2(producer_id, epoch, commit, now_ms, new_producer_id);
+        }
         self.check_producer(producer_id, epoch)?;
         match (self.state, commit) {
             (TxnState::Ongoing, _) => Ok(EndStep::Prepare(self.prepare(commit, now_ms))),
             (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) => {
                 Ok(EndStep::AlreadyDone)
+            }
+            (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
+                Err(TxnError::ConcurrentTransactions)
+            }
+            _ => Err(TxnError::InvalidTxnState),
+        }
+    }
+
+    /// Kafka's rules for a V2 EndTxn (TransactionCoordinator.endTransaction, TV2 table):
+    /// a retry (epoch one below the current, or the last epoch of a producer id replaced on
+    /// exhaustion) of a completed EndTxn succeeds again; Empty and Complete* may be aborted.
+    fn end_v2(
+        &self,
+        producer_id: i64,
+        epoch: i16,
+        commit: bool,
+        now_ms: i64,
+        new_producer_id: impl FnOnce() -> Option<i64>,
+    ) -> Result<EndStep, TxnError> {
+        let retry_on_overflow = self.previous_producer_id == producer_id
+            && epoch == MAX_EPOCH
+            && self.producer_epoch == 0;
+        let retry_on_bump = i32::from(self.producer_epoch) == i32::from(epoch) + 1;
+        let current = epoch == self.producer_epoch;
+        let valid_epoch = match self.state {
+            TxnState::PrepareCommit | TxnState::PrepareAbort => retry_on_bump,
+            TxnState::CompleteCommit | TxnState::CompleteAbort => {
+                retry_on_bump || retry_on_overflow || current
+            }
+            _ => current,
+        };
+        if producer_id != self.producer_id && !retry_on_overflow {
+            return Err(TxnError::InvalidProducerIdMapping);
+        }
+        if !valid_epoch {
+            return Err(TxnError::ProducerFenced);
+        }
+        let retry = retry_on_bump || retry_on_overflow;
+        let prepare = |commit: bool, no_partition_added: bool| {
+            let mut next = self.prepare(commit, now_ms);
+            if self.producer_epoch >= MAX_EPOCH {
+                next.next_producer_id =
+                    new_producer_id().ok_or(TxnError::ConcurrentTransactions)?;
+            }
+            // At MAX_EPOCH this reaches i16::MAX, the last epoch there is; the producer moves
+            // to `next_producer_id` when the transaction completes.
+            next.producer_epoch = self.producer_epoch.saturating_add(1);
+            next.last_producer_epoch = self.producer_epoch;
+            next.client_transaction_version = TV_2;
+            if no_partition_added {
+                next.partitions.clear();
+                next.start_ms = now_ms;
+            }
+            Ok(EndStep::Prepare(next))
+        };
+        match (self.state, commit) {
+            (TxnState::Ongoing, _) => prepare(commit, false),
+            (TxnState::CompleteCommit, true) | (TxnState::CompleteAbort, false) if retry => {
+                Ok(EndStep::AlreadyDone)
+            }
+            (TxnState::CompleteCommit | TxnState::CompleteAbort | TxnState::Empty, false)
+                if !retry =>
+            {
+                prepare(false, true)
             }
             (TxnState::PrepareCommit, true) | (TxnState::PrepareAbort, false) => {
                 Err(TxnError::ConcurrentTransactions)
@@ -295,6 +388,21 @@ impl TxnMetadata {
     /// After the markers: PrepareCommit → CompleteCommit, PrepareAbort → CompleteAbort. The
     /// partitions are done with, as in Kafka.
     pub fn complete(&self, now_ms: i64) -> TxnMetadata {
+        if self.next_producer_id >= 0 {
+            // The epoch was exhausted by a V2 EndTxn: the producer goes on with a new id.
+            return TxnMetadata {
+                previous_producer_id: self.producer_id,
+                producer_id: self.next_producer_id,
+                next_producer_id: -1,
+                producer_epoch: 0,
+                last_producer_epoch: -1,
+                ..self.complete_same_producer(now_ms)
+            };
+        }
+        self.complete_same_producer(now_ms)
+    }
+
+    fn complete_same_producer(&self, now_ms: i64) -> TxnMetadata {
         TxnMetadata {
             state: if self.state == TxnState::PrepareCommit {
                 TxnState::CompleteCommit

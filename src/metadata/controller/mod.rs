@@ -22,6 +22,7 @@ pub use topics::{
     validate_topic_name, Brokers, ConfigChange, NewTopic, TopicDefaults, MAX_PARTITIONS_PER_TOPIC,
 };
 
+use super::features::{self, FeatureUpdate};
 use crate::security::acl::{AclBindingFilter, StandardAcl};
 
 use super::{
@@ -69,6 +70,11 @@ pub enum ControllerOp {
     /// Removes the ACLs each filter matches (DeleteAcls).
     DeleteAcls {
         filters: Vec<AclBindingFilter>,
+    },
+    /// Changes finalized feature levels (UpdateFeatures), all or none.
+    UpdateFeatures {
+        updates: Vec<FeatureUpdate>,
+        validate_only: bool,
     },
 }
 
@@ -151,6 +157,14 @@ pub fn plan(
         ControllerOp::DeleteAcls { filters } => {
             let (records, removed) = acls::delete_acls(image, &filters);
             (records, OpOutcome::DeletedAcls(removed))
+        }
+        ControllerOp::UpdateFeatures {
+            updates,
+            validate_only,
+        } => {
+            let records = features::update_features(image, &updates, default_node)
+                .map_err(|e| MetadataError::InvalidUpdateVersion(e.to_string()))?;
+            (only_if(validate_only, records), OpOutcome::Done)
         }
     })
 }
@@ -298,6 +312,19 @@ impl Controller {
             }
         }
         results
+    }
+
+    /// UpdateFeatures: every update applied, or none (the first refused one is the error).
+    pub fn update_features(
+        &self,
+        updates: Vec<FeatureUpdate>,
+        validate_only: bool,
+    ) -> Result<(), MetadataError> {
+        self.submit(ControllerOp::UpdateFeatures {
+            updates,
+            validate_only,
+        })
+        .map(drop)
     }
 
     pub fn delete_topic(&self, name: &str) -> Result<(), MetadataError> {
