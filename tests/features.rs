@@ -20,7 +20,7 @@
 //! epoch is the metadata log's offset in both. The upgrade, downgrade and refusal messages below
 //! are Kafka's, word for word.
 
-mod support;
+use crate::support;
 
 use support::*;
 

@@ -18,6 +18,7 @@ mod consumer_groups;
 mod consumer_groups_clients;
 mod consumer_protocol;
 mod durability;
+mod features;
 mod fd_budget;
 mod fetch_semantics;
 mod fetch_sessions;
