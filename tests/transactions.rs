@@ -43,24 +43,19 @@ fn txn_client(broker: &Broker, mode: &str, args: &[&str], timeout: Duration) -> 
         .map(|home| std::path::PathBuf::from(home).join("bin/java"))
         .unwrap_or_else(|| "java".into());
     let mut cmd = Command::new(java);
-    cmd.args([
-        "-XX:+UseSerialGC",
-        "-XX:TieredStopAtLevel=1",
-        "-Xshare:auto",
-        "-Djava.awt.headless=true",
-    ])
-    .arg(format!(
-        "-Dlog4j2.configurationFile={}",
-        dist.join("config/tools-log4j2.yaml").display()
-    ))
-    .arg("-cp")
-    .arg(dist.join("libs/*"))
-    .arg(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/java/TxnClient.java"
-    ))
-    .args([mode, "--bootstrap", &broker.bootstrap()])
-    .args(args);
+    cmd.args(fast_jvm_opts())
+        .arg(format!(
+            "-Dlog4j2.configurationFile={}",
+            dist.join("config/tools-log4j2.yaml").display()
+        ))
+        .arg("-cp")
+        .arg(dist.join("libs/*"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/java/TxnClient.java"
+        ))
+        .args([mode, "--bootstrap", &broker.bootstrap()])
+        .args(args);
     match run_with_timeout(&mut cmd, None, timeout) {
         Ok(out) => assert_success(&out, &format!("TxnClient {mode} {args:?}")),
         Err(e) => panic!("TxnClient {mode} {args:?}: {e}"),

@@ -15,7 +15,8 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::{
-    assert_success, kafka_dist, kafka_tool_stdin, kcat, wait_until, write_file, Background,
+    assert_success, fast_jvm_opts, kafka_dist, kafka_tool_stdin, kcat, wait_until, write_file,
+    Background,
 };
 
 /// The topics the stock demo reads and writes (it creates neither).
@@ -74,9 +75,6 @@ const STREAMS_LOG4J: &str = r#"Configuration:
         level: INFO
 "#;
 
-pub const FAST_JVM: &str =
-    "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto -Djava.awt.headless=true";
-
 /// Writes the demo's configuration into `dir` (`wordcount.properties`, read by
 /// `word_count_demo`, and its log4j file): exactly_once_v2, one stream thread, a commit every
 /// second (EOS's default is 100 ms: a longer interval makes an open transaction easy to catch),
@@ -115,7 +113,7 @@ pub fn word_count_demo(dir: &Path, name: &str) -> Background {
                 dir.join("streams-log4j2.yaml").display()
             ),
         )
-        .env("KAFKA_JVM_PERFORMANCE_OPTS", FAST_JVM);
+        .env("KAFKA_JVM_PERFORMANCE_OPTS", fast_jvm_opts().join(" "));
     Background::spawn(cmd, dir, name)
 }
 
@@ -170,7 +168,7 @@ pub fn slow_producer(dir: &Path, bootstrap: &str, lines: &[String], name: &str) 
         .arg(kafka_dist().join("bin").join("kafka-console-producer.sh"))
         .arg(bootstrap)
         .arg(WORDS_IN)
-        .env("KAFKA_JVM_PERFORMANCE_OPTS", FAST_JVM);
+        .env("KAFKA_JVM_PERFORMANCE_OPTS", fast_jvm_opts().join(" "));
     Background::spawn(cmd, dir, name)
 }
 
