@@ -38,6 +38,7 @@ pub mod coordinator;
 pub mod handlers;
 pub mod http;
 pub mod log;
+pub mod logging;
 pub mod metadata;
 pub mod metrics;
 pub mod partition;

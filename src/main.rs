@@ -12,7 +12,6 @@ use milena::config::BrokerConfig;
 use milena::server::tls::TlsListener;
 use milena::server::ListenerTransport;
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 /// A Kafka-compatible broker: one binary, no JVM, no ZooKeeper.
 ///
@@ -34,14 +33,6 @@ struct Cli {
 const DEFAULT_CONFIG: &str = "config/server.properties";
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("MILENA_LOG")
-                // openraft narrates every vote and append at info.
-                .unwrap_or_else(|_| EnvFilter::new("info,openraft=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
     let path = cli.config.clone().or_else(|| {
         let default = PathBuf::from(DEFAULT_CONFIG);
@@ -59,6 +50,9 @@ fn main() -> anyhow::Result<()> {
         ));
     }
     let (config, warnings) = BrokerConfig::load(path.as_deref(), env.into_iter())?;
+    // The configuration names the log's format, so nothing is logged before it is loaded (a
+    // configuration error is printed by main's error return).
+    milena::logging::init(config.log_format);
     match &path {
         Some(path) => tracing::info!(config = %path.display(), "loaded configuration"),
         None => tracing::info!("no {DEFAULT_CONFIG}; using built-in defaults"),

@@ -123,3 +123,83 @@ fn the_open_file_limit_is_raised_to_the_hard_limit_and_logged() {
         .unwrap_or_else(|| panic!("no open file limit line: {stderr}"));
     assert!(line.contains("4096"), "{line}");
 }
+
+/// Issue 16, item 4: `milena.log.format=json` writes one JSON object a line (level, message,
+/// target and the event's fields), and a start that opens many partition logs says how many it
+/// opened and how long that took.
+#[test]
+fn json_log_lines_and_start_up_progress() {
+    if reference_mode() {
+        return; // a Milena key
+    }
+    let mut broker = Broker::start_with(&[("milena.log.format", "json")]);
+    let out = topics(
+        &broker,
+        &["--create", "--topic", "many", "--partitions", "120"],
+    );
+    assert_success(&out, "create 120 partitions");
+    broker.restart();
+    let log = broker.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| !l.starts_with("==== test harness"))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}\n{log}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|v| v["level"].is_string() && v["message"].is_string() && v["target"].is_string()),
+        "{log}"
+    );
+    let opened: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|v| v["message"] == "opened partition logs")
+        .collect();
+    // Once when the topic was created, once at the restart.
+    assert_eq!(opened.len(), 2, "{log}");
+    assert!(
+        opened
+            .iter()
+            .all(|v| v["logs"].as_u64() == Some(120) && v["elapsed_ms"].is_u64()),
+        "{opened:?}"
+    );
+}
+
+/// `milena.log.format=kafka`: Kafka's log4j layout, `[yyyy-MM-dd HH:mm:ss,SSS] LEVEL message
+/// (module)`, so that patterns written for Kafka's server.log match.
+#[test]
+fn kafka_log_layout() {
+    if reference_mode() {
+        return; // a Milena key
+    }
+    let mut broker = Broker::start_with(&[("milena.log.format", "kafka")]);
+    broker.stop();
+    let log = broker.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|l| !l.starts_with("==== test harness"))
+        .collect();
+    assert!(lines.len() >= 3, "{log}");
+    for line in &lines {
+        let b = line.as_bytes();
+        let stamp_shape = b.len() > 26
+            && b[0] == b'['
+            && line[1..24]
+                .bytes()
+                .zip("dddd-dd-dd dd:dd:dd,ddd".bytes())
+                .all(|(c, p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
+            && b[24] == b']';
+        let level = line.get(26..).and_then(|rest| rest.split(' ').next());
+        assert!(
+            stamp_shape
+                && matches!(level, Some("INFO" | "WARN" | "ERROR" | "DEBUG" | "TRACE"))
+                && line.ends_with(')')
+                && line.contains(" ("),
+            "not Kafka's layout: {line}\n{log}"
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("] INFO ") && l.contains("shut down cleanly")),
+        "{log}"
+    );
+}

@@ -108,6 +108,8 @@ pub struct BrokerConfig {
     /// `milena.http.listener`: host and port of the HTTP listener (`/metrics`); `None` (the
     /// default, an empty value) runs none. An empty host binds every interface.
     pub http_listener: Option<(String, u16)>,
+    /// `milena.log.format`: text (default), json or kafka (see `crate::logging`).
+    pub log_format: crate::logging::LogFormat,
     /// `milena.metrics.partition.series.enable`; default true.
     pub metrics_partition_series: bool,
     /// `max.incremental.fetch.session.cache.slots`; default 1000.
@@ -186,6 +188,7 @@ impl Default for BrokerConfig {
             log_cleaner_io_max_bytes_per_second: f64::MAX,
             flush_on_ack: false,
             http_listener: None,
+            log_format: crate::logging::LogFormat::Text,
             metrics_partition_series: true,
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
@@ -349,6 +352,7 @@ impl BrokerConfig {
         if let Some(text) = v.text("milena.http.listener") {
             c.http_listener = http_listener(text)?;
         }
+        v.set(&mut c.log_format, "milena.log.format")?;
         v.set(
             &mut c.metrics_partition_series,
             "milena.metrics.partition.series.enable",

@@ -1,6 +1,6 @@
 //! The table of broker-level keys Milena recognises: Kafka 4.1's names, types and defaults, and two
 //! keys of Milena's own (`cluster.id`, `milena.flush.on.ack`, `milena.http.listener`,
-//! `milena.metrics.partition.series.enable`).
+//! `milena.log.format`, `milena.metrics.partition.series.enable`).
 //!
 //! A key in this table is accepted from the file or environment and validated by its type; whether
 //! Milena acts on it is up to [`super::BrokerConfig`] (keys such as `num.io.threads` or
@@ -198,6 +198,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     // Off by default: several brokers on one host (tests, config/server-1..3) would fight over
     // one port, and an HTTP port is something an operator opens on purpose.
     key("milena.http.listener", Str, Some(""), Any, false, "Milena: host:port of the HTTP listener serving Prometheus /metrics (empty host: every interface); empty: no HTTP listener."),
+    key("milena.log.format", Str, Some("text"), Check::OneOf(crate::logging::LOG_FORMATS), false, "Milena: the broker's log on stderr: text (human), json (one object a line, for log shippers) or kafka (Kafka's log4j layout)."),
     key("milena.metrics.partition.series.enable", Boolean, Some("true"), Any, false, "Milena: /metrics has per-partition series (log size, start and end offsets, consumer lag); false keeps only per-topic and per-group totals."),
 ];
 

@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use uuid::Uuid;
@@ -39,7 +41,7 @@ pub struct ReplicaManager {
     /// Partitions placed here whose log the last sync could not open.
     offline: RwLock<BTreeSet<(String, i32)>>,
     /// Held by a sync from start to end: the map's lock is not, while logs are opened.
-    syncing: std::sync::Mutex<()>,
+    syncing: Mutex<()>,
 }
 
 /// A partition placed on this broker whose log could not be opened.
@@ -65,7 +67,7 @@ impl ReplicaManager {
             log_dir: log_dir.to_path_buf(),
             topics: RwLock::new(HashMap::new()),
             offline: RwLock::new(BTreeSet::new()),
-            syncing: std::sync::Mutex::new(()),
+            syncing: Mutex::new(()),
         }
     }
 
@@ -205,6 +207,7 @@ impl ReplicaManager {
                 .exists()
         });
         let threads = broker.num_recovery_threads_per_data_dir.max(1) as usize;
+        let progress = OpenProgress::new(to_open.len(), threads);
         let opened = in_parallel(
             to_open,
             threads,
@@ -215,9 +218,11 @@ impl ReplicaManager {
                     partition.apply_state(node_id, &state, now)?;
                     Ok(partition)
                 });
+                progress.one_done();
                 (topic, index, opened)
             },
         );
+        progress.finished();
         if reopened_clean {
             // Makes every opened log's removal of its clean-shutdown marker durable at once.
             crate::log::sync_log_dir(&self.log_dir)?;
@@ -362,6 +367,61 @@ impl ReplicaManager {
     }
 }
 
+/// Progress of opening (and recovering) many partition logs, as at start-up with thousands of
+/// them: a line at the start, one every [`PROGRESS_EVERY`] with how many are done and left, and
+/// one at the end. Openings of a few logs (a topic created, a partition reassigned) that finish
+/// quickly log nothing.
+struct OpenProgress {
+    total: usize,
+    started: Instant,
+    done: AtomicUsize,
+    last_report: Mutex<Instant>,
+}
+
+/// Fewer logs than this open without a line at the start.
+const PROGRESS_MIN_LOGS: usize = 100;
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+impl OpenProgress {
+    fn new(total: usize, threads: usize) -> Self {
+        if total >= PROGRESS_MIN_LOGS {
+            tracing::info!(logs = total, threads, "opening partition logs");
+        }
+        let now = Instant::now();
+        OpenProgress {
+            total,
+            started: now,
+            done: AtomicUsize::new(0),
+            last_report: Mutex::new(now),
+        }
+    }
+
+    fn one_done(&self) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut last = self.last_report.lock().unwrap_or_else(|p| p.into_inner());
+        if last.elapsed() >= PROGRESS_EVERY && done < self.total {
+            *last = Instant::now();
+            tracing::info!(
+                done,
+                left = self.total - done,
+                elapsed_ms = self.started.elapsed().as_millis() as u64,
+                "opening partition logs"
+            );
+        }
+    }
+
+    fn finished(&self) {
+        let elapsed = self.started.elapsed();
+        if self.total >= PROGRESS_MIN_LOGS || elapsed >= PROGRESS_EVERY {
+            tracing::info!(
+                logs = self.total,
+                elapsed_ms = elapsed.as_millis() as u64,
+                "opened partition logs"
+            );
+        }
+    }
+}
+
 /// Threads closing logs at shutdown: a close is a few fsyncs, which wait on the disk, not on
 /// a core, and the disk serves concurrent ones together (Kafka closes logs on a pool too).
 const CLOSE_THREADS: usize = 16;
@@ -389,8 +449,8 @@ fn in_parallel<T: Send, R: Send>(
         return items.into_iter().map(f).collect();
     }
     let count = items.len();
-    let queue = std::sync::Mutex::new(items.into_iter().enumerate());
-    let results = std::sync::Mutex::new((0..count).map(|_| None).collect::<Vec<Option<R>>>());
+    let queue = Mutex::new(items.into_iter().enumerate());
+    let results = Mutex::new((0..count).map(|_| None).collect::<Vec<Option<R>>>());
     std::thread::scope(|scope| {
         for _ in 0..threads {
             scope.spawn(|| loop {
