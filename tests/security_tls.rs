@@ -281,20 +281,33 @@ fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
     let pki = Pki::new();
     let truststore = pki.keytool_truststore();
     let (ssl_port, requested_port) = (free_port(), free_port());
+    let (mapped_port, unmapped_port) = (free_port(), free_port());
     // SSL requires a certificate; REQUESTED (ssl.client.auth overridden for that listener) takes
-    // one if sent, and then it must be trusted.
+    // one if sent, and then it must be trusted. MAPPED and UNMAPPED require one too and map its
+    // subject with ssl.principal.mapping.rules.
     let listeners = format!(
-        "PLAINTEXT://127.0.0.1:{{port}},SSL://127.0.0.1:{ssl_port},REQUESTED://127.0.0.1:{requested_port}"
+        "PLAINTEXT://127.0.0.1:{{port}},SSL://127.0.0.1:{ssl_port},REQUESTED://127.0.0.1:{requested_port},\
+         MAPPED://127.0.0.1:{mapped_port},UNMAPPED://127.0.0.1:{unmapped_port}"
     );
     let advertised = format!(
-        "PLAINTEXT://127.0.0.1:{{port}},SSL://localhost:{ssl_port},REQUESTED://localhost:{requested_port}"
+        "PLAINTEXT://127.0.0.1:{{port}},SSL://localhost:{ssl_port},REQUESTED://localhost:{requested_port},\
+         MAPPED://localhost:{mapped_port},UNMAPPED://localhost:{unmapped_port}"
     );
     let broker = Broker::start_with(&[
         ("listeners", &listeners),
         ("advertised.listeners", &advertised),
         (
             "listener.security.protocol.map",
-            "PLAINTEXT:PLAINTEXT,SSL:SSL,REQUESTED:SSL",
+            "PLAINTEXT:PLAINTEXT,SSL:SSL,REQUESTED:SSL,MAPPED:SSL,UNMAPPED:SSL",
+        ),
+        // The client's subject is CN=alice,OU=eng+UID=42,O=Example\, Inc.,C=GB.
+        (
+            "listener.name.mapped.ssl.principal.mapping.rules",
+            "RULE:^CN=bob,.*$/bob/, RULE:^CN=([^,]*),.*OU=([^+,]*).*$/$1@$2/U, DEFAULT",
+        ),
+        (
+            "listener.name.unmapped.ssl.principal.mapping.rules",
+            "RULE:^CN=bob,.*$/bob/",
         ),
         ("ssl.keystore.type", "PKCS12"),
         ("ssl.keystore.location", &pki.file("broker-openssl.p12")),
@@ -417,6 +430,31 @@ fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
     assert!(
         wait_until(Duration::from_secs(5), || broker.log().contains(&expected)),
         "no {expected} in the broker log"
+    );
+
+    // ssl.principal.mapping.rules: the first rule that matches the whole subject names the
+    // principal; a subject no rule maps fails the authentication, as on Kafka.
+    assert_success(
+        &with_cert(mapped_port, "client"),
+        "kcat with a certificate a rule maps",
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || broker
+            .log()
+            .contains("User:ALICE@ENG")),
+        "no User:ALICE@ENG in the broker log\n{}",
+        broker.log()
+    );
+    assert!(
+        !with_cert(unmapped_port, "client").status.success(),
+        "a subject no rule maps must fail"
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || broker
+            .log()
+            .contains("no ssl.principal.mapping.rules rule applies")),
+        "{}",
+        broker.log()
     );
 }
 

@@ -187,7 +187,13 @@ fn kafka_log_layout() {
             && line[1..24]
                 .bytes()
                 .zip("dddd-dd-dd dd:dd:dd,ddd".bytes())
-                .all(|(c, p)| if p == b'd' { c.is_ascii_digit() } else { c == p })
+                .all(|(c, p)| {
+                    if p == b'd' {
+                        c.is_ascii_digit()
+                    } else {
+                        c == p
+                    }
+                })
             && b[24] == b']';
         let level = line.get(26..).and_then(|rest| rest.split(' ').next());
         assert!(
@@ -199,7 +205,9 @@ fn kafka_log_layout() {
         );
     }
     assert!(
-        lines.iter().any(|l| l.contains("] INFO ") && l.contains("shut down cleanly")),
+        lines
+            .iter()
+            .any(|l| l.contains("] INFO ") && l.contains("shut down cleanly")),
         "{log}"
     );
 }

@@ -104,7 +104,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("ssl.protocol", Str, Some("TLSv1.3"), Any, false, "Highest TLS version the SSL context is made for (TLSv1.2, TLSv1.3 or TLS)."),
     key("ssl.cipher.suites", List, None, Any, false, "Cipher suites allowed, by their IANA names; empty allows all that rustls offers."),
     key("ssl.endpoint.identification.algorithm", Str, Some("https"), Any, false, "Host name check of the peer certificate on client connections (a broker does not check client host names)."),
-    key("ssl.principal.mapping.rules", Str, Some("DEFAULT"), Any, false, "Rules mapping a client certificate's subject to a principal name; only DEFAULT (the full RFC 2253 name)."),
+    key("ssl.principal.mapping.rules", Str, Some("DEFAULT"), Any, false, "Rules mapping a client certificate's RFC 2253 subject to a principal name: DEFAULT (the whole subject) or RULE:pattern/replacement/[LU], tried in order."),
     key("ssl.keymanager.algorithm", Str, Some("SunX509"), Any, false, "Java key manager algorithm (accepted, ignored: Milena has one key manager)."),
     key("ssl.trustmanager.algorithm", Str, Some("PKIX"), Any, false, "Java trust manager algorithm (accepted, ignored: Milena checks chains as PKIX does)."),
     key("ssl.secure.random.implementation", Str, None, Any, false, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),

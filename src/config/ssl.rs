@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use super::broker_keys::broker_key;
 use super::value::{canonical, split_list, ConfigType};
 use super::ConfigError;
+use crate::security::principal_mapping::PrincipalMapper;
 
 /// The `ssl.*` keys Milena honours (as broker keys and per listener).
 pub(crate) const HONOURED: &[&str] = &[
@@ -148,6 +149,8 @@ pub struct SslSettings {
     pub protocols: Vec<TlsVersion>,
     /// `ssl.cipher.suites` as given (IANA names); empty allows every suite rustls offers.
     pub cipher_suites: Vec<String>,
+    /// `ssl.principal.mapping.rules`: a client certificate's subject to a principal name.
+    pub principal_mapping: PrincipalMapper,
 }
 
 impl SslSettings {
@@ -225,13 +228,11 @@ impl SslSettings {
         }
         let cipher_suites = split_list(keys.text("ssl.cipher.suites")?.1.as_deref().unwrap_or(""));
         let (rules_key, rules) = keys.text("ssl.principal.mapping.rules")?;
-        if let Some(rules) = rules.filter(|r| r != "DEFAULT") {
-            return Err(ConfigError::invalid(
-                &rules_key,
-                &rules,
-                "Milena supports only DEFAULT (the certificate's full subject name)",
-            ));
-        }
+        let principal_mapping = match rules {
+            Some(rules) => PrincipalMapper::parse(&rules)
+                .map_err(|why| ConfigError::invalid(&rules_key, &rules, why))?,
+            None => PrincipalMapper::default(),
+        };
         Ok(SslSettings {
             listener: listener.to_string(),
             keystore,
@@ -239,6 +240,7 @@ impl SslSettings {
             client_auth,
             protocols,
             cipher_suites,
+            principal_mapping,
         })
     }
 }
@@ -332,7 +334,7 @@ mod tests {
             ("ssl.protocol", "SSLv3"),
             ("ssl.client.auth", "always"),
             ("ssl.keystore.type", "BKS"),
-            ("ssl.principal.mapping.rules", "RULE:^CN=(.*?),.*$/$1/"),
+            ("ssl.principal.mapping.rules", "RULE:^CN=(.*?),.*$/$1"),
         ] {
             let err = SslSettings::for_listener(&raw(&[(key, value)]), "SSL")
                 .unwrap_err()

@@ -3,6 +3,7 @@
 //! otherwise), as Kafka's `KafkaPrincipal` and `RequestContext` carry them.
 
 pub mod acl;
+pub mod principal_mapping;
 pub mod sasl;
 pub mod x500;
 

@@ -29,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use super::connection::Transport;
 use crate::config::ssl::{ClientAuth, SslSettings, TlsVersion};
 use crate::log::FileSlice;
+use crate::security::principal_mapping::PrincipalMapper;
 use crate::security::{x500, KafkaPrincipal};
 
 /// Longest time a client may take to complete the TLS handshake.
@@ -50,6 +51,7 @@ pub enum TlsSetupError {
 pub struct TlsListener {
     acceptor: TlsAcceptor,
     listener: String,
+    principal_mapping: PrincipalMapper,
 }
 
 impl TlsListener {
@@ -59,12 +61,14 @@ impl TlsListener {
         Ok(TlsListener {
             acceptor: TlsAcceptor::from(Arc::new(config)),
             listener: settings.listener.clone(),
+            principal_mapping: settings.principal_mapping.clone(),
         })
     }
 
     /// Runs the server handshake on `stream`, bounded by [`HANDSHAKE_TIMEOUT`]. On success, the
-    /// principal is `User:<RFC 2253 subject>` of the client certificate, or `User:ANONYMOUS`
-    /// without one, as Kafka's default principal builder decides.
+    /// principal is `User:<name>`, the client certificate's RFC 2253 subject mapped by
+    /// `ssl.principal.mapping.rules`, or `User:ANONYMOUS` without a certificate, as Kafka's
+    /// default principal builder decides. A subject no rule maps fails the authentication.
     pub async fn handshake(
         &self,
         stream: TcpStream,
@@ -90,17 +94,19 @@ impl TlsListener {
         let principal = match leaf {
             None => KafkaPrincipal::anonymous(),
             // The verifier accepted the chain, so the certificate parses; if not, refuse.
-            Some(cert) => match x500::subject_name(cert) {
-                Some(name) => {
-                    let principal = KafkaPrincipal::user(name);
-                    tracing::info!(%peer, listener = %self.listener, %principal, "TLS client certificate accepted");
-                    principal
-                }
-                None => {
+            Some(cert) => {
+                let Some(subject) = x500::subject_name(cert) else {
                     tracing::info!(%peer, listener = %self.listener, "closing connection: client certificate subject unreadable");
                     return None;
-                }
-            },
+                };
+                let Some(name) = self.principal_mapping.name(&subject) else {
+                    tracing::info!(%peer, listener = %self.listener, %subject, "closing connection: no ssl.principal.mapping.rules rule applies to the client certificate's subject");
+                    return None;
+                };
+                let principal = KafkaPrincipal::user(name);
+                tracing::info!(%peer, listener = %self.listener, %principal, "TLS client certificate accepted");
+                principal
+            }
         };
         tracing::debug!(%peer, listener = %self.listener, %principal, "TLS handshake done");
         Some((stream, principal))
