@@ -34,7 +34,8 @@ use crate::metadata::controller::alter_partition::AlterPartitionRequest;
 use crate::metadata::controller::{ControllerOp, OpOutcome, QuorumClient};
 use crate::metadata::{BrokerEndpoint, MetadataError, MetadataImage};
 use active::ActiveController;
-use kafka_protocol::messages::{WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+use kafka_protocol::messages::{ApiKey, WriteTxnMarkersRequest, WriteTxnMarkersResponse};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 use raft::{MetadataRaft, Published};
 use rpc::{Client, Request, Response};
 
@@ -588,28 +589,9 @@ impl ClusterNode {
         address: String,
         request: WriteTxnMarkersRequest,
     ) -> Result<WriteTxnMarkersResponse, String> {
-        let channel = self.inter_broker_channel.clone();
-        let work = async move {
-            let mut connection = channel.connect_kafka(&address).await?;
-            kafka_client::call(
-                &mut connection.stream,
-                kafka_protocol::messages::ApiKey::WriteTxnMarkers,
-                1,
-                &request,
-                1,
-                MARKERS_TIMEOUT,
-            )
-            .await
-        };
-        match self.block_on(work, MARKERS_TIMEOUT + Duration::from_secs(1)) {
-            Some(Ok(response)) => Ok(response),
-            Some(Err(e)) => Err(e.to_string()),
-            None => Err("no answer".into()),
-        }
+        self.call_broker(address, ApiKey::WriteTxnMarkers, 1, request, MARKERS_TIMEOUT)
     }
-}
 
-impl ClusterNode {
     /// Asks the transaction coordinator at `address` to verify or add a producer's partitions
     /// (AddPartitionsToTxn v5, the broker form of KIP-890), as a partition leader does before a
     /// transactional append.
@@ -618,20 +600,35 @@ impl ClusterNode {
         address: String,
         request: kafka_protocol::messages::AddPartitionsToTxnRequest,
     ) -> Result<kafka_protocol::messages::AddPartitionsToTxnResponse, String> {
+        self.call_broker(
+            address,
+            ApiKey::AddPartitionsToTxn,
+            5,
+            request,
+            ADD_PARTITIONS_TIMEOUT,
+        )
+    }
+
+    /// One request to the broker at `address` on a fresh inter-broker connection (TLS and SASL
+    /// as the inter-broker listener says), waiting at most `timeout` for its answer.
+    fn call_broker<Req, Resp>(
+        &self,
+        address: String,
+        key: ApiKey,
+        version: i16,
+        request: Req,
+        timeout: Duration,
+    ) -> Result<Resp, String>
+    where
+        Req: Encodable + HeaderVersion + Send + Sync + 'static,
+        Resp: Decodable + HeaderVersion + Send + 'static,
+    {
         let channel = self.inter_broker_channel.clone();
         let work = async move {
             let mut connection = channel.connect_kafka(&address).await?;
-            kafka_client::call(
-                &mut connection.stream,
-                kafka_protocol::messages::ApiKey::AddPartitionsToTxn,
-                5,
-                &request,
-                1,
-                ADD_PARTITIONS_TIMEOUT,
-            )
-            .await
+            kafka_client::call(&mut connection.stream, key, version, &request, 1, timeout).await
         };
-        match self.block_on(work, ADD_PARTITIONS_TIMEOUT + Duration::from_secs(1)) {
+        match self.block_on(work, timeout + Duration::from_secs(1)) {
             Some(Ok(response)) => Ok(response),
             Some(Err(e)) => Err(e.to_string()),
             None => Err("no answer".into()),

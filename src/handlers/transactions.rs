@@ -81,24 +81,7 @@ pub async fn add_partitions_to_txn(
         None if !any_denied && unknown(topic, p) => ResponseError::UnknownTopicOrPartition.code(),
         None => ResponseError::OperationNotAttempted.code(),
     };
-    let results = request
-        .v3_and_below_topics
-        .iter()
-        .map(|t| {
-            AddPartitionsToTxnTopicResult::default()
-                .with_name(t.name.clone())
-                .with_results_by_partition(
-                    t.partitions
-                        .iter()
-                        .map(|p| {
-                            AddPartitionsToTxnPartitionResult::default()
-                                .with_partition_index(*p)
-                                .with_partition_error_code(code_for(&t.name, *p))
-                        })
-                        .collect(),
-                )
-        })
-        .collect();
+    let results = partition_results(&request.v3_and_below_topics, code_for);
     AddPartitionsToTxnResponse::default().with_results_by_topic_v3_and_below(results)
 }
 
@@ -128,27 +111,11 @@ fn add_partitions_for_brokers(
                 .iter()
                 .flat_map(|t| t.partitions.iter().map(move |p| (t.name.0.to_string(), *p)))
                 .collect();
-            let codes: Vec<i16> = match broker.txns.coordinates(broker, id) {
-                Err(code) => vec![code; requested.len()],
-                Ok(()) if txn.verify_only => requested
-                    .iter()
-                    .map(|(topic, p)| {
-                        broker
-                            .txns
-                            .verify_partition(
-                                broker,
-                                Some(id),
-                                txn.producer_id.0,
-                                txn.producer_epoch,
-                                topic,
-                                *p,
-                            )
-                            .err()
-                            .unwrap_or(0)
-                    })
-                    .collect(),
-                Ok(()) => {
-                    let code = super::may_fsync(ctx, || {
+            let coordinated = broker.txns.coordinates(broker, id);
+            // A V2 producer's partitions are added at once; a verification asks per partition.
+            let added = match coordinated {
+                Ok(()) if !txn.verify_only => Some(
+                    super::may_fsync(ctx, || {
                         broker.txns.add_partitions(
                             broker,
                             id,
@@ -159,37 +126,56 @@ fn add_partitions_for_brokers(
                         )
                     })
                     .err()
-                    .unwrap_or(0);
-                    vec![code; requested.len()]
-                }
+                    .unwrap_or(0),
+                ),
+                _ => None,
             };
-            let mut codes = codes.into_iter();
+            let code_for = |topic: &str, p: i32| match (coordinated, added) {
+                (Err(code), _) => code,
+                (Ok(()), Some(code)) => code,
+                (Ok(()), None) => broker
+                    .txns
+                    .verify_partition(
+                        broker,
+                        Some(id),
+                        txn.producer_id.0,
+                        txn.producer_epoch,
+                        topic,
+                        p,
+                    )
+                    .err()
+                    .unwrap_or(0),
+            };
             AddPartitionsToTxnResult::default()
                 .with_transactional_id(txn.transactional_id.clone())
-                .with_topic_results(
-                    txn.topics
+                .with_topic_results(partition_results(&txn.topics, code_for))
+        })
+        .collect();
+    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+}
+
+/// A result per requested partition, with the error code `code_for(topic, partition)` gives.
+fn partition_results(
+    topics: &[add_partitions_to_txn_request::AddPartitionsToTxnTopic],
+    code_for: impl Fn(&str, i32) -> i16,
+) -> Vec<AddPartitionsToTxnTopicResult> {
+    topics
+        .iter()
+        .map(|t| {
+            AddPartitionsToTxnTopicResult::default()
+                .with_name(t.name.clone())
+                .with_results_by_partition(
+                    t.partitions
                         .iter()
-                        .map(|t| {
-                            AddPartitionsToTxnTopicResult::default()
-                                .with_name(t.name.clone())
-                                .with_results_by_partition(
-                                    t.partitions
-                                        .iter()
-                                        .map(|p| {
-                                            AddPartitionsToTxnPartitionResult::default()
-                                                .with_partition_index(*p)
-                                                .with_partition_error_code(
-                                                    codes.next().unwrap_or(0),
-                                                )
-                                        })
-                                        .collect(),
-                                )
+                        .map(|p| {
+                            AddPartitionsToTxnPartitionResult::default()
+                                .with_partition_index(*p)
+                                .with_partition_error_code(code_for(&t.name, *p))
                         })
                         .collect(),
                 )
         })
-        .collect();
-    AddPartitionsToTxnResponse::default().with_results_by_transaction(results)
+        .collect()
 }
 
 pub async fn add_offsets_to_txn(
