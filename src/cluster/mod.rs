@@ -618,10 +618,11 @@ impl ClusterNode {
         address: String,
         request: kafka_protocol::messages::AddPartitionsToTxnRequest,
     ) -> Result<kafka_protocol::messages::AddPartitionsToTxnResponse, String> {
+        let channel = self.inter_broker_channel.clone();
         let work = async move {
-            let mut stream = kafka_client::connect(&address).await?;
+            let mut connection = channel.connect_kafka(&address).await?;
             kafka_client::call(
-                &mut stream,
+                &mut connection.stream,
                 kafka_protocol::messages::ApiKey::AddPartitionsToTxn,
                 5,
                 &request,
