@@ -5,9 +5,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::offset_commit_request::{
     OffsetCommitRequestPartition, OffsetCommitRequestTopic,
@@ -21,8 +20,8 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    check_same_origin, check_writable, decoded, parse_number, path_text, request_context,
-    see_other, ConsoleError, PageResult,
+    kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named, PageResult,
+    Posted, Writable,
 };
 use crate::broker::Broker;
 use crate::coordinator::group::view::GroupView;
@@ -109,11 +108,7 @@ fn assignment_text(assignment: &Bytes) -> String {
     }
 }
 
-pub(super) async fn detail(
-    State(state): State<Arc<HttpState>>,
-    id: Result<Path<String>, PathRejection>,
-) -> PageResult {
-    let id = path_text(id)?;
+pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(id): Named) -> PageResult {
     let b = &state.broker;
     let read_only = b.authorizer.is_some();
     let view = find_group(b, &id)?;
@@ -228,17 +223,11 @@ pub(super) struct ResetForm {
 }
 
 pub(super) async fn reset_offsets(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-    form: Result<Form<ResetForm>, FormRejection>,
+    Writable(b): Writable,
+    Named(id): Named,
+    Posted(form): Posted<ResetForm>,
 ) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let id = path_text(id)?;
-    let form = decoded(form, "form")?.0;
-    let view = find_group(b, &id)?;
+    let view = find_group(&b, &id)?;
     if view.members > 0 {
         return Err(ConsoleError::new(
             StatusCode::CONFLICT,
@@ -300,42 +289,25 @@ pub(super) async fn reset_offsets(
                 })
                 .collect(),
         );
-    let ctx = request_context(b, 8);
+    let ctx = request_context(&b, 8);
     let response = crate::handlers::offsets::offset_commit(&ctx, request).await;
-    let failed = response
-        .topics
-        .iter()
-        .flat_map(|t| &t.partitions)
-        .find(|p| p.error_code != 0);
-    if let Some(p) = failed {
-        return Err(ConsoleError::kafka(
-            &format!("Resetting the offsets of group '{id}'"),
-            p.error_code,
-            None,
-        ));
-    }
+    kafka_outcome(
+        || format!("Resetting the offsets of group '{id}'"),
+        (response.topics.iter())
+            .flat_map(|t| &t.partitions)
+            .map(|p| (p.error_code, None)),
+    )?;
     Ok(see_other(&format!("/groups/{}", segment(&id))))
 }
 
-pub(super) async fn delete(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    id: Result<Path<String>, PathRejection>,
-) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let id = path_text(id)?;
+pub(super) async fn delete(Writable(b): Writable, Named(id): Named) -> PageResult {
     let request =
         DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes(id.clone()))]);
-    let ctx = request_context(b, 2);
+    let ctx = request_context(&b, 2);
     let response = crate::handlers::groups::delete_groups(&ctx, request).await;
-    if let Some(r) = response.results.iter().find(|r| r.error_code != 0) {
-        return Err(ConsoleError::kafka(
-            &format!("Deleting group '{id}'"),
-            r.error_code,
-            None,
-        ));
-    }
+    kafka_outcome(
+        || format!("Deleting group '{id}'"),
+        response.results.iter().map(|r| (r.error_code, None)),
+    )?;
     Ok(see_other("/groups"))
 }

@@ -79,8 +79,9 @@ pub(super) fn render_with(title: &str, nav: Nav, read_only: bool, body: Markup) 
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
+        // Not `no-referrer`: under it browsers send `Origin: null` with the console's own forms.
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response

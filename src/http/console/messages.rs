@@ -8,9 +8,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use bytes::Bytes;
 use indexmap::IndexMap;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -24,8 +23,8 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    check_same_origin, check_writable, decoded, parse_number, path_text, request_context,
-    see_other, ConsoleError, PageResult,
+    check_writable, kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named,
+    PageResult, Posted, Queried, Writable,
 };
 use crate::handlers::topic_name;
 use crate::http::HttpState;
@@ -79,15 +78,12 @@ struct Plan {
 
 pub(super) async fn browse(
     State(state): State<Arc<HttpState>>,
-    name: Result<Path<String>, PathRejection>,
-    query: Result<Query<BrowseQuery>, QueryRejection>,
+    Named(name): Named,
+    Queried(query): Queried<BrowseQuery>,
 ) -> PageResult {
     let b = &state.broker;
-    let name = path_text(name)?;
-    let query = decoded(query, "query")?.0;
-    if b.authorizer.is_some() {
-        check_writable(b)?;
-    }
+    // Records are what ACLs protect: no browsing where the console would bypass them.
+    check_writable(b)?;
     let image = b.image();
     let topic = image
         .topic(&name)
@@ -369,16 +365,10 @@ pub(super) struct ProduceForm {
 }
 
 pub(super) async fn produce(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-    form: Result<Form<ProduceForm>, FormRejection>,
+    Writable(b): Writable,
+    Named(name): Named,
+    Posted(form): Posted<ProduceForm>,
 ) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let name = path_text(name)?;
-    let form = decoded(form, "form")?.0;
     let partition: i32 = parse_number("partition", &form.partition)?.unwrap_or(0);
     let mut record_headers = IndexMap::new();
     for line in form.headers.lines().filter(|l| !l.trim().is_empty()) {
@@ -428,20 +418,14 @@ pub(super) async fn produce(
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(partition)
                 .with_records(Some(batch.freeze()))])]);
-    let ctx = request_context(b, 9);
+    let ctx = request_context(&b, 9);
     let response = crate::handlers::produce::handle(&ctx, request).await;
-    let failed = response
-        .responses
-        .iter()
-        .flat_map(|t| &t.partition_responses)
-        .find(|p| p.error_code != 0);
-    if let Some(p) = failed {
-        return Err(ConsoleError::kafka(
-            &format!("Producing to partition {partition} of '{name}'"),
-            p.error_code,
-            p.error_message.as_deref(),
-        ));
-    }
+    kafka_outcome(
+        || format!("Producing to partition {partition} of '{name}'"),
+        (response.responses.iter())
+            .flat_map(|t| &t.partition_responses)
+            .map(|p| (p.error_code, p.error_message.as_deref())),
+    )?;
     Ok(see_other(&format!(
         "/topics/{}/messages?partition={partition}&order=newest",
         segment(&name)

@@ -32,10 +32,13 @@ mod topics;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::{Form, FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde::de::DeserializeOwned;
 
 use super::HttpState;
 use crate::broker::Broker;
@@ -133,6 +136,18 @@ impl ConsoleError {
     }
 }
 
+/// The first error among a Kafka response's (error code, message) pairs, as an error page that
+/// says what failed.
+pub(super) fn kafka_outcome<'a>(
+    what: impl FnOnce() -> String,
+    results: impl IntoIterator<Item = (i16, Option<&'a str>)>,
+) -> Result<(), ConsoleError> {
+    match results.into_iter().find(|(code, _)| *code != 0) {
+        Some((code, message)) => Err(ConsoleError::kafka(&what(), code, message)),
+        None => Ok(()),
+    }
+}
+
 impl IntoResponse for ConsoleError {
     fn into_response(self) -> Response {
         let body = maud::html! {
@@ -166,7 +181,7 @@ pub(super) fn check_writable(broker: &Broker) -> Result<(), ConsoleError> {
 
 /// Refuses a POST that the browser says another site sent (cross-site request forgery against a
 /// console on localhost): `Sec-Fetch-Site: cross-site`, or an `Origin` that is not this host.
-pub(super) fn check_same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
+fn check_same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
     let text = |name: header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
     let forbidden = || {
         ConsoleError::new(
@@ -224,18 +239,68 @@ pub(super) fn parse_number<T: std::str::FromStr>(
     })
 }
 
-/// The `{name}` or `{id}` of a route, or an error page for a path that does not decode.
-pub(super) fn path_text(
-    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
-) -> Result<String, ConsoleError> {
-    path.map(|p| p.0)
-        .map_err(|e| ConsoleError::bad_request(format!("malformed address: {e}")))
+/// An extracted value, or an error page for one that does not decode, with the extractor's
+/// status (400, or 413 for a body over [`super::MAX_BODY_BYTES`]).
+fn decoded<T, E>(value: Result<T, E>, what: &str) -> Result<T, ConsoleError>
+where
+    E: IntoResponse + std::fmt::Display,
+{
+    value.map_err(|e| {
+        let message = format!("malformed {what}: {e}");
+        let status = e.into_response().status();
+        ConsoleError::new(status, message)
+    })
 }
 
-/// A query string or form body, or an error page for one that does not decode.
-pub(super) fn decoded<T>(
-    value: Result<T, impl std::fmt::Display>,
-    what: &str,
-) -> Result<T, ConsoleError> {
-    value.map_err(|e| ConsoleError::bad_request(format!("malformed {what}: {e}")))
+/// The `{name}` or `{id}` of a route; an error page when it does not decode.
+pub(super) struct Named(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Named {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ConsoleError> {
+        let path = Path::<String>::from_request_parts(parts, state).await;
+        decoded(path, "address").map(|p| Named(p.0))
+    }
+}
+
+/// A query string; an error page when it does not decode.
+pub(super) struct Queried<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Queried<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ConsoleError> {
+        let query = Query::<T>::from_request_parts(parts, state).await;
+        decoded(query, "query").map(|q| Queried(q.0))
+    }
+}
+
+/// A posted form; an error page when it does not decode or is too large.
+pub(super) struct Posted<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Posted<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ConsoleError> {
+        let form = Form::<T>::from_request(request, state).await;
+        decoded(form, "form").map(|f| Posted(f.0))
+    }
+}
+
+/// The broker, for an action: refused ([`check_same_origin`], [`check_writable`]) before the
+/// handler runs.
+pub(super) struct Writable(pub Arc<Broker>);
+
+impl FromRequestParts<Arc<HttpState>> for Writable {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<HttpState>,
+    ) -> Result<Self, ConsoleError> {
+        check_same_origin(&parts.headers)?;
+        check_writable(&state.broker)?;
+        Ok(Writable(state.broker.clone()))
+    }
 }

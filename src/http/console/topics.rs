@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::rejection::{FormRejection, PathRejection};
-use axum::extract::{Form, Path, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -19,8 +17,8 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    check_same_origin, check_writable, decoded, parse_number, path_text, request_context,
-    see_other, ConsoleError, PageResult,
+    kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named, PageResult,
+    Posted, Writable,
 };
 use crate::broker::Broker;
 use crate::config::topic::describe_topic_configs;
@@ -84,11 +82,7 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
     Ok(layout::render_with("Topics", Nav::Topics, read_only, body))
 }
 
-pub(super) async fn detail(
-    State(state): State<Arc<HttpState>>,
-    name: Result<Path<String>, PathRejection>,
-) -> PageResult {
-    let name = path_text(name)?;
+pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(name): Named) -> PageResult {
     let b = &state.broker;
     let read_only = b.authorizer.is_some();
     let image = b.image();
@@ -194,15 +188,7 @@ pub(super) struct CreateForm {
     configs: String,
 }
 
-pub(super) async fn create(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    form: Result<Form<CreateForm>, FormRejection>,
-) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let form = decoded(form, "form")?.0;
+pub(super) async fn create(Writable(b): Writable, Posted(form): Posted<CreateForm>) -> PageResult {
     let name = form.name.trim().to_string();
     let partitions: i32 = parse_number("partitions", &form.partitions)?.unwrap_or(-1);
     let replication: i16 =
@@ -232,15 +218,12 @@ pub(super) async fn create(
             .with_num_partitions(partitions)
             .with_replication_factor(replication)
             .with_configs(configs)]);
-    let ctx = request_context(b, 7);
+    let ctx = request_context(&b, 7);
     let response = crate::handlers::topics::create_topics(&ctx, request).await;
-    if let Some(r) = response.topics.iter().find(|r| r.error_code != 0) {
-        return Err(ConsoleError::kafka(
-            &format!("Creating topic '{name}'"),
-            r.error_code,
-            r.error_message.as_deref(),
-        ));
-    }
+    kafka_outcome(
+        || format!("Creating topic '{name}'"),
+        (response.topics.iter()).map(|r| (r.error_code, r.error_message.as_deref())),
+    )?;
     Ok(see_other(&format!("/topics/{}", segment(&name))))
 }
 
@@ -251,16 +234,10 @@ pub(super) struct DeleteForm {
 }
 
 pub(super) async fn delete(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    name: Result<Path<String>, PathRejection>,
-    form: Result<Form<DeleteForm>, FormRejection>,
+    Writable(b): Writable,
+    Named(name): Named,
+    Posted(form): Posted<DeleteForm>,
 ) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let name = path_text(name)?;
-    let form = decoded(form, "form")?.0;
     if form.confirm.trim() != name {
         return Err(ConsoleError::bad_request(format!(
             "Not deleted: type the topic's name ('{name}') to confirm."
@@ -271,15 +248,12 @@ pub(super) async fn delete(
         .with_topics(vec![
             DeleteTopicState::default().with_name(Some(topic_name(name.clone())))
         ]);
-    let ctx = request_context(b, 6);
+    let ctx = request_context(&b, 6);
     let response = crate::handlers::topics::delete_topics(&ctx, request).await;
-    if let Some(r) = response.responses.iter().find(|r| r.error_code != 0) {
-        return Err(ConsoleError::kafka(
-            &format!("Deleting topic '{name}'"),
-            r.error_code,
-            r.error_message.as_deref(),
-        ));
-    }
+    kafka_outcome(
+        || format!("Deleting topic '{name}'"),
+        (response.responses.iter()).map(|r| (r.error_code, r.error_message.as_deref())),
+    )?;
     Ok(see_other("/topics"))
 }
 
@@ -297,16 +271,10 @@ pub(super) struct ConfigForm {
 const TOPIC_RESOURCE: i8 = 2;
 
 pub(super) async fn alter_config(
-    State(state): State<Arc<HttpState>>,
-    headers: HeaderMap,
-    topic: Result<Path<String>, PathRejection>,
-    form: Result<Form<ConfigForm>, FormRejection>,
+    Writable(b): Writable,
+    Named(topic): Named,
+    Posted(form): Posted<ConfigForm>,
 ) -> PageResult {
-    check_same_origin(&headers)?;
-    let b = &state.broker;
-    check_writable(b)?;
-    let topic = path_text(topic)?;
-    let form = decoded(form, "form")?.0;
     if b.image().topic(&topic).is_none() {
         return Err(ConsoleError::not_found(format!(
             "There is no topic named '{topic}'."
@@ -331,14 +299,11 @@ pub(super) async fn alter_config(
                 .with_config_operation(operation)
                 .with_value(value)]),
     ]);
-    let ctx = request_context(b, 1);
+    let ctx = request_context(&b, 1);
     let response = crate::handlers::configs::incremental_alter_configs(&ctx, request).await;
-    if let Some(r) = response.responses.iter().find(|r| r.error_code != 0) {
-        return Err(ConsoleError::kafka(
-            &format!("Changing {} of topic '{topic}'", form.name.trim()),
-            r.error_code,
-            r.error_message.as_deref(),
-        ));
-    }
+    kafka_outcome(
+        || format!("Changing {} of topic '{topic}'", form.name.trim()),
+        (response.responses.iter()).map(|r| (r.error_code, r.error_message.as_deref())),
+    )?;
     Ok(see_other(&format!("/topics/{}", segment(&topic))))
 }
