@@ -3,8 +3,9 @@
 #   - Debian packages: kcat librdkafka-dev cmake pkg-config unzip, and the headers the rdkafka
 #     crate needs to build a current librdkafka from source (curl, ssl, zlib, zstd) (+ maven, a JDK,
 #     nodejs and npm if missing; openssl and the JDK's keytool make the TLS tests' certificates;
-#     prometheus scrapes the broker in tests/metrics_http.rs)
-#   - Python clients: confluent-kafka, kafka-python (pinned)
+#     prometheus scrapes the broker in tests/metrics_http.rs; chromium and chromium-driver run the
+#     web console's browser test in tests/console_http.rs)
+#   - Python clients: confluent-kafka, kafka-python (pinned); selenium drives chromium
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
 # Prints the Kafka distribution path as the last line of stdout.
 set -euo pipefail
@@ -14,6 +15,7 @@ fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
 
 CONFLUENT_KAFKA_VERSION=2.16.1
 KAFKA_PYTHON_VERSION=3.0.12
+SELENIUM_VERSION=4.45.0
 
 # --- Debian packages --------------------------------------------------------------------------
 missing=()
@@ -31,6 +33,9 @@ command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 # tests/metrics_http.rs: a real Prometheus server scrapes the broker's /metrics.
 command -v prometheus >/dev/null || missing+=(prometheus)
+# tests/console_http.rs: a headless browser loads the web console's pages.
+command -v chromium >/dev/null || missing+=(chromium)
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 
 if [ ${#missing[@]} -gt 0 ]; then
     command -v apt-get >/dev/null || fail "missing packages (${missing[*]}) and no apt-get to install them"
@@ -48,19 +53,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
     rm -f "$log"
 fi
-for c in kcat java keytool openssl mvn unzip pkg-config prometheus; do
+for c in kcat java keytool openssl mvn unzip pkg-config prometheus chromium chromedriver; do
     command -v "$c" >/dev/null || fail "'$c' still not found after installing packages"
 done
 
 # --- Python clients ---------------------------------------------------------------------------
 command -v python3 >/dev/null || fail "python3 not found"
-if ! python3 - "$CONFLUENT_KAFKA_VERSION" "$KAFKA_PYTHON_VERSION" <<'EOF' 2>/dev/null
+if ! python3 - "$CONFLUENT_KAFKA_VERSION" "$KAFKA_PYTHON_VERSION" "$SELENIUM_VERSION" <<'EOF' 2>/dev/null
 import sys
 from importlib.metadata import version
-sys.exit(0 if (version("confluent-kafka"), version("kafka-python")) == (sys.argv[1], sys.argv[2]) else 1)
+sys.exit(0 if (version("confluent-kafka"), version("kafka-python"), version("selenium")) == tuple(sys.argv[1:4]) else 1)
 EOF
 then
-    echo "install-test-deps.sh: pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION kafka-python==$KAFKA_PYTHON_VERSION" >&2
+    echo "install-test-deps.sh: pip install confluent-kafka==$CONFLUENT_KAFKA_VERSION kafka-python==$KAFKA_PYTHON_VERSION selenium==$SELENIUM_VERSION" >&2
     log=$(mktemp)
     pipflags=(--quiet --disable-pip-version-check --no-input)
     # Debian's system python refuses global installs (PEP 668) unless told otherwise.
@@ -69,12 +74,13 @@ then
         pipflags+=(--break-system-packages)
     fi
     if ! python3 -m pip install "${pipflags[@]}" \
-            "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "kafka-python==$KAFKA_PYTHON_VERSION" >"$log" 2>&1; then
+            "confluent-kafka==$CONFLUENT_KAFKA_VERSION" "kafka-python==$KAFKA_PYTHON_VERSION" \
+            "selenium==$SELENIUM_VERSION" >"$log" 2>&1; then
         cat "$log" >&2; rm -f "$log"
         fail "pip install of the Python Kafka clients failed"
     fi
     rm -f "$log"
-    python3 -c 'import confluent_kafka, kafka' || fail "Python Kafka clients do not import after pip install"
+    python3 -c 'import confluent_kafka, kafka, selenium' || fail "Python clients do not import after pip install"
 fi
 
 # --- the stock Kafka tools --------------------------------------------------------------------

@@ -29,7 +29,8 @@
 //! - [`broker`]: the context shared by every connection.
 //! - [`metrics`]: the broker's counters (atomics on the request path); [`http`]: the HTTP
 //!   listener (`milena.http.listener`) serving them as Prometheus `/metrics`, gauges read from
-//!   the broker's state at scrape time.
+//!   the broker's state at scrape time, and the web console (`http/console/`: server-rendered
+//!   pages whose actions call the Kafka handlers).
 
 pub mod broker;
 pub mod cluster;

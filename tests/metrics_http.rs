@@ -12,68 +12,13 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http::{get, raw_http, start_broker};
 use support::*;
-
-/// A broker with the HTTP listener on a free loopback port; returns it and the port.
-fn start_broker(extra: &[(&str, &str)]) -> (Broker, u16) {
-    let http_port = free_port();
-    let listener = format!("127.0.0.1:{http_port}");
-    let mut props = vec![
-        ("group.initial.rebalance.delay.ms", "0"),
-        ("milena.http.listener", listener.as_str()),
-    ];
-    props.extend_from_slice(extra);
-    let broker = Broker::start_with(&props);
-    assert!(
-        wait_until(Duration::from_secs(10), || TcpStream::connect((
-            "127.0.0.1",
-            http_port
-        ))
-        .is_ok()),
-        "the HTTP listener did not open\n{}",
-        broker.log()
-    );
-    (broker, http_port)
-}
-
-/// Sends `request` as is and returns everything the server wrote until it closed (or 10 s);
-/// empty if the port does not accept.
-fn raw_http(port: u16, request: &[u8]) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    // The server may answer and close before it has read all of an oversized request.
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// GET `path`: (status code, body).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let answer = raw_http(
-        port,
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
-    );
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 /// The samples of `/metrics`: `name{labels}` → value, labels as written by the server.
 fn scrape(port: u16) -> BTreeMap<String, f64> {

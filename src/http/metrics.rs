@@ -172,7 +172,7 @@ fn api_name(key: i16) -> String {
 }
 
 /// Kafka's error name (`NOT_LEADER_OR_FOLLOWER`) for a code.
-fn error_name(code: i16) -> String {
+pub(crate) fn error_name(code: i16) -> String {
     let Some(error) = ResponseError::try_from_code(code) else {
         return "UNKNOWN_SERVER_ERROR".to_string();
     };

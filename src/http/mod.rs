@@ -1,5 +1,6 @@
-//! The HTTP listener (`milena.http.listener`): Prometheus `/metrics` now, and the place where a
-//! web console's pages will be routed beside it ([`router`] is one axum `Router`).
+//! The HTTP listener (`milena.http.listener`): Prometheus `/metrics`, and the web console's pages
+//! beside it ([`console`]; [`router`] is one axum `Router`). Bind it to localhost: the console
+//! has no login of its own (see `console` for what it does when an authorizer is configured).
 //!
 //! It shares the broker's runtime with the Kafka listeners, so it is bounded so that no HTTP
 //! client can slow a produce or a fetch down:
@@ -14,6 +15,7 @@
 //! Malformed request lines get hyper's 400, unknown paths 404 and other methods 405, each with
 //! a line of text; nothing a client sends can panic the broker.
 
+mod console;
 pub mod metrics;
 mod process;
 
@@ -34,7 +36,7 @@ use crate::broker::Broker;
 pub const MAX_CONNECTIONS: usize = 64;
 /// Request line plus headers (hyper's read buffer; 8 KiB is its floor).
 pub const MAX_REQUEST_HEAD_BYTES: usize = 16 * 1024;
-/// Request bodies (no route takes one yet; the console's forms will).
+/// Request bodies (the console's forms).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(60);
@@ -54,8 +56,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
         scrapes: Arc::new(Semaphore::new(1)),
     });
     Router::new()
-        .route("/", get(index))
         .route("/metrics", get(scrape))
+        .merge(console::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -111,10 +113,6 @@ pub async fn serve(
             drop(permit);
         });
     }
-}
-
-async fn index() -> &'static str {
-    "Milena broker. Prometheus metrics: /metrics\n"
 }
 
 async fn not_found(uri: Uri) -> Response {

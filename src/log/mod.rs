@@ -38,7 +38,7 @@ mod batch;
 pub mod builder;
 pub(crate) mod checkpoint;
 pub mod cleaner;
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod error;
 mod flush;

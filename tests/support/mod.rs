@@ -28,6 +28,8 @@ use tempfile::TempDir;
 pub mod checker;
 /// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
 pub mod cluster;
+/// The HTTP listener: `http::start_broker`, `http::get`, `http::post_form`.
+pub mod http;
 /// A CA and certificates for TLS tests: `pki::Pki`.
 pub mod pki;
 /// Kafka Streams' WordCountDemo with exactly_once_v2 and its checks: `streams::word_count_demo`.
@@ -806,6 +808,20 @@ pub fn kcat_stdin(args: &[&str], stdin: &str) -> Output {
     let mut cmd = Command::new("kcat");
     cmd.args(args);
     run_or_panic(cmd, Some(stdin), KCAT_TIMEOUT)
+}
+
+/// `kafka-consumer-groups.sh --describe --group <group>`'s output (asserting it succeeded).
+#[track_caller]
+pub fn describe_group(bootstrap: &str, group: &str) -> String {
+    let args = [
+        "--bootstrap-server",
+        bootstrap,
+        "--describe",
+        "--group",
+        group,
+    ];
+    let out = kafka_tool("kafka-consumer-groups.sh", &args);
+    assert_success(&out, "kafka-consumer-groups.sh --describe")
 }
 
 /// Runs `python3 -c <script> args...` (sys.argv[1:] == args), TOOL_TIMEOUT at most.
