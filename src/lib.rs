@@ -25,7 +25,9 @@
 //! - [`cluster`]: cluster mode: the metadata quorum on openraft, the active controller
 //!   (registration, heartbeats, fencing, elections), and the controller listener's protocol.
 //! - [`config`]: `server.properties`, `KAFKA_*` environment overrides and topic configs.
-//! - [`security`]: a connection's listener, security protocol and authenticated principal.
+//! - [`security`]: a connection's listener, security protocol and authenticated principal (SASL,
+//!   a TLS certificate's subject through `ssl.principal.mapping.rules`), and the ACL authorizer.
+//! - [`logging`]: the broker's own log on stderr in the format `milena.log.format` names.
 //! - [`broker`]: the context shared by every connection.
 //! - [`metrics`]: the broker's counters (atomics on the request path); [`http`]: the HTTP
 //!   listener (`milena.http.listener`) serving them as Prometheus `/metrics`, gauges read from
