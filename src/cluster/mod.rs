@@ -589,7 +589,13 @@ impl ClusterNode {
         address: String,
         request: WriteTxnMarkersRequest,
     ) -> Result<WriteTxnMarkersResponse, String> {
-        self.call_broker(address, ApiKey::WriteTxnMarkers, 1, request, MARKERS_TIMEOUT)
+        self.call_broker(
+            address,
+            ApiKey::WriteTxnMarkers,
+            1,
+            request,
+            MARKERS_TIMEOUT,
+        )
     }
 
     /// Asks the transaction coordinator at `address` to verify or add a producer's partitions
