@@ -12,11 +12,12 @@
 use crate::support;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::http::{get, raw_http};
+use support::prometheus::{first_value, has_series, Prometheus};
 use support::*;
 
 /// A broker with the HTTP listener on a free loopback port; returns it and the port.
@@ -39,40 +40,6 @@ fn start_broker(extra: &[(&str, &str)]) -> (Broker, u16) {
         broker.log()
     );
     (broker, http_port)
-}
-
-/// Sends `request` as is and returns everything the server wrote until it closed (or 10 s);
-/// empty if the port does not accept.
-fn raw_http(port: u16, request: &[u8]) -> String {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    // The server may answer and close before it has read all of an oversized request.
-    let _ = stream.write_all(request);
-    let mut answer = Vec::new();
-    let _ = stream.read_to_end(&mut answer);
-    String::from_utf8_lossy(&answer).into_owned()
-}
-
-/// GET `path`: (status code, body).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let answer = raw_http(
-        port,
-        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
-    );
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// The samples of `/metrics`: `name{labels}` → value, labels as written by the server.
@@ -343,82 +310,6 @@ fn per_partition_series_can_be_switched_off() {
     );
 }
 
-/// Debian's Prometheus, scraping every second, with its own data directory and port.
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(target_port: u16) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_file(
-            dir.path(),
-            "prometheus.yml",
-            &format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: milena\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-            ),
-        );
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("run prometheus (Debian package `prometheus`; scripts/install-test-deps.sh installs it)");
-        Prometheus {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// `/api/v1/query?query=...`: the JSON answer.
-    fn query(&self, promql: &str) -> Option<serde_json::Value> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let (status, body) = get(self.port, &format!("/api/v1/query?query={encoded}"));
-        // Transfer-Encoding chunked is not expected for these small answers, but tolerate it.
-        let json = body
-            .find('{')
-            .map(|at| &body[at..body.rfind('}').unwrap_or(body.len() - 1) + 1])?;
-        (status == 200)
-            .then(|| serde_json::from_str(json).ok())
-            .flatten()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of the first series of a query answer.
-fn first_value(answer: &serde_json::Value) -> Option<f64> {
-    answer["data"]["result"][0]["value"][1]
-        .as_str()?
-        .parse()
-        .ok()
-}
-
 #[test]
 fn prometheus_scrapes_the_broker() {
     let (broker, http) = start_broker(&[]);
@@ -451,10 +342,7 @@ fn prometheus_scrapes_the_broker() {
         let mut answer = None;
         let found = wait_until(deadline.saturating_duration_since(Instant::now()), || {
             answer = prometheus.query(promql);
-            answer.as_ref().is_some_and(|a| {
-                a["status"] == "success"
-                    && a["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
-            })
+            answer.as_ref().is_some_and(has_series)
         });
         assert!(found, "{promql}: no series: {answer:?}");
     }
