@@ -17,6 +17,7 @@ mod compat_matrix;
 mod consumer_groups;
 mod consumer_groups_clients;
 mod consumer_protocol;
+mod docker_files;
 mod durability;
 mod fd_budget;
 mod features;
