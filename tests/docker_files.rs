@@ -327,8 +327,16 @@ impl Loopback {
     }
 }
 
-/// The compose file's Milena services: (node id, environment, service name), by node id.
-fn compose_nodes(compose: &serde_yaml_ng::Value) -> Vec<(u32, Vec<(String, String)>, String)> {
+/// A Milena service of the compose file.
+struct ComposeNode {
+    /// Its KAFKA_NODE_ID.
+    id: u32,
+    service: String,
+    environment: Vec<(String, String)>,
+}
+
+/// The compose file's Milena services, by node id.
+fn compose_nodes(compose: &serde_yaml_ng::Value) -> Vec<ComposeNode> {
     let services = compose["services"].as_mapping().expect("services");
     let mut nodes: Vec<_> = services
         .iter()
@@ -351,10 +359,14 @@ fn compose_nodes(compose: &serde_yaml_ng::Value) -> Vec<(u32, Vec<(String, Strin
                 .find(|(k, _)| k == "KAFKA_NODE_ID")
                 .and_then(|(_, v)| v.parse().ok())
                 .expect("KAFKA_NODE_ID");
-            (id, env, name.as_str().unwrap().to_string())
+            ComposeNode {
+                id,
+                service: name.as_str().unwrap().to_string(),
+                environment: env,
+            }
         })
         .collect();
-    nodes.sort_by_key(|(id, _, _)| *id);
+    nodes.sort_by_key(|n| n.id);
     nodes
 }
 
@@ -411,7 +423,7 @@ fn compose_cluster_runs_as_processes_and_the_dashboard_queries_answer() {
     let compose = compose();
     let nodes = compose_nodes(&compose);
     assert_eq!(
-        nodes.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(),
+        nodes.iter().map(|n| n.id).collect::<Vec<_>>(),
         [1, 2, 3],
         "three Milena services"
     );
@@ -419,12 +431,13 @@ fn compose_cluster_runs_as_processes_and_the_dashboard_queries_answer() {
         ports: BTreeMap::new(),
     };
     let mut running = Vec::new();
-    for (id, env, name) in &nodes {
-        let env: Vec<(String, String)> = env
+    for node in &nodes {
+        let env: Vec<(String, String)> = node
+            .environment
             .iter()
-            .map(|(k, v)| (k.clone(), loopback.rewrite(v, *id)))
+            .map(|(k, v)| (k.clone(), loopback.rewrite(v, node.id)))
             .collect();
-        running.push(EntrypointNode::start(name, env));
+        running.push(EntrypointNode::start(&node.service, env));
     }
     for node in &mut running {
         node.wait_started();
@@ -432,8 +445,9 @@ fn compose_cluster_runs_as_processes_and_the_dashboard_queries_answer() {
     // Clients on the host use the EXTERNAL listeners: each node's advertised one, moved.
     let external: Vec<String> = nodes
         .iter()
-        .map(|(id, env, _)| {
-            let advertised = env
+        .map(|node| {
+            let advertised = node
+                .environment
                 .iter()
                 .find(|(k, _)| k == "KAFKA_ADVERTISED_LISTENERS")
                 .map(|(_, v)| v.as_str())
@@ -442,7 +456,7 @@ fn compose_cluster_runs_as_processes_and_the_dashboard_queries_answer() {
                 .split(',')
                 .find(|l| l.starts_with("EXTERNAL://"))
                 .expect("an EXTERNAL listener");
-            loopback.rewrite(item, *id).replace("EXTERNAL://", "")
+            loopback.rewrite(item, node.id).replace("EXTERNAL://", "")
         })
         .collect();
     let bootstrap = external.join(",");
@@ -521,7 +535,7 @@ fn compose_cluster_runs_as_processes_and_the_dashboard_queries_answer() {
     );
 
     let compose_cluster_id = nodes[0]
-        .1
+        .environment
         .iter()
         .find(|(k, _)| k == "CLUSTER_ID")
         .map(|(_, v)| v.clone());
