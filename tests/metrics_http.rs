@@ -14,10 +14,10 @@ use crate::support;
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::http::{get, raw_http, start_broker};
+use support::prometheus::{first_value, has_series, Prometheus};
 use support::*;
 
 /// The samples of `/metrics`: `name{labels}` → value, labels as written by the server.
@@ -288,82 +288,6 @@ fn per_partition_series_can_be_switched_off() {
     );
 }
 
-/// Debian's Prometheus, scraping every second, with its own data directory and port.
-struct Prometheus {
-    child: std::process::Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(target_port: u16) -> Prometheus {
-        let dir = tempfile::tempdir().unwrap();
-        let config = write_file(
-            dir.path(),
-            "prometheus.yml",
-            &format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: milena\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
-            ),
-        );
-        let port = free_port();
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("run prometheus (Debian package `prometheus`; scripts/install-test-deps.sh installs it)");
-        Prometheus {
-            child,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// `/api/v1/query?query=...`: the JSON answer.
-    fn query(&self, promql: &str) -> Option<serde_json::Value> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'.' | b'-' => {
-                    (b as char).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let (status, body) = get(self.port, &format!("/api/v1/query?query={encoded}"));
-        // Transfer-Encoding chunked is not expected for these small answers, but tolerate it.
-        let json = body
-            .find('{')
-            .map(|at| &body[at..body.rfind('}').unwrap_or(body.len() - 1) + 1])?;
-        (status == 200)
-            .then(|| serde_json::from_str(json).ok())
-            .flatten()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self._dir.path().join("prometheus.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The value of the first series of a query answer.
-fn first_value(answer: &serde_json::Value) -> Option<f64> {
-    answer["data"]["result"][0]["value"][1]
-        .as_str()?
-        .parse()
-        .ok()
-}
-
 #[test]
 fn prometheus_scrapes_the_broker() {
     let (broker, http) = start_broker(&[]);
@@ -396,10 +320,7 @@ fn prometheus_scrapes_the_broker() {
         let mut answer = None;
         let found = wait_until(deadline.saturating_duration_since(Instant::now()), || {
             answer = prometheus.query(promql);
-            answer.as_ref().is_some_and(|a| {
-                a["status"] == "success"
-                    && a["data"]["result"].as_array().is_some_and(|r| !r.is_empty())
-            })
+            answer.as_ref().is_some_and(has_series)
         });
         assert!(found, "{promql}: no series: {answer:?}");
     }

@@ -18,6 +18,7 @@ mod console_http;
 mod consumer_groups;
 mod consumer_groups_clients;
 mod consumer_protocol;
+mod docker_files;
 mod durability;
 mod fd_budget;
 mod features;

@@ -648,36 +648,10 @@ impl Cluster {
         })
     }
 
-    /// The cluster id through node `via`, as `kafka-cluster.sh cluster-id` prints it (the same
-    /// main class, `org.apache.kafka.tools.ClusterTool`; DescribeCluster). Panics on failure.
+    /// The cluster id through node `via` ([`cluster_id_of`]). Panics on failure.
     #[track_caller]
     pub fn cluster_id(&self, via: i32) -> String {
-        let bootstrap = self.node_bootstrap(via);
-        let out = kafka_tool_timeout(
-            "kafka-run-class.sh",
-            &[
-                "org.apache.kafka.tools.ClusterTool",
-                "cluster-id",
-                "--bootstrap-server",
-                &bootstrap,
-            ],
-            None,
-            TOOL_TIMEOUT,
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-        let text = stdout_of(&out);
-        let id = text
-            .lines()
-            .find_map(|l| l.strip_prefix("Cluster ID:"))
-            .map(|v| v.trim().to_string());
-        match (out.status.success(), id) {
-            (true, Some(id)) if !id.is_empty() => id,
-            _ => panic!(
-                "kafka-cluster.sh cluster-id via node {via} failed with {}\n---- stdout ----\n{text}\n---- stderr ----\n{}",
-                out.status,
-                stderr_of(&out)
-            ),
-        }
+        cluster_id_of(&self.node_bootstrap(via))
     }
 
     // --------------------------------------------------------------------------------------------
@@ -1012,6 +986,37 @@ fn read_props(path: &Path) -> Vec<(String, String)> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.trim().to_string(), v.to_string()))
         .collect()
+}
+
+/// The cluster id through `bootstrap`, as `kafka-cluster.sh cluster-id` prints it (the same
+/// main class, `org.apache.kafka.tools.ClusterTool`; DescribeCluster). Panics on failure.
+#[track_caller]
+pub fn cluster_id_of(bootstrap: &str) -> String {
+    let out = kafka_tool_timeout(
+        "kafka-run-class.sh",
+        &[
+            "org.apache.kafka.tools.ClusterTool",
+            "cluster-id",
+            "--bootstrap-server",
+            bootstrap,
+        ],
+        None,
+        TOOL_TIMEOUT,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let text = stdout_of(&out);
+    let id = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Cluster ID:"))
+        .map(|v| v.trim().to_string());
+    match (out.status.success(), id) {
+        (true, Some(id)) if !id.is_empty() => id,
+        _ => panic!(
+            "kafka-cluster.sh cluster-id via {bootstrap} failed with {}\n---- stdout ----\n{text}\n---- stderr ----\n{}",
+            out.status,
+            stderr_of(&out)
+        ),
+    }
 }
 
 /// The broker list of `kcat -L` output: ` 3 brokers:` then `  broker 1 at host:port (controller)`.

@@ -1,5 +1,6 @@
-//! The broker's HTTP listener (`milena.http.listener`) from a test: start a broker with it on a
-//! free port, and speak plain HTTP/1.1 to it over a std `TcpStream`.
+//! Plain HTTP/1.1 over a std `TcpStream` to a loopback port (the broker's HTTP listener,
+//! `milena.http.listener`, and Prometheus' API), and a broker started with that listener on a
+//! free port. Requests are sent as is, so tests can also send malformed ones.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

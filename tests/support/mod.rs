@@ -28,10 +28,13 @@ use tempfile::TempDir;
 pub mod checker;
 /// A cluster of N nodes (KRaft combined mode) on 127.0.0.1: `cluster::Cluster`.
 pub mod cluster;
-/// The HTTP listener: `http::start_broker`, `http::get`, `http::post_form`.
+/// Plain HTTP to a loopback port (the broker's HTTP listener, Prometheus' API):
+/// `http::start_broker`, `http::get`, `http::post_form`, `http::raw_http`.
 pub mod http;
 /// A CA and certificates for TLS tests: `pki::Pki`.
 pub mod pki;
+/// Debian's Prometheus scraping brokers, and its query API: `prometheus::Prometheus`.
+pub mod prometheus;
 /// Kafka Streams' WordCountDemo with exactly_once_v2 and its checks: `streams::word_count_demo`.
 pub mod streams;
 
