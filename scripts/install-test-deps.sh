@@ -16,6 +16,10 @@ fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
 CONFLUENT_KAFKA_VERSION=2.16.1
 KAFKA_PYTHON_VERSION=3.0.12
 SELENIUM_VERSION=4.45.0
+# An old client (message format v0/v1, tests/old_formats.rs), in its own directory so that it does
+# not replace the kafka-python above; the tests put it on PYTHONPATH.
+KAFKA_PYTHON_OLD_VERSION=1.4.7
+KAFKA_PYTHON_OLD_DIR="${MILENA_CACHE:-$HOME/.cache/milena}/kafka-python-$KAFKA_PYTHON_OLD_VERSION"
 
 # --- Debian packages --------------------------------------------------------------------------
 missing=()
@@ -81,6 +85,18 @@ then
     fi
     rm -f "$log"
     python3 -c 'import confluent_kafka, kafka, selenium' || fail "Python clients do not import after pip install"
+fi
+
+if ! PYTHONPATH="$KAFKA_PYTHON_OLD_DIR" python3 -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON_OLD_VERSION')" 2>/dev/null; then
+    echo "install-test-deps.sh: pip install --target $KAFKA_PYTHON_OLD_DIR kafka-python==$KAFKA_PYTHON_OLD_VERSION" >&2
+    log=$(mktemp)
+    rm -rf "$KAFKA_PYTHON_OLD_DIR"
+    if ! python3 -m pip install --quiet --disable-pip-version-check --no-input --no-deps \
+            --target "$KAFKA_PYTHON_OLD_DIR" "kafka-python==$KAFKA_PYTHON_OLD_VERSION" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"
+        fail "pip install of kafka-python $KAFKA_PYTHON_OLD_VERSION failed"
+    fi
+    rm -f "$log"
 fi
 
 # --- the stock Kafka tools --------------------------------------------------------------------

@@ -29,6 +29,7 @@ mod kafka_formats;
 mod leader_epoch;
 mod listeners;
 mod metrics_http;
+mod old_formats;
 mod protocol_edges;
 mod quickstart;
 mod rdkafka_client;

@@ -43,6 +43,11 @@ const SEND_FROM_FILE_MIN: usize = 64 * 1024;
 pub async fn handle(ctx: &RequestContext, request: FetchRequest) -> FetchAnswer {
     let sessions = &ctx.broker.fetch_sessions;
     let version = ctx.api_version;
+    if version <= 3 {
+        // Old consumers read message format v0/v1; they know no sessions (Fetch v7+).
+        let answer = long_poll(ctx, &request).await;
+        return super::legacy_records::down_convert(answer, &request, version);
+    }
     match sessions.begin(&request, version, now_ms()) {
         Err(e) => fetch_session::error(e),
         Ok(Begin::Sessionless) => long_poll(ctx, &request).await,

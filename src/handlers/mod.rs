@@ -14,6 +14,7 @@ pub mod fetch;
 pub mod fetch_session;
 pub mod groups;
 pub mod leader_epoch;
+pub mod legacy_records;
 pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;

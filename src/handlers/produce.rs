@@ -21,7 +21,7 @@ use kafka_protocol::ResponseError;
 
 use super::str_bytes;
 use crate::coordinator::txn::registration::Registration;
-use crate::log::{BatchIter, LogError};
+use crate::log::{legacy_format, BatchIter, LogError};
 use crate::partition::manager::now_ms;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
@@ -149,12 +149,25 @@ fn produce_partition(
         Ok(p) => p,
         Err(e) => return (failed(data.index, e.code(), None), None),
     };
-    let Some(records) = data.records else {
+    let Some(mut records) = data.records else {
         return (
             failed(data.index, ResponseError::CorruptMessage.code(), None),
             None,
         );
     };
+    // An old client's message set (magic 0 or 1) becomes a v2 batch before the log sees it,
+    // outside any partition lock. Any Produce version may carry either format (Kafka 3.9
+    // checked the magic only from v3 on, and v3+ refuses old formats in `append`).
+    if ctx.api_version <= 2 && legacy_format::first_magic(&records).is_some_and(|m| m < 2) {
+        match crate::cluster::off_async_workers(|| legacy_format::up_convert(&records)) {
+            Ok(batch) => records = Bytes::from(batch),
+            Err(e) => {
+                tracing::debug!(topic, partition = data.index, error = %e, "old message set refused");
+                let error = errors::legacy_error(&e);
+                return (failed(data.index, error.code, error.message), None);
+            }
+        }
+    }
     if let Err(code) = verify_transaction(
         ctx,
         transactional_id,

@@ -45,6 +45,7 @@ mod flush;
 mod follower;
 mod index;
 mod leader_epoch;
+pub mod legacy_format;
 mod loader;
 mod producer_state;
 mod read;

@@ -11,8 +11,8 @@ use kafka_protocol::protocol::Message;
 #[derive(Debug, Clone, Copy)]
 pub struct ApiSpec {
     pub key: ApiKey,
-    /// Advertised minimum. Produce advertises 0 although 0-2 are refused, as Kafka 4 does
-    /// (KAFKA-18659): librdkafka only compresses when it sees the versions it looks for.
+    /// Advertised minimum; below `min` only for APIs whose old versions a client must see
+    /// although they are refused (none at present).
     pub advertised_min: i16,
     pub min: i16,
     pub max: i16,
@@ -44,8 +44,11 @@ const fn spec<R: Message>(key: ApiKey, advertised_min: i16, min: i16, max: i16) 
 }
 
 pub const SUPPORTED: &[ApiSpec] = &[
-    spec::<ProduceRequest>(ApiKey::Produce, 0, 3, 12),
-    spec::<FetchRequest>(ApiKey::Fetch, 4, 4, 16),
+    // Produce v0-v2 and Fetch v0-v3 carry message format v0/v1 (magic 0 and 1), which Kafka 4
+    // dropped; Milena converts them to and from the stored v2 batches as Kafka 3.x did
+    // (handlers/legacy_records.rs, log/legacy_format/).
+    spec::<ProduceRequest>(ApiKey::Produce, 0, 0, 12),
+    spec::<FetchRequest>(ApiKey::Fetch, 0, 0, 16),
     spec::<ListOffsetsRequest>(ApiKey::ListOffsets, 1, 1, 10),
     spec::<OffsetForLeaderEpochRequest>(ApiKey::OffsetForLeaderEpoch, 2, 2, 4),
     spec::<MetadataRequest>(ApiKey::Metadata, 0, 0, 13),

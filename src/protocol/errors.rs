@@ -121,6 +121,18 @@ pub fn log_error(e: &LogError) -> KafkaError {
     }
 }
 
+/// A v0/v1 message set Milena cannot convert (`log::legacy_format`), produced or fetched, as
+/// Kafka 3.9 answers it.
+pub fn legacy_error(e: &crate::log::legacy_format::LegacyError) -> KafkaError {
+    use crate::log::legacy_format::LegacyError;
+    let code = match e {
+        LegacyError::Corrupt(_) => ResponseError::CorruptMessage,
+        LegacyError::Invalid(_) => ResponseError::InvalidRecord,
+        LegacyError::Zstd => ResponseError::UnsupportedCompressionType,
+    };
+    KafkaError::with_message(code, e.to_string())
+}
+
 pub const NONE: i16 = 0;
 
 pub fn code(error: ResponseError) -> i16 {
