@@ -6,7 +6,8 @@
 #     prometheus scrapes the broker in tests/metrics_http.rs; chromium and chromium-driver run the
 #     web console's browser test in tests/console_http.rs)
 #   - Python clients: confluent-kafka, kafka-python (pinned); selenium drives chromium
-#   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
+#   - the stock Apache Kafka tools: scripts/kafka-dist.sh, 4.1.2 (the reference; its path is printed)
+#     and 4.4.0 (the newest, for the compatibility matrix's java-4.4 and cli-4.4 families)
 # Prints the Kafka distribution path as the last line of stdout.
 set -euo pipefail
 
@@ -16,6 +17,8 @@ fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
 CONFLUENT_KAFKA_VERSION=2.16.1
 KAFKA_PYTHON_VERSION=3.0.12
 SELENIUM_VERSION=4.45.0
+# The newest Apache Kafka (compat-tests/install.sh names the same version).
+KAFKA_NEWEST_VERSION=4.4.0
 
 # --- Debian packages --------------------------------------------------------------------------
 missing=()
@@ -84,6 +87,7 @@ then
 fi
 
 # --- the stock Kafka tools --------------------------------------------------------------------
+bash "$here/kafka-dist.sh" "$KAFKA_NEWEST_VERSION" >/dev/null || fail "scripts/kafka-dist.sh $KAFKA_NEWEST_VERSION failed"
 dist=$(bash "$here/kafka-dist.sh" | tail -n1) || fail "scripts/kafka-dist.sh failed"
 [ -x "$dist/bin/kafka-topics.sh" ] || fail "no Kafka tools at '$dist'"
 echo "$dist"
