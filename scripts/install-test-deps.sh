@@ -14,7 +14,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
 
-CONFLUENT_KAFKA_VERSION=2.16.1
+CONFLUENT_KAFKA_VERSION=2.16.2
 KAFKA_PYTHON_VERSION=3.0.12
 SELENIUM_VERSION=4.45.0
 # The newest Apache Kafka (compat-tests/install.sh names the same version).
