@@ -97,12 +97,20 @@ start_kafka() { # runs in $(...): ref_dir is set by the caller, for cleanup
 }
 
 # --- one family x scenario ------------------------------------------------------------------
+# jvm_opts DIST -> options for a short-lived client JVM: the client compiler, the serial collector,
+# and the class-data-sharing archive of DIST's jars when scripts/tools-cds.sh has made one (a JVM
+# that cannot use it starts as before). Start-up time only; what the client does is unchanged.
+jvm_opts() {
+    printf '%s ' -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto
+    [ ! -f "$1/cds/tools.jsa" ] || printf '%s ' "-XX:SharedArchiveFile=$1/cds/tools.jsa"
+}
+
 # family_cmd FAMILY -> the command line (array in $cmd) that runs "SCENARIO BOOTSTRAP PREFIX"
 family_cmd() {
     case "$1" in
-    java) cmd=(java -cp "$COMPAT_JAVA_CP" Compat) ;;
+    java) cmd=(java $(jvm_opts "$MILENA_KAFKA_DIST") -cp "$COMPAT_JAVA_CP" Compat) ;;
     # The newest Apache Kafka's client (Compat.java compiled against its kafka-clients).
-    java-4.4) cmd=(java -cp "$COMPAT_JAVA_NEWEST_CP" Compat) ;;
+    java-4.4) cmd=(java $(jvm_opts "$COMPAT_KAFKA_DIST_NEWEST") -cp "$COMPAT_JAVA_NEWEST_CP" Compat) ;;
     confluent) cmd=(python3 "$here/families/confluent.py") ;;
     kafka-python) cmd=(python3 "$here/families/kafka_python.py") ;;
     kcat) cmd=(bash "$here/families/kcat.sh") ;;
