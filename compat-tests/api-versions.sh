@@ -33,7 +33,9 @@ record)
     work=$(mktemp -d)
     trap 'bash "$root/scripts/reference-kafka.sh" stop "$work" >/dev/null 2>&1; rm -rf "$work"' EXIT
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    REFERENCE_KAFKA_VERSION=$version bash "$root/scripts/reference-kafka.sh" start "$work" "$port" >/dev/null
+    # A JVM broker on a busy 2-core machine can take minutes to open its port.
+    REFERENCE_KAFKA_VERSION=$version REFERENCE_KAFKA_TIMEOUT=${REFERENCE_KAFKA_TIMEOUT:-300} \
+        bash "$root/scripts/reference-kafka.sh" start "$work" "$port" >/dev/null
     mkdir -p "$here/expected/api-versions"
     show "localhost:$port" >"$work/out.txt"
     grep -q '^	Produce(0): ' "$work/out.txt" || { cat "$work/out.txt" >&2; echo "api-versions.sh: no Produce row" >&2; exit 1; }
