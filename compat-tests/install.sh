@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # What the compatibility matrix needs, pinned and idempotent (quiet and fast when all is present).
-# Sourced by run.sh; sets MILENA_KAFKA_DIST, COMPAT_JAVA_CP, COMPAT_NODE_PATH, COMPAT_GO_BIN.
+# Sourced by run.sh; sets MILENA_KAFKA_DIST, COMPAT_KAFKA_DIST_NEWEST, COMPAT_JAVA_CP,
+# COMPAT_JAVA_NEWEST_CP, COMPAT_NODE_PATH, COMPAT_GO_BIN.
 #
-#   - scripts/install-test-deps.sh: kcat, librdkafka, confluent-kafka, kafka-python, the Kafka dist
+#   - scripts/install-test-deps.sh: kcat, librdkafka, confluent-kafka, kafka-python, the Kafka dists
+#     (4.1.2, the reference, and $COMPAT_KAFKA_NEWEST, the newest Java client, tools, Connect, Streams)
 #   - Python codec modules kafka-python needs for snappy, lz4 and zstd (pinned below)
 #   - kafkajs (npm, version in families/package.json) into $cache/compat-js-<hash>/node_modules
 #   - franz-go and sarama programs (versions in go/go.mod + go.sum), built once into
@@ -20,6 +22,11 @@ command -v flock >/dev/null && flock "$compat_lock"
 
 MILENA_KAFKA_DIST=$(bash "$compat_here/../scripts/install-test-deps.sh" | tail -n1) || compat_fail "install-test-deps.sh failed" || return 1
 export MILENA_KAFKA_DIST
+# The newest Apache Kafka (families java-4.4 and cli-4.4); scripts/kafka-dist.sh knows how to
+# assemble it. Fast path when install-test-deps.sh has already done so.
+COMPAT_KAFKA_NEWEST=4.4.0
+COMPAT_KAFKA_DIST_NEWEST=$(bash "$compat_here/../scripts/kafka-dist.sh" "$COMPAT_KAFKA_NEWEST" | tail -n1) || compat_fail "kafka-dist.sh $COMPAT_KAFKA_NEWEST failed" || return 1
+export COMPAT_KAFKA_NEWEST COMPAT_KAFKA_DIST_NEWEST
 
 # --- Python codecs for kafka-python ---------------------------------------------------------
 COMPAT_PY_CODECS=(lz4==4.4.4 zstandard==0.23.0 python-snappy==0.7.3)
@@ -65,14 +72,22 @@ fi
 export COMPAT_GO_BIN="$go_dir"
 
 # --- Java ---------------------------------------------------------------------------------------
-java_dir="$compat_cache/compat-java-$(compat_hash "$compat_here/families/Compat.java" "$MILENA_KAFKA_DIST/.milena-dist-complete")"
-if [ ! -f "$java_dir/.complete" ]; then
-    echo "compat-tests/install.sh: javac Compat.java into $java_dir" >&2
-    mkdir -p "$java_dir"
-    javac -nowarn -d "$java_dir" -cp "$MILENA_KAFKA_DIST/libs/*" "$compat_here/families/Compat.java" >&2 \
-        || compat_fail "javac failed" || return 1
-    touch "$java_dir/.complete"
-fi
-export COMPAT_JAVA_CP="$java_dir:$MILENA_KAFKA_DIST/libs/*"
+# compat_javac DIST -> prints the class path running Compat against DIST's kafka-clients. The dist's
+# jars come first, so that the class-data-sharing archive of scripts/tools-cds.sh (dumped for
+# DIST/libs/*) applies when there is one.
+compat_javac() {
+    local dist=$1 dir
+    dir="$compat_cache/compat-java-$(compat_hash "$compat_here/families/Compat.java" "$dist/.milena-dist-complete")"
+    if [ ! -f "$dir/.complete" ]; then
+        echo "compat-tests/install.sh: javac Compat.java against $dist into $dir" >&2
+        mkdir -p "$dir"
+        javac -nowarn -d "$dir" -cp "$dist/libs/*" "$compat_here/families/Compat.java" >&2 || return 1
+        touch "$dir/.complete"
+    fi
+    echo "$dist/libs/*:$dir"
+}
+COMPAT_JAVA_CP=$(compat_javac "$MILENA_KAFKA_DIST") || compat_fail "javac failed" || return 1
+COMPAT_JAVA_NEWEST_CP=$(compat_javac "$COMPAT_KAFKA_DIST_NEWEST") || compat_fail "javac failed" || return 1
+export COMPAT_JAVA_CP COMPAT_JAVA_NEWEST_CP
 
 exec {compat_lock}>&-

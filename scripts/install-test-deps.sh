@@ -6,20 +6,23 @@
 #     prometheus scrapes the broker in tests/metrics_http.rs; chromium and chromium-driver run the
 #     web console's browser test in tests/console_http.rs)
 #   - Python clients: confluent-kafka, kafka-python (pinned); selenium drives chromium
-#   - the stock Apache Kafka tools: scripts/kafka-dist.sh (prints the dist path, last line of stdout)
+#   - the stock Apache Kafka tools: scripts/kafka-dist.sh, 4.1.2 (the reference; its path is printed)
+#     and 4.4.0 (the newest, for the compatibility matrix's java-4.4 and cli-4.4 families)
 # Prints the Kafka distribution path as the last line of stdout.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 fail() { echo "install-test-deps.sh: ERROR: $*" >&2; exit 1; }
 
-CONFLUENT_KAFKA_VERSION=2.16.1
+CONFLUENT_KAFKA_VERSION=2.16.2
 KAFKA_PYTHON_VERSION=3.0.12
 SELENIUM_VERSION=4.45.0
 # An old client (message format v0/v1, tests/old_formats.rs), in its own directory so that it does
 # not replace the kafka-python above; the tests put it on PYTHONPATH.
 KAFKA_PYTHON_OLD_VERSION=1.4.7
 KAFKA_PYTHON_OLD_DIR="${MILENA_CACHE:-$HOME/.cache/milena}/kafka-python-$KAFKA_PYTHON_OLD_VERSION"
+# The newest Apache Kafka (compat-tests/install.sh names the same version).
+KAFKA_NEWEST_VERSION=4.4.0
 
 # --- Debian packages --------------------------------------------------------------------------
 missing=()
@@ -100,6 +103,7 @@ if ! PYTHONPATH="$KAFKA_PYTHON_OLD_DIR" python3 -c "import kafka, sys; sys.exit(
 fi
 
 # --- the stock Kafka tools --------------------------------------------------------------------
+bash "$here/kafka-dist.sh" "$KAFKA_NEWEST_VERSION" >/dev/null || fail "scripts/kafka-dist.sh $KAFKA_NEWEST_VERSION failed"
 dist=$(bash "$here/kafka-dist.sh" | tail -n1) || fail "scripts/kafka-dist.sh failed"
 [ -x "$dist/bin/kafka-topics.sh" ] || fail "no Kafka tools at '$dist'"
 echo "$dist"

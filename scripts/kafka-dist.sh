@@ -1,29 +1,54 @@
 #!/usr/bin/env bash
 # Assemble the stock Apache Kafka tools (bin/, libs/, config/) from Maven Central, idempotently.
 #
-#   scripts/kafka-dist.sh            # prints the distribution path as the last line of stdout
+#   scripts/kafka-dist.sh            # Kafka 4.1.2, the reference (the version in the pom)
+#   scripts/kafka-dist.sh 4.4.0      # the newest Kafka, for the newest-clients tests
+#                                    # (prints the distribution path as the last line of stdout)
 #
 # Where: ${MILENA_CACHE:-$HOME/.cache/milena}/kafka-<version>/   (Maven's own cache stays in ~/.m2)
-# The Kafka version is pinned in scripts/kafka-dist/pom.xml (<kafka.version>). A marker file holds a
-# hash of that pom and of this script: when it matches, nothing is done (fast path, well under 1 s).
+# The reference version is pinned in scripts/kafka-dist/pom.xml (<kafka.version>); another version
+# is one of the `case` entries below, which override the pom's properties with Maven -D flags (the
+# versions of log4j and jackson that this Kafka's own poms declare). A marker file holds a hash of
+# the pom, this script and the version: when it matches, nothing is done (fast path, well under 1 s).
 #
-# bin/*.sh run the same main classes as the official Apache Kafka 4.1 scripts (checked against the
-# jars at assembly time: a missing class fails the assembly). bin/kafka-run-class.sh is a trimmed
-# copy of the stock one: same environment variables (KAFKA_HEAP_OPTS, KAFKA_JVM_PERFORMANCE_OPTS,
-# KAFKA_LOG4J_OPTS, KAFKA_OPTS, LOG_DIR, JAVA_HOME, JMX_PORT) and flags (-daemon, -name, -loggc).
+# bin/*.sh run the same main classes as the official Apache Kafka scripts of that version (checked
+# against the jars at assembly time: a missing class fails the assembly). bin/kafka-run-class.sh is a
+# trimmed copy of the stock one: same environment variables (KAFKA_HEAP_OPTS,
+# KAFKA_JVM_PERFORMANCE_OPTS, KAFKA_LOG4J_OPTS, KAFKA_OPTS, LOG_DIR, JAVA_HOME, JMX_PORT) and flags
+# (-daemon, -name, -loggc).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 pom="$here/kafka-dist/pom.xml"
 [ -f "$pom" ] || { echo "kafka-dist.sh: missing $pom" >&2; exit 1; }
 
-version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n1)
-[ -n "$version" ] || { echo "kafka-dist.sh: no <kafka.version> in $pom" >&2; exit 1; }
+pom_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$pom" | head -n1)
+[ -n "$pom_version" ] || { echo "kafka-dist.sh: no <kafka.version> in $pom" >&2; exit 1; }
+version=${1:-$pom_version}
+# Maven -D overrides of the pom's properties, per version.
+case "$version" in
+"$pom_version") overrides=() ;;
+4.4.0)
+    # kafka-streams-examples and connect-file (the FileStream connectors) are served up to 4.3.1
+    # (not 4.3.2, not 4.4.0): the newest is taken. Streams runs on the pom's direct kafka-streams
+    # 4.4.0 (nearest wins), the connectors on connect-runtime/connect-api 4.4.0.
+    overrides=(-Dkafka.version=4.4.0 -Dkafka.streams.examples.version=4.3.1 -Dconnect.file.version=4.3.1
+               -Dlog4j2.version=2.25.5 -Djackson.version=2.21.7) ;;
+*) echo "kafka-dist.sh: no entry for Kafka $version (known: $pom_version, 4.4.0)" >&2; exit 1 ;;
+esac
+streams_examples_version=$(sed -n 's:.*<kafka.streams.examples.version>\(.*\)</kafka.streams.examples.version>.*:\1:p' "$pom" | head -n1)
+connect_file_version=$version
+for o in "${overrides[@]}"; do
+    case "$o" in
+    -Dkafka.streams.examples.version=*) streams_examples_version=${o#*=} ;;
+    -Dconnect.file.version=*) connect_file_version=${o#*=} ;;
+    esac
+done
 
 cache="${MILENA_CACHE:-$HOME/.cache/milena}"
 dist="$cache/kafka-$version"
 marker="$dist/.milena-dist-complete"
-stamp=$(cat "$pom" "${BASH_SOURCE[0]}" | sha256sum | cut -d' ' -f1)
+stamp=$( { cat "$pom" "${BASH_SOURCE[0]}"; echo "$version ${overrides[*]}"; } | sha256sum | cut -d' ' -f1)
 
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$stamp" ]; then
     echo "$dist"
@@ -49,7 +74,7 @@ mkdir -p "$tmp/libs" "$tmp/bin" "$tmp/config"
 
 echo "kafka-dist.sh: assembling Apache Kafka $version into $dist (Maven, first time only)..." >&2
 mvnlog="$tmp/mvn.log"
-if ! mvn -q -B -Dstyle.color=never -f "$pom" \
+if ! mvn -q -B -Dstyle.color=never -f "$pom" "${overrides[@]}" \
         org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
         -DincludeScope=runtime -DoutputDirectory="$tmp/libs" >"$mvnlog" 2>&1; then
     echo "kafka-dist.sh: Maven failed to resolve the Kafka jars:" >&2
@@ -151,15 +176,17 @@ fi
 EOF
 
 # ---------------------------------------------------------------------------------------------
-# Tool wrappers: name -> main class (as in the official Apache Kafka 4.1 bin/ scripts), heap.
+# Tool wrappers: name -> main class (as in the official Apache Kafka 4.1 and 4.4 bin/ scripts), heap.
 # The classes that still live in kafka_2.13 (Scala core) in 4.1: kafka.admin.ConfigCommand,
-# kafka.tools.StorageTool, kafka.tools.DumpLogSegments, kafka.Kafka.
+# kafka.tools.StorageTool, kafka.tools.DumpLogSegments, kafka.Kafka. Later versions moved some to
+# kafka-tools (4.4: org.apache.kafka.tools.ConfigCommand, org.apache.kafka.tools.DumpLogSegments):
+# `a|b` names both, and the one this version's jars have is used (as its own bin/ script does).
 tools=(
     "kafka-topics.sh                      org.apache.kafka.tools.TopicCommand"
     "kafka-console-producer.sh            org.apache.kafka.tools.ConsoleProducer                      -Xmx512M"
     "kafka-console-consumer.sh            org.apache.kafka.tools.consumer.ConsoleConsumer             -Xmx512M"
     "kafka-console-share-consumer.sh      org.apache.kafka.tools.consumer.ConsoleShareConsumer        -Xmx512M"
-    "kafka-configs.sh                     kafka.admin.ConfigCommand"
+    "kafka-configs.sh                     kafka.admin.ConfigCommand|org.apache.kafka.tools.ConfigCommand"
     "kafka-consumer-groups.sh             org.apache.kafka.tools.consumer.group.ConsumerGroupCommand"
     "kafka-share-groups.sh                org.apache.kafka.tools.consumer.group.ShareGroupCommand"
     "kafka-streams-groups.sh              org.apache.kafka.tools.streams.StreamsGroupCommand"
@@ -174,7 +201,7 @@ tools=(
     "kafka-verifiable-producer.sh         org.apache.kafka.tools.VerifiableProducer                   -Xmx512M"
     "kafka-verifiable-consumer.sh         org.apache.kafka.tools.VerifiableConsumer                   -Xmx512M"
     "kafka-storage.sh                     kafka.tools.StorageTool"
-    "kafka-dump-log.sh                    kafka.tools.DumpLogSegments"
+    "kafka-dump-log.sh                    kafka.tools.DumpLogSegments|org.apache.kafka.tools.DumpLogSegments"
     "kafka-metadata-quorum.sh             org.apache.kafka.tools.MetadataQuorumCommand"
     "kafka-features.sh                    org.apache.kafka.tools.FeatureCommand"
     "kafka-broker-api-versions.sh         org.apache.kafka.tools.BrokerApiVersionsCommand"
@@ -195,8 +222,13 @@ have_class() { # class -> 0 if some jar in libs/ has it
 }
 
 for line in "${tools[@]}"; do
-    read -r name class heap <<<"$line"
-    have_class "$class" || { echo "kafka-dist.sh: main class $class (for $name) not in libs/" >&2; exit 1; }
+    read -r name classes heap <<<"$line"
+    class=""
+    IFS='|' read -r -a candidates <<<"$classes"
+    for c in "${candidates[@]}"; do
+        if have_class "$c"; then class=$c; break; fi
+    done
+    [ -n "$class" ] || { echo "kafka-dist.sh: main class $classes (for $name) not in libs/" >&2; exit 1; }
     {
         echo '#!/usr/bin/env bash'
         echo "# Same main class as Apache Kafka $version's bin/$name."
@@ -208,6 +240,33 @@ for line in "${tools[@]}"; do
         echo "exec \"\$(dirname \"\$0\")/kafka-run-class.sh\" $class \"\$@\""
     } >"$tmp/bin/$name"
 done
+
+# connect-file older than kafka-clients (4.4.0 with connect-file 4.3.1, see the `case` above) calls
+# org.apache.kafka.common.utils.AppInfoParser.getVersion(), which 4.4 moved to
+# ...common.utils.internals: without it Connect cannot load the FileStream connectors. A one-method
+# bridge (compiled here, libs/milena-appinfo-bridge.jar) forwards to the moved class; nothing else
+# of the connectors or of Connect's runtime is touched.
+if ! have_class org.apache.kafka.common.utils.AppInfoParser && have_class org.apache.kafka.common.utils.internals.AppInfoParser; then
+    command -v javac >/dev/null || { echo "kafka-dist.sh: javac (a JDK) is needed for the AppInfoParser bridge" >&2; exit 1; }
+    mkdir -p "$tmp/bridge/src/org/apache/kafka/common/utils" "$tmp/bridge/classes"
+    cat >"$tmp/bridge/src/org/apache/kafka/common/utils/AppInfoParser.java" <<'EOF'
+package org.apache.kafka.common.utils;
+
+/** Written by milena's scripts/kafka-dist.sh: the pre-4.4 name that older connect-file jars call. */
+public final class AppInfoParser {
+    private AppInfoParser() {}
+
+    public static String getVersion() {
+        return org.apache.kafka.common.utils.internals.AppInfoParser.getVersion();
+    }
+}
+EOF
+    javac -nowarn -d "$tmp/bridge/classes" -cp "$tmp/libs/*" "$tmp/bridge/src/org/apache/kafka/common/utils/AppInfoParser.java" >&2 \
+        || { echo "kafka-dist.sh: javac of the AppInfoParser bridge failed" >&2; exit 1; }
+    (cd "$tmp/bridge/classes" && jar cf "$tmp/libs/milena-appinfo-bridge.jar" .) \
+        || { echo "kafka-dist.sh: jar of the AppInfoParser bridge failed" >&2; exit 1; }
+    rm -rf "$tmp/bridge"
+fi
 
 for class in kafka.Kafka org.apache.kafka.connect.cli.ConnectStandalone org.apache.kafka.connect.cli.ConnectDistributed; do
     have_class "$class" || { echo "kafka-dist.sh: main class $class not in libs/" >&2; exit 1; }
@@ -423,8 +482,10 @@ EOF
 
 cat >"$tmp/README.milena" <<EOF
 Apache Kafka $version tools assembled from Maven Central by milena's scripts/kafka-dist.sh.
-Note: kafka-streams-examples is not published on Maven Central for 4.1.x; libs/ has the 4.0.x jar
-(running on kafka-streams $version).
+libs/ has kafka-streams-examples $streams_examples_version (Maven Central lacks it for some versions,
+4.1.x among them), running on kafka-streams $version, and connect-file $connect_file_version (the
+FileStream connectors) running on connect-runtime $version; milena-appinfo-bridge.jar, when present,
+lets an older connect-file find AppInfoParser where kafka-clients $version moved it.
 EOF
 
 rm -f "$tmp/classes.txt"

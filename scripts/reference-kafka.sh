@@ -10,6 +10,7 @@
 # output, GC log) and kafka.pid. Extra key=value arguments are appended to server.properties at start.
 # Heap: -Xmx512m (override with KAFKA_HEAP_OPTS). Start-up waits at most REFERENCE_KAFKA_TIMEOUT
 # seconds (default 90) for the port and for `kafka-topics.sh --list` to succeed.
+# REFERENCE_KAFKA_VERSION picks the Kafka version (default: scripts/kafka-dist.sh's, 4.1.2; e.g. 4.4.0).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,7 +44,7 @@ start)
     if port_open "$port"; then die "port $port is already in use"; fi
     if port_open "$cport"; then die "controller port $cport is already in use"; fi
 
-    dist=$(bash "$here/kafka-dist.sh" | tail -n1)
+    dist=$(bash "$here/kafka-dist.sh" ${REFERENCE_KAFKA_VERSION:+"$REFERENCE_KAFKA_VERSION"} | tail -n1)
     [ -x "$dist/bin/kafka-server-start.sh" ] || die "no Kafka distribution at '$dist'"
 
     mkdir -p "$dir/data" "$dir/logs"

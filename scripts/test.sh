@@ -14,6 +14,8 @@ echo "test.sh: MILENA_KAFKA_DIST=$MILENA_KAFKA_DIST"
 cargo test --release --no-run
 # Class-data sharing for the stock tools (a speed-up only: without it the tools start as before).
 bash scripts/tools-cds.sh "$MILENA_KAFKA_DIST" target/release/milena || true
+# ... and for the newest Kafka's tools (the compatibility matrix's java-4.4 and cli-4.4 families).
+bash scripts/tools-cds.sh "$(bash scripts/kafka-dist.sh 4.4.0 | tail -n1)" target/release/milena || true
 # Every test binary runs even if an earlier one fails; the summary line totals them all.
 log=$(mktemp)
 set +e

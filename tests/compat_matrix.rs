@@ -1,5 +1,6 @@
 //! The compatibility matrix (compat-tests/run.sh) against a Milena started by the test harness:
-//! one test per client family, each with its own broker, so that `scripts/test.sh`'s summary
+//! one test per client family (java-4.4 and cli-4.4 are the Apache Kafka 4.4.0 client and tools),
+//! each with its own broker, so that `scripts/test.sh`'s summary
 //! counts a family as failed when any of its cells fails.
 //!
 //! A cell passes when the family's program passes its own checks and prints exactly what Apache
@@ -73,6 +74,12 @@ fn compat_java() {
     family("java");
 }
 
+/// The newest Apache Kafka's Java client (4.4.0), same scenarios.
+#[test]
+fn compat_java_newest() {
+    family("java-4.4");
+}
+
 #[test]
 fn compat_confluent_kafka_librdkafka() {
     family("confluent");
@@ -111,4 +118,10 @@ fn compat_raw_bad_requests() {
 #[test]
 fn compat_stock_tools_connect_streams() {
     family("cli");
+}
+
+/// The newest Apache Kafka's stock tools, Connect and Streams (4.4.0).
+#[test]
+fn compat_stock_tools_connect_streams_newest() {
+    family("cli-4.4");
 }

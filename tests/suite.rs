@@ -13,6 +13,7 @@ mod cluster_transactions;
 mod codecs;
 mod compaction;
 mod compaction_txn;
+mod compat_api_versions;
 mod compat_matrix;
 mod console_http;
 mod consumer_groups;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Scenarios as the stock Apache Kafka tools see them ($MILENA_KAFKA_DIST/bin, Kafka 4.1.2 jars):
+# Scenarios as the stock Apache Kafka tools see them ($MILENA_KAFKA_DIST/bin: the 4.1.2 jars for
+# the cli family, the 4.4.0 ones for cli-4.4):
 # the seeds' quickstart, the Kafka Connect file quickstart and the Kafka Streams WordCount demo.
 #
 #   cli.sh SCENARIO BOOTSTRAP PREFIX
@@ -10,9 +11,24 @@
 set -uo pipefail
 scenario=$1 boot=$2 prefix=$3
 bin="${MILENA_KAFKA_DIST:?}/bin"
-export KAFKA_HEAP_OPTS="-Xmx256m" KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Djava.awt.headless=true"
+export KAFKA_HEAP_OPTS="-Xmx256m" KAFKA_JVM_PERFORMANCE_OPTS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto -Djava.awt.headless=true"
+# The tools' class-data-sharing archive (scripts/tools-cds.sh), when there is one: start-up time only.
+if [ -f "$MILENA_KAFKA_DIST/cds/tools.jsa" ]; then
+    KAFKA_JVM_PERFORMANCE_OPTS="$KAFKA_JVM_PERFORMANCE_OPTS -XX:SharedArchiveFile=$MILENA_KAFKA_DIST/cds/tools.jsa"
+fi
 fail() { echo "FAIL $*"; exit 1; }
 mask() { sed -e "s/$prefix//g" -e 's/TopicId: [A-Za-z0-9_-]*/TopicId: <id>/' -e 's/console-consumer-[0-9]*/console-consumer-<n>/'; }
+
+# The console tools' formatter/reader properties: 4.1 knows only `--property`; 4.4 has
+# `--formatter-property`/`--reader-property` and prints a deprecation warning for `--property`
+# among the tools' output. Chosen by the version of the dist's kafka-clients jar.
+clients_jar=$(cd "$MILENA_KAFKA_DIST/libs" && ls kafka-clients-*.jar | head -n1)
+clients_version=${clients_jar#kafka-clients-}; clients_version=${clients_version%.jar}
+if [ "$(printf '%s\n' 4.4.0 "$clients_version" | sort -V | head -n1)" = 4.4.0 ]; then
+    reader_property=--reader-property formatter_property=--formatter-property
+else
+    reader_property=--property formatter_property=--property
+fi
 
 wait_for() { # SECONDS COMMAND... : until the command succeeds
     local deadline=$((SECONDS + $1)); shift
@@ -26,7 +42,7 @@ quickstart)
     timeout 60 "$bin/kafka-topics.sh" --list --bootstrap-server "$boot" | grep "^$prefix" | mask
     timeout 60 "$bin/kafka-topics.sh" --describe --bootstrap-server "$boot" --topic "$t" | mask | sed 's/\t/ /g; s/  */ /g'
     printf '%s\n' "This is a message" "This is another message" \
-        | timeout 60 "$bin/kafka-console-producer.sh" --bootstrap-server "$boot" --topic "$t" --property parse.key=false || fail producer
+        | timeout 60 "$bin/kafka-console-producer.sh" --bootstrap-server "$boot" --topic "$t" "$reader_property" parse.key=false || fail producer
     # Three partitions: the order across partitions is not defined, so sort.
     timeout 60 "$bin/kafka-console-consumer.sh" --bootstrap-server "$boot" --topic "$t" --from-beginning \
         --max-messages 2 --group "${prefix}qs-group" 2>/dev/null | sort
@@ -70,7 +86,7 @@ streams)
     trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null' EXIT
     # 8 distinct words; the last count per word is what the demo shows.
     timeout 90 "$bin/kafka-console-consumer.sh" --bootstrap-server "$boot" --topic streams-wordcount-output --from-beginning \
-        --property print.key=true --property key.separator=' ' \
+        "$formatter_property" print.key=true "$formatter_property" key.separator=' ' \
         --value-deserializer org.apache.kafka.common.serialization.LongDeserializer --timeout-ms 30000 2>/dev/null >counts.txt
     kill $pid 2>/dev/null
     awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' counts.txt | sort
