@@ -14,6 +14,7 @@ mod codecs;
 mod compaction;
 mod compaction_txn;
 mod compat_matrix;
+mod config_fidelity;
 mod console_http;
 mod consumer_groups;
 mod consumer_groups_clients;
