@@ -15,6 +15,7 @@ mod compaction;
 mod compaction_txn;
 mod compat_api_versions;
 mod compat_matrix;
+mod config_fidelity;
 mod console_http;
 mod consumer_groups;
 mod consumer_groups_clients;

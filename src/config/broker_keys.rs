@@ -6,8 +6,10 @@
 //! Milena acts on it is up to [`super::BrokerConfig`] (keys such as `num.io.threads` or
 //! `num.network.threads` are accepted so that a stock Kafka `server.properties` loads
 //! without noise, and ignored). Defaults are Kafka's text except where the comment says Milena
-//! chose otherwise. `dynamic` marks keys Kafka lets AlterConfigs change on a running broker; Kafka
-//! reports all the others as read-only, whatever their source.
+//! chose otherwise (`listener.security.protocol.map` is Kafka's default in the order Kafka prints
+//! it). `dynamic` marks keys Kafka lets AlterConfigs change on a running broker; Kafka reports all
+//! the others as read-only, whatever their source. Both were checked key by key against Kafka
+//! 4.1's DescribeConfigs answer (tests/config_fidelity.rs).
 
 use super::value::ConfigType::{Boolean, Double, Int, List, Long, Password, Short, String as Str};
 use super::value::{Check, ConfigType};
@@ -72,8 +74,8 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("broker.rack", Str, None, Any, false, "Rack of this broker, for rack-aware placement."),
     // Network.
     key("listeners", Str, Some("PLAINTEXT://:9092"), Any, true, "Comma-separated NAME://host:port addresses to listen on; an empty host means all interfaces."),
-    key("advertised.listeners", Str, None, Any, true, "Addresses given to clients in metadata; defaults to the listeners."),
-    key("listener.security.protocol.map", Str, Some("PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL"), Any, true, "Security protocol of each listener name; a listener missing from it is an error (a controller listener is PLAINTEXT while the map is the default)."),
+    key("advertised.listeners", Str, None, Any, false, "Addresses given to clients in metadata; defaults to the listeners."),
+    key("listener.security.protocol.map", Str, Some("SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT"), Any, true, "Security protocol of each listener name; a listener missing from it is an error (a controller listener is PLAINTEXT while the map is the default)."),
     key("authorizer.class.name", Str, Some(""), Any, false, "The authorizer: empty (none), or org.apache.kafka.metadata.authorizer.StandardAuthorizer to check every request against the ACLs."),
     key("super.users", Str, None, Any, false, "Principals (User:name, separated by ';') the authorizer allows everything."),
     key("allow.everyone.if.no.acl.found", Boolean, Some("false"), Any, false, "With an authorizer: allow an action on a resource that has no ACL at all."),
@@ -99,15 +101,15 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("ssl.truststore.location", Str, None, Any, true, "Truststore file with the CA certificates client certificates are checked against."),
     key("ssl.truststore.password", Password, None, Any, true, "Password of the truststore file."),
     key("ssl.truststore.certificates", Password, None, Any, true, "PEM CA certificates given inline (ssl.truststore.type=PEM)."),
-    key("ssl.client.auth", Str, Some("none"), Check::OneOf(&["required", "requested", "none"]), false, "Client certificates: required (mutual TLS), requested (checked when sent), or none."),
-    key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), Any, false, "TLS versions accepted: TLSv1.2 and TLSv1.3 (older ones stop start-up)."),
-    key("ssl.protocol", Str, Some("TLSv1.3"), Any, false, "Highest TLS version the SSL context is made for (TLSv1.2, TLSv1.3 or TLS)."),
-    key("ssl.cipher.suites", List, None, Any, false, "Cipher suites allowed, by their IANA names; empty allows all that rustls offers."),
-    key("ssl.endpoint.identification.algorithm", Str, Some("https"), Any, false, "Host name check of the peer certificate on client connections (a broker does not check client host names)."),
+    key("ssl.client.auth", Str, Some("none"), Check::OneOf(&["required", "requested", "none"]), true, "Client certificates: required (mutual TLS), requested (checked when sent), or none."),
+    key("ssl.enabled.protocols", List, Some("TLSv1.2,TLSv1.3"), Any, true, "TLS versions accepted: TLSv1.2 and TLSv1.3 (older ones stop start-up)."),
+    key("ssl.protocol", Str, Some("TLSv1.3"), Any, true, "Highest TLS version the SSL context is made for (TLSv1.2, TLSv1.3 or TLS)."),
+    key("ssl.cipher.suites", List, Some(""), Any, true, "Cipher suites allowed, by their IANA names; empty allows all that rustls offers."),
+    key("ssl.endpoint.identification.algorithm", Str, Some("https"), Any, true, "Host name check of the peer certificate on client connections (a broker does not check client host names)."),
     key("ssl.principal.mapping.rules", Str, Some("DEFAULT"), Any, false, "Rules mapping a client certificate's RFC 2253 subject to a principal name: DEFAULT (the whole subject) or RULE:pattern/replacement/[LU], tried in order."),
-    key("ssl.keymanager.algorithm", Str, Some("SunX509"), Any, false, "Java key manager algorithm (accepted, ignored: Milena has one key manager)."),
-    key("ssl.trustmanager.algorithm", Str, Some("PKIX"), Any, false, "Java trust manager algorithm (accepted, ignored: Milena checks chains as PKIX does)."),
-    key("ssl.secure.random.implementation", Str, None, Any, false, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),
+    key("ssl.keymanager.algorithm", Str, Some("SunX509"), Any, true, "Java key manager algorithm (accepted, ignored: Milena has one key manager)."),
+    key("ssl.trustmanager.algorithm", Str, Some("PKIX"), Any, true, "Java trust manager algorithm (accepted, ignored: Milena checks chains as PKIX does)."),
+    key("ssl.secure.random.implementation", Str, None, Any, true, "Java SecureRandom algorithm (accepted, ignored: rustls draws from the operating system)."),
     // SASL (config/sasl.rs). GSSAPI, Kafka's default, is not served: a SASL listener needs these set.
     key("sasl.enabled.mechanisms", List, Some("GSSAPI"), Any, true, "SASL mechanisms the SASL listeners offer; Milena serves PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512."),
     key("sasl.mechanism.inter.broker.protocol", Str, Some("GSSAPI"), Any, true, "SASL mechanism a broker logs in to other brokers' SASL inter-broker listener with: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."),
@@ -188,7 +190,7 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("transaction.state.log.min.isr", Int, Some("2"), AtLeast(1), false, "min.insync.replicas of __transaction_state."),
     key("transaction.max.timeout.ms", Int, Some("900000"), AtLeast(1), false, "Largest transaction timeout a producer may ask for."),
     key("transaction.abort.timed.out.transaction.cleanup.interval.ms", Int, Some("10000"), AtLeast(1), false, "How often transactions past their timeout are looked for and aborted."),
-    key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1), true, "Idle time after which a transactional id is forgotten."),
+    key("transactional.id.expiration.ms", Int, Some("604800000"), AtLeast(1), false, "Idle time after which a transactional id is forgotten."),
     key("transaction.remove.expired.transaction.cleanup.interval.ms", Int, Some("3600000"), AtLeast(1), false, "How often transactional ids idle past transactional.id.expiration.ms are looked for and removed."),
     key("producer.id.expiration.ms", Int, Some("86400000"), AtLeast(1), true, "Idle time after which a partition forgets an idempotent producer with no open transaction."),
     key("share.coordinator.state.topic.replication.factor", Short, Some("3"), AtLeast(1), false, "Replication factor of __share_group_state (accepted, ignored)."),

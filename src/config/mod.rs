@@ -17,7 +17,7 @@
 //! Nothing here touches the network or wire types; `protocol/` maps [`ConfigEntry`] to the wire.
 
 mod broker;
-mod broker_keys;
+pub(crate) mod broker_keys;
 mod describe_broker;
 mod entry;
 pub mod env;

@@ -2,8 +2,10 @@
 //! broker's static configs). DescribeConfigs returns the full set with defaults and sources, as
 //! `kafka-topics.sh --describe` and `kafka-configs.sh --describe --all` print it.
 //!
-//! Dynamic broker configs are not supported yet: altering a BROKER resource gets INVALID_REQUEST
-//! with a message saying so.
+//! Dynamic broker configs are not supported yet: altering a BROKER resource gets INVALID_REQUEST,
+//! with Kafka's message when a key is one Kafka cannot change dynamically either, else a message
+//! saying so. The cluster-default BROKER resource (empty name) describes as empty: it lists only
+//! dynamic defaults, and Milena has none.
 
 use std::collections::BTreeMap;
 
@@ -99,7 +101,13 @@ pub async fn describe_configs(
                                 broker.node_id
                             ))));
                     }
-                    describe_broker_configs(&broker.config)
+                    if name.is_empty() {
+                        // The cluster-wide default resource lists only dynamic cluster
+                        // defaults, as in Kafka; Milena has none.
+                        Vec::new()
+                    } else {
+                        describe_broker_configs(&broker.config)
+                    }
                 }
                 BROKER_LOGGER => Vec::new(),
                 other => {
@@ -162,6 +170,12 @@ fn to_wire(
     result
 }
 
+/// A broker key Kafka knows and cannot change on a running broker (Kafka names these in its
+/// error; keys it can change Milena cannot either yet, and says so).
+fn is_read_only_broker_key(name: &str) -> bool {
+    crate::config::broker_keys::broker_key(name).is_some_and(|k| !k.dynamic)
+}
+
 /// Applies `changes` to one resource and says how it went.
 fn alter(
     ctx: &RequestContext,
@@ -176,7 +190,27 @@ fn alter(
     }
     match resource_type {
         TOPIC => {}
-        BROKER | BROKER_LOGGER => {
+        BROKER => return Some(match &changes {
+            Ok(changes) if changes.iter().any(|(k, _)| is_read_only_broker_key(k)) => {
+                let keys: Vec<&str> = changes
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .filter(|k| is_read_only_broker_key(k))
+                    .collect();
+                KafkaError::with_message(
+                    ResponseError::InvalidRequest,
+                    format!(
+                        "Cannot update these configs dynamically: Set({})",
+                        keys.join(", ")
+                    ),
+                )
+            }
+            _ => KafkaError::with_message(
+                ResponseError::InvalidRequest,
+                "Milena does not support dynamic broker configs yet; set them in server.properties",
+            ),
+        }),
+        BROKER_LOGGER => {
             return Some(KafkaError::with_message(
                 ResponseError::InvalidRequest,
                 "Milena does not support dynamic broker configs yet; set them in server.properties",
