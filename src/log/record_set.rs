@@ -226,7 +226,8 @@ fn nullable(buf: &[u8], pos: &mut usize) -> Option<Option<Range<usize>>> {
     Some(Some(start..end))
 }
 
-fn put_varint(out: &mut Vec<u8>, v: i64) {
+/// Appends `v` as a zigzag varint (the v2 record fields' encoding).
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: i64) {
     let mut z = ((v << 1) ^ (v >> 63)) as u64;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);

@@ -8,6 +8,7 @@ use super::message::{self, Message};
 use super::LegacyError;
 use crate::log::batch::BATCH_HEADER_SIZE;
 use crate::log::codec::{self, CodecError};
+use crate::log::record_set::put_varint;
 
 /// One record of the batch being built.
 struct Converted<'a> {
@@ -135,15 +136,6 @@ fn decompress(codec_id: i16, magic: i8, value: &[u8]) -> Result<Vec<u8>, LegacyE
         )),
         other => LegacyError::Corrupt(other.to_string()),
     })
-}
-
-fn put_varint(out: &mut Vec<u8>, v: i64) {
-    let mut z = ((v << 1) ^ (v >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
 }
 
 /// The v2 batch of `records` (at least one), compressed with `codec_id`: base offset 0,
