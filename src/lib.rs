@@ -16,7 +16,8 @@
 //! - [`handlers`]: one file per API family; they take the broker context and a decoded request and
 //!   return the response, never touching sockets.
 //! - [`partition`]: a partition is its log plus the high watermark and the waiters on it.
-//! - [`log`]: the partition log on disk in Kafka's own segment format.
+//! - [`log`]: the partition log on disk in Kafka's own segment format; `log::legacy_format`
+//!   converts the old message formats (v0/v1) of old clients to and from it.
 //! - [`coordinator`]: consumer groups and committed offsets (`__consumer_offsets`), and
 //!   transactions (`__transaction_state`), each a single writer replayed at start.
 //! - [`metadata`]: topics, configs, brokers and replica placement as an immutable image rebuilt
