@@ -74,7 +74,10 @@ impl TlsListener {
         stream: TcpStream,
         peer: SocketAddr,
     ) -> Option<(TlsStream<TcpStream>, KafkaPrincipal)> {
-        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await;
+        // The handshake is polled by reference so that a timed-out connection is logged before
+        // it is closed (dropping `accept` closes the socket).
+        let mut accept = self.acceptor.accept(stream);
+        let accepted = tokio::time::timeout(HANDSHAKE_TIMEOUT, &mut accept).await;
         let stream = match accepted {
             Ok(Ok(stream)) => stream,
             Ok(Err(error)) => {
@@ -83,6 +86,7 @@ impl TlsListener {
             }
             Err(_) => {
                 tracing::info!(%peer, listener = %self.listener, timeout = ?HANDSHAKE_TIMEOUT, "closing connection: TLS handshake did not finish in time");
+                drop(accept);
                 return None;
             }
         };
