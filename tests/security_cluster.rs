@@ -14,6 +14,10 @@
 //!    the leader answers its replica fetches TOPIC_AUTHORIZATION_FAILED for every partition, as Kafka
 //!    does for a follower without CLUSTER_ACTION, and
 //!    it stays out of the ISR.
+//! 4. The admin creates a SCRAM-SHA-512 credential for the broker user with kafka-configs.sh, and
+//!    the node comes back logging in with SCRAM-SHA-512 (its PLAIN password still wrong): it
+//!    passes, catches up and is back in the ISR. The credential came to it through the metadata
+//!    log, like Kafka's, and the leader checks it against the same store.
 //!
 //! Nothing panics on any node.
 
@@ -94,7 +98,7 @@ impl Secured {
                 "PLAINTEXT:PLAINTEXT,INTERNAL:SASL_SSL,CONTROLLER:SSL",
             ),
             ("inter.broker.listener.name", "INTERNAL"),
-            ("sasl.enabled.mechanisms", "PLAIN"),
+            ("sasl.enabled.mechanisms", "PLAIN,SCRAM-SHA-512"),
             ("sasl.mechanism.inter.broker.protocol", "PLAIN"),
             ("listener.name.internal.plain.sasl.jaas.config", &jaas),
             ("ssl.keystore.type", "PKCS12"),
@@ -409,6 +413,45 @@ fn a_fully_authenticated_cluster_replicates_fails_over_and_refuses_bad_brokers()
     );
     let state = s.wait_partition(&survivors, bound(30), "described", |_| true);
     assert!(!state.isr.contains(&leader), "{state:?}");
+
+    // (4) SCRAM-SHA-512 between brokers, with a credential made by the stock tool.
+    s.cluster.stop(leader);
+    let created = s.tool(
+        "kafka-configs.sh",
+        &survivors,
+        "--command-config",
+        &s.admin,
+        &[
+            "--alter",
+            "--add-config",
+            "SCRAM-SHA-512=[iterations=8192,password=broker-secret]",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "broker",
+        ],
+    );
+    assert!(created.contains("Completed updating config"), "{created}");
+    s.cluster.set_prop(
+        leader,
+        "listener.name.internal.plain.sasl.jaas.config",
+        &broker_jaas("broker", "wrong-secret"),
+    );
+    s.cluster.set_prop(
+        leader,
+        "sasl.mechanism.inter.broker.protocol",
+        "SCRAM-SHA-512",
+    );
+    s.cluster.set_prop(
+        leader,
+        "listener.name.internal.scram-sha-512.sasl.jaas.config",
+        "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"broker\" password=\"broker-secret\";",
+    );
+    s.cluster.start_again(leader);
+    let back = s.wait_partition(&survivors, bound(60), "back in sync over SCRAM", |p| {
+        p.isr.len() == 3
+    });
+    assert!(back.isr.contains(&leader), "{back:?}");
 
     for id in s.cluster.ids() {
         assert!(
