@@ -203,6 +203,22 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
     let rack = config.raw_value("broker.rack").map(str::to_string);
     let broker = Broker::open_with(config, endpoints, cluster.clone())
         .context("cannot open the data directory")?;
+    // What `kafka-storage.sh format` left for a new cluster, if the operator ran it. A cluster
+    // applies it once the quorum answers; a single node before it serves anyone.
+    let checkpoint = milena::metadata::bootstrap::read(&broker.log_dir)
+        .map_err(anyhow::Error::msg)
+        .context("cannot read the bootstrap checkpoint")?;
+    if let Some((bootstrap, skipped)) = checkpoint {
+        if !skipped.is_empty() {
+            tracing::warn!(skipped = %skipped.join("; "), "bootstrap.checkpoint: not applied");
+        }
+        let task = apply_bootstrap(broker.clone(), bootstrap, shutdown_rx.clone());
+        if cluster.is_some() {
+            tokio::spawn(task);
+        } else {
+            task.await;
+        }
+    }
     tracing::info!(
         node_id = broker.node_id,
         cluster_id = %broker.cluster_id,
@@ -361,6 +377,49 @@ async fn publish_metadata(
             tracing::error!(error = %e, "applying metadata to partition logs failed");
         }
         fetchers.assign(&broker);
+    }
+}
+
+/// Offers this node's bootstrap checkpoint to the controller until it answers (a cluster's quorum
+/// may still be forming); only the first node's is applied, once (src/metadata/bootstrap.rs).
+async fn apply_bootstrap(
+    broker: Arc<Broker>,
+    bootstrap: milena::metadata::bootstrap::Bootstrap,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let credentials = bootstrap.scram.len();
+    loop {
+        if broker.image().bootstrapped {
+            return;
+        }
+        let (b, offered) = (broker.clone(), bootstrap.clone());
+        let outcome =
+            tokio::task::spawn_blocking(move || b.controller.apply_bootstrap(b.node_id, offered))
+                .await
+                .map_err(|e| e.to_string())
+                .and_then(|applied| applied.map_err(|e| e.to_string()));
+        match outcome {
+            Ok(true) => {
+                tracing::info!(
+                    credentials,
+                    features = bootstrap.features.len(),
+                    "applied bootstrap.checkpoint (kafka-storage.sh format)"
+                );
+                return;
+            }
+            Ok(false) => return,
+            Err(error) if broker.cluster.is_some() => {
+                tracing::debug!(%error, "bootstrap.checkpoint not applied yet")
+            }
+            Err(error) => {
+                tracing::error!(%error, "applying bootstrap.checkpoint failed");
+                return;
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = shutdown.changed() => return,
+        }
     }
 }
 

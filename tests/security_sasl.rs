@@ -16,6 +16,7 @@
 use crate::support;
 use crate::wire;
 
+use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -712,4 +713,96 @@ fn sasl_settings_milena_cannot_serve_stop_start_up() {
         let stderr = stderr_of(&out);
         assert!(stderr.contains(expected), "{extra}: {stderr}");
     }
+}
+
+/// `kafka-storage.sh format --add-scram`, Kafka's way to give a new KRaft cluster its first SCRAM
+/// users (brokers that log in to each other with SCRAM need one before anything else runs): the
+/// stock tool formats the data directory, Milena applies the credentials at its first start, and
+/// only then. A credential deleted afterwards stays deleted across a restart.
+#[test]
+fn kafka_storage_format_add_scram_users_are_there_at_the_first_start() {
+    let (mut broker, sasl_port) = sasl_broker("SCRAM-SHA-256,SCRAM-SHA-512", &[]);
+    broker.stop();
+    let data = broker.log_dir();
+    fs::remove_dir_all(&data).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kraft = write_file(
+        dir.path(),
+        "kraft.properties",
+        &format!(
+            "process.roles=broker,controller\nnode.id=1\ncontroller.quorum.voters=1@127.0.0.1:{}\ncontroller.listener.names=CONTROLLER\nlisteners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}\nlog.dirs={}\n",
+            free_port(),
+            broker.port,
+            free_port(),
+            data.display()
+        ),
+    );
+    let out = kafka_tool(
+        "kafka-storage.sh",
+        &[
+            "format",
+            "--cluster-id",
+            "q1Sh-9_ISia_zwGINzRvyQ",
+            "--config",
+            &kraft.display().to_string(),
+            "--add-scram",
+            "SCRAM-SHA-256=[name=alice,iterations=8192,password=alice-secret]",
+            "--add-scram",
+            "SCRAM-SHA-512=[name=bob,password=bob-secret]",
+        ],
+    );
+    assert_success(&out, "kafka-storage.sh format --add-scram");
+    broker.start_again();
+    let log = broker.log();
+    assert!(
+        log.contains("applied bootstrap.checkpoint") && log.contains("q1Sh-9_ISia_zwGINzRvyQ"),
+        "{log}"
+    );
+    let sasl = format!("localhost:{sasl_port}");
+    for (mechanism, user, password) in [
+        ("SCRAM-SHA-256", "alice", "alice-secret"),
+        ("SCRAM-SHA-512", "bob", "bob-secret"),
+    ] {
+        let out = python(
+            CK_PRODUCE,
+            &[&sasl, mechanism, user, password, "boot-t", "from-format"],
+        );
+        let text = assert_success(&out, "confluent-kafka over SCRAM");
+        assert!(
+            text.contains("delivered") && !text.contains("error"),
+            "{user}: {text}"
+        );
+    }
+    let out = kafka_tool(
+        "kafka-configs.sh",
+        &[
+            "--bootstrap-server",
+            &broker.bootstrap(),
+            "--alter",
+            "--delete-config",
+            "SCRAM-SHA-256",
+            "--entity-type",
+            "users",
+            "--entity-name",
+            "alice",
+        ],
+    );
+    assert_success(&out, "kafka-configs --delete-config");
+    broker.restart();
+    let out = python(
+        CK_PRODUCE,
+        &[
+            &sasl,
+            "SCRAM-SHA-256",
+            "alice",
+            "alice-secret",
+            "boot-t",
+            "x",
+        ],
+    );
+    let text = stdout_of(&out);
+    assert!(
+        text.contains("Authentication failed") && !text.contains("delivered"),
+        "the deleted credential came back: {text}"
+    );
 }

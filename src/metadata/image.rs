@@ -134,6 +134,9 @@ pub struct MetadataImage {
     /// the finalized features epoch in ApiVersions.
     #[serde(default)]
     pub records_applied: i64,
+    /// Whether a `bootstrap.checkpoint` was applied (see [`super::bootstrap`]).
+    #[serde(default)]
+    pub bootstrapped: bool,
 }
 
 impl MetadataImage {
@@ -337,6 +340,7 @@ impl MetadataImage {
             MetadataRecord::FeatureLevel { name, level } => {
                 self.features.insert(name.clone(), *level);
             }
+            MetadataRecord::Bootstrapped { .. } => self.bootstrapped = true,
         }
     }
 

@@ -7,6 +7,7 @@
 //! At start the store replays its log, so a restart sees exactly what was acknowledged.
 //! A cluster implementation will replicate the same records through Raft; handlers do not change.
 
+pub mod bootstrap;
 pub mod controller;
 pub mod features;
 pub mod image;

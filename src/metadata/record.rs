@@ -108,6 +108,9 @@ pub enum MetadataRecord {
     /// A feature's finalized level changed (Kafka's FeatureLevelRecord; UpdateFeatures). Level 0
     /// turns the feature off.
     FeatureLevel { name: String, level: i16 },
+    /// Node `node_id`'s `bootstrap.checkpoint` was applied (the records before this one): no
+    /// later checkpoint is. Milena's own; Kafka writes its bootstrap as the log's first batch.
+    Bootstrapped { node_id: i32 },
 }
 
 /// Whether the leader may hold less than every committed record (Kafka's LeaderRecoveryState):

@@ -22,6 +22,7 @@ pub use topics::{
     validate_topic_name, Brokers, ConfigChange, NewTopic, TopicDefaults, MAX_PARTITIONS_PER_TOPIC,
 };
 
+use super::bootstrap::Bootstrap;
 use super::features::{self, FeatureUpdate};
 use crate::security::acl::{AclBindingFilter, StandardAcl};
 
@@ -76,6 +77,11 @@ pub enum ControllerOp {
         updates: Vec<FeatureUpdate>,
         validate_only: bool,
     },
+    /// Applies node `node_id`'s `bootstrap.checkpoint` unless one was applied before.
+    Bootstrap {
+        node_id: i32,
+        bootstrap: Bootstrap,
+    },
 }
 
 /// The answer to a [`ControllerOp`].
@@ -91,6 +97,8 @@ pub enum OpOutcome {
     ScramResults(Vec<scram::ScramAlterResult>),
     /// Per DeleteAcls filter, the ACLs it removed.
     DeletedAcls(Vec<Vec<StandardAcl>>),
+    /// Whether a Bootstrap op was applied (false: the metadata had been bootstrapped before).
+    Bootstrapped(bool),
 }
 
 /// Runs `op` against `image`: the records to commit (none for validate-only) and the answer.
@@ -165,6 +173,30 @@ pub fn plan(
             let records = features::update_features(image, &updates, default_node)
                 .map_err(|e| MetadataError::InvalidUpdateVersion(e.to_string()))?;
             (only_if(validate_only, records), OpOutcome::Done)
+        }
+        ControllerOp::Bootstrap { node_id, bootstrap } => {
+            if image.bootstrapped {
+                return Ok((Vec::new(), OpOutcome::Bootstrapped(false)));
+            }
+            let credentials = bootstrap
+                .scram
+                .into_iter()
+                .map(
+                    |(name, mechanism, credential)| MetadataRecord::UserScramCredential {
+                        name,
+                        mechanism,
+                        credential,
+                    },
+                );
+            let levels = bootstrap
+                .features
+                .into_iter()
+                .map(|(name, level)| MetadataRecord::FeatureLevel { name, level });
+            let records = credentials
+                .chain(levels)
+                .chain([MetadataRecord::Bootstrapped { node_id }])
+                .collect();
+            (records, OpOutcome::Bootstrapped(true))
         }
     })
 }
@@ -375,6 +407,19 @@ impl Controller {
             upsertions,
         })? {
             OpOutcome::ScramResults(results) => Ok(results),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Applies this node's `bootstrap.checkpoint` if the metadata was never bootstrapped;
+    /// whether it was.
+    pub fn apply_bootstrap(
+        &self,
+        node_id: i32,
+        bootstrap: Bootstrap,
+    ) -> Result<bool, MetadataError> {
+        match self.submit(ControllerOp::Bootstrap { node_id, bootstrap })? {
+            OpOutcome::Bootstrapped(applied) => Ok(applied),
             other => Err(unexpected(other)),
         }
     }
