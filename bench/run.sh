@@ -7,7 +7,7 @@
 #   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
-#   PHASES=tls bench/run.sh           # only produce and consume over SSL (and PLAINTEXT): ~20 min
+#   PHASES=tls bench/run.sh           # only produce and consume over SSL (and PLAINTEXT): ~17 min
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
 # plot.png, plot-replicated.png) and prints the summary table at the end. bench/README.md explains the method, every
@@ -63,6 +63,7 @@ TLS_WORKLOADS=${TLS_WORKLOADS:-"1024:1:8 1024:all:8"}  # size:acks:partitions of
 # each round: smaller than BACKLOG_MB, since every round reads it twice per broker.
 if [ "$QUICK" = 1 ]; then TLS_BACKLOG_MB=${TLS_BACKLOG_MB:-128}; else TLS_BACKLOG_MB=${TLS_BACKLOG_MB:-1024}; fi
 TLS_BASELINE=${TLS_BASELINE:-1}        # 1: every SSL run next to the same run over PLAINTEXT; 0: SSL only
+TLS_BLOCK_WARMUP=${TLS_BLOCK_WARMUP:-$((2 * WARMUP))}  # s of unmeasured produce per broker and listener first (0: none)
 MILENA_TLS_PORT=${MILENA_TLS_PORT:-$((MILENA_PORT + 1))}   # the SSL listeners (tls phase only)
 KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
@@ -752,6 +753,22 @@ phase_tls() {
         fi
         echo "tls_negotiated_$b=${neg:-failed}" >>"$RESULTS/meta.txt"
     done
+    # Fresh brokers: TLS_BLOCK_WARMUP s of unmeasured load over each listener first, so that no
+    # measured run meets a cold JVM (or a cold TLS stack) on one side only.
+    if [ "$TLS_BLOCK_WARMUP" -gt 0 ]; then
+        IFS=: read -r size acks parts <<<"${TLS_WORKLOADS%% *}"
+        log "tls: ${TLS_BLOCK_WARMUP}s of unmeasured produce (${size}B acks=$acks p$parts) per broker over ${listeners[*]}"
+        for b in "${BROKERS[@]}"; do
+            topic_create "$b" tls-warmup "$parts"
+            for l in "${listeners[@]}"; do
+                tls_client "$b" "$l"
+                rdkafka_produce_cmd "$b" tls-warmup "$size" "$acks" debian "$TLS_BOOT"
+                timeout --foreground -s INT -k 30 "$TLS_BLOCK_WARMUP" "${CMD[@]}" "${TLS_ARGS[@]}" \
+                    >>"$RESULTS/logs/tls-warmup-$b.log" 2>&1 || true
+            done
+            topic_delete "$b" tls-warmup
+        done
+    fi
     # Produce: the produce phase's method, over each listener.
     for spec in $TLS_WORKLOADS; do
         IFS=: read -r size acks parts <<<"$spec"
@@ -1412,7 +1429,7 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     # Both brokers' start (Kafka ~25 s); per round and listener a produce run per workload and
     # broker; the backlog's writing at ~150 MB/s, its reading at ~100 MB/s (SSL) per broker.
     local n_l=$((1 + (TLS_BASELINE == 1)))
-    phase_on tls && t=$((t + 40 + $(wc -w <<<"$TLS_WORKLOADS") * ROUNDS * n_l * 2 * (run + 6) + 2 * (TLS_BACKLOG_MB / 150 + 6) + ROUNDS * n_l * 2 * (TLS_BACKLOG_MB / 100 + 8)))
+    phase_on tls && t=$((t + 40 + 2 * n_l * (TLS_BLOCK_WARMUP + 2) + $(wc -w <<<"$TLS_WORKLOADS") * ROUNDS * n_l * 2 * (run + 6) + 2 * (TLS_BACKLOG_MB / 150 + 6) + ROUNDS * n_l * 2 * (TLS_BACKLOG_MB / 100 + 8)))
     # Per broker: a start, the fill at ~150 MB/s, then per round two restarts and 10 s of pauses.
     phase_on restart && t=$((t + 2 * (40 + RESTART_MB * RESTART_PARTITIONS / 150 + ROUNDS * 25)))
     # Per broker: start (Kafka ~20 s), CreateTopics (~1 s per 100 partitions, a guess), the
@@ -1465,6 +1482,7 @@ write_meta() {
             echo "tls_workloads=$TLS_WORKLOADS"
             echo "tls_backlog_mb=$TLS_BACKLOG_MB"
             echo "tls_baseline=$TLS_BASELINE"
+            echo "tls_block_warmup=$TLS_BLOCK_WARMUP"
             echo "tls_ports=milena $MILENA_TLS_PORT, kafka $KAFKA_TLS_PORT"
             echo "tls_openssl=$(openssl version)"
             echo "tls_kernel_module=$(if [ -d /sys/module/tls ]; then echo loaded; else echo "not loaded"; fi)"
@@ -1540,6 +1558,7 @@ main() {
     local est
     est=$(estimate_seconds)
     log "bench/run.sh: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP BACKLOG_MB=$BACKLOG_MB QUICK=$QUICK PHASES='$PHASES'"
+    phase_on tls && log "tls: TLS_WORKLOADS='$TLS_WORKLOADS' TLS_BACKLOG_MB=$TLS_BACKLOG_MB TLS_BASELINE=$TLS_BASELINE TLS_BLOCK_WARMUP=$TLS_BLOCK_WARMUP"
     log "estimated duration: about $((est / 60)) min $((est % 60)) s (results: $RESULTS)"
     ensure_tools
     mkdir -p "$BENCH_TMPDIR"
