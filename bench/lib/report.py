@@ -562,8 +562,10 @@ def tls_section(p, runs, meta, plain_runs):
             row += f" {fmt_ratio(t.ratios(mb_of)) if t else '–'} |"
         p(row)
     p("")
-    p("Broker resources over SSL (and PLAINTEXT, same brokers): CPU-s/GB as in 'Broker resources', "
-      "medians over rounds; client cpu ≈ 100% means the client set the pace.")
+    p("Broker resources over SSL (and PLAINTEXT, same brokers), medians over rounds. CPU-s/GB: the "
+      "broker's utime+stime over the measured span divided by the record bytes moved (10^9 B); RSS: "
+      "VmRSS at the end of the SSL run; client cpu: the load generator's CPU over its whole run "
+      "(≈ 100%: the client set the pace).")
     p("")
     p("| workload | Milena CPU-s/GB SSL / plain | Kafka CPU-s/GB SSL / plain | RSS MB M / K | client cpu SSL M / K |")
     p("| --- | --- | --- | --- | --- |")
@@ -582,6 +584,13 @@ def tls_section(p, runs, meta, plain_runs):
              for c in [w.value(b, lambda r: r.get("client_cpu_util"))] if c is not None and c >= 0.9]
     if bound:
         p("Client-bound runs (load generator at ≥ 90% of its core): " + ", ".join(bound) + ".")
+        p("")
+    other = median([r.get("other_cpu_util") for r in runs])
+    if other is not None:
+        p(f"The machine during these runs: other work (neither the broker nor the client) used "
+          f"{other:.2f} cores of {meta.get('cores', '?')} (median over runs, `other_cpu_util`)"
+          + (" — **the machine was busy: these figures say more about the scheduler than about "
+             "the brokers; run the phase again on an idle machine.**" if other >= 0.3 else "."))
         p("")
     failed = [r for r in runs if not r.get("ok")]
     if failed:
