@@ -7,6 +7,7 @@
 #   PHASES=replicated bench/run.sh    # only the 3-node clusters (RF 3): about 35 minutes
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
+#   PHASES=tls bench/run.sh           # only produce and consume over SSL (and PLAINTEXT): ~17 min
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
 # plot.png, plot-replicated.png) and prints the summary table at the end. bench/README.md explains the method, every
@@ -49,11 +50,22 @@ LOAD_PCTS=${LOAD_PCTS:-"10 50 80"}     # % of the slower broker's maximum for th
 XCHECK_ROUNDS=${XCHECK_ROUNDS:-1}      # rounds of the Java max-throughput cross-check
 LATENCY_BASIS=${LATENCY_BASIS:-auto}   # auto | rdkafka | java: whose maximum the loads are % of
 FSYNC_WORKLOAD=${FSYNC_WORKLOAD:-"1024:1"}             # size:partitions, acks=all
-PHASES=${PHASES:-"produce capacity consume latency fsync restart scale replicated"}
+PHASES=${PHASES:-"produce capacity consume latency fsync tls restart scale replicated"}
 # The capacity phase's workloads (lib/replay.py), size:acks:partitions.
 CAPACITY_WORKLOADS=${CAPACITY_WORKLOADS:-"100:1:8 100:all:8 1024:1:8 1024:all:8"}
 MILENA_PORT=${MILENA_PORT:-29092}
 KAFKA_PORT=${KAFKA_PORT:-39092}        # (its controller listens on KAFKA_PORT+1000)
+# The tls phase: both brokers started afresh with an SSL listener next to PLAINTEXT (a throwaway
+# CA and server certificate made once per run with openssl); produce and consume over SSL with
+# Debian's rdkafka_performance (librdkafka 2.0.2 with OpenSSL; the "current" build has no SSL).
+TLS_WORKLOADS=${TLS_WORKLOADS:-"1024:1:8 1024:all:8"}  # size:acks:partitions of its produce runs
+# MiB of 1 KiB records (8 partitions) for its consume catch-up, read over SSL and over PLAINTEXT
+# each round: smaller than BACKLOG_MB, since every round reads it twice per broker.
+if [ "$QUICK" = 1 ]; then TLS_BACKLOG_MB=${TLS_BACKLOG_MB:-128}; else TLS_BACKLOG_MB=${TLS_BACKLOG_MB:-1024}; fi
+TLS_BASELINE=${TLS_BASELINE:-1}        # 1: every SSL run next to the same run over PLAINTEXT; 0: SSL only
+TLS_BLOCK_WARMUP=${TLS_BLOCK_WARMUP:-$((2 * WARMUP))}  # s of unmeasured produce per broker and listener first (0: none)
+MILENA_TLS_PORT=${MILENA_TLS_PORT:-$((MILENA_PORT + 1))}   # the SSL listeners (tls phase only)
+KAFKA_TLS_PORT=${KAFKA_TLS_PORT:-$((KAFKA_PORT + 1))}
 KAFKA_HEAP_OPTS=${KAFKA_HEAP_OPTS:-"-Xmx1g -Xms1g"}    # kafka-server-start.sh's own default
 # The replicated phase: a 3-node cluster of each (combined broker+controller nodes, RF 3,
 # min.insync.replicas=2, acks=all), one cluster at a time.
@@ -231,6 +243,8 @@ ensure_tools() {
         ensure_debs kcat
         build_failover_probe
     fi
+    phase_on tls && ensure_debs openssl
+    return 0
 }
 
 # bench/lib/failover-probe.c (the replicated phase's failover probe), compiled once per source.
@@ -267,25 +281,38 @@ check_pinned() { # pid name
 # with prlimit; the children inherit it).
 BROKER_WRAP=()
 
+# With TLS_ON=1 (the tls phase) both brokers also get an SSL listener (MILENA_TLS_PORT,
+# KAFKA_TLS_PORT) with the keystore made by make_tls_pki; the controller listener stays PLAINTEXT.
+TLS_ON=0
+
 milena_starts=0
 start_milena() { # [--override k=v ...] : a fresh data dir each time
     milena_starts=$((milena_starts + 1))
     local data="$work/milena-$milena_starts" out="$RESULTS/logs/milena-$milena_starts.log"
-    port_open "$MILENA_PORT" && die "port $MILENA_PORT is already in use"
+    local listeners="PLAINTEXT://127.0.0.1:$MILENA_PORT" adv="PLAINTEXT://localhost:$MILENA_PORT" tls=() p
+    local ports=("$MILENA_PORT")
+    if [ "$TLS_ON" = 1 ]; then
+        listeners+=",SSL://127.0.0.1:$MILENA_TLS_PORT"
+        adv+=",SSL://localhost:$MILENA_TLS_PORT"
+        ports+=("$MILENA_TLS_PORT")
+        tls=(--override ssl.keystore.type=PKCS12 --override ssl.keystore.location="$TLS_KEYSTORE"
+            --override ssl.keystore.password="$TLS_PASS" --override ssl.key.password="$TLS_PASS")
+    fi
+    for p in "${ports[@]}"; do port_open "$p" && die "port $p is already in use"; done
     "${BROKER_WRAP[@]}" taskset -c "$BROKER_CPUS" "$MILENA_BIN" \
         --override log.dirs="$data" \
-        --override listeners="PLAINTEXT://127.0.0.1:$MILENA_PORT" \
-        --override advertised.listeners="PLAINTEXT://localhost:$MILENA_PORT" \
-        "$@" >"$out" 2>&1 &
+        --override listeners="$listeners" \
+        --override advertised.listeners="$adv" \
+        "${tls[@]}" "$@" >"$out" 2>&1 &
     MILENA_PID=$!
     local deadline=$((SECONDS + 30))
-    until port_open "$MILENA_PORT"; do
+    until port_open "$MILENA_PORT" && { [ "$TLS_ON" = 0 ] || port_open "$MILENA_TLS_PORT"; }; do
         kill -0 "$MILENA_PID" 2>/dev/null || { tail -n 20 "$out" >&2; die "milena exited at start"; }
         [ $SECONDS -lt $deadline ] || die "milena did not open port $MILENA_PORT in 30 s"
         sleep 0.1
     done
     check_pinned "$MILENA_PID" milena
-    log "milena started: pid $MILENA_PID, data $data${*:+, $*}"
+    log "milena started: pid $MILENA_PID, data $data${*:+, $*}$([ "$TLS_ON" = 0 ] || echo ", SSL on $MILENA_TLS_PORT")"
 }
 
 stop_milena() {
@@ -303,9 +330,19 @@ KAFKA_DIR=
 # 60 s later in the middle of another run (freeing its disk space and page cache there).
 start_kafka() { # [dir]: its data and logs (default $work/kafka; kept across restarts)
     KAFKA_DIR=${1:-$work/kafka}
-    log "starting Apache Kafka (KRaft, single node, KAFKA_HEAP_OPTS=$KAFKA_HEAP_OPTS)"
+    local tls=() cport=$((KAFKA_PORT + 1000))
+    if [ "$TLS_ON" = 1 ]; then
+        # reference-kafka.sh appends these to server.properties, where the last value of a key
+        # wins: the same listeners plus SSL (already in the default listener.security.protocol.map).
+        port_open "$KAFKA_TLS_PORT" && die "port $KAFKA_TLS_PORT is already in use"
+        tls=("listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT,CONTROLLER://localhost:$cport"
+            "advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT,CONTROLLER://localhost:$cport"
+            ssl.keystore.type=PKCS12 "ssl.keystore.location=$TLS_KEYSTORE" "ssl.keystore.password=$TLS_PASS"
+            "ssl.key.password=$TLS_PASS")
+    fi
+    log "starting Apache Kafka (KRaft, single node, KAFKA_HEAP_OPTS=$KAFKA_HEAP_OPTS$([ "$TLS_ON" = 0 ] || echo ", SSL on $KAFKA_TLS_PORT"))"
     KAFKA_HEAP_OPTS="$KAFKA_HEAP_OPTS" "${BROKER_WRAP[@]}" taskset -c "$BROKER_CPUS" bash scripts/reference-kafka.sh start "$KAFKA_DIR" "$KAFKA_PORT" \
-        log.segment.delete.delay.ms=0 >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
+        log.segment.delete.delay.ms=0 "${tls[@]}" >"$RESULTS/logs/kafka-start.log" 2>&1 || { cat "$RESULTS/logs/kafka-start.log" >&2; die "kafka did not start"; }
     KAFKA_PID=$(cat "$KAFKA_DIR/kafka.pid")
     # The pid file must name the JVM doing the work, not a launcher shell: reference-kafka.sh
     # execs through kafka-server-start.sh and kafka-run-class.sh into java.
@@ -408,10 +445,10 @@ print(", ".join(parts))' "$1"
 }
 
 # The client command lines, into the array CMD (pinned to CLIENT_CPUS).
-rdkafka_produce_cmd() { # broker topic size acks [client: debian (default) | current]
+rdkafka_produce_cmd() { # broker topic size acks [client: debian (default) | current] [bootstrap]
     # -u: a table row every -i ms (measure.py reads them live, hence stdbuf -oL); no -c: it runs
     # until measure.py sends SIGINT at the end of the window.
-    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "${RDK_BIN[${5:-debian}]:-$RDKPERF}" -P -t "$2" -b "$(broker_bootstrap "$1")"
+    CMD=(taskset -c "$CLIENT_CPUS" stdbuf -oL "${RDK_BIN[${5:-debian}]:-$RDKPERF}" -P -t "$2" -b "${6:-$(broker_bootstrap "$1")}"
         -s "$3" -a "$4" -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" -u -i 500)
 }
 
@@ -640,6 +677,160 @@ phase_fsync() {
             topic_delete "$b" "$topic"
         done
     done
+}
+
+# ---------------------------------------------------------------------------------------------
+# Phase: TLS. Both brokers started afresh with an SSL listener next to PLAINTEXT (TLS_ON=1), on
+# a throwaway PKI (make_tls_pki): a CA and a server certificate for localhost and 127.0.0.1 in a
+# PKCS12 keystore, which Milena and Kafka read as is. Clients: Debian's rdkafka_performance
+# (librdkafka 2.0.2, OpenSSL), with -X security.protocol=ssl -X ssl.ca.location=<ca.pem> (it
+# checks the host name too: ssl.endpoint.identification.algorithm=https is its default).
+#   produce  TLS_WORKLOADS (1 KiB, acks=1 and acks=all, 8 partitions) as the produce phase does
+#            them: time-bounded, WARMUP + DURATION;
+#   consume  a TLS_BACKLOG_MB backlog of 1 KiB records in 8 partitions, written once per broker
+#            over PLAINTEXT, then read from the beginning each round, as the consume phase does.
+# With TLS_BASELINE=1 every SSL run is followed by the same run over PLAINTEXT on the same brokers
+# (same round, same page cache), so that each broker's cost of TLS shows as a ratio of its own.
+# Within a round: SSL against Milena then Kafka, then PLAINTEXT against Milena then Kafka.
+
+make_tls_pki() { # dir : the CA (ca.pem) and the broker's keystore (server.p12); sets TLS_CA, TLS_KEYSTORE, TLS_PASS
+    local d=$1 l="$RESULTS/logs/tls-pki.log"
+    mkdir -p "$d"
+    TLS_PASS="bench-$(od -An -N8 -tx8 /dev/urandom | tr -d ' ')"
+    printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/server.ext"
+    {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+            -out "$d/ca.pem" -days 2 -subj "/CN=Milena bench CA" &&
+            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/server.key" \
+                -out "$d/server.csr" -subj /CN=localhost &&
+            openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+                -days 2 -extfile "$d/server.ext" -out "$d/server.pem" &&
+            openssl pkcs12 -export -in "$d/server.pem" -inkey "$d/server.key" -certfile "$d/ca.pem" \
+                -name broker -out "$d/server.p12" -passout "pass:$TLS_PASS"
+    } >"$l" 2>&1 || die "making the TLS certificates failed (logs/tls-pki.log)"
+    TLS_CA="$d/ca.pem" TLS_KEYSTORE="$d/server.p12"
+    log "tls: a throwaway CA and a server certificate (EC P-256, localhost and 127.0.0.1) in $d"
+}
+
+tls_port() { if [ "$1" = milena ]; then echo "$MILENA_TLS_PORT"; else echo "$KAFKA_TLS_PORT"; fi; }
+
+# What an OpenSSL client (as librdkafka's) negotiates with broker $1's SSL listener: a line for
+# meta.txt and the log; empty when the handshake or the certificate check fails.
+tls_probe() { # broker
+    local out
+    out=$(timeout 20 openssl s_client -connect "localhost:$(tls_port "$1")" -CAfile "$TLS_CA" \
+        -verify_hostname localhost -verify_return_error -brief </dev/null 2>&1) || true
+    echo "$out" >"$RESULTS/logs/tls-probe-$1.log"
+    awk -F': ' '/^Protocol version/ { v = $2 } /^Ciphersuite/ { c = $2 } /^Verification: OK/ { ok = 1 }
+        END { if (ok && v != "") print v " " c }' <<<"$out"
+}
+
+# The client's options for listener $2 (ssl | plaintext) of broker $1: sets TLS_ARGS and TLS_BOOT.
+tls_client() { # broker listener
+    if [ "$2" = ssl ]; then
+        TLS_BOOT="localhost:$(tls_port "$1")"
+        TLS_ARGS=(-X security.protocol=ssl -X "ssl.ca.location=$TLS_CA")
+    else
+        TLS_BOOT="localhost:$(broker_port "$1")"
+        TLS_ARGS=()
+    fi
+}
+
+phase_tls() {
+    local spec size acks parts round b wl topic l listeners=(ssl) ph neg tool parts_c=8 records p plist=()
+    [ "$TLS_BASELINE" = 1 ] && listeners+=(plaintext)
+    tool="rdkafka_performance (librdkafka ${RDK_VER[debian]}, OpenSSL)"
+    make_tls_pki "$work/pki"
+    TLS_ON=1
+    start_milena
+    start_kafka "$work/kafka-tls"
+    for b in "${BROKERS[@]}"; do
+        neg=$(tls_probe "$b")
+        if [ -n "$neg" ]; then
+            log "tls: $b's SSL listener negotiates $neg with openssl s_client (certificate verified)"
+        else
+            log "tls: WARNING: openssl s_client could not verify a handshake with $b's SSL listener (logs/tls-probe-$b.log); its SSL runs will fail"
+        fi
+        echo "tls_negotiated_$b=${neg:-failed}" >>"$RESULTS/meta.txt"
+    done
+    # Fresh brokers: TLS_BLOCK_WARMUP s of unmeasured load over each listener first, so that no
+    # measured run meets a cold JVM (or a cold TLS stack) on one side only.
+    if [ "$TLS_BLOCK_WARMUP" -gt 0 ]; then
+        IFS=: read -r size acks parts <<<"${TLS_WORKLOADS%% *}"
+        log "tls: ${TLS_BLOCK_WARMUP}s of unmeasured produce (${size}B acks=$acks p$parts) per broker over ${listeners[*]}"
+        for b in "${BROKERS[@]}"; do
+            topic_create "$b" tls-warmup "$parts"
+            for l in "${listeners[@]}"; do
+                tls_client "$b" "$l"
+                rdkafka_produce_cmd "$b" tls-warmup "$size" "$acks" debian "$TLS_BOOT"
+                timeout --foreground -s INT -k 30 "$TLS_BLOCK_WARMUP" "${CMD[@]}" "${TLS_ARGS[@]}" \
+                    >>"$RESULTS/logs/tls-warmup-$b.log" 2>&1 || true
+            done
+            topic_delete "$b" tls-warmup
+        done
+    fi
+    # Produce: the produce phase's method, over each listener.
+    for spec in $TLS_WORKLOADS; do
+        IFS=: read -r size acks parts <<<"$spec"
+        for round in $(seq 1 "$ROUNDS"); do
+            log "tls produce ${size}B acks=$acks p$parts round $round/$ROUNDS (${WARMUP}s warm-up + ${DURATION}s, over ${listeners[*]})"
+            for l in "${listeners[@]}"; do
+                if [ "$l" = ssl ]; then ph=tls wl="tls-$(workload_id "$size" "$acks" "$parts")"
+                else ph=tls-baseline wl="plaintext-$(workload_id "$size" "$acks" "$parts")"; fi
+                for b in "${BROKERS[@]}"; do
+                    topic="t-$wl-r$round"
+                    topic_create "$b" "$topic" "$parts"
+                    tls_client "$b" "$l"
+                    rdkafka_produce_cmd "$b" "$topic" "$size" "$acks" debian "$TLS_BOOT"
+                    CMD+=("${TLS_ARGS[@]}")
+                    settle
+                    measure rdkafka-produce "$b" "$wl-r$round-$b" --size "$size" --warmup "$WARMUP" \
+                        --duration "$DURATION" --timeout 60 --tag phase="$ph" --tag workload="$wl" \
+                        --tag round="$round" --tag tool="$tool" --tag client=debian \
+                        --tag librdkafka="${RDK_VER[debian]}" --tag listener="${l^^}" --tag size="$size" \
+                        --tag acks="$acks" --tag partitions="$parts" -- "${CMD[@]}"
+                    topic_delete "$b" "$topic"
+                done
+            done
+        done
+    done
+    # Consume catch-up: a backlog written over PLAINTEXT (count-bounded, acks=1), then read from
+    # the beginning over each listener, as the consume phase does.
+    size=1024
+    records=$((TLS_BACKLOG_MB * 1048576 / size))
+    for p in $(seq 0 $((parts_c - 1))); do plist+=(-p "$p"); done
+    for b in "${BROKERS[@]}"; do
+        log "tls consume: writing a backlog of $records x ${size} B records to $b (over PLAINTEXT)"
+        topic_create "$b" tls-backlog "$parts_c"
+        timeout --foreground $((600 + TLS_BACKLOG_MB)) taskset -c "$CLIENT_CPUS" "$RDKPERF" -P -t tls-backlog \
+            -b "localhost:$(broker_port "$b")" -s "$size" -a 1 -c "$records" \
+            -X "linger.ms=$LINGER_MS" -X "batch.size=$BATCH_BYTES" \
+            >"$RESULTS/logs/tls-consume-backlog-$b.log" 2>&1 || die "writing the tls backlog to $b failed"
+        log "  $(grep -E '^% [0-9]+ messages produced' "$RESULTS/logs/tls-consume-backlog-$b.log" | tail -n1)"
+    done
+    for round in $(seq 1 "$ROUNDS"); do
+        log "tls consume-${size}B-p$parts_c round $round/$ROUNDS ($TLS_BACKLOG_MB MiB over ${listeners[*]})"
+        for l in "${listeners[@]}"; do
+            if [ "$l" = ssl ]; then ph=tls wl="tls-consume-${size}B-p$parts_c"
+            else ph=tls-baseline wl="plaintext-consume-${size}B-p$parts_c"; fi
+            for b in "${BROKERS[@]}"; do
+                tls_client "$b" "$l"
+                settle
+                measure rdkafka-consume "$b" "$wl-r$round-$b" --size "$size" --expect "$records" \
+                    --timeout $((300 + TLS_BACKLOG_MB / 5)) --tag phase="$ph" --tag workload="$wl" \
+                    --tag round="$round" --tag tool="$tool" --tag client=debian \
+                    --tag librdkafka="${RDK_VER[debian]}" --tag listener="${l^^}" --tag size="$size" \
+                    --tag partitions="$parts_c" \
+                    -- taskset -c "$CLIENT_CPUS" "$RDKPERF" -C -t tls-backlog "${plist[@]}" -o beginning -e \
+                    -b "$TLS_BOOT" "${TLS_ARGS[@]}"
+            done
+        done
+    done
+    for b in "${BROKERS[@]}"; do topic_delete "$b" tls-backlog; done
+    stop_milena
+    stop_kafka
+    cp "$work/kafka-tls/logs/server.log" "$RESULTS/logs/kafka-tls-server.log" 2>/dev/null || true
+    TLS_ON=0
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -1235,6 +1426,10 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
+    # Both brokers' start (Kafka ~25 s); per round and listener a produce run per workload and
+    # broker; the backlog's writing at ~150 MB/s, its reading at ~100 MB/s (SSL) per broker.
+    local n_l=$((1 + (TLS_BASELINE == 1)))
+    phase_on tls && t=$((t + 40 + 2 * n_l * (TLS_BLOCK_WARMUP + 2) + $(wc -w <<<"$TLS_WORKLOADS") * ROUNDS * n_l * 2 * (run + 6) + 2 * (TLS_BACKLOG_MB / 150 + 6) + ROUNDS * n_l * 2 * (TLS_BACKLOG_MB / 100 + 8)))
     # Per broker: a start, the fill at ~150 MB/s, then per round two restarts and 10 s of pauses.
     phase_on restart && t=$((t + 2 * (40 + RESTART_MB * RESTART_PARTITIONS / 150 + ROUNDS * 25)))
     # Per broker: start (Kafka ~20 s), CreateTopics (~1 s per 100 partitions, a guess), the
@@ -1283,6 +1478,15 @@ write_meta() {
         echo "batch_bytes=$BATCH_BYTES"
         echo "kafka_heap_opts=$KAFKA_HEAP_OPTS"
         echo "phases=$PHASES"
+        if phase_on tls; then
+            echo "tls_workloads=$TLS_WORKLOADS"
+            echo "tls_backlog_mb=$TLS_BACKLOG_MB"
+            echo "tls_baseline=$TLS_BASELINE"
+            echo "tls_block_warmup=$TLS_BLOCK_WARMUP"
+            echo "tls_ports=milena $MILENA_TLS_PORT, kafka $KAFKA_TLS_PORT"
+            echo "tls_openssl=$(openssl version)"
+            echo "tls_kernel_module=$(if [ -d /sys/module/tls ]; then echo loaded; else echo "not loaded"; fi)"
+        fi
         if phase_on restart; then
             echo "restart_partitions=$RESTART_PARTITIONS"
             echo "restart_mb=$RESTART_MB"
@@ -1336,6 +1540,9 @@ cleanup() {
         cp "$work/kafka/logs/server.log" "$RESULTS/logs/kafka-server.log" 2>/dev/null || true
         cp "$work/kafka/logs/kafkaServer-gc.log" "$RESULTS/logs/kafka-gc.log" 2>/dev/null || true
     fi
+    if [ -n "${work:-}" ] && [ -d "$work/kafka-tls/logs" ] && [ -d "$RESULTS/logs" ]; then
+        cp "$work/kafka-tls/logs/server.log" "$RESULTS/logs/kafka-tls-server.log" 2>/dev/null || true
+    fi
     [ -n "${work:-}" ] && rm -rf "$work"
     [ $rc -eq 0 ] || echo "bench/run.sh: stopped (exit $rc); partial results in $RESULTS" >&2
     exit $rc
@@ -1351,6 +1558,7 @@ main() {
     local est
     est=$(estimate_seconds)
     log "bench/run.sh: ROUNDS=$ROUNDS DURATION=$DURATION WARMUP=$WARMUP BACKLOG_MB=$BACKLOG_MB QUICK=$QUICK PHASES='$PHASES'"
+    phase_on tls && log "tls: TLS_WORKLOADS='$TLS_WORKLOADS' TLS_BACKLOG_MB=$TLS_BACKLOG_MB TLS_BASELINE=$TLS_BASELINE TLS_BLOCK_WARMUP=$TLS_BLOCK_WARMUP"
     log "estimated duration: about $((est / 60)) min $((est % 60)) s (results: $RESULTS)"
     ensure_tools
     mkdir -p "$BENCH_TMPDIR"
@@ -1376,6 +1584,8 @@ main() {
         stop_milena
         stop_kafka
     fi
+    # TLS: both brokers started afresh with an SSL listener, after the plaintext phases.
+    phase_on tls && phase_tls
     phase_on restart && phase_restart
     # Issue 14's factors (not in the default PHASES): each cell starts its own brokers.
     phase_on factors && phase_factors

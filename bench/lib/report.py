@@ -496,14 +496,120 @@ def scale_section(p, runs, meta):
     p("")
 
 
+def tls_section(p, runs, meta, plain_runs):
+    """The tls phase: produce and consume over SSL next to PLAINTEXT on the same brokers
+    (phase tls-baseline), and next to the produce and consume phases' figures when they ran."""
+    ws = group(runs)
+    tls = [w for w in ws if w.phase == "tls"]
+    base = {w.name.split("-", 1)[1]: w for w in ws if w.phase == "tls-baseline"}
+    # The plaintext phases' workloads with the same client (librdkafka of the tls runs).
+    lib = next((r.get("librdkafka") for r in runs if r.get("librdkafka")), None)
+    phase_ws = {w.name: w for w in group(plain_runs)} if plain_runs else {}
+
+    def phase_twin(w):  # tls-produce-1024B-acks1-p8 -> produce-1024B-acks1-p8-rdk2.0.2
+        rest = w.name.split("-", 1)[1]
+        return phase_ws.get(f"{rest}-rdk{lib}") if rest.startswith("produce") else phase_ws.get(rest)
+
+    def own_ratios(w, b):  # per round: this broker's TLS figure / its PLAINTEXT figure
+        twin = base.get(w.name.split("-", 1)[1])
+        if not twin:
+            return []
+        plain = {r["round"]: mb_of(r) for r in twin.by(b)}
+        return [mb_of(r) / plain[r["round"]] for r in w.by(b)
+                if mb_of(r) is not None and plain.get(r["round"])]
+
+    p("## TLS (SSL listener)")
+    p("")
+    neg = {b: meta.get(f"tls_negotiated_{b}", "?") for b in BROKERS}
+    p("Both brokers started afresh with an SSL listener next to PLAINTEXT, on a throwaway CA and "
+      "server certificate (EC P-256, localhost and 127.0.0.1, one PKCS12 keystore read by both). "
+      f"Client: `rdkafka_performance` (librdkafka {lib or '?'} with OpenSSL), "
+      "`-X security.protocol=ssl -X ssl.ca.location=ca.pem` (host name checked). What an OpenSSL "
+      f"client negotiates: Milena {neg['milena']}, Kafka {neg['kafka']}. Produce as the produce "
+      "phase (time-bounded, warm-up excluded); consume: catch-up of a "
+      f"{meta.get('tls_backlog_mb', '?')} MiB backlog of 1 KiB records in 8 partitions (written "
+      "over PLAINTEXT, read from the page cache)."
+      + (" 'plaintext' is the same run over the PLAINTEXT listener of the same brokers, in the same "
+         "round (TLS_BASELINE=1); 'TLS / plaintext' is each broker's per-round ratio of the two "
+         "(1.0: TLS costs it nothing in throughput)." if base else ""))
+    p("")
+    p("Fetch over TLS: neither broker keeps its zero-copy path. Milena sends log file regions "
+      "with sendfile(2) on PLAINTEXT and, over TLS, reads them in 64 KiB chunks and writes them "
+      "through rustls (no kernel TLS: src/server/tls/mod.rs); Kafka's SSL transport copies "
+      "through the JVM's SSLEngine likewise. The kernel's `tls` module was "
+      f"{meta.get('tls_kernel_module', '?')} on this machine.")
+    p("")
+    twin_col = any(phase_twin(w) for w in tls)
+    head = "| workload | Milena MB/s (msgs/s) | Kafka MB/s (msgs/s) | Milena/Kafka |"
+    sep = "| --- | --- | --- | --- |"
+    if base:
+        head += " plaintext Milena/Kafka | Milena TLS / plaintext | Kafka TLS / plaintext |"
+        sep += " --- | --- | --- |"
+    if twin_col:
+        head += " produce/consume phase Milena/Kafka |"
+        sep += " --- |"
+    p(head)
+    p(sep)
+    for w in tls:
+        cells = [f"{fmt(w.value(b, mb_of))} ({fmt(w.value(b, rate_of), 0)})" for b in BROKERS]
+        row = f"| {w.name.split('-')[1]} {label(w)} over SSL | {cells[0]} | {cells[1]} | {fmt_ratio(w.ratios(mb_of))} |"
+        if base:
+            twin = base.get(w.name.split("-", 1)[1])
+            row += (f" {fmt_ratio(twin.ratios(mb_of)) if twin else '–'} | "
+                    f"{fmt_ratio(own_ratios(w, 'milena'))} | {fmt_ratio(own_ratios(w, 'kafka'))} |")
+        if twin_col:
+            t = phase_twin(w)
+            row += f" {fmt_ratio(t.ratios(mb_of)) if t else '–'} |"
+        p(row)
+    p("")
+    p("Broker resources over SSL (and PLAINTEXT, same brokers), medians over rounds. CPU-s/GB: the "
+      "broker's utime+stime over the measured span divided by the record bytes moved (10^9 B); RSS: "
+      "VmRSS at the end of the SSL run; client cpu: the load generator's CPU over its whole run "
+      "(≈ 100%: the client set the pace).")
+    p("")
+    p("| workload | Milena CPU-s/GB SSL / plain | Kafka CPU-s/GB SSL / plain | RSS MB M / K | client cpu SSL M / K |")
+    p("| --- | --- | --- | --- | --- |")
+    for w in tls:
+        twin = base.get(w.name.split("-", 1)[1])
+
+        def cpu(b):
+            s = fmt(w.value(b, lambda r: r.get("cpu_s_per_gb")), 2)
+            return s + (f" / {fmt(twin.value(b, lambda r: r.get('cpu_s_per_gb')), 2)}" if twin else "")
+        rss = [fmt(w.value(b, lambda r: (r.get("vmrss_kb") or 0) / 1024 or None), 0) for b in BROKERS]
+        cl = [w.value(b, lambda r: r.get("client_cpu_util")) for b in BROKERS]
+        p(f"| {w.name.split('-')[1]} {label(w)} | {cpu('milena')} | {cpu('kafka')} | {' / '.join(rss)} | "
+          + " / ".join("–" if c is None else f"{100 * c:.0f}%" for c in cl) + " |")
+    p("")
+    bound = [f"{w.name} ({b}, {100 * c:.0f}%)" for w in ws for b in BROKERS
+             for c in [w.value(b, lambda r: r.get("client_cpu_util"))] if c is not None and c >= 0.9]
+    if bound:
+        p("Client-bound runs (load generator at ≥ 90% of its core): " + ", ".join(bound) + ".")
+        p("")
+    other = median([r.get("other_cpu_util") for r in runs])
+    if other is not None:
+        p(f"The machine during these runs: other work (neither the broker nor the client) used "
+          f"{other:.2f} cores of {meta.get('cores', '?')} (median over runs, `other_cpu_util`)"
+          + (" — **the machine was busy: these figures say more about the scheduler than about "
+             "the brokers; run the phase again on an idle machine.**" if other >= 0.3 else "."))
+        p("")
+    failed = [r for r in runs if not r.get("ok")]
+    if failed:
+        p("Failed runs (left out of the numbers): " + "; ".join(
+            f"{r.get('workload')} round {r.get('round')} {r.get('broker')}: {r.get('error')} "
+            f"(logs/{r.get('log')})" for r in failed) + ".")
+        p("")
+
+
 def summary(results, runs, meta):
     disk_runs = [r for r in runs if r.get("broker") == "disk"]
     repl_runs = [r for r in runs if str(r.get("phase", "")).startswith("replicated")]
     restart_runs = [r for r in runs if r.get("phase") == "restart"]
     scale_runs = [r for r in runs if r.get("phase") == "scale"]
     factor_runs = [r for r in runs if r.get("phase") == "factors"]
+    tls_runs = [r for r in runs if r.get("phase") in ("tls", "tls-baseline")]
     runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs
-            and r not in restart_runs and r not in scale_runs and r not in factor_runs]
+            and r not in restart_runs and r not in scale_runs and r not in factor_runs
+            and r not in tls_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -515,7 +621,7 @@ def summary(results, runs, meta):
         p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
           "harness works; do not quote them.**")
         p("")
-    single = bool(ws or scale_runs or factor_runs)  # a single broker of each ran (not only the clusters)
+    single = bool(ws or scale_runs or factor_runs or tls_runs)  # a single broker of each ran (not only the clusters)
     heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if single else
             f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
     rdk = sorted({v.split()[0] for k, v in meta.items() if k.startswith("rdkafka_client_")},
@@ -756,6 +862,8 @@ def summary(results, runs, meta):
               f"{verdict(frac, TARGET_FSYNC_OF_DISK, True)} |")
         p("")
 
+    if tls_runs:
+        tls_section(p, tls_runs, meta, [r for r in runs if r.get("phase") in ("produce", "consume")])
     if factor_runs:
         p(factors_table(factor_runs, meta))
     if restart_runs:
