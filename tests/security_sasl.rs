@@ -123,6 +123,21 @@ for e in errors:
     print("error", e)
 "#;
 
+/// confluent-kafka produces `value` to `topic` as `user` over SASL_PLAINTEXT at `bootstrap`.
+fn ck_produce(
+    bootstrap: &str,
+    mechanism: &str,
+    user: &str,
+    password: &str,
+    topic: &str,
+    value: &str,
+) -> std::process::Output {
+    python(
+        CK_PRODUCE,
+        &[bootstrap, mechanism, user, password, topic, value],
+    )
+}
+
 const KAFKA_PYTHON_CONSUME: &str = r#"
 import sys
 from kafka import KafkaConsumer
@@ -255,16 +270,13 @@ fn plain_and_scram_clients_authenticate_through_the_sasl_listener() {
         text.contains("topic \"sasl-t\" with 1 partitions"),
         "{text}"
     );
-    let out = python(
-        CK_PRODUCE,
-        &[
-            &sasl,
-            "SCRAM-SHA-256",
-            "alice",
-            "alice-secret",
-            "sasl-t",
-            "via-librdkafka",
-        ],
+    let out = ck_produce(
+        &sasl,
+        "SCRAM-SHA-256",
+        "alice",
+        "alice-secret",
+        "sasl-t",
+        "via-librdkafka",
     );
     let text = assert_success(&out, "confluent-kafka over SCRAM-SHA-256");
     assert!(
@@ -318,10 +330,7 @@ fn wrong_passwords_unknown_users_and_unsupported_mechanisms_fail_as_on_kafka() {
     );
     // SCRAM: the generic message, whether the user is unknown or the password wrong.
     for (user, password) in [("mallory", "alice-secret"), ("alice", "wrong")] {
-        let out = python(
-            CK_PRODUCE,
-            &[&sasl, "SCRAM-SHA-256", user, password, "t", "x"],
-        );
+        let out = ck_produce(&sasl, "SCRAM-SHA-256", user, password, "t", "x");
         let text = stdout_of(&out);
         assert!(
             text.contains("Authentication failed during authentication due to invalid credentials with SASL mechanism SCRAM-SHA-256"),
@@ -613,16 +622,13 @@ fn scram_credentials_survive_a_restart_and_deletion_stops_login() {
     let sasl = format!("localhost:{sasl_port}");
     add_scram_user(&broker, "SCRAM-SHA-512", "bob", "bob-secret");
     broker.restart();
-    let out = python(
-        CK_PRODUCE,
-        &[
-            &sasl,
-            "SCRAM-SHA-512",
-            "bob",
-            "bob-secret",
-            "kept",
-            "after-restart",
-        ],
+    let out = ck_produce(
+        &sasl,
+        "SCRAM-SHA-512",
+        "bob",
+        "bob-secret",
+        "kept",
+        "after-restart",
     );
     let text = assert_success(&out, "login after restart");
     assert!(text.contains("delivered"), "{text}");
@@ -661,16 +667,13 @@ fn scram_credentials_survive_a_restart_and_deletion_stops_login() {
         text.contains("Attempt to delete a user credential that does not exist"),
         "{text}"
     );
-    let out = python(
-        CK_PRODUCE,
-        &[
-            &sasl,
-            "SCRAM-SHA-512",
-            "bob",
-            "bob-secret",
-            "kept",
-            "after-delete",
-        ],
+    let out = ck_produce(
+        &sasl,
+        "SCRAM-SHA-512",
+        "bob",
+        "bob-secret",
+        "kept",
+        "after-delete",
     );
     let text = stdout_of(&out);
     assert!(
@@ -763,10 +766,7 @@ fn kafka_storage_format_add_scram_users_are_there_at_the_first_start() {
         ("SCRAM-SHA-256", "alice", "alice-secret"),
         ("SCRAM-SHA-512", "bob", "bob-secret"),
     ] {
-        let out = python(
-            CK_PRODUCE,
-            &[&sasl, mechanism, user, password, "boot-t", "from-format"],
-        );
+        let out = ck_produce(&sasl, mechanism, user, password, "boot-t", "from-format");
         let text = assert_success(&out, "confluent-kafka over SCRAM");
         assert!(
             text.contains("delivered") && !text.contains("error"),
@@ -789,16 +789,13 @@ fn kafka_storage_format_add_scram_users_are_there_at_the_first_start() {
     );
     assert_success(&out, "kafka-configs --delete-config");
     broker.restart();
-    let out = python(
-        CK_PRODUCE,
-        &[
-            &sasl,
-            "SCRAM-SHA-256",
-            "alice",
-            "alice-secret",
-            "boot-t",
-            "x",
-        ],
+    let out = ck_produce(
+        &sasl,
+        "SCRAM-SHA-256",
+        "alice",
+        "alice-secret",
+        "boot-t",
+        "x",
     );
     let text = stdout_of(&out);
     assert!(
