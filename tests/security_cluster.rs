@@ -14,10 +14,11 @@
 //!    the leader answers its replica fetches TOPIC_AUTHORIZATION_FAILED for every partition, as Kafka
 //!    does for a follower without CLUSTER_ACTION, and
 //!    it stays out of the ISR.
-//! 4. The admin creates a SCRAM-SHA-512 credential for the broker user with kafka-configs.sh, and
-//!    the node comes back logging in with SCRAM-SHA-512 (its PLAIN password still wrong): it
-//!    passes, catches up and is back in the ISR. The credential came to it through the metadata
-//!    log, like Kafka's, and the leader checks it against the same store.
+//! 4. Node 1's data directory was formatted by the stock `kafka-storage.sh format --add-scram`
+//!    with a SCRAM-SHA-512 credential for the broker user (Kafka's way to bootstrap SCRAM
+//!    between brokers): kafka-configs.sh lists it through every node, and the node comes back
+//!    logging in with SCRAM-SHA-512 (its PLAIN password still wrong): it passes, catches up and
+//!    is back in the ISR.
 //!
 //! Nothing panics on any node.
 
@@ -31,6 +32,7 @@ use support::*;
 
 const TOPIC: &str = "payments";
 const RECORDS: usize = 40;
+const CLUSTER_ID: &str = "7vmxTUXUR0qMPRU6bOyMxw";
 
 fn broker_jaas(username: &str, password: &str) -> String {
     format!(
@@ -114,6 +116,7 @@ impl Secured {
             ("super.users", "User:broker;User:admin;User:CN=broker"),
             ("broker.session.timeout.ms", "4000"),
             ("broker.heartbeat.interval.ms", "1000"),
+            ("cluster.id", CLUSTER_ID),
         ];
         let mut cluster = Cluster::configure(3, &props);
         let mut internal: Vec<u16> = Vec::new();
@@ -146,6 +149,20 @@ impl Secured {
                 &format!("PLAINTEXT://127.0.0.1:{port},INTERNAL://127.0.0.1:{ip}"),
             );
         }
+        let node1 = cluster.node(1).props_path.display().to_string();
+        let out = kafka_tool(
+            "kafka-storage.sh",
+            &[
+                "format",
+                "--cluster-id",
+                CLUSTER_ID,
+                "--config",
+                &node1,
+                "--add-scram",
+                "SCRAM-SHA-512=[name=broker,iterations=8192,password=broker-secret]",
+            ],
+        );
+        assert_success(&out, "kafka-storage.sh format --add-scram of node 1");
         cluster.launch_all();
         cluster.wait_for_brokers(3, bound(FORM_TIMEOUT.as_secs()));
         Secured {
@@ -414,24 +431,21 @@ fn a_fully_authenticated_cluster_replicates_fails_over_and_refuses_bad_brokers()
     let state = s.wait_partition(&survivors, bound(30), "described", |_| true);
     assert!(!state.isr.contains(&leader), "{state:?}");
 
-    // (4) SCRAM-SHA-512 between brokers, with a credential made by the stock tool.
+    // (4) SCRAM-SHA-512 between brokers, with the credential of node 1's format.
     s.cluster.stop(leader);
-    let created = s.tool(
-        "kafka-configs.sh",
-        &survivors,
-        "--command-config",
-        &s.admin,
-        &[
-            "--alter",
-            "--add-config",
-            "SCRAM-SHA-512=[iterations=8192,password=broker-secret]",
-            "--entity-type",
-            "users",
-            "--entity-name",
-            "broker",
-        ],
-    );
-    assert!(created.contains("Completed updating config"), "{created}");
+    for id in &survivors {
+        let users = s.tool(
+            "kafka-configs.sh",
+            &[*id],
+            "--command-config",
+            &s.admin,
+            &["--describe", "--entity-type", "users"],
+        );
+        assert!(
+            users.contains("SCRAM credential configs for user-principal 'broker' are SCRAM-SHA-512=iterations=8192"),
+            "node {id}: {users}"
+        );
+    }
     s.cluster.set_prop(
         leader,
         "listener.name.internal.plain.sasl.jaas.config",
