@@ -320,6 +320,7 @@ impl Broker {
         for &p in led.difference(&loaded) {
             self.groups.load_partition(self, p);
         }
+        self.groups.remove_offsets_of_deleted_topics(self);
         self.txns.sync(self);
     }
 }

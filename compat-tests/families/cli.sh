@@ -89,6 +89,11 @@ streams)
         "$formatter_property" print.key=true "$formatter_property" key.separator=' ' \
         --value-deserializer org.apache.kafka.common.serialization.LongDeserializer --timeout-ms 30000 2>/dev/null >counts.txt
     kill $pid 2>/dev/null
+    wait $pid 2>/dev/null
+    # The demo's names are fixed, so the next tools family on this broker (cli-4.4 after cli in a
+    # full run) would find them: remove the topics (the demo's internal ones too) and the group.
+    timeout 60 "$bin/kafka-topics.sh" --bootstrap-server "$boot" --delete --topic 'streams-.*' >/dev/null 2>&1
+    timeout 60 "$bin/kafka-consumer-groups.sh" --bootstrap-server "$boot" --delete --group streams-wordcount >/dev/null 2>&1
     awk '{ last[$1] = $2 } END { for (w in last) print w, last[w] }' counts.txt | sort
     [ "$(awk '{ last[$1] = $2 } END { print length(last) }' counts.txt)" = 8 ] || { tail -n 20 streams.log >&2; fail "expected 8 words"; }
     ;;

@@ -316,6 +316,9 @@ pub async fn delete_topics(
     }
     if changed {
         apply(broker);
+        // The deleted topics' committed offsets go before the answer (on a cluster, every
+        // coordinator also does it when the deletion reaches it).
+        crate::cluster::off_async_workers(|| broker.sync_coordinators());
     }
     DeleteTopicsResponse::default().with_responses(results)
 }
