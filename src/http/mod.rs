@@ -1,8 +1,10 @@
 //! The HTTP listener (`milena.http.listener`): Prometheus `/metrics`, and the web console's pages
 //! beside it ([`console`]; [`router`] is one axum `Router`). It serves HTTPS when the listener
 //! is `https://host:port` (keystore from `milena.http.ssl.*`, loaded by `server::tls` as the
-//! Kafka SSL listeners' are). Bind it to localhost: the console has no login of its own (see
-//! `console` for what it does when an authorizer is configured).
+//! Kafka SSL listeners' are). When the broker has password users (SASL) every path, `/metrics`
+//! too, asks for a login as one of them (HTTP Basic; see [`auth`]), and the console acts as
+//! that user under the broker's ACLs; without them it acts as `User:ANONYMOUS`, as a PLAINTEXT
+//! Kafka client would. Bind a listener without login to localhost.
 //!
 //! It shares the broker's runtime with the Kafka listeners, so it is bounded so that no HTTP
 //! client can slow a produce or a fetch down:
@@ -17,6 +19,7 @@
 //! Malformed request lines get hyper's 400, unknown paths 404 and other methods 405, each with
 //! a line of text; nothing a client sends can panic the broker.
 
+mod auth;
 mod console;
 pub mod metrics;
 mod process;
@@ -52,6 +55,8 @@ struct HttpState {
     broker: Arc<Broker>,
     /// One scrape renders at a time: many scrapers cost queueing, not CPU.
     scrapes: Arc<Semaphore>,
+    /// The login checks (see [`auth`]).
+    logins: auth::Logins,
 }
 
 /// The routes of the listener.
@@ -59,11 +64,16 @@ pub fn router(broker: Arc<Broker>) -> Router {
     let state = Arc::new(HttpState {
         broker,
         scrapes: Arc::new(Semaphore::new(1)),
+        logins: auth::Logins::default(),
     });
     Router::new()
         .route("/metrics", get(scrape))
         .merge(console::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
