@@ -171,7 +171,14 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
             let socket = TcpListener::bind((host, *port)).await.with_context(|| {
                 format!("cannot listen on {host}:{port} (milena.http.listener)")
             })?;
-            Some(socket)
+            // HTTPS: the keystore is read now, so a bad one stops start-up.
+            let tls = match &config.http_tls {
+                Some(settings) => Some(Arc::new(
+                    TlsListener::new(settings).context("cannot set up HTTPS")?,
+                )),
+                None => None,
+            };
+            Some((socket, tls))
         }
         None => None,
     };
@@ -234,14 +241,16 @@ async fn run(config: BrokerConfig) -> anyhow::Result<()> {
         "Milena started"
     );
     let http_server = match http {
-        Some(socket) => {
+        Some((socket, tls)) => {
             // The address actually bound (port 0 picks one), for the operator and the tests.
             if let Ok(at) = socket.local_addr() {
-                tracing::info!(http = %at, "HTTP listener serving /metrics");
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                tracing::info!(http = %at, scheme, "HTTP listener serving /metrics and the console");
             }
             Some(tokio::spawn(milena::http::serve(
                 broker.clone(),
                 socket,
+                tls,
                 shutdown_rx.clone(),
             )))
         }

@@ -111,6 +111,12 @@ const MILENA_ONLY: &[&str] = &[
     "cluster.id",
     "milena.flush.on.ack",
     "milena.http.listener",
+    "milena.http.ssl.key.password",
+    "milena.http.ssl.keystore.certificate.chain",
+    "milena.http.ssl.keystore.key",
+    "milena.http.ssl.keystore.location",
+    "milena.http.ssl.keystore.password",
+    "milena.http.ssl.keystore.type",
     "milena.log.format",
     "milena.metrics.partition.series.enable",
 ];

@@ -17,6 +17,7 @@ mod compat_api_versions;
 mod compat_matrix;
 mod config_fidelity;
 mod console_http;
+mod console_security;
 mod consumer_groups;
 mod consumer_groups_clients;
 mod consumer_protocol;

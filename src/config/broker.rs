@@ -108,6 +108,10 @@ pub struct BrokerConfig {
     /// `milena.http.listener`: host and port of the HTTP listener (`/metrics`); `None` (the
     /// default, an empty value) runs none. An empty host binds every interface.
     pub http_listener: Option<(String, u16)>,
+    /// `milena.http.listener=https://…`: the TLS settings of the HTTP listener, from
+    /// `milena.http.ssl.*` (checked for form; the keystore is read when the listener is set up).
+    /// `None`: plain HTTP.
+    pub http_tls: Option<super::ssl::SslSettings>,
     /// `milena.log.format`: text (default), json or kafka (see `crate::logging`).
     pub log_format: crate::logging::LogFormat,
     /// `milena.metrics.partition.series.enable`; default true.
@@ -193,6 +197,7 @@ impl Default for BrokerConfig {
             max_incremental_fetch_session_cache_slots: 1000,
             quorum: None,
             ssl: BTreeMap::new(),
+            http_tls: None,
             sasl: super::SaslSettings::default(),
             inter_broker_peer: None,
             controller_peer: None,
@@ -349,9 +354,14 @@ impl BrokerConfig {
             "log.cleaner.io.max.bytes.per.second",
         )?;
         v.set(&mut c.flush_on_ack, "milena.flush.on.ack")?;
+        let mut https = false;
         if let Some(text) = v.text("milena.http.listener") {
-            c.http_listener = http_listener(text)?;
+            (c.http_listener, https) = match http_listener(text)? {
+                Some((host, port, https)) => (Some((host, port)), https),
+                None => (None, false),
+            };
         }
+        c.http_tls = http_tls(&raw, https)?;
         v.set(&mut c.log_format, "milena.log.format")?;
         v.set(
             &mut c.metrics_partition_series,
@@ -604,13 +614,27 @@ fn check_cluster_id(id: &str) -> Result<(), ConfigError> {
 }
 
 /// `milena.http.listener`: `host:port` (`[v6]:port` for IPv6, an empty host for every
-/// interface); an empty value turns the listener off.
-fn http_listener(text: &str) -> Result<Option<(String, u16)>, ConfigError> {
+/// interface), optionally after `http://` or `https://`; an empty value turns the listener off.
+/// The host, the port and whether it serves HTTPS.
+fn http_listener(text: &str) -> Result<Option<(String, u16, bool)>, ConfigError> {
     const KEY: &str = "milena.http.listener";
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);
     }
+    let (https, address) = match text.split_once("://") {
+        None => (false, text),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("http") => (false, rest),
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") => (true, rest),
+        Some(_) => {
+            return Err(ConfigError::invalid(
+                KEY,
+                text,
+                "the scheme must be http:// or https://",
+            ))
+        }
+    };
+    let text = address;
     let (host, port) = text.rsplit_once(':').ok_or_else(|| {
         ConfigError::invalid(KEY, text, "expected host:port, e.g. 127.0.0.1:9644")
     })?;
@@ -630,7 +654,49 @@ fn http_listener(text: &str) -> Result<Option<(String, u16)>, ConfigError> {
             "the host must be a name or an IP address",
         ));
     }
-    Ok(Some((host.to_string(), port)))
+    Ok(Some((host.to_string(), port, https)))
+}
+
+/// The HTTPS settings when `milena.http.listener` is `https://…`. `milena.http.ssl.*` keys on
+/// a plain HTTP listener stop start-up (the operator meant HTTPS and would not get it), and so
+/// does an HTTPS listener without a keystore.
+fn http_tls(
+    raw: &BTreeMap<String, String>,
+    https: bool,
+) -> Result<Option<super::ssl::SslSettings>, ConfigError> {
+    use super::ssl::{HTTP_KEYS, HTTP_PREFIX};
+    let set: Vec<String> = HTTP_KEYS
+        .iter()
+        .map(|k| format!("{HTTP_PREFIX}{k}"))
+        .filter(|k| raw.get(k).is_some_and(|v| !v.trim().is_empty()))
+        .collect();
+    if !https {
+        return match set.first() {
+            Some(key) => Err(ConfigError::invalid(
+                key,
+                "[not shown]",
+                "the HTTP listener serves plain HTTP: set milena.http.listener=https://host:port to serve HTTPS with this keystore",
+            )),
+            None => Ok(None),
+        };
+    }
+    let has_keystore = set.iter().any(|k| {
+        k.ends_with(".ssl.keystore.location")
+            || k.ends_with(".ssl.keystore.key")
+            || k.ends_with(".ssl.keystore.certificate.chain")
+    });
+    if !has_keystore {
+        let text = raw
+            .get("milena.http.listener")
+            .map(String::as_str)
+            .unwrap_or("");
+        return Err(ConfigError::invalid(
+            "milena.http.listener",
+            text,
+            "an https:// listener needs a keystore: set milena.http.ssl.keystore.location (PKCS12, or PEM with milena.http.ssl.keystore.type=PEM) or milena.http.ssl.keystore.key and milena.http.ssl.keystore.certificate.chain",
+        ));
+    }
+    super::ssl::SslSettings::for_http(raw).map(Some)
 }
 
 #[cfg(test)]

@@ -199,7 +199,16 @@ pub(crate) static BROKER_KEYS: &[BrokerKey] = &[
     key("milena.flush.on.ack", Boolean, Some("false"), Any, false, "Milena: fsync before acknowledging a produce; fsyncs of concurrent appends are grouped."),
     // Off by default: several brokers on one host (tests, config/server-1..3) would fight over
     // one port, and an HTTP port is something an operator opens on purpose.
-    key("milena.http.listener", Str, Some(""), Any, false, "Milena: host:port of the HTTP listener serving Prometheus /metrics (empty host: every interface); empty: no HTTP listener."),
+    key("milena.http.listener", Str, Some(""), Any, false, "Milena: host:port (or http://host:port, https://host:port) of the HTTP listener serving Prometheus /metrics and the web console (empty host: every interface); empty: no HTTP listener."),
+    // HTTPS on the HTTP listener (milena.http.listener=https://host:port): the keystore keys
+    // of an SSL listener under milena.http. (config/ssl.rs reads them; no default, so unset
+    // ones are not reported).
+    key("milena.http.ssl.keystore.type", Str, None, Any, false, "Milena: keystore format of the HTTPS listener: PKCS12 (default; JKS-typed PKCS12 files too) or PEM."),
+    key("milena.http.ssl.keystore.location", Str, None, Any, false, "Milena: keystore file with the HTTPS listener's private key and certificate chain."),
+    key("milena.http.ssl.keystore.password", Password, None, Any, false, "Milena: password of the HTTPS listener's keystore file."),
+    key("milena.http.ssl.key.password", Password, None, Any, false, "Milena: password of the HTTPS listener's private key (PKCS12: defaults to the keystore password; PEM: decrypts an encrypted PKCS#8 key)."),
+    key("milena.http.ssl.keystore.key", Password, None, Any, false, "Milena: PEM private key of the HTTPS listener given inline (milena.http.ssl.keystore.type=PEM)."),
+    key("milena.http.ssl.keystore.certificate.chain", Password, None, Any, false, "Milena: PEM certificate chain of the HTTPS listener given inline (milena.http.ssl.keystore.type=PEM)."),
     key("milena.log.format", Str, Some("text"), Check::OneOf(crate::logging::LOG_FORMATS), false, "Milena: the broker's log on stderr: text (human), json (one object a line, for log shippers) or kafka (Kafka's log4j layout)."),
     key("milena.metrics.partition.series.enable", Boolean, Some("true"), Any, false, "Milena: /metrics has per-partition series (log size, start and end offsets, consumer lag); false keeps only per-topic and per-group totals."),
 ];

@@ -203,6 +203,43 @@ fn typed_values() {
 }
 
 #[test]
+fn http_listener_scheme_and_https_keys() {
+    let plain = cfg(&[("milena.http.listener", "http://127.0.0.1:9644")]).expect("ok");
+    assert_eq!(plain.http_listener, Some(("127.0.0.1".to_string(), 9644)));
+    assert!(plain.http_tls.is_none());
+    let https = cfg(&[
+        ("milena.http.listener", "https://localhost:9644"),
+        ("milena.http.ssl.keystore.location", "/etc/milena/http.p12"),
+        ("milena.http.ssl.keystore.password", "pw"),
+        // The Kafka listeners' keys are not inherited.
+        ("ssl.keystore.location", "/etc/milena/kafka.p12"),
+    ])
+    .expect("ok");
+    assert_eq!(https.http_listener, Some(("localhost".to_string(), 9644)));
+    let tls = https.http_tls.expect("https settings");
+    assert_eq!(
+        tls.keystore.location,
+        Some(std::path::PathBuf::from("/etc/milena/http.p12"))
+    );
+    assert_eq!(
+        tls.keystore.password.as_ref().map(|p| p.expose()),
+        Some("pw")
+    );
+    let no_keystore = err(&[("milena.http.listener", "https://:9644")]);
+    assert!(
+        no_keystore.contains("milena.http.ssl.keystore.location"),
+        "{no_keystore}"
+    );
+    let not_https = err(&[
+        ("milena.http.listener", "127.0.0.1:9644"),
+        ("milena.http.ssl.keystore.location", "/x.p12"),
+    ]);
+    assert!(not_https.contains("https://"), "{not_https}");
+    let scheme = err(&[("milena.http.listener", "ftp://127.0.0.1:9644")]);
+    assert!(scheme.contains("http:// or https://"), "{scheme}");
+}
+
+#[test]
 fn invalid_values_name_key_and_value() {
     for (key, value) in [
         ("num.partitions", "many"),

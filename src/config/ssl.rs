@@ -162,7 +162,25 @@ impl SslSettings {
         let keys = ListenerKeys {
             raw,
             prefix: format!("listener.name.{}.", listener.to_ascii_lowercase()),
+            broker_wide: true,
         };
+        Self::from_keys(&keys, listener)
+    }
+
+    /// The settings of the HTTPS listener (`milena.http.listener=https://…`), from
+    /// `milena.http.ssl.*` only ([`HTTP_KEYS`]): the Kafka listeners' `ssl.*` keys are not
+    /// inherited, so that the console's certificate is always chosen on purpose. The other TLS
+    /// settings take their defaults (TLSv1.2 and TLSv1.3, every suite, no client certificate).
+    pub fn for_http(raw: &BTreeMap<String, String>) -> Result<SslSettings, ConfigError> {
+        let keys = ListenerKeys {
+            raw,
+            prefix: HTTP_PREFIX.to_string(),
+            broker_wide: false,
+        };
+        Self::from_keys(&keys, "HTTPS (milena.http.ssl.*)")
+    }
+
+    fn from_keys(keys: &ListenerKeys<'_>, listener: &str) -> Result<SslSettings, ConfigError> {
         let store_type = |key: &str| -> Result<StoreType, ConfigError> {
             let (name, text) = keys.text(key)?;
             StoreType::parse(&name, text.as_deref().unwrap_or("JKS"))
@@ -245,10 +263,25 @@ impl SslSettings {
     }
 }
 
-/// Looks keys up for one listener: the listener-prefixed spelling first, then the broker-wide one.
+/// The prefix of the HTTPS listener's keys: `milena.http.ssl.keystore.location` and so on.
+pub(crate) const HTTP_PREFIX: &str = "milena.http.";
+
+/// The `ssl.*` keys the HTTPS listener reads (under [`HTTP_PREFIX`]).
+pub(crate) const HTTP_KEYS: &[&str] = &[
+    "ssl.keystore.type",
+    "ssl.keystore.location",
+    "ssl.keystore.password",
+    "ssl.key.password",
+    "ssl.keystore.key",
+    "ssl.keystore.certificate.chain",
+];
+
+/// Looks keys up for one listener: the listener-prefixed spelling first, then (when
+/// `broker_wide`) the broker-wide one.
 struct ListenerKeys<'a> {
     raw: &'a BTreeMap<String, String>,
     prefix: String,
+    broker_wide: bool,
 }
 
 impl ListenerKeys<'_> {
@@ -257,6 +290,7 @@ impl ListenerKeys<'_> {
         let prefixed = format!("{}{key}", self.prefix);
         match self.raw.get(&prefixed) {
             Some(v) => (prefixed, Some(v.as_str())),
+            None if !self.broker_wide => (prefixed, None),
             None => (key.to_string(), self.raw.get(key).map(String::as_str)),
         }
     }

@@ -1,6 +1,10 @@
 //! The HTTP listener (`milena.http.listener`): Prometheus `/metrics`, and the web console's pages
-//! beside it ([`console`]; [`router`] is one axum `Router`). Bind it to localhost: the console
-//! has no login of its own (see `console` for what it does when an authorizer is configured).
+//! beside it ([`console`]; [`router`] is one axum `Router`). It serves HTTPS when the listener
+//! is `https://host:port` (keystore from `milena.http.ssl.*`, loaded by `server::tls` as the
+//! Kafka SSL listeners' are). When the broker has password users (SASL) every path, `/metrics`
+//! too, asks for a login as one of them (HTTP Basic; see [`auth`]), and the console acts as
+//! that user under the broker's ACLs; without them it acts as `User:ANONYMOUS`, as a PLAINTEXT
+//! Kafka client would. Bind a listener without login to localhost.
 //!
 //! It shares the broker's runtime with the Kafka listeners, so it is bounded so that no HTTP
 //! client can slow a produce or a fetch down:
@@ -15,22 +19,26 @@
 //! Malformed request lines get hyper's 400, unknown paths 404 and other methods 405, each with
 //! a line of text; nothing a client sends can panic the broker.
 
+mod auth;
 mod console;
 pub mod metrics;
 mod process;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode, Uri};
+use axum::http::{header, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper::body::Incoming;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 use crate::broker::Broker;
+use crate::server::tls::TlsListener;
 
 /// Open HTTP connections at once; Prometheus needs one per scraper.
 pub const MAX_CONNECTIONS: usize = 64;
@@ -47,6 +55,8 @@ struct HttpState {
     broker: Arc<Broker>,
     /// One scrape renders at a time: many scrapers cost queueing, not CPU.
     scrapes: Arc<Semaphore>,
+    /// The login checks (see [`auth`]).
+    logins: auth::Logins,
 }
 
 /// The routes of the listener.
@@ -54,19 +64,34 @@ pub fn router(broker: Arc<Broker>) -> Router {
     let state = Arc::new(HttpState {
         broker,
         scrapes: Arc::new(Semaphore::new(1)),
+        logins: auth::Logins::default(),
     });
     Router::new()
         .route("/metrics", get(scrape))
         .merge(console::routes())
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Serves HTTP on `listener` until `shutdown` turns true.
+/// The address of the client of a request (inserted by [`serve`] into every request), for
+/// the host of ACL checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClientAddr(pub SocketAddr);
+
+/// Serves HTTP on `listener` until `shutdown` turns true; HTTPS when `tls` is given
+/// (`milena.http.listener=https://…`). A TLS handshake is bounded by
+/// [`crate::server::tls::HANDSHAKE_TIMEOUT`] and holds one of the [`MAX_CONNECTIONS`] slots; a
+/// failed one (plain HTTP on the HTTPS port, an untrusted certificate at the client) closes
+/// that connection with a log line.
 pub async fn serve(
     broker: Arc<Broker>,
     listener: TcpListener,
+    tls: Option<Arc<TlsListener>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let router = router(broker);
@@ -89,29 +114,68 @@ pub async fn serve(
             tracing::debug!(%peer, "closing HTTP connection: {MAX_CONNECTIONS} already open");
             continue;
         };
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let mut stop = shutdown.clone();
+        let router = router.clone();
+        let tls = tls.clone();
+        let stop = shutdown.clone();
         tokio::spawn(async move {
-            let connection = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_REQUEST_HEAD_BYTES)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::pin!(connection);
-            let finished = tokio::select! {
-                result = connection.as_mut() => Some(result),
-                _ = tokio::time::sleep(CONNECTION_LIFETIME) => None,
-                _ = stop.changed() => None,
-            };
-            if finished.is_none() {
-                // Let a request in progress finish, then close; a stuck one is dropped.
-                connection.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
-            } else if let Some(Err(error)) = finished {
-                tracing::debug!(%peer, %error, "HTTP connection ended");
+            match tls {
+                None => serve_connection(stream, peer, router, stop).await,
+                Some(tls) => {
+                    // The handshake logs why it failed; the client is already gone then.
+                    let handshake = tokio::select! {
+                        done = tls.handshake(stream, peer) => done,
+                        _ = wait_for_stop(stop.clone()) => None,
+                    };
+                    if let Some((stream, _)) = handshake {
+                        serve_connection(stream, peer, router, stop).await;
+                    }
+                }
             }
             drop(permit);
         });
+    }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+async fn wait_for_stop(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves the requests of one connection (plain or TLS) with the bounds of the module docs.
+async fn serve_connection<S>(
+    stream: S,
+    peer: SocketAddr,
+    router: Router,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let inner = hyper_util::service::TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ClientAddr(peer));
+        hyper::service::Service::call(&inner, request)
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_REQUEST_HEAD_BYTES)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(connection);
+    let finished = tokio::select! {
+        result = connection.as_mut() => Some(result),
+        _ = tokio::time::sleep(CONNECTION_LIFETIME) => None,
+        _ = stop.changed() => None,
+    };
+    if finished.is_none() {
+        // Let a request in progress finish, then close; a stuck one is dropped.
+        connection.as_mut().graceful_shutdown();
+        let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
+    } else if let Some(Err(error)) = finished {
+        tracing::debug!(%peer, %error, "HTTP connection ended");
     }
 }
 

@@ -3,9 +3,7 @@
 //! it, which the coordinator accepts only from an empty group) and delete (DeleteGroups).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::offset_commit_request::{
@@ -20,20 +18,24 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named, PageResult,
-    Posted, Writable,
+    kafka_outcome, parse_number, see_other, Access, ConsoleError, Named, PageResult, Posted,
+    Writable,
 };
 use crate::broker::Broker;
 use crate::coordinator::group::view::GroupView;
+use crate::handlers::authz::Authz;
 use crate::handlers::{str_bytes, topic_name};
-use crate::http::HttpState;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// One committed partition: (topic, partition) → (committed, high watermark if hosted here).
 type Offsets = BTreeMap<(String, i32), (i64, Option<i64>)>;
 
-fn offsets(b: &Broker, view: &GroupView) -> Offsets {
+/// The committed offsets of the topics the viewer may describe (as OffsetFetch leaves the
+/// others out).
+fn offsets(b: &Broker, authz: &Authz<'_>, view: &GroupView) -> Offsets {
     view.committed
         .iter()
+        .filter(|((topic, _), _)| authz.topic(AclOperation::Describe, topic))
         .map(|((topic, index), &committed)| {
             let end = b.replicas.get(topic, *index).map(|p| p.high_watermark());
             ((topic.clone(), *index), (committed, end))
@@ -57,9 +59,18 @@ fn find_group(b: &Broker, id: &str) -> Result<GroupView, ConsoleError> {
         })
 }
 
-pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
-    let b = &state.broker;
-    let views = b.groups.views();
+pub(super) async fn list(access: Access) -> PageResult {
+    let b = &access.broker;
+    let authz = access.authz();
+    // As ListGroups does: DESCRIBE on the cluster lists every group, else those the viewer may
+    // describe.
+    let all = authz.cluster(AclOperation::Describe);
+    let views: Vec<GroupView> = b
+        .groups
+        .views()
+        .into_iter()
+        .filter(|v| all || authz.group(AclOperation::Describe, &v.group_id))
+        .collect();
     let body = html! {
         table #groups {
             thead { tr {
@@ -68,7 +79,7 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
             } }
             tbody {
                 @for v in &views {
-                    @let total: i64 = offsets(b, v).values().filter_map(|&(c, e)| lag(c, e)).sum();
+                    @let total: i64 = offsets(b, &authz, v).values().filter_map(|&(c, e)| lag(c, e)).sum();
                     tr {
                         td { a href={ "/groups/" (segment(&v.group_id)) } { (v.group_id) } }
                         td { (v.group_type) }
@@ -80,12 +91,12 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
                 }
             }
         }
-        @if views.is_empty() { p.note { "No consumer groups are coordinated by this node." } }
+        @if views.is_empty() { p.note { "No consumer groups are coordinated by this node (or none you may describe)." } }
     };
     Ok(layout::render_with(
         "Consumer groups",
         Nav::Groups,
-        b.authorizer.is_some(),
+        access.login(),
         body,
     ))
 }
@@ -108,12 +119,18 @@ fn assignment_text(assignment: &Bytes) -> String {
     }
 }
 
-pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(id): Named) -> PageResult {
-    let b = &state.broker;
-    let read_only = b.authorizer.is_some();
+pub(super) async fn detail(access: Access, Named(id): Named) -> PageResult {
+    let b = &access.broker;
+    // DescribeGroups: DESCRIBE on the group, before its existence is told.
+    access.require(AclOperation::Describe, ResourceType::Group, &id)?;
+    let authz = access.authz();
+    let (may_reset, may_delete) = (
+        authz.group(AclOperation::Read, &id),
+        authz.group(AclOperation::Delete, &id),
+    );
     let view = find_group(b, &id)?;
     let description = b.groups.describe(&id);
-    let offsets = offsets(b, &view);
+    let offsets = offsets(b, &authz, &view);
     let max_lag = offsets
         .values()
         .filter_map(|&(c, e)| lag(c, e))
@@ -179,7 +196,7 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(id): Named
             }
         }
         @if offsets.is_empty() { p.note { "No committed offsets." } }
-        @if !read_only {
+        @if may_reset {
             h2 { "Reset offsets" }
             @if view.members > 0 {
                 p.note { "Offsets can be reset only while the group is empty: stop its consumers first." }
@@ -198,6 +215,8 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(id): Named
                     button type="submit" { "Reset offsets" }
                 }
             }
+        }
+        @if may_delete {
             h2 { "Delete" }
             form.inline #delete-group method="post" action={ "/groups/" (link) "/delete" } {
                 button.danger type="submit" { "Delete group" }
@@ -207,7 +226,7 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(id): Named
     Ok(layout::render_with(
         &format!("Group {id}"),
         Nav::Groups,
-        read_only,
+        access.login(),
         body,
     ))
 }
@@ -223,11 +242,14 @@ pub(super) struct ResetForm {
 }
 
 pub(super) async fn reset_offsets(
-    Writable(b): Writable,
+    Writable(access): Writable,
     Named(id): Named,
     Posted(form): Posted<ResetForm>,
 ) -> PageResult {
-    let view = find_group(&b, &id)?;
+    // OffsetCommit: READ on the group here; READ on each topic is the handler's check.
+    access.require(AclOperation::Read, ResourceType::Group, &id)?;
+    let b = &access.broker;
+    let view = find_group(b, &id)?;
     if view.members > 0 {
         return Err(ConsoleError::new(
             StatusCode::CONFLICT,
@@ -289,7 +311,7 @@ pub(super) async fn reset_offsets(
                 })
                 .collect(),
         );
-    let ctx = request_context(&b, 8);
+    let ctx = access.context(8);
     let response = crate::handlers::offsets::offset_commit(&ctx, request).await;
     kafka_outcome(
         || format!("Resetting the offsets of group '{id}'"),
@@ -300,10 +322,11 @@ pub(super) async fn reset_offsets(
     Ok(see_other(&format!("/groups/{}", segment(&id))))
 }
 
-pub(super) async fn delete(Writable(b): Writable, Named(id): Named) -> PageResult {
+pub(super) async fn delete(Writable(access): Writable, Named(id): Named) -> PageResult {
+    access.require(AclOperation::Delete, ResourceType::Group, &id)?;
     let request =
         DeleteGroupsRequest::default().with_groups_names(vec![GroupId(str_bytes(id.clone()))]);
-    let ctx = request_context(&b, 2);
+    let ctx = access.context(2);
     let response = crate::handlers::groups::delete_groups(&ctx, request).await;
     kafka_outcome(
         || format!("Deleting group '{id}'"),

@@ -1,9 +1,11 @@
-//! The frame every console page shares (head, navigation, read-only banner), the security
+//! The frame every console page shares (head, navigation, the logged-in user), the security
 //! headers it is sent with, and small formatting helpers.
 
 use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
+
+use crate::security::KafkaPrincipal;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 /// Which navigation entry is the current page.
@@ -22,11 +24,16 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
 
 /// A whole page: `title` as heading, `body` inside the frame.
 pub(super) fn render(title: &str, nav: Nav, body: Markup) -> Response {
-    render_with(title, nav, false, body)
+    render_with(title, nav, None, body)
 }
 
-/// [`render`], with the read-only banner when `read_only`.
-pub(super) fn render_with(title: &str, nav: Nav, read_only: bool, body: Markup) -> Response {
+/// [`render`], naming the logged-in user (`login`) in the header.
+pub(super) fn render_with(
+    title: &str,
+    nav: Nav,
+    login: Option<&KafkaPrincipal>,
+    body: Markup,
+) -> Response {
     let link = |target: Nav, href: &str, text: &str| {
         html! {
             a href=(href) class=[(nav == target).then_some("active")] { (text) }
@@ -53,11 +60,10 @@ pub(super) fn render_with(title: &str, nav: Nav, read_only: bool, body: Markup) 
                         (link(Nav::Groups, "/groups", "Consumer groups"))
                         a href="/metrics" { "Metrics" }
                     }
-                }
-                @if read_only {
-                    p.banner {
-                        "Read-only: an authorizer is configured, and the console has no login of \
-                         its own. Actions and the message browser are off; use a Kafka client."
+                    @if let Some(principal) = login {
+                        span.login #login title="The console acts as this user, under the broker's ACLs" {
+                            (principal.to_string())
+                        }
                     }
                 }
                 main {

@@ -6,9 +6,6 @@
 //! records and [`SCAN_BYTES`] bytes of log, on a blocking thread. The partition's log lock is
 //! held only inside each `read` call; decoding and rendering happen after it is released.
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use axum::http::StatusCode;
 use bytes::Bytes;
 use indexmap::IndexMap;
@@ -23,12 +20,12 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    check_writable, kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named,
-    PageResult, Posted, Queried, Writable,
+    kafka_outcome, parse_number, see_other, Access, ConsoleError, Named, PageResult, Posted,
+    Queried, Writable,
 };
 use crate::handlers::topic_name;
-use crate::http::HttpState;
 use crate::partition::Partition;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// Records shown at most.
 pub const MAX_RECORDS: usize = 100;
@@ -77,13 +74,13 @@ struct Plan {
 }
 
 pub(super) async fn browse(
-    State(state): State<Arc<HttpState>>,
+    access: Access,
     Named(name): Named,
     Queried(query): Queried<BrowseQuery>,
 ) -> PageResult {
-    let b = &state.broker;
-    // Records are what ACLs protect: no browsing where the console would bypass them.
-    check_writable(b)?;
+    let b = &access.broker;
+    // Reading records is a Fetch: READ on the topic, checked before the topic is looked up.
+    access.require(AclOperation::Read, ResourceType::Topic, &name)?;
     let image = b.image();
     let topic = image
         .topic(&name)
@@ -178,7 +175,7 @@ pub(super) async fn browse(
         }
     };
     let link = segment(&name);
-    let read_only = b.authorizer.is_some();
+    let may_write = access.allows(AclOperation::Write, ResourceType::Topic, &name);
     let body = html! {
         p.note {
             a href={ "/topics/" (link) } { "Back to the topic" } ". Partition " (partition)
@@ -218,7 +215,7 @@ pub(super) async fn browse(
                 }
             }
         }
-        @if !read_only {
+        @if may_write {
             h2 { "Produce a test message" }
             form.stack #produce method="post" action={ "/topics/" (link) "/messages" } {
                 label { "Partition " input name="partition" type="number" min="0" value=(partition); }
@@ -232,7 +229,7 @@ pub(super) async fn browse(
     Ok(layout::render_with(
         &format!("Messages of {name}"),
         Nav::Topics,
-        read_only,
+        access.login(),
         body,
     ))
 }
@@ -365,10 +362,11 @@ pub(super) struct ProduceForm {
 }
 
 pub(super) async fn produce(
-    Writable(b): Writable,
+    Writable(access): Writable,
     Named(name): Named,
     Posted(form): Posted<ProduceForm>,
 ) -> PageResult {
+    access.require(AclOperation::Write, ResourceType::Topic, &name)?;
     let partition: i32 = parse_number("partition", &form.partition)?.unwrap_or(0);
     let mut record_headers = IndexMap::new();
     for line in form.headers.lines().filter(|l| !l.trim().is_empty()) {
@@ -418,7 +416,7 @@ pub(super) async fn produce(
             .with_partition_data(vec![PartitionProduceData::default()
                 .with_index(partition)
                 .with_records(Some(batch.freeze()))])]);
-    let ctx = request_context(&b, 9);
+    let ctx = access.context(9);
     let response = crate::handlers::produce::handle(&ctx, request).await;
     kafka_outcome(
         || format!("Producing to partition {partition} of '{name}'"),

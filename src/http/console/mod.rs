@@ -12,9 +12,11 @@
 //! Actions go through the Kafka request handlers themselves (CreateTopics, DeleteTopics,
 //! IncrementalAlterConfigs, Produce, OffsetCommit, DeleteGroups) with a request built here, so
 //! that they follow the same checks, controller path and replication as a Kafka client's
-//! request. The console acts as an unauthenticated local user: when an authorizer is configured
-//! (`authorizer.class.name`) it would bypass the ACLs, so it refuses every action and the message
-//! browser, and shows metadata only.
+//! request. Every page and action runs as the viewer (the logged-in `User:<name>`, or
+//! `User:ANONYMOUS` on a broker without password users: see `http::auth`) and is authorized
+//! as the equivalent Kafka request would be ([`access`]): topics and groups the viewer may not
+//! DESCRIBE are left out of lists, and a denied page or action is a 403 page naming the
+//! principal, operation and resource. Without an authorizer everything is allowed.
 //!
 //! Safety: every value is interpolated by `maud`, which escapes it; pages are sent with a
 //! Content-Security-Policy that admits only the embedded script and stylesheet. Actions are POST
@@ -23,13 +25,13 @@
 //! page with a 4xx status. Record reads are bounded and run on a blocking thread; no partition
 //! lock is held while a page renders.
 
+mod access;
 mod groups;
 mod layout;
 mod messages;
 mod overview;
 mod topics;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{Form, FromRequest, FromRequestParts, Path, Query, Request};
@@ -40,10 +42,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::de::DeserializeOwned;
 
+pub(super) use access::Access;
+
 use super::HttpState;
-use crate::broker::Broker;
-use crate::protocol::RequestContext;
-use crate::security::{KafkaPrincipal, ListenerInfo};
 
 /// The console's routes, merged into the listener's router.
 pub(super) fn routes() -> Router<Arc<HttpState>> {
@@ -119,6 +120,12 @@ impl ConsoleError {
                 StatusCode::NOT_FOUND
             }
             Some(
+                ResponseError::TopicAuthorizationFailed
+                | ResponseError::GroupAuthorizationFailed
+                | ResponseError::ClusterAuthorizationFailed
+                | ResponseError::TransactionalIdAuthorizationFailed,
+            ) => StatusCode::FORBIDDEN,
+            Some(
                 ResponseError::TopicAlreadyExists
                 | ResponseError::NonEmptyGroup
                 | ResponseError::UnknownMemberId
@@ -166,19 +173,6 @@ impl IntoResponse for ConsoleError {
 
 pub(super) type PageResult = Result<Response, ConsoleError>;
 
-/// Refuses actions when an authorizer is configured: the console has no principal of its own,
-/// so acting would bypass the ACLs.
-pub(super) fn check_writable(broker: &Broker) -> Result<(), ConsoleError> {
-    if broker.authorizer.is_some() {
-        return Err(ConsoleError::new(
-            StatusCode::FORBIDDEN,
-            "The console is read-only on a broker with an authorizer (authorizer.class.name): \
-             it has no login of its own and would bypass the ACLs. Use a Kafka client.",
-        ));
-    }
-    Ok(())
-}
-
 /// Refuses a POST that the browser says another site sent (cross-site request forgery against a
 /// console on localhost): `Sec-Fetch-Site: cross-site`, or an `Origin` that is not this host.
 fn check_same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
@@ -203,20 +197,6 @@ fn check_same_origin(headers: &HeaderMap) -> Result<(), ConsoleError> {
         }
     }
     Ok(())
-}
-
-/// A request context for calling a Kafka handler from the console: a plaintext local client
-/// without a login (only used when no authorizer is configured: see [`check_writable`]).
-pub(super) fn request_context(broker: &Arc<Broker>, api_version: i16) -> RequestContext {
-    RequestContext {
-        broker: broker.clone(),
-        api_version,
-        client_id: Some("milena-console".into()),
-        peer: SocketAddr::from(([127, 0, 0, 1], 0)),
-        listener: ListenerInfo::plaintext(),
-        principal: Arc::new(KafkaPrincipal::anonymous()),
-        remote_ns: Default::default(),
-    }
 }
 
 /// 303 to `location` after a successful action (the browser then GETs it).
@@ -288,9 +268,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Posted<T> {
     }
 }
 
-/// The broker, for an action: refused ([`check_same_origin`], [`check_writable`]) before the
-/// handler runs.
-pub(super) struct Writable(pub Arc<Broker>);
+/// The broker and the viewer, for an action: refused ([`check_same_origin`]) before the handler
+/// runs; each action then asks [`Access::require`] for its ACL.
+pub(super) struct Writable(pub Access);
 
 impl FromRequestParts<Arc<HttpState>> for Writable {
     type Rejection = ConsoleError;
@@ -300,7 +280,6 @@ impl FromRequestParts<Arc<HttpState>> for Writable {
         state: &Arc<HttpState>,
     ) -> Result<Self, ConsoleError> {
         check_same_origin(&parts.headers)?;
-        check_writable(&state.broker)?;
-        Ok(Writable(state.broker.clone()))
+        Access::from_request_parts(parts, state).await.map(Writable)
     }
 }

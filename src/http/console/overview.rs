@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::layout::{self, Nav};
+use super::Access;
 use crate::http::HttpState;
 use crate::metadata::PartitionState;
+use crate::security::acl::AclOperation;
 
 /// One broker row.
 struct BrokerRow {
@@ -20,9 +22,12 @@ struct BrokerRow {
     status: &'static str,
 }
 
-pub(super) async fn page(State(state): State<Arc<HttpState>>) -> Response {
-    let b = &state.broker;
+/// Brokers are shown to every viewer (Metadata returns them to any client); topic, partition
+/// and group counts only include what the viewer may describe.
+pub(super) async fn page(access: Access) -> Response {
+    let b = &access.broker;
     let image = b.image();
+    let authz = access.authz();
     let controller = b.controller_id();
     let brokers: Vec<BrokerRow> = if b.cluster.is_none() {
         vec![BrokerRow {
@@ -55,7 +60,12 @@ pub(super) async fn page(State(state): State<Arc<HttpState>>) -> Response {
     };
     let (mut partitions, mut under_replicated, mut offline) = (0usize, 0usize, 0usize);
     let local = PartitionState::local(b.node_id);
+    let mut topics = 0usize;
     for topic in image.topics.values() {
+        if !authz.topic(AclOperation::Describe, &topic.name) {
+            continue;
+        }
+        topics += 1;
         for index in 0..topic.partitions {
             let state = topic.placement.get(&index).unwrap_or(&local);
             partitions += 1;
@@ -66,7 +76,13 @@ pub(super) async fn page(State(state): State<Arc<HttpState>>) -> Response {
             }
         }
     }
-    let groups = b.groups.views().len();
+    let all_groups = authz.cluster(AclOperation::Describe);
+    let groups = b
+        .groups
+        .views()
+        .iter()
+        .filter(|v| all_groups || authz.group(AclOperation::Describe, &v.group_id))
+        .count();
     let mode = if b.cluster.is_some() {
         "cluster"
     } else {
@@ -75,7 +91,7 @@ pub(super) async fn page(State(state): State<Arc<HttpState>>) -> Response {
     let body = html! {
         section.cards {
             div.card { span.n { (brokers.len()) } span { "brokers" } }
-            div.card { span.n { (image.topics.len()) } span { "topics" } }
+            div.card { span.n { (topics) } span { "topics" } }
             div.card { span.n { (partitions) } span { "partitions" } }
             div.card.warn[under_replicated > 0] {
                 span.n #under-replicated { (under_replicated) } span { "under-replicated" }
@@ -118,7 +134,7 @@ pub(super) async fn page(State(state): State<Arc<HttpState>>) -> Response {
             }
         }
     };
-    layout::render_with("Overview", Nav::Overview, b.authorizer.is_some(), body)
+    layout::render_with("Overview", Nav::Overview, access.login(), body)
 }
 
 /// Cumulative counters of this node, as JSON; the overview's script turns them into rates.

@@ -1,9 +1,6 @@
 //! `/topics` and `/topics/{name}`: the topics, their partitions and configs; create, delete and
-//! config changes, each through the Kafka handler of the same request.
+//! config changes, each through the Kafka handler of the same request (ACLs: `access`).
 
-use std::sync::Arc;
-
-use axum::extract::State;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::incremental_alter_configs_request::{
@@ -17,14 +14,14 @@ use serde::Deserialize;
 
 use super::layout::{self, segment, Nav};
 use super::{
-    kafka_outcome, parse_number, request_context, see_other, ConsoleError, Named, PageResult,
-    Posted, Writable,
+    kafka_outcome, parse_number, see_other, Access, ConsoleError, Named, PageResult, Posted,
+    Writable,
 };
 use crate::broker::Broker;
 use crate::config::topic::describe_topic_configs;
 use crate::handlers::{str_bytes, topic_name};
-use crate::http::HttpState;
 use crate::metadata::TopicImage;
+use crate::security::acl::{AclOperation, ResourceType};
 
 /// What this node holds of a topic's partitions: bytes on disk and records (high watermark minus
 /// log start offset, as Kafka's tools count them). `None` when it hosts none of them.
@@ -40,10 +37,17 @@ fn hosted_totals(b: &Broker, topic: &TopicImage) -> Option<(u64, i64)> {
     totals
 }
 
-pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
-    let b = &state.broker;
+pub(super) async fn list(access: Access) -> PageResult {
+    let b = &access.broker;
     let image = b.image();
-    let read_only = b.authorizer.is_some();
+    // As Metadata does: topics the viewer may not DESCRIBE are left out.
+    let authz = access.authz();
+    let topics: Vec<&TopicImage> = image
+        .topics
+        .values()
+        .filter(|t| authz.topic(AclOperation::Describe, &t.name))
+        .collect();
+    let may_create = access.may_create_topics();
     let body = html! {
         table #topics {
             thead { tr {
@@ -51,7 +55,7 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
                 th.num { "Size" } th.num { "Messages" }
             } }
             tbody {
-                @for t in image.topics.values() {
+                @for t in &topics {
                     @let replication = b.partition_state(t, 0).map_or(0, |s| s.replicas.len());
                     @let totals = hosted_totals(b, t);
                     tr {
@@ -67,8 +71,8 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
                 }
             }
         }
-        @if image.topics.is_empty() { p.note { "No topics yet." } }
-        @if !read_only {
+        @if topics.is_empty() { p.note { "No topics yet (or none you may describe)." } }
+        @if may_create {
             h2 { "Create a topic" }
             form.stack #create-topic method="post" action="/topics" {
                 label { "Name " input name="name" required maxlength="249" pattern="[a-zA-Z0-9._\\-]+"; }
@@ -79,17 +83,34 @@ pub(super) async fn list(State(state): State<Arc<HttpState>>) -> PageResult {
             }
         }
     };
-    Ok(layout::render_with("Topics", Nav::Topics, read_only, body))
+    Ok(layout::render_with(
+        "Topics",
+        Nav::Topics,
+        access.login(),
+        body,
+    ))
 }
 
-pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(name): Named) -> PageResult {
-    let b = &state.broker;
-    let read_only = b.authorizer.is_some();
+pub(super) async fn detail(access: Access, Named(name): Named) -> PageResult {
+    let b = &access.broker;
+    // Before the existence check, as Kafka answers TOPIC_AUTHORIZATION_FAILED for a topic the
+    // client may not describe whether it exists or not.
+    access.require(AclOperation::Describe, ResourceType::Topic, &name)?;
     let image = b.image();
     let topic = image
         .topic(&name)
         .ok_or_else(|| ConsoleError::not_found(format!("There is no topic named '{name}'.")))?;
-    let configs = describe_topic_configs(&topic.configs, &b.config);
+    let authz = access.authz();
+    let (may_describe_configs, may_alter_configs, may_delete) = (
+        authz.topic(AclOperation::DescribeConfigs, &name),
+        authz.topic(AclOperation::AlterConfigs, &name),
+        authz.topic(AclOperation::Delete, &name),
+    );
+    let configs = if may_describe_configs {
+        describe_topic_configs(&topic.configs, &b.config)
+    } else {
+        Vec::new()
+    };
     let link = segment(&topic.name);
     let body = html! {
         p.note {
@@ -126,7 +147,10 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(name): Nam
             }
         }
         h2 { "Configs" }
-        @if !read_only {
+        @if !may_describe_configs {
+            p.note #configs-denied { "Not shown: " (access.principal()) " may not DESCRIBE_CONFIGS this topic." }
+        }
+        @if may_alter_configs {
             form.inline #alter-config method="post" action={ "/topics/" (link) "/config" } {
                 label { "Config " input name="name" list="config-names" required; }
                 datalist #config-names { @for c in &configs { option value=(c.name) {} } }
@@ -147,7 +171,7 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(name): Nam
                 }
             }
         }
-        @if !read_only {
+        @if may_delete {
             h2 { "Delete" }
             form.inline #delete-topic method="post" action={ "/topics/" (link) "/delete" } {
                 label { "Type the topic's name to delete it and all its records: "
@@ -159,7 +183,7 @@ pub(super) async fn detail(State(state): State<Arc<HttpState>>, Named(name): Nam
     Ok(layout::render_with(
         &format!("Topic {name}"),
         Nav::Topics,
-        read_only,
+        access.login(),
         body,
     ))
 }
@@ -188,8 +212,12 @@ pub(super) struct CreateForm {
     configs: String,
 }
 
-pub(super) async fn create(Writable(b): Writable, Posted(form): Posted<CreateForm>) -> PageResult {
+pub(super) async fn create(
+    Writable(access): Writable,
+    Posted(form): Posted<CreateForm>,
+) -> PageResult {
     let name = form.name.trim().to_string();
+    access.require_create_topic(&name)?;
     let partitions: i32 = parse_number("partitions", &form.partitions)?.unwrap_or(-1);
     let replication: i16 =
         parse_number("replication factor", &form.replication_factor)?.unwrap_or(-1);
@@ -218,7 +246,7 @@ pub(super) async fn create(Writable(b): Writable, Posted(form): Posted<CreateFor
             .with_num_partitions(partitions)
             .with_replication_factor(replication)
             .with_configs(configs)]);
-    let ctx = request_context(&b, 7);
+    let ctx = access.context(7);
     let response = crate::handlers::topics::create_topics(&ctx, request).await;
     kafka_outcome(
         || format!("Creating topic '{name}'"),
@@ -234,10 +262,11 @@ pub(super) struct DeleteForm {
 }
 
 pub(super) async fn delete(
-    Writable(b): Writable,
+    Writable(access): Writable,
     Named(name): Named,
     Posted(form): Posted<DeleteForm>,
 ) -> PageResult {
+    access.require(AclOperation::Delete, ResourceType::Topic, &name)?;
     if form.confirm.trim() != name {
         return Err(ConsoleError::bad_request(format!(
             "Not deleted: type the topic's name ('{name}') to confirm."
@@ -248,7 +277,7 @@ pub(super) async fn delete(
         .with_topics(vec![
             DeleteTopicState::default().with_name(Some(topic_name(name.clone())))
         ]);
-    let ctx = request_context(&b, 6);
+    let ctx = access.context(6);
     let response = crate::handlers::topics::delete_topics(&ctx, request).await;
     kafka_outcome(
         || format!("Deleting topic '{name}'"),
@@ -271,11 +300,12 @@ pub(super) struct ConfigForm {
 const TOPIC_RESOURCE: i8 = 2;
 
 pub(super) async fn alter_config(
-    Writable(b): Writable,
+    Writable(access): Writable,
     Named(topic): Named,
     Posted(form): Posted<ConfigForm>,
 ) -> PageResult {
-    if b.image().topic(&topic).is_none() {
+    access.require(AclOperation::AlterConfigs, ResourceType::Topic, &topic)?;
+    if access.broker.image().topic(&topic).is_none() {
         return Err(ConsoleError::not_found(format!(
             "There is no topic named '{topic}'."
         )));
@@ -299,7 +329,7 @@ pub(super) async fn alter_config(
                 .with_config_operation(operation)
                 .with_value(value)]),
     ]);
-    let ctx = request_context(&b, 1);
+    let ctx = access.context(1);
     let response = crate::handlers::configs::incremental_alter_configs(&ctx, request).await;
     kafka_outcome(
         || format!("Changing {} of topic '{topic}'", form.name.trim()),

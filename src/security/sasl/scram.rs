@@ -133,6 +133,19 @@ impl ScramCredential {
         }
     }
 
+    /// Whether `password` is the one this credential was made from: SaltedPassword from the
+    /// stored salt and iterations, then StoredKey compared in constant time. For logins that
+    /// carry the password itself (the web console's); costs one PBKDF2, up to
+    /// [`MAX_ITERATIONS`] rounds. A credential outside Kafka's iteration bounds never verifies.
+    pub fn verify_password(&self, mechanism: ScramMechanism, password: &[u8]) -> bool {
+        if !(MIN_ITERATIONS..=MAX_ITERATIONS).contains(&self.iterations) {
+            return false;
+        }
+        let salted = mechanism.salted_password(password, &self.salt, self.iterations as u32);
+        let stored_key = mechanism.hash(&mechanism.hmac(&salted, b"Client Key"));
+        stored_key.ct_eq(&self.stored_key).into()
+    }
+
     /// A credential for `password` with a fresh random salt (tests and tools).
     pub fn new(mechanism: ScramMechanism, password: &str, iterations: i32) -> Self {
         let salt: [u8; 16] = rand::thread_rng().gen();
@@ -489,6 +502,18 @@ mod tests {
 
     /// RFC 7677's SCRAM-SHA-256 example: the stored keys derived from its password verify its
     /// client proof.
+    #[test]
+    fn a_password_verifies_against_its_stored_credential_only() {
+        for mechanism in ScramMechanism::ALL {
+            let credential = ScramCredential::new(mechanism, "pencil", 4096);
+            assert!(credential.verify_password(mechanism, b"pencil"));
+            assert!(!credential.verify_password(mechanism, b"pencil "));
+            assert!(!credential.verify_password(mechanism, b""));
+        }
+        let weak = ScramCredential::new(ScramMechanism::Sha256, "pencil", 1);
+        assert!(!weak.verify_password(ScramMechanism::Sha256, b"pencil"));
+    }
+
     #[test]
     fn rfc7677_example_verifies() {
         let m = ScramMechanism::Sha256;

@@ -27,7 +27,9 @@ function startCharts() {
   let last = null;
   async function poll() {
     try {
-      const response = await fetch("/console/stats", { cache: "no-store" });
+      // From the origin, not the page's address: a page opened as https://user:pw@host/ has
+      // credentials in its address, and fetch refuses URLs resolved against it.
+      const response = await fetch(new URL("/console/stats", location.origin), { cache: "no-store" });
       if (!response.ok) return;
       const now = { t: performance.now(), v: await response.json() };
       if (last) {
