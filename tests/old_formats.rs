@@ -533,3 +533,138 @@ fn list_offsets_v0_answers_segment_offsets_like_kafka_3_9() {
     assert_eq!(ask(&mut s, -1, 1), (0, vec![3]));
 }
 
+/// Where scripts/install-test-deps.sh puts kafka-clients `version` and its dependencies.
+fn java_clients(version: &str) -> PathBuf {
+    kafka_python_14()
+        .parent()
+        .expect("cache dir")
+        .join(format!("kafka-clients-{version}"))
+}
+
+/// Runs tests/java/OldClient.java on kafka-clients `version` (its own classpath, apart from the
+/// 4.x tools) and returns its stdout lines.
+fn old_java(version: &str, args: &[&str]) -> Vec<String> {
+    let dir = java_clients(version);
+    assert!(
+        dir.join(format!("kafka-clients-{version}.jar")).is_file(),
+        "kafka-clients {version} is missing from {}: run scripts/install-test-deps.sh",
+        dir.display()
+    );
+    let java = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin/java"))
+        .unwrap_or_else(|| "java".into());
+    let mut cmd = Command::new(java);
+    cmd.args(fast_jvm_opts())
+        .arg("-cp")
+        .arg(dir.join("*"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/java/OldClient.java"
+        ))
+        .args(args);
+    let out = run_with_timeout(&mut cmd, None, TOOL_TIMEOUT)
+        .unwrap_or_else(|e| panic!("kafka-clients {version} {args:?}: {e}"));
+    assert_success(&out, &format!("kafka-clients {version} {args:?}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The Produce and Fetch versions the broker served so far, from its /metrics.
+fn produce_fetch_versions(http_port: u16) -> Vec<String> {
+    let (status, body) = support::http::get(http_port, "/metrics");
+    assert_eq!(status, 200);
+    let mut seen: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("milena_requests_total{request=\""))
+        .filter(|l| l.starts_with("Produce\"") || l.starts_with("Fetch\""))
+        .filter_map(|l| {
+            let (labels, count) = l.rsplit_once(' ')?;
+            let (api, rest) = labels.split_once('"')?;
+            let version = rest.split("version=\"").nth(1)?.split('"').next()?;
+            (count.parse::<f64>().ok()? > 0.0).then(|| format!("{api} v{version}"))
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+/// Java clients of the Kafka 2.x and 0.10 lines, with a consumer group: they produce, consume,
+/// commit, and a second consumer of the group resumes at the committed offset. kafka-clients
+/// 0.10.2.2 writes message format v1 with Produce v2 and reads with Fetch v3 (both converted);
+/// 2.8.2 negotiates Produce v9 / Fetch v12 with v2 batches (no conversion). A modern client
+/// reads the same records back. Which versions each used is read from the broker's /metrics.
+#[test]
+fn java_clients_2_8_and_0_10_produce_and_consume_with_a_group() {
+    for (version, expect) in [
+        ("0.10.2.2", ["Fetch v3", "Produce v2"]),
+        ("2.8.2", ["Fetch v12", "Produce v9"]),
+    ] {
+        let (broker, http_port) = support::http::start_broker(&[]);
+        if skip_on_reference(&broker) {
+            return;
+        }
+        let bootstrap = broker.bootstrap();
+        let topic = format!("old-java-{}", version.replace('.', "-"));
+        let group = format!("{topic}-group");
+        let produced = old_java(version, &["produce", &bootstrap, &topic, "0", "5"]);
+        let want: Vec<String> = (0..5).map(|i| format!("produced {i}")).collect();
+        assert_eq!(produced, want, "kafka-clients {version}");
+
+        let records = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| l.starts_with("record "))
+                .cloned()
+                .collect()
+        };
+        let record = |i: i64| {
+            format!(
+                "record {i} key-{i} value-{i} CreateTime {}",
+                1700000000000 + i
+            )
+        };
+        let first = old_java(version, &["consume", &bootstrap, &topic, &group, "5"]);
+        assert_eq!(
+            records(&first),
+            (0..5).map(record).collect::<Vec<_>>(),
+            "{first:?}"
+        );
+        assert!(first.contains(&"committed 5".to_string()), "{first:?}");
+        assert!(first.contains(&"end 5".to_string()), "{first:?}");
+
+        old_java(version, &["produce", &bootstrap, &topic, "5", "3"]);
+        let second = old_java(version, &["consume", &bootstrap, &topic, &group, "3"]);
+        assert_eq!(
+            records(&second),
+            (5..8).map(record).collect::<Vec<_>>(),
+            "{second:?}"
+        );
+        assert!(second.contains(&"committed 8".to_string()), "{second:?}");
+
+        // A modern client reads what the old one wrote.
+        let modern = rdkafka(&broker, &[&topic, "-", "modern", "none", "8"]);
+        assert_eq!(
+            modern["modern"]["errors"],
+            serde_json::json!([]),
+            "{modern}"
+        );
+        assert_eq!(triples(&modern["modern"]["records"]), expected(8, 0));
+        assert!(
+            timestamps(&modern["modern"]["records"])
+                .iter()
+                .zip(0..)
+                .all(|(&(kind, ts), i)| kind == 1 && ts == 1700000000000 + i),
+            "CreateTime kept: {modern}"
+        );
+
+        let versions = produce_fetch_versions(http_port);
+        for v in expect {
+            assert!(
+                versions.contains(&v.to_string()),
+                "kafka-clients {version}: {versions:?}"
+            );
+        }
+        eprintln!("kafka-clients {version}: served {versions:?}");
+    }
+}
