@@ -8,6 +8,7 @@
 #   PHASES=replicated DURATION=15 bench/run.sh   # the same in about 28 minutes
 #   PHASES=scale bench/run.sh         # only 10,000 partitions, 1,000 connections, 200 groups
 #   PHASES=tls bench/run.sh           # only produce and consume over SSL (and PLAINTEXT): ~17 min
+#   PHASES=conversion bench/run.sh    # issue 17: old clients' format conversion, against Kafka 3.9.1
 #
 # Writes bench/results/<YYYY-MM-DD-HHMM>/ (raw logs, runs.jsonl, rounds.csv, summary.md,
 # plot.png, plot-replicated.png) and prints the summary table at the end. bench/README.md explains the method, every
@@ -238,6 +239,7 @@ ensure_tools() {
     local clients=()
     phase_on produce && clients+=($RDKAFKA_CLIENTS)
     phase_on factors && clients+=($FACTOR_CLIENTS)
+    phase_on conversion && clients+=(debian)
     setup_rdkafka_clients "${clients[@]}"
     if phase_on replicated; then
         ensure_debs kcat
@@ -1408,6 +1410,8 @@ measure_disk() {
 source "$here/lib/restart.sh"
 # shellcheck source=lib/factors.sh
 source "$here/lib/factors.sh"
+# shellcheck source=lib/conversion.sh
+source "$here/lib/conversion.sh"
 
 estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, start and stop
     local n_prod n_lat n_load run=$((WARMUP + DURATION))
@@ -1422,6 +1426,7 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
         t=$((t + 120))
     fi
     phase_on factors && t=$((t + $(factors_estimate)))
+    phase_on conversion && t=$((t + $(conversion_estimate)))
     phase_on capacity && t=$((t + $(wc -w <<<"$CAPACITY_WORKLOADS") * ROUNDS * 2 * (run + 10)))
     phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
@@ -1535,6 +1540,7 @@ cleanup() {
     cluster_stop
     stop_milena
     stop_kafka
+    stop_kafka39
     [ -n "${RS_PID:-}" ] && kill -KILL "$RS_PID" 2>/dev/null
     if [ -n "${work:-}" ] && [ -d "$work/kafka/logs" ] && [ -d "$RESULTS/logs" ]; then
         cp "$work/kafka/logs/server.log" "$RESULTS/logs/kafka-server.log" 2>/dev/null || true
@@ -1589,6 +1595,8 @@ main() {
     phase_on restart && phase_restart
     # Issue 14's factors (not in the default PHASES): each cell starts its own brokers.
     phase_on factors && phase_factors
+    # Issue 17's conversion cost (not in the default PHASES): Milena, then Kafka 3.9.1, alone.
+    phase_on conversion && phase_conversion
     # One broker at a time, each on its own: never next to the other or to a cluster.
     phase_on scale && phase_scale
     phase_on replicated && phase_replicated

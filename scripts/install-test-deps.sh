@@ -6,6 +6,8 @@
 #     prometheus scrapes the broker in tests/metrics_http.rs; chromium and chromium-driver run the
 #     web console's browser test in tests/console_http.rs)
 #   - Python clients: confluent-kafka, kafka-python (pinned); selenium drives chromium
+#   - old clients (tests/old_formats.rs): kafka-python 1.4.7 and the Java kafka-clients 2.8.2 and
+#     0.10.2.2, each in a directory of its own under ${MILENA_CACHE:-$HOME/.cache/milena}
 #   - the stock Apache Kafka tools: scripts/kafka-dist.sh, 4.1.2 (the reference; its path is printed)
 #     and 4.4.0 (the newest, for the compatibility matrix's java-4.4 and cli-4.4 families)
 # Prints the Kafka distribution path as the last line of stdout.
@@ -21,6 +23,10 @@ SELENIUM_VERSION=4.45.0
 # not replace the kafka-python above; the tests put it on PYTHONPATH.
 KAFKA_PYTHON_OLD_VERSION=1.4.7
 KAFKA_PYTHON_OLD_DIR="${MILENA_CACHE:-$HOME/.cache/milena}/kafka-python-$KAFKA_PYTHON_OLD_VERSION"
+# Old Apache Kafka Java clients (tests/old_formats.rs): the newest 2.x, and 0.10.2.2, the last
+# line whose producer writes message format v1 (magic 1) and fetches with Fetch v3; each in
+# ${MILENA_CACHE:-$HOME/.cache/milena}/kafka-clients-<version>/ with its dependencies.
+OLD_JAVA_CLIENT_VERSIONS=(2.8.2 0.10.2.2)
 # The newest Apache Kafka (compat-tests/install.sh names the same version).
 KAFKA_NEWEST_VERSION=4.4.0
 
@@ -101,6 +107,22 @@ if ! PYTHONPATH="$KAFKA_PYTHON_OLD_DIR" python3 -c "import kafka, sys; sys.exit(
     fi
     rm -f "$log"
 fi
+
+for v in "${OLD_JAVA_CLIENT_VERSIONS[@]}"; do
+    dir="${MILENA_CACHE:-$HOME/.cache/milena}/kafka-clients-$v"
+    [ -f "$dir/.complete" ] && [ -f "$dir/kafka-clients-$v.jar" ] && continue
+    echo "install-test-deps.sh: kafka-clients $v into $dir" >&2
+    rm -rf "$dir"
+    log=$(mktemp)
+    if ! mvn -q -B -f "$here/old-java-clients/pom.xml" dependency:copy-dependencies \
+            -Dkafka.clients.version="$v" -DoutputDirectory="$dir" >"$log" 2>&1; then
+        cat "$log" >&2; rm -f "$log"
+        fail "kafka-clients $v: mvn dependency:copy-dependencies failed"
+    fi
+    rm -f "$log"
+    [ -f "$dir/kafka-clients-$v.jar" ] || fail "kafka-clients $v: no jar in $dir"
+    touch "$dir/.complete"
+done
 
 # --- the stock Kafka tools --------------------------------------------------------------------
 bash "$here/kafka-dist.sh" "$KAFKA_NEWEST_VERSION" >/dev/null || fail "scripts/kafka-dist.sh $KAFKA_NEWEST_VERSION failed"

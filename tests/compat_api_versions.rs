@@ -7,8 +7,8 @@
 //! Every row must be the same as Kafka's, or be listed in compat-tests/FINDINGS.md as
 //! `api-versions: ROW` (the row as Milena shows it) with the reason; a listed row that is no longer
 //! what Milena shows fails too, so the list stays true. Milena never advertises a version newer
-//! than Kafka 4.4's; it advertises older ones only where FINDINGS.md says so (Fetch v0-v3 for the
-//! old message formats, which Kafka 3.x still served).
+//! than Kafka 4.4's; it advertises older ones only where FINDINGS.md says so (Fetch v0-v3 and
+//! ListOffsets v0 for the old message formats' clients, which Kafka 3.x still served).
 
 use crate::support;
 

@@ -20,7 +20,10 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use bytes::{Buf, Bytes};
-use kafka_protocol::messages::{produce_request, ApiKey, ProduceRequest, TopicName};
+use kafka_protocol::messages::{
+    list_offsets_request, produce_request, ApiKey, BrokerId, ListOffsetsRequest,
+    ListOffsetsResponse, ProduceRequest, TopicName,
+};
 use kafka_protocol::protocol::StrBytes;
 use serde_json::Value;
 use support::*;
@@ -109,7 +112,31 @@ if mode in ('consume', 'both'):
                          m.timestamp_type, m.timestamp] for m in msgs]
     c.close()
     out['consumed'] = records
+if mode == 'offsets':
+    # Where seek_to_beginning / seek_to_end land: below (0, 10, 1) a ListOffsets v0 lookup.
+    c = KafkaConsumer(bootstrap_servers=bootstrap, api_version=api, enable_auto_commit=False)
+    tp = TopicPartition(topic, 0)
+    c.assign([tp])
+    c.seek_to_beginning(tp)
+    out['beginning'] = c.position(tp)
+    c.seek_to_end(tp)
+    out['end'] = c.position(tp)
+    c.close()
 print(json.dumps(out))
+"#;
+
+/// librdkafka with a broker.version.fallback and no ApiVersions: the low and high watermarks of
+/// partition 0 (`get_watermark_offsets`, ListOffsets v0 at a 0.9.0 fallback).
+const RDKAFKA_WATERMARKS: &str = r#"
+import sys, json, confluent_kafka
+from confluent_kafka import TopicPartition
+bootstrap, topic, fallback = sys.argv[1:4]
+c = confluent_kafka.Consumer({'bootstrap.servers': bootstrap, 'group.id': 'old-watermarks',
+                              'api.version.request': False, 'broker.version.fallback': fallback,
+                              'log_level': 3})
+low, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=20)
+c.close()
+print(json.dumps({'low': low, 'high': high}))
 "#;
 
 /// Where scripts/install-test-deps.sh puts kafka-python 1.4.7 (`$MILENA_CACHE`, by default
@@ -413,4 +440,231 @@ fn bad_old_message_sets_get_kafkas_errors_and_the_connection_carries_on() {
     let wrapped = message(2, 1, 1, None, Some(&gzip(&three)));
     assert_eq!(produce_v2(&mut s, topic, wrapped), (0, 1));
     assert_eq!(produce_v2(&mut s, topic, good), (0, 4));
+}
+
+/// ListOffsets v0 (Kafka 4 dropped it): old clients find the earliest and latest offsets with it.
+/// kafka-python 1.4.7 below `api_version` (0, 10, 1) resets with it, librdkafka with a 0.9.0
+/// fallback asks for watermarks with it; both land where a modern client would.
+#[test]
+fn old_clients_look_up_earliest_and_latest_with_list_offsets_v0() {
+    let broker = Broker::start();
+    if skip_on_reference(&broker) {
+        return;
+    }
+    let topic = "old-list-offsets".to_string();
+    let produced = kafka_python(&broker, &[&topic, "produce", "0.10.0", "none", "5", "0"]);
+    assert_eq!(produced["produced"], serde_json::json!([0, 1, 2, 3, 4]));
+    for api in ["0.10.0", "0.8.2"] {
+        let got = kafka_python(&broker, &[&topic, "offsets", api, "none", "0", "0"]);
+        assert_eq!(
+            (got["beginning"].as_i64(), got["end"].as_i64()),
+            (Some(0), Some(5)),
+            "kafka-python 1.4.7 at {api}: {got}"
+        );
+    }
+    let out = python(RDKAFKA_WATERMARKS, &[&broker.bootstrap(), &topic, "0.9.0"]);
+    let got: Value = serde_json::from_str(&assert_success(&out, "confluent-kafka")).unwrap();
+    assert_eq!(
+        got,
+        serde_json::json!({"low": 0, "high": 5}),
+        "librdkafka 0.9.0"
+    );
+}
+
+/// The raw v0 answer, as Kafka 3.9 gave it: segment start offsets (here the one segment's 0)
+/// plus the log end when the active segment has data, newest first, at most
+/// `max_num_offsets`; a time before every segment's mtime finds none; a negative count is
+/// UNKNOWN_SERVER_ERROR and another negative time UNSUPPORTED_VERSION. Every answer here is
+/// what Kafka 3.9.1 gave for the same requests (FINDINGS.md finding 7).
+#[test]
+fn list_offsets_v0_answers_segment_offsets_like_kafka_3_9() {
+    let broker = Broker::start();
+    if skip_on_reference(&broker) {
+        return;
+    }
+    let topic = "old-list-offsets-raw";
+    let bootstrap = broker.bootstrap();
+    assert_success(&kcat(&["-L", "-b", &bootstrap, "-t", topic]), "kcat -L");
+    let mut s = connect(broker.port);
+    let three: Vec<u8> = (0..3)
+        .flat_map(|i| message(i, 1, 0, None, Some(b"z")))
+        .collect();
+    assert!(wait_until(std::time::Duration::from_secs(10), || {
+        produce_v2(&mut s, topic, three.clone()).0 == 0
+    }));
+    let ask = |s: &mut std::net::TcpStream, timestamp: i64, max: i32| {
+        let request = ListOffsetsRequest::default()
+            .with_replica_id(BrokerId(-1))
+            .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+                .with_name(TopicName(StrBytes::from_string(topic.to_string())))
+                .with_partitions(vec![
+                    list_offsets_request::ListOffsetsPartition::default()
+                        .with_partition_index(0)
+                        .with_timestamp(timestamp)
+                        .with_max_num_offsets(max),
+                ])]);
+        let r: ListOffsetsResponse = roundtrip(s, ApiKey::ListOffsets, 0, &request);
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.old_style_offsets.clone())
+    };
+    assert_eq!(ask(&mut s, -1, 1), (0, vec![3]));
+    assert_eq!(ask(&mut s, -1, 100), (0, vec![3, 0]));
+    assert_eq!(ask(&mut s, -2, 100), (0, vec![0]));
+    assert_eq!(ask(&mut s, i64::MAX, 100), (0, vec![3, 0]));
+    assert_eq!(ask(&mut s, 1, 100), (0, vec![]));
+    assert_eq!(ask(&mut s, -1, -1), (-1, vec![]));
+    // The special times of later versions are refused, as Kafka 3.9.1 refused them.
+    for later in [-3, -4, -5, -100] {
+        assert_eq!(ask(&mut s, later, 5), (35, vec![]), "{later}");
+    }
+    // An unknown partition gets its error and no offsets; the connection carries on.
+    let request = ListOffsetsRequest::default()
+        .with_replica_id(BrokerId(-1))
+        .with_topics(vec![list_offsets_request::ListOffsetsTopic::default()
+            .with_name(TopicName(StrBytes::from_string(
+                "no-such-topic".to_string(),
+            )))
+            .with_partitions(vec![
+                list_offsets_request::ListOffsetsPartition::default().with_timestamp(-1),
+            ])]);
+    let r: ListOffsetsResponse = roundtrip(&mut s, ApiKey::ListOffsets, 0, &request);
+    assert_eq!(r.topics[0].partitions[0].error_code, 3);
+    assert!(r.topics[0].partitions[0].old_style_offsets.is_empty());
+    assert_eq!(ask(&mut s, -1, 1), (0, vec![3]));
+}
+
+/// Where scripts/install-test-deps.sh puts kafka-clients `version` and its dependencies.
+fn java_clients(version: &str) -> PathBuf {
+    kafka_python_14()
+        .parent()
+        .expect("cache dir")
+        .join(format!("kafka-clients-{version}"))
+}
+
+/// Runs tests/java/OldClient.java on kafka-clients `version` (its own classpath, apart from the
+/// 4.x tools) and returns its stdout lines.
+fn old_java(version: &str, args: &[&str]) -> Vec<String> {
+    let dir = java_clients(version);
+    assert!(
+        dir.join(format!("kafka-clients-{version}.jar")).is_file(),
+        "kafka-clients {version} is missing from {}: run scripts/install-test-deps.sh",
+        dir.display()
+    );
+    let java = std::env::var_os("JAVA_HOME")
+        .map(|home| PathBuf::from(home).join("bin/java"))
+        .unwrap_or_else(|| "java".into());
+    let mut cmd = Command::new(java);
+    cmd.args(fast_jvm_opts())
+        .arg("-cp")
+        .arg(dir.join("*"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/java/OldClient.java"
+        ))
+        .args(args);
+    let out = run_with_timeout(&mut cmd, None, TOOL_TIMEOUT)
+        .unwrap_or_else(|e| panic!("kafka-clients {version} {args:?}: {e}"));
+    assert_success(&out, &format!("kafka-clients {version} {args:?}"))
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The Produce and Fetch versions the broker served so far, from its /metrics.
+fn produce_fetch_versions(http_port: u16) -> Vec<String> {
+    let (status, body) = support::http::get(http_port, "/metrics");
+    assert_eq!(status, 200);
+    let mut seen: Vec<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("milena_requests_total{request=\""))
+        .filter(|l| l.starts_with("Produce\"") || l.starts_with("Fetch\""))
+        .filter_map(|l| {
+            let (labels, count) = l.rsplit_once(' ')?;
+            let (api, rest) = labels.split_once('"')?;
+            let version = rest.split("version=\"").nth(1)?.split('"').next()?;
+            (count.parse::<f64>().ok()? > 0.0).then(|| format!("{api} v{version}"))
+        })
+        .collect();
+    seen.sort();
+    seen
+}
+
+/// Java clients of the Kafka 2.x and 0.10 lines, with a consumer group: they produce, consume,
+/// commit, and a second consumer of the group resumes at the committed offset. kafka-clients
+/// 0.10.2.2 writes message format v1 with Produce v2 and reads with Fetch v3 (both converted);
+/// 2.8.2 negotiates Produce v9 / Fetch v12 with v2 batches (no conversion). A modern client
+/// reads the same records back. Which versions each used is read from the broker's /metrics.
+#[test]
+fn java_clients_2_8_and_0_10_produce_and_consume_with_a_group() {
+    for (version, expect) in [
+        ("0.10.2.2", ["Fetch v3", "Produce v2"]),
+        ("2.8.2", ["Fetch v12", "Produce v9"]),
+    ] {
+        let (broker, http_port) = support::http::start_broker(&[]);
+        if skip_on_reference(&broker) {
+            return;
+        }
+        let bootstrap = broker.bootstrap();
+        let topic = format!("old-java-{}", version.replace('.', "-"));
+        let group = format!("{topic}-group");
+        let produced = old_java(version, &["produce", &bootstrap, &topic, "0", "5"]);
+        let want: Vec<String> = (0..5).map(|i| format!("produced {i}")).collect();
+        assert_eq!(produced, want, "kafka-clients {version}");
+
+        let records = |lines: &[String]| -> Vec<String> {
+            lines
+                .iter()
+                .filter(|l| l.starts_with("record "))
+                .cloned()
+                .collect()
+        };
+        let record = |i: i64| {
+            format!(
+                "record {i} key-{i} value-{i} CreateTime {}",
+                1700000000000 + i
+            )
+        };
+        let first = old_java(version, &["consume", &bootstrap, &topic, &group, "5"]);
+        assert_eq!(
+            records(&first),
+            (0..5).map(record).collect::<Vec<_>>(),
+            "{first:?}"
+        );
+        assert!(first.contains(&"committed 5".to_string()), "{first:?}");
+        assert!(first.contains(&"end 5".to_string()), "{first:?}");
+
+        old_java(version, &["produce", &bootstrap, &topic, "5", "3"]);
+        let second = old_java(version, &["consume", &bootstrap, &topic, &group, "3"]);
+        assert_eq!(
+            records(&second),
+            (5..8).map(record).collect::<Vec<_>>(),
+            "{second:?}"
+        );
+        assert!(second.contains(&"committed 8".to_string()), "{second:?}");
+
+        // A modern client reads what the old one wrote.
+        let modern = rdkafka(&broker, &[&topic, "-", "modern", "none", "8"]);
+        assert_eq!(
+            modern["modern"]["errors"],
+            serde_json::json!([]),
+            "{modern}"
+        );
+        assert_eq!(triples(&modern["modern"]["records"]), expected(8, 0));
+        assert!(
+            timestamps(&modern["modern"]["records"])
+                .iter()
+                .zip(0..)
+                .all(|(&(kind, ts), i)| kind == 1 && ts == 1700000000000 + i),
+            "CreateTime kept: {modern}"
+        );
+
+        let versions = produce_fetch_versions(http_port);
+        for v in expect {
+            assert!(
+                versions.contains(&v.to_string()),
+                "kafka-clients {version}: {versions:?}"
+            );
+        }
+        eprintln!("kafka-clients {version}: served {versions:?}");
+    }
 }

@@ -108,7 +108,7 @@ fn seeds() -> Vec<Vec<u8>> {
                         .with_partition_max_bytes(1 << 20)])]),
         )));
     }
-    for v in [1, 4, 8] {
+    for v in [0, 1, 4, 8] {
         seeds.push(strip(wire::request_frame(
             ApiKey::ListOffsets,
             v,

@@ -238,6 +238,74 @@ def restart_section(p, runs, meta):
     p("")
 
 
+def conversion_section(p, runs, meta):
+    """Message format conversion (bench/lib/conversion.sh): the same rdkafka_performance as a
+    modern client and as an old one (magic 0), against Milena and Kafka 3.9.1."""
+    kv = meta.get("conversion_kafka_version", "3.9.1")
+    p("## Message format conversion (old clients, issue 17)")
+    p("")
+    p(f"`rdkafka_performance` (librdkafka {runs[0].get('tool', '?').split('librdkafka ')[-1].rstrip(')')}) "
+      "as a modern client (ApiVersions; Produce v7 / Fetch v11, v2 batches: no conversion) and as "
+      "an old one (`api.version.request=false`, `broker.version.fallback=0.9.0`: Produce v1 / "
+      "Fetch v1, magic 0 message sets, converted up on produce and down on fetch), against Milena "
+      f"and Apache Kafka {kv} (the last Kafka that converts; Kafka 4 refuses these versions), each "
+      "alone on the machine. Records of "
+      f"{runs[0].get('size', '?')} B in {runs[0].get('partitions', '?')} partitions; produce acks=1, "
+      "time-bounded; consume: catch-up of a backlog of "
+      f"{meta.get('conversion_backlog_mb', '?')} MiB written by the modern producer. Medians over "
+      "rounds (min–max); old/modern is what conversion costs on that broker (1.0: nothing).")
+    p("")
+    p(f"| workload | codec | Milena modern MB/s | Milena old MB/s | Milena old/modern | "
+      f"Kafka {kv} modern MB/s | Kafka {kv} old MB/s | Kafka old/modern | Milena/Kafka (old) |")
+    p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    ok = [r for r in runs if r.get("ok")]
+    kinds = []
+    for r in runs:
+        key = (r.get("kind"), r.get("codec"))
+        if key not in kinds:
+            kinds.append(key)
+    for kind, codec in kinds:
+        def vals(b, mode):
+            return [mb_of(r) for r in ok if r.get("kind") == kind and r.get("codec") == codec
+                    and r["broker"] == b and r.get("mode") == mode]
+
+        def per_round(fn_pairs):
+            out = []
+            for rnd in sorted({r["round"] for r in ok}):
+                a, c = fn_pairs(rnd)
+                if a and c and a[0] is not None and c[0]:
+                    out.append(a[0] / c[0])
+            return out
+
+        def of(b, mode, rnd):
+            return [mb_of(r) for r in ok if r.get("kind") == kind and r.get("codec") == codec
+                    and r["broker"] == b and r.get("mode") == mode and r["round"] == rnd]
+
+        cost = {b: per_round(lambda rnd, b=b: (of(b, "old", rnd), of(b, "modern", rnd)))
+                for b in BROKERS}
+        vs = per_round(lambda rnd: (of("milena", "old", rnd), of("kafka", "old", rnd)))
+        p(f"| {kind} | {codec} | {med_range(vals('milena', 'modern'), 1)} | "
+          f"{med_range(vals('milena', 'old'), 1)} | {med_range(cost['milena'], 2)} | "
+          f"{med_range(vals('kafka', 'modern'), 1)} | {med_range(vals('kafka', 'old'), 1)} | "
+          f"{med_range(cost['kafka'], 2)} | {med_range(vs, 2)} |")
+    cpu = {(r["broker"], r.get("kind"), r.get("codec"), r.get("mode")): [] for r in ok}
+    for r in ok:
+        if r.get("cpu_s_per_gb") is not None:
+            cpu[(r["broker"], r.get("kind"), r.get("codec"), r.get("mode"))].append(r["cpu_s_per_gb"])
+    p("")
+    p("Broker CPU-s per GB of record values (median), modern → old: " + "; ".join(
+        f"{'Milena' if b == 'milena' else 'Kafka ' + kv} {kind} {codec} "
+        f"{fmt(median(cpu.get((b, kind, codec, 'modern'), [])), 2)} → "
+        f"{fmt(median(cpu.get((b, kind, codec, 'old'), [])), 2)}"
+        for b in BROKERS for kind, codec in kinds) + ".")
+    failed = [r for r in runs if not r.get("ok")]
+    if failed:
+        p("")
+        p("Failed runs: " + "; ".join(f"{r.get('workload')} round {r.get('round')} {r.get('broker')}: "
+                                        f"{r.get('error')}" for r in failed) + ".")
+    p("")
+
+
 def replicated_section(p, runs, meta):
     """## Replicated (3 nodes, RF 3): throughput, latency, failover, resources, machine load."""
     ws = group(runs)
@@ -607,9 +675,10 @@ def summary(results, runs, meta):
     scale_runs = [r for r in runs if r.get("phase") == "scale"]
     factor_runs = [r for r in runs if r.get("phase") == "factors"]
     tls_runs = [r for r in runs if r.get("phase") in ("tls", "tls-baseline")]
+    conv_runs = [r for r in runs if r.get("phase") == "conversion"]
     runs = [r for r in runs if r.get("broker") != "disk" and r not in repl_runs
             and r not in restart_runs and r not in scale_runs and r not in factor_runs
-            and r not in tls_runs]
+            and r not in tls_runs and r not in conv_runs]
     ws = group(runs)
     out = []
     p = out.append
@@ -621,7 +690,7 @@ def summary(results, runs, meta):
         p("**QUICK=1 smoke run: every workload once and briefly. The numbers only show that the "
           "harness works; do not quote them.**")
         p("")
-    single = bool(ws or scale_runs or factor_runs or tls_runs)  # a single broker of each ran (not only the clusters)
+    single = bool(ws or scale_runs or factor_runs or tls_runs or conv_runs)  # a single broker of each ran (not only the clusters)
     heap = (f"KAFKA_HEAP_OPTS={meta.get('kafka_heap_opts', '?')}" if single else
             f"KAFKA_HEAP_OPTS={meta.get('repl_kafka_heap_opts', '?')} per node")
     rdk = sorted({v.split()[0] for k, v in meta.items() if k.startswith("rdkafka_client_")},
@@ -866,6 +935,8 @@ def summary(results, runs, meta):
         tls_section(p, tls_runs, meta, [r for r in runs if r.get("phase") in ("produce", "consume")])
     if factor_runs:
         p(factors_table(factor_runs, meta))
+    if conv_runs:
+        conversion_section(p, conv_runs, meta)
     if restart_runs:
         restart_section(p, restart_runs, meta)
     if scale_runs:

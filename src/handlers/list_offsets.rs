@@ -1,6 +1,7 @@
 //! ListOffsets: earliest (-2), latest (-1), max timestamp (-3), earliest local (-4), and the
 //! first offset at or after a timestamp, found through the time index. With isolation level
-//! read_committed the end is the last stable offset instead of the high watermark.
+//! read_committed the end is the last stable offset instead of the high watermark. Version 0
+//! (old clients) answers a list of segment start offsets instead, as Kafka 3.9 did.
 
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
@@ -9,6 +10,7 @@ use kafka_protocol::messages::{ListOffsetsRequest, ListOffsetsResponse};
 use kafka_protocol::ResponseError;
 
 use super::fetch::check_leader_epoch;
+use crate::partition::manager::now_ms;
 use crate::partition::Partition;
 use crate::protocol::{errors, RequestContext};
 use crate::security::acl::AclOperation;
@@ -21,6 +23,9 @@ const EARLIEST_PENDING_UPLOAD: i64 = -5;
 
 pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOffsetsResponse {
     let read_committed = request.isolation_level == 1;
+    // v0 lets a consumer's answer stop at the high watermark; replicas and debuggers see the
+    // log end (Kafka 3.9: `isFromConsumer`).
+    let from_consumer = request.replica_id.0 == -1;
     let authz = ctx.authz();
     let topics = request
         .topics
@@ -50,6 +55,13 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
                                 partition.leader_epoch(),
                             ) {
                                 Some(code) => response.with_error_code(code),
+                                None if ctx.api_version == 0 => legacy_lookup(
+                                    &partition,
+                                    p.timestamp,
+                                    p.max_num_offsets,
+                                    from_consumer,
+                                    response,
+                                ),
                                 None => lookup(
                                     &partition,
                                     p.timestamp,
@@ -68,6 +80,29 @@ pub async fn handle(ctx: &RequestContext, request: ListOffsetsRequest) -> ListOf
         })
         .collect();
     ListOffsetsResponse::default().with_topics(topics)
+}
+
+/// ListOffsets v0 (message format v0/v1 clients, dropped by Kafka 4): `max_num_offsets`
+/// segment start offsets before a time, newest first, as Kafka 3.9 answered them
+/// (`Partition::legacy_offsets_before`). Kafka 3.9.1 answers the special times of later
+/// versions (-3 max timestamp, -4, -5) and any other negative time with UNSUPPORTED_VERSION,
+/// and a negative count with UNKNOWN_SERVER_ERROR (an unexpected exception there); the same
+/// codes here (compared with a Kafka 3.9.1 broker, FINDINGS.md finding 7).
+fn legacy_lookup(
+    partition: &Partition,
+    timestamp: i64,
+    max_num_offsets: i32,
+    from_consumer: bool,
+    response: ListOffsetsPartitionResponse,
+) -> ListOffsetsPartitionResponse {
+    if timestamp < 0 && timestamp != LATEST && timestamp != EARLIEST {
+        return response.with_error_code(ResponseError::UnsupportedVersion.code());
+    }
+    let Ok(max) = usize::try_from(max_num_offsets) else {
+        return response.with_error_code(ResponseError::UnknownServerError.code());
+    };
+    let offsets = partition.legacy_offsets_before(timestamp, max, from_consumer, now_ms());
+    response.with_old_style_offsets(offsets)
 }
 
 fn lookup(

@@ -77,7 +77,7 @@ pub use error::{BatchError, LogError, RecordProblem};
 pub use flush::RolledFlush;
 pub use leader_epoch::{EpochEndOffset, EpochEntry, UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET};
 pub use producer_state::{BatchMetadata, ProducerEntry};
-pub use read::{FileSlice, ReadInfo, SliceRead};
+pub use read::{FileSlice, LegacySegments, ReadInfo, SliceRead};
 pub use txn_index::AbortedTxn;
 
 use leader_epoch::LeaderEpochCache;

@@ -217,6 +217,20 @@ impl Log {
         Ok(None)
     }
 
+    /// ListOffsets v0: every segment as (base offset, `.log` path, bytes), oldest first, with the
+    /// log start and end offsets taken under the same lock. The caller reads the files' mtimes
+    /// after releasing the lock (see `legacy_offsets_before`).
+    pub fn segment_files(&self) -> LegacySegments {
+        LegacySegments {
+            segments: self
+                .segments()
+                .map(|s| (s.base_offset, s.log_path().to_path_buf(), s.size()))
+                .collect(),
+            log_start_offset: self.log_start_offset,
+            log_end_offset: self.log_end_offset(),
+        }
+    }
+
     /// ListOffsets MAX_TIMESTAMP: (offset, timestamp) of the batch with the largest timestamp
     /// (its last offset; the earliest such batch on ties).
     pub fn max_timestamp(&self) -> Option<(i64, i64)> {
@@ -319,4 +333,100 @@ fn locate_record(
         }
     }
     Ok((h.base_offset.max(lso), h.max_timestamp))
+}
+
+/// A log's segments as ListOffsets v0 sees them ([`Log::segment_files`]).
+#[derive(Debug, Clone)]
+pub struct LegacySegments {
+    pub segments: Vec<(i64, PathBuf, u64)>,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+impl LegacySegments {
+    /// Kafka's ListOffsets v0 answer (3.9's `UnifiedLog.legacyFetchOffsetsBefore`): a list of
+    /// segment start offsets (each at least the log start offset) with the `.log` file's mtime,
+    /// plus (log end offset, `now_ms`) when the active segment holds data. LATEST starts at the
+    /// last entry, EARLIEST at the first, any other timestamp at the last entry whose mtime is at
+    /// or before it. From there up to `max` offsets going back, newest first. `mtime` gives a
+    /// file's mtime in ms (0 when unknown, as Java's `File.lastModified`). At most one entry
+    /// per segment plus one: the answer never grows with `max`.
+    pub fn offsets_before(
+        &self,
+        timestamp: i64,
+        max: usize,
+        now_ms: i64,
+        mtime: impl Fn(&std::path::Path) -> i64,
+    ) -> Vec<i64> {
+        let mut entries: Vec<(i64, i64)> = self
+            .segments
+            .iter()
+            .map(|(base, path, _)| ((*base).max(self.log_start_offset), mtime(path)))
+            .collect();
+        if self.segments.last().is_some_and(|(_, _, size)| *size > 0) {
+            entries.push((self.log_end_offset, now_ms));
+        }
+        // One past the entry to start from (0: none).
+        let start = match timestamp {
+            -1 => entries.len(),
+            -2 => entries.len().min(1),
+            target => entries
+                .iter()
+                .rposition(|(_, ts)| *ts <= target)
+                .map_or(0, |i| i + 1),
+        };
+        let mut offsets: Vec<i64> = entries[..start]
+            .iter()
+            .rev()
+            .take(max)
+            .map(|(offset, _)| *offset)
+            .collect();
+        offsets.sort_unstable_by(|a, b| b.cmp(a));
+        offsets
+    }
+}
+
+#[cfg(test)]
+mod legacy_offsets_tests {
+    use super::LegacySegments;
+    use std::path::{Path, PathBuf};
+
+    /// Three segments at 0, 10 and 20 (mtimes 100, 200, 300 by name), log start 5, end 25.
+    fn log(active_size: u64) -> LegacySegments {
+        LegacySegments {
+            segments: vec![
+                (0, PathBuf::from("100"), 10),
+                (10, PathBuf::from("200"), 10),
+                (20, PathBuf::from("300"), active_size),
+            ],
+            log_start_offset: 5,
+            log_end_offset: 25,
+        }
+    }
+
+    fn mtime(p: &Path) -> i64 {
+        p.to_str().unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn latest_and_earliest_as_kafka_3_9() {
+        let l = log(7);
+        assert_eq!(l.offsets_before(-1, 1, 1000, mtime), vec![25]);
+        assert_eq!(l.offsets_before(-1, 10, 1000, mtime), vec![25, 20, 10, 5]);
+        assert_eq!(l.offsets_before(-2, 10, 1000, mtime), vec![5]);
+        assert_eq!(l.offsets_before(-1, 0, 1000, mtime), Vec::<i64>::new());
+        // An empty active segment adds no log-end entry.
+        assert_eq!(log(0).offsets_before(-1, 10, 1000, mtime), vec![20, 10, 5]);
+    }
+
+    #[test]
+    fn a_timestamp_picks_the_last_segment_modified_at_or_before_it() {
+        let l = log(7);
+        assert_eq!(l.offsets_before(250, 10, 1000, mtime), vec![10, 5]);
+        assert_eq!(l.offsets_before(200, 1, 1000, mtime), vec![10]);
+        assert_eq!(l.offsets_before(99, 10, 1000, mtime), Vec::<i64>::new());
+        assert_eq!(l.offsets_before(5000, 2, 1000, mtime), vec![25, 20]);
+        // A huge count allocates nothing beyond the segments.
+        assert_eq!(l.offsets_before(-1, usize::MAX, 1000, mtime).len(), 4);
+    }
 }

@@ -369,6 +369,30 @@ impl Partition {
         self.read_log().max_timestamp()
     }
 
+    /// ListOffsets v0 (Kafka 3.9's `Partition.legacyFetchOffsetsForTimestamp`): up to `max`
+    /// segment start offsets at or before `timestamp` (by the files' mtimes), newest first; see
+    /// [`crate::log::LegacySegments::offsets_before`]. For a consumer (`from_consumer`) the
+    /// offsets above the high watermark give way to the high watermark itself. The files are
+    /// stat'ed after the log lock is released.
+    pub fn legacy_offsets_before(
+        &self,
+        timestamp: i64,
+        max: usize,
+        from_consumer: bool,
+        now_ms: i64,
+    ) -> Vec<i64> {
+        let segments = self.read_log().segment_files();
+        let mut offsets = segments.offsets_before(timestamp, max, now_ms, file_mtime_ms);
+        if from_consumer {
+            let hw = self.high_watermark();
+            if offsets.iter().any(|&o| o > hw) {
+                offsets.retain(|&o| o <= hw);
+                offsets.insert(0, hw);
+            }
+        }
+        offsets
+    }
+
     pub fn size_in_bytes(&self) -> u64 {
         self.read_log().size_in_bytes()
     }
@@ -470,4 +494,13 @@ impl Drop for LogWriteGuard<'_> {
             flush.spawn();
         }
     }
+}
+
+/// A file's mtime in ms since the epoch, 0 when it cannot be read (as Java's `File.lastModified`).
+fn file_mtime_ms(path: &std::path::Path) -> i64 {
+    std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

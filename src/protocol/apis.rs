@@ -46,10 +46,11 @@ const fn spec<R: Message>(key: ApiKey, advertised_min: i16, min: i16, max: i16) 
 pub const SUPPORTED: &[ApiSpec] = &[
     // Produce v0-v2 and Fetch v0-v3 carry message format v0/v1 (magic 0 and 1), which Kafka 4
     // dropped; Milena converts them to and from the stored v2 batches as Kafka 3.x did
-    // (handlers/legacy_records.rs, log/legacy_format/).
+    // (handlers/legacy_records.rs, log/legacy_format/). ListOffsets v0 is how those clients find
+    // the earliest and latest offsets (handlers/list_offsets.rs).
     spec::<ProduceRequest>(ApiKey::Produce, 0, 0, 12),
     spec::<FetchRequest>(ApiKey::Fetch, 0, 0, 16),
-    spec::<ListOffsetsRequest>(ApiKey::ListOffsets, 1, 1, 10),
+    spec::<ListOffsetsRequest>(ApiKey::ListOffsets, 0, 0, 10),
     spec::<OffsetForLeaderEpochRequest>(ApiKey::OffsetForLeaderEpoch, 2, 2, 4),
     spec::<MetadataRequest>(ApiKey::Metadata, 0, 0, 13),
     spec::<ApiVersionsRequest>(ApiKey::ApiVersions, 0, 0, 4),
