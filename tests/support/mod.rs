@@ -1075,3 +1075,22 @@ pub fn produce_keyed(broker: &Broker, topic: &str, records: &[(String, String)])
         "kafka-console-producer.sh",
     );
 }
+
+/// Runs milena on `listeners=<listeners>`, a fresh `log.dirs` and `props` (lines), which must
+/// not start: its stderr and stdout.
+pub fn milena_start_fails(listeners: &str, props: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "listeners={listeners}\nlog.dirs={}\n{props}\n",
+        dir.path().join("data").display()
+    );
+    let path = write_file(dir.path(), "server.properties", &text);
+    let out = run_with_timeout(
+        std::process::Command::new(env!("CARGO_BIN_EXE_milena")).arg(&path),
+        None,
+        Duration::from_secs(20),
+    )
+    .unwrap();
+    assert!(!out.status.success(), "start-up must fail with {props}");
+    stderr_of(&out) + &stdout_of(&out)
+}
