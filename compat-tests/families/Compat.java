@@ -265,6 +265,17 @@ public class Compat {
         return key + "=" + e.value() + " default=" + (e.isDefault() ? "True" : "False") + " source=" + e.source();
     }
 
+    /** The config once the broker has applied the alter: a KRaft broker's metadata image may lag the
+     *  controller's answer for a moment (Kafka's own tests wait for the value too). */
+    static String alteredConfigValue(String topic, String key, String value) throws Exception {
+        long deadline = System.currentTimeMillis() + 10000;
+        while (true) {
+            String seen = configValue(topic, key);
+            if (seen.startsWith(key + "=" + value + " ") || System.currentTimeMillis() > deadline) return seen;
+            Thread.sleep(100);
+        }
+    }
+
     static void adminScenario() throws Exception {
         out("create admin-a " + create("admin-a", 2, (short) 1, Map.of("retention.ms", "3600000")));
         waitTopic("admin-a", 2);
@@ -272,7 +283,7 @@ public class Compat {
         out("describe " + configValue("admin-a", "cleanup.policy"));
         var res = new ConfigResource(ConfigResource.Type.TOPIC, prefix + "admin-a");
         admin.incrementalAlterConfigs(Map.of(res, List.of(new AlterConfigOp(new ConfigEntry("retention.ms", "7200000"), AlterConfigOp.OpType.SET)))).all().get();
-        out("altered " + configValue("admin-a", "retention.ms"));
+        out("altered " + alteredConfigValue("admin-a", "retention.ms", "7200000"));
         admin.createPartitions(Map.of(prefix + "admin-a", NewPartitions.increaseTo(5))).all().get();
         waitTopic("admin-a", 5);
         out("partitions admin-a " + admin.describeTopics(List.of(prefix + "admin-a")).allTopicNames().get().get(prefix + "admin-a").partitions().size());

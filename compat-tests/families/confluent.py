@@ -277,6 +277,18 @@ def config_value(resource_name, key):
     return f"{key}={e.value} default={e.is_default} source={e.source}"
 
 
+def altered_config_value(resource_name, key, value):
+    """The config once the broker has applied the alter: on KRaft the answer to IncrementalAlterConfigs
+    comes from the controller, and a broker serves DescribeConfigs from its metadata image, which
+    may lag it for a moment (Kafka's own tests wait for the value too)."""
+    deadline = time.time() + 10
+    while True:
+        seen = config_value(resource_name, key)
+        if seen.startswith(f"{key}={value} ") or time.time() > deadline:
+            return seen
+        time.sleep(0.1)
+
+
 def admin_scenario():
     a = admin()
     out("create admin-a", create("admin-a", 2, {"retention.ms": "3600000"}))
@@ -287,7 +299,7 @@ def admin_scenario():
                          incremental_configs=[ConfigEntry("retention.ms", "7200000",
                                                           incremental_operation=AlterConfigOpType.SET)])
     a.incremental_alter_configs([res])[res].result(TIMEOUT)
-    out("altered", config_value("admin-a", "retention.ms"))
+    out("altered", altered_config_value("admin-a", "retention.ms", "7200000"))
     a.create_partitions([NewPartitions(PREFIX + "admin-a", 5)])[PREFIX + "admin-a"].result(TIMEOUT)
     wait_topic("admin-a", 5)
     out("partitions admin-a", len(a.list_topics(PREFIX + "admin-a", timeout=10).topics[PREFIX + "admin-a"].partitions))

@@ -247,6 +247,17 @@ def config_value(topic, key):
     return f"{key}={data.get('value')} default={data.get('is_default')} source={data.get('config_source')}"
 
 
+def altered_config_value(topic, key, value):
+    """The config once the broker has applied the alter (a KRaft broker's metadata image may lag the
+    controller's answer for a moment; Kafka's own tests wait for the value too)."""
+    deadline = time.time() + 10
+    while True:
+        seen = config_value(topic, key)
+        if seen.startswith(f"{key}={value} ") or time.time() > deadline:
+            return seen
+        time.sleep(0.1)
+
+
 def admin_scenario():
     a = admin()
     out("create admin-a", create("admin-a", 2, {"retention.ms": "3600000"}))
@@ -254,7 +265,7 @@ def admin_scenario():
     out("describe", config_value("admin-a", "retention.ms"))
     out("describe", config_value("admin-a", "cleanup.policy"))
     a.alter_configs([ConfigResource(ConfigResourceType.TOPIC, PREFIX + "admin-a", {"retention.ms": "7200000"})], incremental=True)
-    out("altered", config_value("admin-a", "retention.ms"))
+    out("altered", altered_config_value("admin-a", "retention.ms", "7200000"))
     a.create_partitions({PREFIX + "admin-a": NewPartitions(5)})
     wait_topic("admin-a", 5)
     out("partitions admin-a", len(a.describe_topics([PREFIX + "admin-a"])[0]["partitions"]))

@@ -225,13 +225,24 @@ async function configValue(topic, key) {
   return e ? `${key}=${e.configValue} default=${py(e.isDefault)} source=${e.configSource}` : `${key} missing`;
 }
 
+// The config once the broker has applied the alter: a KRaft broker's metadata image may lag the
+// controller's answer for a moment (Kafka's own tests wait for the value too).
+async function alteredConfigValue(topic, key, value) {
+  const deadline = Date.now() + 10000;
+  for (;;) {
+    const seen = await configValue(topic, key);
+    if (seen.startsWith(`${key}=${value} `) || Date.now() > deadline) return seen;
+    await sleep(100);
+  }
+}
+
 async function adminScenario() {
   out('create admin-a', await create('admin-a', 2, { 'retention.ms': '3600000' }));
   await waitTopic('admin-a', 2);
   out('describe', await configValue('admin-a', 'retention.ms'));
   out('describe', await configValue('admin-a', 'cleanup.policy'));
   await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: PREFIX + 'admin-a', configEntries: [{ name: 'retention.ms', value: '7200000' }] }] });
-  out('altered', await configValue('admin-a', 'retention.ms'));
+  out('altered', await alteredConfigValue('admin-a', 'retention.ms', '7200000'));
   await admin.createPartitions({ topicPartitions: [{ topic: PREFIX + 'admin-a', count: 5 }] });
   await waitTopic('admin-a', 5);
   out('partitions admin-a', (await admin.fetchTopicMetadata({ topics: [PREFIX + 'admin-a'] })).topics[0].partitions.length);

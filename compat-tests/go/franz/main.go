@@ -411,6 +411,19 @@ func configValue(topic, key string) string {
 	return key + " missing"
 }
 
+// alteredConfigValue is the config once the broker has applied the alter: a KRaft broker's metadata
+// image may lag the controller's answer for a moment (Kafka's own tests wait for the value too).
+func alteredConfigValue(topic, key, value string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen := configValue(topic, key)
+		if strings.HasPrefix(seen, key+"="+value+" ") || time.Now().After(deadline) {
+			return seen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func adminScenario() {
 	out("create admin-a %s", create("admin-a", 2, 1, map[string]*string{"retention.ms": str("3600000")}))
 	waitTopic("admin-a", 2)
@@ -420,7 +433,7 @@ func adminScenario() {
 	r, err := a.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "retention.ms", Value: str("7200000")}}, prefix+"admin-a")
 	must(err, "alter")
 	must(r[0].Err, "alter")
-	out("altered %s", configValue("admin-a", "retention.ms"))
+	out("altered %s", alteredConfigValue("admin-a", "retention.ms", "7200000"))
 	cr, err := a.UpdatePartitions(ctx, 5, prefix+"admin-a")
 	must(err, "create partitions")
 	must(cr[prefix+"admin-a"].Err, "create partitions")

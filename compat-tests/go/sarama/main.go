@@ -403,6 +403,19 @@ func configValue(topic, key string) string {
 	return key + " missing"
 }
 
+// alteredConfigValue is the config once the broker has applied the alter: a KRaft broker's metadata
+// image may lag the controller's answer for a moment (Kafka's own tests wait for the value too).
+func alteredConfigValue(topic, key, value string) string {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seen := configValue(topic, key)
+		if strings.HasPrefix(seen, key+"="+value+" ") || time.Now().After(deadline) {
+			return seen
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func adminScenario() {
 	out("create admin-a %s", create("admin-a", 2, 1, map[string]*string{"retention.ms": str("3600000")}))
 	waitTopic("admin-a", 2)
@@ -410,7 +423,7 @@ func adminScenario() {
 	out("describe %s", configValue("admin-a", "cleanup.policy"))
 	must(adm().IncrementalAlterConfig(sarama.TopicResource, prefix+"admin-a", map[string]sarama.IncrementalAlterConfigsEntry{
 		"retention.ms": {Operation: sarama.IncrementalAlterConfigsOperationSet, Value: str("7200000")}}, false), "alter")
-	out("altered %s", configValue("admin-a", "retention.ms"))
+	out("altered %s", alteredConfigValue("admin-a", "retention.ms", "7200000"))
 	must(adm().CreatePartitions(prefix+"admin-a", 5, nil, false), "create partitions")
 	waitTopic("admin-a", 5)
 	md, _ := adm().DescribeTopics([]string{prefix + "admin-a"})
