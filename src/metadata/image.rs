@@ -137,6 +137,10 @@ pub struct MetadataImage {
     /// Whether a `bootstrap.checkpoint` was applied (see [`super::bootstrap`]).
     #[serde(default)]
     pub bootstrapped: bool,
+    /// How many topics `RemoveTopic` records have deleted: what the group coordinator compares
+    /// to know whether committed offsets may have lost their topic since it last looked.
+    #[serde(default)]
+    pub topics_removed: u64,
 }
 
 impl MetadataImage {
@@ -212,6 +216,7 @@ impl MetadataImage {
                 if self.topics.get(name).is_some_and(|t| t.id == *id) {
                     self.topics.remove(name);
                     self.topic_names_by_id.remove(id);
+                    self.topics_removed += 1;
                 }
             }
             MetadataRecord::ProducerIds { next } => {

@@ -194,6 +194,11 @@ pub struct GroupCoordinator {
     partitions: i32,
     /// One shard per `__consumer_offsets` partition.
     shards: Vec<Mutex<Inner>>,
+    /// Bumped after each `load_partition`.
+    loads: std::sync::atomic::AtomicU64,
+    /// (`MetadataImage::topics_removed`, `loads`) when the loaded offsets were last found free
+    /// of deleted topics: `remove_offsets_of_deleted_topics` walks them only when either moved.
+    deleted_topics_checked: Mutex<(u64, u64)>,
 }
 
 impl GroupCoordinator {
@@ -203,6 +208,8 @@ impl GroupCoordinator {
             config,
             partitions,
             shards: (0..partitions).map(|_| Mutex::default()).collect(),
+            loads: Default::default(),
+            deleted_topics_checked: Mutex::new((u64::MAX, u64::MAX)),
         }
     }
 
@@ -255,6 +262,7 @@ impl GroupCoordinator {
             }
         });
         inner.loaded = true;
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         if count > 0 {
             tracing::info!(
                 partition = p,
@@ -762,9 +770,23 @@ impl GroupCoordinator {
     /// Kafka's onPartitionsDeleted: the committed offsets of topics no longer in the metadata are
     /// deleted (tombstones in `__consumer_offsets`) from every group this broker coordinates, so
     /// a topic created again under the same name is read from `auto.offset.reset`, not from the
-    /// old topic's positions. Called after each metadata change is applied.
+    /// old topic's positions. Called after each metadata change is applied; it walks the offsets
+    /// only when a topic was removed or a partition loaded since the last walk that left none.
     pub fn remove_offsets_of_deleted_topics(&self, broker: &Broker) {
         let image = broker.image();
+        let state = (
+            image.topics_removed,
+            self.loads.load(std::sync::atomic::Ordering::Acquire),
+        );
+        let checked = || {
+            self.deleted_topics_checked
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+        };
+        if *checked() == state {
+            return;
+        }
+        let mut all_written = true;
         for mut inner in self.each_shard() {
             if !inner.loaded {
                 continue;
@@ -789,6 +811,7 @@ impl GroupCoordinator {
             for (group, records) in gone {
                 if let Err(code) = self.write(broker, &group, &records) {
                     tracing::warn!(%group, error_code = code, "cannot delete the committed offsets of deleted topics; tried again at the next metadata change");
+                    all_written = false;
                     continue;
                 }
                 let now = now_ms();
@@ -796,6 +819,9 @@ impl GroupCoordinator {
                     inner.apply(record, now);
                 }
             }
+        }
+        if all_written {
+            *checked() = state;
         }
     }
 
