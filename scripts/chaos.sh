@@ -18,6 +18,7 @@ rounds=${1:-20}
 dist=$(bash scripts/install-test-deps.sh | tail -n1)
 export MILENA_KAFKA_DIST="$dist"
 export MILENA_CHAOS_ROUNDS="$rounds" MILENA_CHAOS_PAUSES=1
-cargo build --release
+# No separate `cargo build --release`: the test build makes target/release/milena itself, and a
+# plain release build (without the dev-dependencies' features) would be rebuilt by it at once.
 exec cargo test --release --test suite replication::repeated_leader_kills_lose_no_acknowledged_record \
     -- --exact --nocapture --test-threads=1
