@@ -79,9 +79,10 @@ fn a_scram_user_over_sasl_ssl_works_once_acls_grant_it() {
     if reference_mode() {
         // Kafka's controller authorizes the broker's own registration and heartbeats
         // (CLUSTER_ACTION), and the harness's CONTROLLER listener would make the broker
-        // User:ANONYMOUS there, which is no super user here: the broker would never start. So
-        // the broker logs in to its controller as the admin over SASL PLAIN, as a real secured
-        // KRaft node does. Milena, one process, has no such connection.
+        // User:ANONYMOUS there, which is no super user here: Kafka refuses the registration
+        // (ClusterAuthorizationException) and exits during start-up. So the broker logs in to its
+        // controller as the admin over SASL PLAIN, as a secured KRaft node does. Milena, one
+        // process, has no such connection.
         props.extend([
             (
                 "listener.security.protocol.map",
@@ -89,7 +90,10 @@ fn a_scram_user_over_sasl_ssl_works_once_acls_grant_it() {
             ),
             ("sasl.mechanism.controller.protocol", "PLAIN"),
             ("listener.name.controller.sasl.enabled.mechanisms", "PLAIN"),
-            ("listener.name.controller.plain.sasl.jaas.config", ADMIN_JAAS),
+            (
+                "listener.name.controller.plain.sasl.jaas.config",
+                ADMIN_JAAS,
+            ),
         ]);
     }
     let broker = Broker::start_with(&props);

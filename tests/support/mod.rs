@@ -87,7 +87,8 @@ const REFERENCE_DEFAULT_PROPS: &[(&str, &str)] = &[
 /// A test's `listeners` and `advertised.listeners` are (the script adds its CONTROLLER listener
 /// to them, and CONTROLLER:PLAINTEXT to a `listener.security.protocol.map`); they must keep a
 /// PLAINTEXT listener on `{port}`, Kafka's inter-broker listener and the script's readiness check.
-const REFERENCE_OWN_PROPS: &[&str] = &["node.id", "log.dirs", "controller.quorum.bootstrap.servers"];
+const REFERENCE_OWN_PROPS: &[&str] =
+    &["node.id", "log.dirs", "controller.quorum.bootstrap.servers"];
 /// How long `scripts/reference-kafka.sh start` may take (JVM, storage format, readiness check).
 pub const REFERENCE_START_TIMEOUT: Duration = Duration::from_secs(150);
 /// How long the reference broker may take to exit after SIGTERM (controlled shutdown).
