@@ -8,6 +8,12 @@
 # PLAINTEXT listener on localhost:<port> (advertised as localhost:<port>), controller on <port>+1000.
 # <data-dir> gets server.properties, data/ (log.dirs, formatted once), logs/ (server.log, console
 # output, GC log) and kafka.pid. Extra key=value arguments are appended to server.properties at start.
+# A `listeners=` argument replaces the PLAINTEXT listener (for brokers with SSL, SASL or custom-named
+# listeners beside it) and `advertised.listeners=` its advertised address (default: the listeners);
+# the CONTROLLER listener is added to both, and CONTROLLER:PLAINTEXT to a
+# `listener.security.protocol.map=` argument that does not map CONTROLLER itself. The inter-broker
+# listener stays PLAINTEXT (the dist's inter.broker.listener.name), so such `listeners` must keep a
+# PLAINTEXT listener on <port>: the readiness check below connects there.
 # Heap: -Xmx512m (override with KAFKA_HEAP_OPTS). Start-up waits at most REFERENCE_KAFKA_TIMEOUT
 # seconds (default 90) for the port and for `kafka-topics.sh --list` to succeed.
 # REFERENCE_KAFKA_VERSION picks the Kafka version (default: scripts/kafka-dist.sh's, 4.1.2; e.g. 4.4.0).
@@ -47,15 +53,33 @@ start)
     dist=$(bash "$here/kafka-dist.sh" ${REFERENCE_KAFKA_VERSION:+"$REFERENCE_KAFKA_VERSION"} | tail -n1)
     [ -x "$dist/bin/kafka-server-start.sh" ] || die "no Kafka distribution at '$dist'"
 
+    listeners="PLAINTEXT://localhost:$port"
+    advertised=""
+    extra=()
+    for kv in "$@"; do
+        [[ "$kv" == *=* ]] || die "extra property '$kv' is not key=value"
+        case "$kv" in
+        listeners=*) listeners=${kv#*=} ;;
+        advertised.listeners=*) advertised=${kv#*=} ;;
+        listener.security.protocol.map=*)
+            [[ ",${kv#*=}" == *,CONTROLLER:* ]] || kv="$kv,CONTROLLER:PLAINTEXT"
+            extra+=("$kv")
+            ;;
+        *) extra+=("$kv") ;;
+        esac
+    done
+    [ -n "$advertised" ] || advertised=$listeners
+    [[ ",$listeners" =~ ,PLAINTEXT://[^,]*:$port(,|$) ]] ||
+        die "listeners '$listeners' has no PLAINTEXT listener on port $port (inter-broker, readiness check)"
+
     mkdir -p "$dir/data" "$dir/logs"
     props="$dir/server.properties"
     sed -e "s|^controller.quorum.bootstrap.servers=.*|controller.quorum.bootstrap.servers=localhost:$cport|" \
-        -e "s|^listeners=.*|listeners=PLAINTEXT://localhost:$port,CONTROLLER://localhost:$cport|" \
-        -e "s|^advertised.listeners=.*|advertised.listeners=PLAINTEXT://localhost:$port,CONTROLLER://localhost:$cport|" \
+        -e "s|^listeners=.*|listeners=$listeners,CONTROLLER://localhost:$cport|" \
+        -e "s|^advertised.listeners=.*|advertised.listeners=$advertised,CONTROLLER://localhost:$cport|" \
         -e "s|^log.dirs=.*|log.dirs=$dir/data|" \
         "$dist/config/server.properties" >"$props"
-    for kv in "$@"; do
-        [[ "$kv" == *=* ]] || die "extra property '$kv' is not key=value"
+    for kv in "${extra[@]}"; do
         echo "$kv" >>"$props"
     done
 

@@ -2,6 +2,10 @@
 //! SASL PLAIN for the admin, SCRAM-SHA-512 for a user created with kafka-configs.sh), ACLs on with
 //! the admin as super user, and the stock tools and confluent-kafka working as the user only
 //! once kafka-acls.sh has granted what they need.
+//!
+//! Run against Apache Kafka 4.1.2 with the same settings through the harness
+//! (`MILENA_TEST_REFERENCE=1 cargo test --release --test suite -- security_end_to_end::`); there
+//! the broker also logs in to its own controller as the admin (see the test).
 
 use crate::support;
 
@@ -50,9 +54,9 @@ fn a_scram_user_over_sasl_ssl_works_once_acls_grant_it() {
     let listeners = format!("PLAINTEXT://127.0.0.1:{{port}},SASL_SSL://127.0.0.1:{secure}");
     let advertised = format!("PLAINTEXT://127.0.0.1:{{port}},SASL_SSL://localhost:{secure}");
     let keystore = pki.file("broker-openssl.p12");
-    let broker = Broker::start_with(&[
-        ("listeners", &listeners),
-        ("advertised.listeners", &advertised),
+    let mut props = vec![
+        ("listeners", listeners.as_str()),
+        ("advertised.listeners", advertised.as_str()),
         (
             "listener.security.protocol.map",
             "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
@@ -71,7 +75,28 @@ fn a_scram_user_over_sasl_ssl_works_once_acls_grant_it() {
             "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         ),
         ("super.users", "User:admin"),
-    ]);
+    ];
+    if reference_mode() {
+        // Kafka's controller authorizes the broker's own registration and heartbeats
+        // (CLUSTER_ACTION), and the harness's CONTROLLER listener would make the broker
+        // User:ANONYMOUS there, which is no super user here: Kafka refuses the registration
+        // (ClusterAuthorizationException) and exits during start-up. So the broker logs in to its
+        // controller as the admin over SASL PLAIN, as a secured KRaft node does. Milena, one
+        // process, has no such connection.
+        props.extend([
+            (
+                "listener.security.protocol.map",
+                "PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,CONTROLLER:SASL_PLAINTEXT",
+            ),
+            ("sasl.mechanism.controller.protocol", "PLAIN"),
+            ("listener.name.controller.sasl.enabled.mechanisms", "PLAIN"),
+            (
+                "listener.name.controller.plain.sasl.jaas.config",
+                ADMIN_JAAS,
+            ),
+        ]);
+    }
+    let broker = Broker::start_with(&props);
     assert!(wait_until(Duration::from_secs(10), || {
         std::net::TcpStream::connect(("127.0.0.1", secure)).is_ok()
     }));

@@ -2,6 +2,12 @@
 //! with client properties files, kcat, confluent-kafka in Python; PKCS12 keystores made by Java's
 //! keytool and by openssl, PEM keystores (file and inline); mutual TLS; and bad input on the TLS
 //! port. Certificates are made in each test with openssl and keytool; everything is loopback.
+//!
+//! Run against Apache Kafka 4.1.2 with the same settings through the harness
+//! (`MILENA_TEST_REFERENCE=1 cargo test --release --test suite -- security_tls::`), so the
+//! expected answers are Kafka's. Gated with `broker.is_reference()`: Milena's log lines (the
+//! principal of each connection, failed handshakes), its bound on a stalled handshake (Kafka has
+//! none, a deliberate difference) and its refusal to start on settings it cannot honour.
 
 use crate::support;
 
@@ -216,11 +222,21 @@ print(",".join(got))
 fn pem_keystores_from_a_file_and_inline_per_listener() {
     let pki = Pki::new();
     // The file holds the chain and the key encrypted (PKCS#8, PBES2) with ssl.key.password.
+    // Kafka reads such a key with Java's EncryptedPrivateKeyInfo, which on JDK 17 (the reference
+    // broker's here) cannot decrypt PBES2 ("PBES2 SecretKeyFactory not available", JDK-8231581;
+    // JDK 25 can): Kafka then refuses to start. That is the JVM's limit, not Kafka's rule, so
+    // Milena keeps reading PBES2 (the scheme openssl uses by default); the reference run encrypts
+    // the key with PBES1 (PBEWithSHA1AndDESede), which JDK 17 reads, to check the rest.
+    let scheme: &[&str] = if reference_mode() {
+        &["-v1", "PBE-SHA1-3DES"]
+    } else {
+        &["-v2", "aes-256-cbc"]
+    };
     pki.openssl(&[
         "pkcs8",
         "-topk8",
-        "-v2",
-        "aes-256-cbc",
+        scheme[0],
+        scheme[1],
         "-in",
         "broker.key",
         "-out",
@@ -249,6 +265,11 @@ fn pem_keystores_from_a_file_and_inline_per_listener() {
         "PLAINTEXT://127.0.0.1:{{port}},SSL://localhost:{ssl_port},INLINE://localhost:{inline_port}"
     );
     let (chain, key) = (one_line("broker.pem"), one_line("broker.key"));
+    let pem_file = pem_file.display().to_string();
+    // Each listener has its own keystore keys: a broker-wide ssl.keystore.location would reach
+    // INLINE too, and an empty listener.name.inline.ssl.keystore.location does not unset it
+    // (Kafka refuses to start: "Both SSL key store location and separate private key are
+    // specified"; so does Milena, checked below).
     let _broker = Broker::start_with(&[
         ("listeners", &listeners),
         ("advertised.listeners", &advertised),
@@ -257,15 +278,29 @@ fn pem_keystores_from_a_file_and_inline_per_listener() {
             "PLAINTEXT:PLAINTEXT,SSL:SSL,INLINE:SSL",
         ),
         ("ssl.keystore.type", "PEM"),
-        ("ssl.keystore.location", &pem_file.display().to_string()),
-        ("ssl.key.password", PASSWORD),
-        ("listener.name.inline.ssl.keystore.location", ""),
+        ("listener.name.ssl.ssl.keystore.location", &pem_file),
+        ("listener.name.ssl.ssl.key.password", PASSWORD),
         (
             "listener.name.inline.ssl.keystore.certificate.chain",
             &chain,
         ),
         ("listener.name.inline.ssl.keystore.key", &key),
     ]);
+    if !reference_mode() {
+        let text = milena_start_fails(
+            &format!("SSL://127.0.0.1:{}", free_port()),
+            &format!(
+                "ssl.keystore.type=PEM\nssl.keystore.location={pem_file}\nssl.key.password={PASSWORD}\n\
+                 listener.name.ssl.ssl.keystore.location=\n\
+                 listener.name.ssl.ssl.keystore.certificate.chain={chain}\n\
+                 listener.name.ssl.ssl.keystore.key={key}\n"
+            ),
+        );
+        assert!(
+            text.contains("ssl.keystore.location cannot be set together with"),
+            "{text}"
+        );
+    }
     for port in [ssl_port, inline_port] {
         let args = kcat_ssl(&pki, port, &["-L"]);
         let text = assert_success(&kcat(&strs(&args)), "kcat -L over SSL with a PEM keystore");
@@ -426,9 +461,12 @@ fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
         java_name.starts_with("CN=alice,") && java_name.contains("\\,"),
         "{java_name}"
     );
+    // Milena logs the principal of each authenticated connection; Kafka does not (at its default
+    // log level), so in reference mode the rules below are checked by who gets in only.
     let expected = format!("User:{java_name}");
     assert!(
-        wait_until(Duration::from_secs(5), || broker.log().contains(&expected)),
+        broker.is_reference()
+            || wait_until(Duration::from_secs(5), || broker.log().contains(&expected)),
         "no {expected} in the broker log"
     );
 
@@ -439,9 +477,10 @@ fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
         "kcat with a certificate a rule maps",
     );
     assert!(
-        wait_until(Duration::from_secs(5), || broker
-            .log()
-            .contains("User:ALICE@ENG")),
+        broker.is_reference()
+            || wait_until(Duration::from_secs(5), || broker
+                .log()
+                .contains("User:ALICE@ENG")),
         "no User:ALICE@ENG in the broker log\n{}",
         broker.log()
     );
@@ -450,9 +489,10 @@ fn mutual_tls_requires_a_trusted_client_certificate_and_names_the_principal() {
         "a subject no rule maps must fail"
     );
     assert!(
-        wait_until(Duration::from_secs(5), || broker
-            .log()
-            .contains("no ssl.principal.mapping.rules rule applies")),
+        broker.is_reference()
+            || wait_until(Duration::from_secs(5), || broker
+                .log()
+                .contains("no ssl.principal.mapping.rules rule applies")),
         "{}",
         broker.log()
     );
@@ -516,6 +556,14 @@ fn plaintext_garbage_and_stalled_handshakes_on_the_tls_port_close_only_their_con
         &kcat(&["-L", "-b", &broker.bootstrap()]),
         "kcat over PLAINTEXT after bad clients",
     );
+    // A deliberate difference: Kafka has no bound on the TLS handshake of its own, only
+    // connections.max.idle.ms (10 minutes by default), so a peer that connects and says nothing
+    // holds a connection that long; Milena drops it after HANDSHAKE_TIMEOUT (10 s), so that
+    // silent peers cannot hold connections (ARCHITECTURE.md, invariant 5). What follows, and the
+    // log lines, are Milena's.
+    if broker.is_reference() {
+        return;
+    }
     stalled
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -554,8 +602,13 @@ fn start_fails(props: &str) -> String {
     )
 }
 
+/// Milena's own refusals (it runs the milena binary itself); Kafka accepts most of these, so
+/// there is nothing to compare in reference mode.
 #[test]
 fn tls_settings_milena_cannot_honour_stop_start_up_naming_them() {
+    if reference_mode() {
+        return;
+    }
     let pki = Pki::new();
     let ks = format!(
         "ssl.keystore.location={}\nssl.keystore.password={PASSWORD}\n",

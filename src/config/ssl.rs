@@ -185,9 +185,17 @@ impl SslSettings {
             let (name, text) = keys.text(key)?;
             StoreType::parse(&name, text.as_deref().unwrap_or("JKS"))
         };
+        // A keystore location given empty is still given, as on Kafka (a string key's "" is not
+        // null): beside an inline key it is refused as Kafka refuses it ("Both SSL key store
+        // location and separate private key are specified"), alone it names no file. Kafka has
+        // no way to unset a broker-wide key for one listener, and neither has Milena.
+        let keystore_location = match keys.text("ssl.keystore.location")? {
+            (_, Some(text)) => Some(PathBuf::from(text)),
+            (name, None) => keys.raw.contains_key(&name).then(PathBuf::new),
+        };
         let keystore = KeyStoreSettings {
             store_type: store_type("ssl.keystore.type")?,
-            location: keys.text("ssl.keystore.location")?.1.map(PathBuf::from),
+            location: keystore_location,
             password: keys.secret("ssl.keystore.password"),
             key_password: keys.secret("ssl.key.password"),
             key: keys.secret("ssl.keystore.key"),
@@ -356,6 +364,18 @@ mod tests {
         assert_eq!(external.keystore.location, Some(PathBuf::from("/b.p12")));
         assert_eq!(external.client_auth, ClientAuth::Required);
         assert!(!format!("{external:?}").contains("secret"));
+    }
+
+    #[test]
+    fn an_empty_keystore_location_is_given_as_on_kafka() {
+        let r = raw(&[
+            ("ssl.keystore.location", "/a.pem"),
+            ("listener.name.inline.ssl.keystore.location", ""),
+        ]);
+        let inline = SslSettings::for_listener(&r, "INLINE").unwrap();
+        assert_eq!(inline.keystore.location, Some(PathBuf::new()));
+        let other = SslSettings::for_listener(&raw(&[]), "SSL").unwrap();
+        assert_eq!(other.keystore.location, None);
     }
 
     #[test]

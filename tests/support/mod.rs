@@ -84,13 +84,11 @@ const REFERENCE_DEFAULT_PROPS: &[(&str, &str)] = &[
     ("offsets.topic.replication.factor", "1"),
 ];
 /// Set by scripts/reference-kafka.sh itself; a test's value for these is not passed on.
-const REFERENCE_OWN_PROPS: &[&str] = &[
-    "node.id",
-    "listeners",
-    "advertised.listeners",
-    "log.dirs",
-    "controller.quorum.bootstrap.servers",
-];
+/// A test's `listeners` and `advertised.listeners` are (the script adds its CONTROLLER listener
+/// to them, and CONTROLLER:PLAINTEXT to a `listener.security.protocol.map`); they must keep a
+/// PLAINTEXT listener on `{port}`, Kafka's inter-broker listener and the script's readiness check.
+const REFERENCE_OWN_PROPS: &[&str] =
+    &["node.id", "log.dirs", "controller.quorum.bootstrap.servers"];
 /// How long `scripts/reference-kafka.sh start` may take (JVM, storage format, readiness check).
 pub const REFERENCE_START_TIMEOUT: Duration = Duration::from_secs(150);
 /// How long the reference broker may take to exit after SIGTERM (controlled shutdown).
@@ -166,6 +164,7 @@ impl Broker {
             .tempdir()
             .expect("create temp dir for the reference broker");
         let root = data_dir.path().to_path_buf();
+        let port = free_port_pair();
         let mut props: Vec<(String, String)> = REFERENCE_DEFAULT_PROPS
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -174,13 +173,15 @@ impl Broker {
             if REFERENCE_OWN_PROPS.contains(k) || k.starts_with("milena.") {
                 continue;
             }
+            // `{port}` as in milena mode (`start_limited`).
+            let v = v.replace("{port}", &port.to_string());
             match props.iter_mut().find(|(key, _)| key == k) {
-                Some(entry) => entry.1 = v.to_string(),
-                None => props.push((k.to_string(), v.to_string())),
+                Some(entry) => entry.1 = v,
+                None => props.push((k.to_string(), v)),
             }
         }
         let mut broker = Broker {
-            port: free_port_pair(),
+            port,
             props_path: root.join("server.properties"),
             log_path: root.join("broker.log"),
             data_dir,
@@ -246,6 +247,24 @@ impl Broker {
             }
         }
         log
+    }
+
+    /// Drops property `key` from the next (re)start on, in both modes (milena's
+    /// server.properties; the reference broker's list, from which the script writes its file at
+    /// every start).
+    pub fn remove_prop(&mut self, key: &str) {
+        let prefix = format!("{key}=");
+        if let Some(r) = &mut self.reference {
+            r.props.retain(|kv| !kv.starts_with(&prefix));
+            return;
+        }
+        let text = fs::read_to_string(&self.props_path).expect("read server.properties");
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.starts_with(&prefix))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(&self.props_path, kept).expect("write server.properties");
     }
 
     /// Clean stop (SIGTERM) then start again on the same port and directory.
@@ -369,11 +388,20 @@ impl Broker {
     fn spawn_reference(&mut self) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/reference-kafka.sh");
         let props = self.reference.as_ref().unwrap().props.clone();
+        // Secrets are not written to the log (a test may check that none reaches it), as Kafka
+        // prints password-typed configs as [hidden].
+        let shown: Vec<String> = props
+            .iter()
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if is_secret_key(k) => format!("{k}=[hidden]"),
+                _ => kv.clone(),
+            })
+            .collect();
         self.append_log(&format!(
             "==== test harness: {script} start {} {} {}\n",
             self.data_dir.path().display(),
             self.port,
-            props.join(" ")
+            shown.join(" ")
         ));
         let mut cmd = Command::new("bash");
         cmd.arg(script)
@@ -505,6 +533,11 @@ impl Drop for Broker {
             );
         }
     }
+}
+
+/// Whether a property holds a secret (a password, a JAAS config with passwords, an inline key).
+fn is_secret_key(key: &str) -> bool {
+    key.contains("password") || key.ends_with("jaas.config") || key.ends_with("keystore.key")
 }
 
 /// A port that was free a moment ago (bind to :0, read it, release it).
