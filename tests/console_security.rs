@@ -462,36 +462,15 @@ fn login_is_required_and_the_user_acts_under_the_acls() {
         "carol opens sec-a",
     );
     assert!(!a.body.contains("id=\"delete-topic\""), "{a:?}");
-    expect(
-        &answers[7],
-        403,
-        &["User:carol", "READ", "sec-a"],
-        "carol reads",
-    );
-    expect(
-        &answers[8],
-        403,
-        &["User:carol", "CREATE", "sec-c"],
-        "carol creates",
-    );
-    expect(
-        &answers[9],
-        403,
-        &["User:carol", "DELETE", "sec-a"],
-        "carol deletes",
-    );
-    expect(
-        &answers[10],
-        403,
-        &["User:carol", "WRITE", "sec-a"],
-        "carol produces",
-    );
-    expect(
-        &answers[11],
-        403,
-        &["User:carol", "ALTER_CONFIGS", "sec-a"],
-        "carol alters",
-    );
+    for (i, operation, resource, what) in [
+        (7, "READ", "sec-a", "carol reads"),
+        (8, "CREATE", "sec-c", "carol creates"),
+        (9, "DELETE", "sec-a", "carol deletes"),
+        (10, "WRITE", "sec-a", "carol produces"),
+        (11, "ALTER_CONFIGS", "sec-a", "carol alters"),
+    ] {
+        expect(&answers[i], 403, &["User:carol", operation, resource], what);
+    }
     expect(&answers[12], 200, &["milena_partitions"], "carol scrapes");
 
     // An ACL added with kafka-acls.sh takes effect on the next request.
