@@ -19,6 +19,13 @@ pub struct Limits {
     pub max_connections: usize,
     pub socket_request_max_bytes: usize,
     pub connections_max_idle_ms: u64,
+    /// SO_SNDBUF of each accepted connection; `None` leaves the OS default.
+    pub socket_send_buffer_bytes: Option<usize>,
+}
+
+/// A socket buffer size setting: -1 (any value below 1) leaves the OS default, as in Kafka.
+fn buffer_size(bytes: i32) -> Option<usize> {
+    usize::try_from(bytes).ok().filter(|&n| n > 0)
 }
 
 /// Where clients are told to connect.
@@ -146,6 +153,7 @@ impl Broker {
             socket_request_max_bytes: usize::try_from(config.socket_request_max_bytes).unwrap_or(0),
             connections_max_idle_ms: u64::try_from(config.connections_max_idle_ms)
                 .unwrap_or(600_000),
+            socket_send_buffer_bytes: buffer_size(config.socket_send_buffer_bytes),
         };
         let groups =
             GroupCoordinator::new(group_config(&config), config.offsets_topic_num_partitions);

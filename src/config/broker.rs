@@ -76,6 +76,9 @@ pub struct BrokerConfig {
     pub compression_type: CompressionType,
     /// `max.connections`; default `i32::MAX`.
     pub max_connections: i32,
+    /// `socket.send.buffer.bytes`: SO_SNDBUF of client connections, -1 the OS default; default
+    /// 102400.
+    pub socket_send_buffer_bytes: i32,
     /// `connections.max.idle.ms`; default 600000.
     pub connections_max_idle_ms: i64,
     /// `group.initial.rebalance.delay.ms`; default 3000.
@@ -177,6 +180,7 @@ impl Default for BrokerConfig {
             min_insync_replicas: 1,
             compression_type: CompressionType::Producer,
             max_connections: i32::MAX,
+            socket_send_buffer_bytes: 102_400,
             connections_max_idle_ms: 600_000,
             group_initial_rebalance_delay_ms: 3000,
             offsets_topic_num_partitions: 50,
@@ -310,6 +314,7 @@ impl BrokerConfig {
             c.compression_type = CompressionType::from_canonical(t);
         }
         v.set(&mut c.max_connections, "max.connections")?;
+        v.set(&mut c.socket_send_buffer_bytes, "socket.send.buffer.bytes")?;
         v.set(&mut c.connections_max_idle_ms, "connections.max.idle.ms")?;
         v.set(
             &mut c.group_initial_rebalance_delay_ms,

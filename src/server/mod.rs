@@ -58,6 +58,7 @@ pub async fn serve(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        set_buffer_sizes(&stream, &broker.limits);
         let broker = broker.clone();
         let shutdown = shutdown.clone();
         let info = info.clone();
@@ -87,6 +88,19 @@ pub async fn serve(
     }
 }
 
+/// `socket.send.buffer.bytes` on an accepted connection, as Kafka's acceptor sets it. The bounded
+/// send buffer is also the cheaper one for a Fetch sent with sendfile: on loopback, 100 KiB moved
+/// a 2 GiB catch-up 15–30% faster, with a third less broker CPU, than the autotuned buffer (up to
+/// `tcp_wmem`'s 4 MiB); see bench/README.md. `socket.receive.buffer.bytes` is not applied: a
+/// 100 KiB receive buffer slowed produce (a 1 MiB request then arrives in five reads or more).
+fn set_buffer_sizes(stream: &tokio::net::TcpStream, limits: &crate::broker::Limits) {
+    if let Some(n) = limits.socket_send_buffer_bytes {
+        if let Err(e) = socket2::SockRef::from(stream).set_send_buffer_size(n) {
+            tracing::debug!(error = %e, "SO_SNDBUF not set");
+        }
+    }
+}
+
 /// Logs accept failures at most once a second (with how many there were meanwhile), so a long
 /// exhaustion of file descriptors does not flood the log.
 #[derive(Default)]
@@ -106,5 +120,37 @@ impl AcceptFailures {
             self.last_logged = Some(std::time::Instant::now());
             self.since = 0;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::Limits;
+
+    fn limits(send: Option<usize>) -> Limits {
+        Limits {
+            max_connections: 1,
+            socket_request_max_bytes: 1 << 20,
+            connections_max_idle_ms: 600_000,
+            socket_send_buffer_bytes: send,
+        }
+    }
+
+    async fn accepted(limits: &Limits) -> usize {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let _client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        set_buffer_sizes(&stream, limits);
+        socket2::SockRef::from(&stream).send_buffer_size().unwrap()
+    }
+
+    #[tokio::test]
+    async fn socket_send_buffer_bytes_reaches_the_accepted_socket() {
+        // Linux doubles what is asked (for its bookkeeping) and reports the doubled size.
+        assert_eq!(accepted(&limits(Some(100_000))).await, 200_000);
+        // -1: the OS default stays, whatever it is on this machine.
+        assert_ne!(accepted(&limits(None)).await, 200_000);
     }
 }
