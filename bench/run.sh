@@ -238,6 +238,7 @@ ensure_tools() {
     build_rdkafka_performance
     local clients=()
     phase_on produce && clients+=($RDKAFKA_CLIENTS)
+    phase_on consume && clients+=($RDKAFKA_CLIENTS)
     phase_on factors && clients+=($FACTOR_CLIENTS)
     phase_on conversion && clients+=(debian)
     setup_rdkafka_clients "${clients[@]}"
@@ -526,14 +527,29 @@ phase_capacity() {
 
 # ---------------------------------------------------------------------------------------------
 # Phase 2: consume catch-up. A backlog of BACKLOG_MB of 1 KiB records in 8 partitions per
-# broker, written once (count-bounded rdkafka_performance, acks=1), then read from the beginning
-# each round by rdkafka_performance -C (timed by the tool from first record to the end of every
-# partition) and, as a cross-check, by kafka-consumer-perf-test (fetch time, fresh group).
+# broker, written once (count-bounded rdkafka_performance, acks=1), read from the beginning once
+# by each client without being measured (a catch-up takes 1.5 s: without this Kafka's first rounds
+# run its fetch path before the JIT has compiled it, which earlier made Kafka look 20-30% slower
+# than it is; after one read Kafka's first round was still 10-20% slow), then read from the beginning each round by rdkafka_performance -C with each client
+# of RDKAFKA_CLIENTS (timed by the tool from first record to the end of every partition) and, as a
+# cross-check, by kafka-consumer-perf-test (fetch time, fresh group).
+
+rdkafka_consume_cmd() { # broker client
+    local p plist=()
+    for p in $(seq 0 7); do plist+=(-p "$p"); done
+    CMD=(taskset -c "$CLIENT_CPUS" "${RDK_BIN[$2]}" -C -t backlog "${plist[@]}" -o beginning -e
+        -b "localhost:$(broker_port "$1")")
+}
+
+java_consume_cmd() { # broker records group
+    CMD=(taskset -c "$CLIENT_CPUS" "$KBIN/kafka-consumer-perf-test.sh"
+        --bootstrap-server "localhost:$(broker_port "$1")" --topic backlog
+        --messages "$2" --group "$3" --timeout 60000)
+}
 
 phase_consume() {
-    local size=1024 parts=8 b round p records wl=consume-1024B-p8 plist=()
+    local size=1024 parts=8 b round records c wl=consume-1024B-p8 cwl
     records=$((BACKLOG_MB * 1048576 / size))
-    for p in $(seq 0 $((parts - 1))); do plist+=(-p "$p"); done
     for b in "${BROKERS[@]}"; do
         log "consume: writing a backlog of $records x ${size} B records to $b"
         topic_create "$b" backlog "$parts"
@@ -543,26 +559,40 @@ phase_consume() {
             >"$RESULTS/logs/consume-backlog-$b.log" 2>&1 || die "writing the backlog to $b failed"
         log "  $(grep -E '^% [0-9]+ messages produced' "$RESULTS/logs/consume-backlog-$b.log" | tail -n1)"
     done
-    for round in $(seq 1 "$ROUNDS"); do
-        log "$wl round $round/$ROUNDS (rdkafka_performance, then kafka-consumer-perf-test)"
-        for b in "${BROKERS[@]}"; do
-            settle
-            measure rdkafka-consume "$b" "$wl-r$round-$b" --size "$size" --expect "$records" \
-                --timeout $((300 + BACKLOG_MB / 10)) --tag phase=consume --tag workload="$wl" \
-                --tag round="$round" --tag tool=rdkafka_performance --tag size="$size" \
-                --tag partitions="$parts" \
-                -- taskset -c "$CLIENT_CPUS" "$RDKPERF" -C -t backlog "${plist[@]}" -o beginning -e \
-                -b "localhost:$(broker_port "$b")"
+    for b in "${BROKERS[@]}"; do
+        log "consume: warm-up reads of the backlog on $b (not measured)"
+        : >"$RESULTS/logs/consume-warmup-$b.log"
+        for c in $RDKAFKA_CLIENTS; do
+            rdkafka_consume_cmd "$b" "$c"
+            timeout $((300 + BACKLOG_MB / 10)) "${CMD[@]}" >>"$RESULTS/logs/consume-warmup-$b.log" 2>&1 ||
+                log "warning: a warm-up read on $b failed (logs/consume-warmup-$b.log)"
         done
+        java_consume_cmd "$b" "$records" "bench-warmup-$RANDOM"
+        timeout $((300 + BACKLOG_MB / 5)) "${CMD[@]}" >>"$RESULTS/logs/consume-warmup-$b.log" 2>&1 ||
+            log "warning: the Java warm-up read on $b failed (logs/consume-warmup-$b.log)"
+    done
+    for round in $(seq 1 "$ROUNDS"); do
+        for c in $RDKAFKA_CLIENTS; do
+            cwl=$(client_wl "$wl" "$c")
+            log "$cwl round $round/$ROUNDS ($(rdk_tool "$c"))"
+            for b in "${BROKERS[@]}"; do
+                settle
+                rdkafka_consume_cmd "$b" "$c"
+                measure rdkafka-consume "$b" "$cwl-r$round-$b" --size "$size" --expect "$records" \
+                    --timeout $((300 + BACKLOG_MB / 10)) --tag phase=consume --tag workload="$cwl" \
+                    --tag round="$round" --tag tool="$(rdk_tool "$c")" --tag client="$c" \
+                    --tag librdkafka="${RDK_VER[$c]}" --tag size="$size" --tag partitions="$parts" \
+                    -- "${CMD[@]}"
+            done
+        done
+        log "$wl-java round $round/$ROUNDS (kafka-consumer-perf-test)"
         for b in "${BROKERS[@]}"; do
             settle
+            java_consume_cmd "$b" "$records" "bench-$round-$RANDOM"
             measure java-consume "$b" "$wl-java-r$round-$b" --size "$size" --expect "$records" \
                 --timeout $((300 + BACKLOG_MB / 5)) --tag phase=consume-xcheck \
                 --tag workload="$wl-java" --tag round="$round" --tag tool=kafka-consumer-perf-test \
-                --tag size="$size" --tag partitions="$parts" \
-                -- taskset -c "$CLIENT_CPUS" "$KBIN/kafka-consumer-perf-test.sh" \
-                --bootstrap-server "localhost:$(broker_port "$b")" --topic backlog \
-                --messages "$records" --group "bench-$round-$RANDOM" --timeout 60000
+                --tag size="$size" --tag partitions="$parts" -- "${CMD[@]}"
         done
     done
     for b in "${BROKERS[@]}"; do topic_delete "$b" backlog; done
@@ -1428,7 +1458,8 @@ estimate_seconds() { # per run: warm-up + duration + ~6 s of topic admin, sync, 
     phase_on factors && t=$((t + $(factors_estimate)))
     phase_on conversion && t=$((t + $(conversion_estimate)))
     phase_on capacity && t=$((t + $(wc -w <<<"$CAPACITY_WORKLOADS") * ROUNDS * 2 * (run + 10)))
-    phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + 6) + ROUNDS * 2 * (BACKLOG_MB / 250 + BACKLOG_MB / 150 + 12)))
+    phase_on consume && t=$((t + 2 * (BACKLOG_MB / 150 + BACKLOG_MB / 250 + BACKLOG_MB / 150 + 18) +
+        ROUNDS * 2 * ($(wc -w <<<"$RDKAFKA_CLIENTS") * (BACKLOG_MB / 250 + 6) + BACKLOG_MB / 150 + 12)))
     phase_on latency && t=$((t + n_lat * (XCHECK_ROUNDS * 2 * (run + 11) + ROUNDS * n_load * 2 * (run + 8))))
     phase_on fsync && t=$((t + 5 + ROUNDS * (2 * (run + 6) + run + 2)))
     # Both brokers' start (Kafka ~25 s); per round and listener a produce run per workload and

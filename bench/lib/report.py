@@ -576,7 +576,7 @@ def tls_section(p, runs, meta, plain_runs):
 
     def phase_twin(w):  # tls-produce-1024B-acks1-p8 -> produce-1024B-acks1-p8-rdk2.0.2
         rest = w.name.split("-", 1)[1]
-        return phase_ws.get(f"{rest}-rdk{lib}") if rest.startswith("produce") else phase_ws.get(rest)
+        return phase_ws.get(f"{rest}-rdk{lib}") or phase_ws.get(rest)
 
     def own_ratios(w, b):  # per round: this broker's TLS figure / its PLAINTEXT figure
         twin = base.get(w.name.split("-", 1)[1])
@@ -965,9 +965,11 @@ def summary(results, runs, meta):
     if ws:
         p("- Consume catch-up: `rdkafka_performance -C -o beginning -e` on every partition of a "
           f"{meta.get('backlog_mb', '?')} MiB backlog of 1 KiB records (timed by the tool from the "
-          "first record to the end of the last partition); the backlog was just written, so it is "
-          "read from the page cache. Cross-check: `kafka-consumer-perf-test` (fetch time, fresh "
-          "group).")
+          "first record to the end of the last partition), with each librdkafka of the produce "
+          "phase; the backlog was just written, so it is read from the page cache. Cross-check: "
+          "`kafka-consumer-perf-test` (fetch time, fresh group). Each broker's backlog is read once "
+          "by every tool before the measured rounds, not measured: a catch-up lasts about 1.5 s, "
+          "and a Kafka whose JIT has not yet compiled its fetch path runs it 20–40% slower.")
     p("- Latency at fixed rates and the produce cross-check: `kafka-producer-perf-test` "
       "(Java client of the same Kafka version).")
     if scale_runs:
