@@ -333,13 +333,13 @@ KAFKA_DIR=
 # 60 s later in the middle of another run (freeing its disk space and page cache there).
 start_kafka() { # [dir]: its data and logs (default $work/kafka; kept across restarts)
     KAFKA_DIR=${1:-$work/kafka}
-    local tls=() cport=$((KAFKA_PORT + 1000))
+    local tls=()
     if [ "$TLS_ON" = 1 ]; then
-        # reference-kafka.sh appends these to server.properties, where the last value of a key
-        # wins: the same listeners plus SSL (already in the default listener.security.protocol.map).
+        # reference-kafka.sh takes these as the broker's listeners and adds its CONTROLLER
+        # listener to both; SSL is already in the default listener.security.protocol.map.
         port_open "$KAFKA_TLS_PORT" && die "port $KAFKA_TLS_PORT is already in use"
-        tls=("listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT,CONTROLLER://localhost:$cport"
-            "advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT,CONTROLLER://localhost:$cport"
+        tls=("listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT"
+            "advertised.listeners=PLAINTEXT://localhost:$KAFKA_PORT,SSL://localhost:$KAFKA_TLS_PORT"
             ssl.keystore.type=PKCS12 "ssl.keystore.location=$TLS_KEYSTORE" "ssl.keystore.password=$TLS_PASS"
             "ssl.key.password=$TLS_PASS")
     fi
