@@ -534,11 +534,13 @@ phase_capacity() {
 # of RDKAFKA_CLIENTS (timed by the tool from first record to the end of every partition) and, as a
 # cross-check, by kafka-consumer-perf-test (fetch time, fresh group).
 
-rdkafka_consume_cmd() { # broker client
-    local p plist=()
-    for p in $(seq 0 7); do plist+=(-p "$p"); done
-    CMD=(taskset -c "$CLIENT_CPUS" "${RDK_BIN[$2]}" -C -t backlog "${plist[@]}" -o beginning -e
-        -b "localhost:$(broker_port "$1")")
+# rdkafka_performance -C of every partition of a topic from the beginning to its end (CMD).
+rdkafka_consume_cmd() { # client topic partitions bootstrap [client args...]
+    local c=$1 topic=$2 n=$3 boot=$4 p plist=()
+    shift 4
+    for p in $(seq 0 $((n - 1))); do plist+=(-p "$p"); done
+    CMD=(taskset -c "$CLIENT_CPUS" "${RDK_BIN[$c]}" -C -t "$topic" "${plist[@]}" -o beginning -e
+        -b "$boot" "$@")
 }
 
 java_consume_cmd() { # broker records group
@@ -563,7 +565,7 @@ phase_consume() {
         log "consume: warm-up reads of the backlog on $b (not measured)"
         : >"$RESULTS/logs/consume-warmup-$b.log"
         for c in $RDKAFKA_CLIENTS; do
-            rdkafka_consume_cmd "$b" "$c"
+            rdkafka_consume_cmd "$c" backlog "$parts" "localhost:$(broker_port "$b")"
             timeout $((300 + BACKLOG_MB / 10)) "${CMD[@]}" >>"$RESULTS/logs/consume-warmup-$b.log" 2>&1 ||
                 log "warning: a warm-up read on $b failed (logs/consume-warmup-$b.log)"
         done
@@ -577,7 +579,7 @@ phase_consume() {
             log "$cwl round $round/$ROUNDS ($(rdk_tool "$c"))"
             for b in "${BROKERS[@]}"; do
                 settle
-                rdkafka_consume_cmd "$b" "$c"
+                rdkafka_consume_cmd "$c" backlog "$parts" "localhost:$(broker_port "$b")"
                 measure rdkafka-consume "$b" "$cwl-r$round-$b" --size "$size" --expect "$records" \
                     --timeout $((300 + BACKLOG_MB / 10)) --tag phase=consume --tag workload="$cwl" \
                     --tag round="$round" --tag tool="$(rdk_tool "$c")" --tag client="$c" \
@@ -769,7 +771,7 @@ tls_client() { # broker listener
 }
 
 phase_tls() {
-    local spec size acks parts round b wl topic l listeners=(ssl) ph neg tool parts_c=8 records p plist=()
+    local spec size acks parts round b wl topic l listeners=(ssl) ph neg tool parts_c=8 records
     [ "$TLS_BASELINE" = 1 ] && listeners+=(plaintext)
     tool="rdkafka_performance (librdkafka ${RDK_VER[debian]}, OpenSSL)"
     make_tls_pki "$work/pki"
@@ -830,7 +832,6 @@ phase_tls() {
     # the beginning over each listener, as the consume phase does.
     size=1024
     records=$((TLS_BACKLOG_MB * 1048576 / size))
-    for p in $(seq 0 $((parts_c - 1))); do plist+=(-p "$p"); done
     for b in "${BROKERS[@]}"; do
         log "tls consume: writing a backlog of $records x ${size} B records to $b (over PLAINTEXT)"
         topic_create "$b" tls-backlog "$parts_c"
@@ -847,14 +848,13 @@ phase_tls() {
             else ph=tls-baseline wl="plaintext-consume-${size}B-p$parts_c"; fi
             for b in "${BROKERS[@]}"; do
                 tls_client "$b" "$l"
+                rdkafka_consume_cmd debian tls-backlog "$parts_c" "$TLS_BOOT" "${TLS_ARGS[@]}"
                 settle
                 measure rdkafka-consume "$b" "$wl-r$round-$b" --size "$size" --expect "$records" \
                     --timeout $((300 + TLS_BACKLOG_MB / 5)) --tag phase="$ph" --tag workload="$wl" \
                     --tag round="$round" --tag tool="$tool" --tag client=debian \
                     --tag librdkafka="${RDK_VER[debian]}" --tag listener="${l^^}" --tag size="$size" \
-                    --tag partitions="$parts_c" \
-                    -- taskset -c "$CLIENT_CPUS" "$RDKPERF" -C -t tls-backlog "${plist[@]}" -o beginning -e \
-                    -b "$TLS_BOOT" "${TLS_ARGS[@]}"
+                    --tag partitions="$parts_c" -- "${CMD[@]}"
             done
         done
     done
